@@ -1,0 +1,51 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Faultline's layers, bottom to top. C stays in the shim targets (C*), the rest is Swift.
+let cSettings: [CSetting] = [.define("_GNU_SOURCE")]
+
+let package = Package(
+    name: "Faultline",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "faultline", targets: ["faultline"]),
+        .library(name: "Analysis", targets: ["Analysis"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // MARK: C shims
+        .target(name: "CLinux", cSettings: cSettings),
+        .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        .systemLibrary(name: "CNetlinkRoute", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        .systemLibrary(name: "CNetfilterQueue", pkgConfig: "libnetfilter_queue", providers: [.apt(["libnetfilter-queue-dev"])]),
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(name: "CNftables", pkgConfig: "libnftables", providers: [.apt(["libnftables-dev"])]),
+
+        // MARK: layers
+        .target(name: "Netlink", dependencies: ["CLinux", "CMnl", "CNetlinkRoute"]),
+        .target(name: "Impairment", dependencies: ["Netlink", "CLinux", "CMnl", "CNetfilterQueue"]),
+        .target(name: "Peers", dependencies: ["CLinux"]),
+        .target(name: "Capture", dependencies: ["Netlink", "CLinux", "CPcap"]),
+        .target(name: "Analysis"),
+        .target(name: "Scenario", dependencies: ["Impairment", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Runner", dependencies: ["Scenario", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "CLinux", "CNftables"]),
+        .executableTarget(name: "faultline", dependencies: [
+            "Runner", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Scenario",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: tests (one per layer, each test in fresh namespaces where it touches the kernel)
+        .target(name: "TestSupport", dependencies: ["Netlink", "CLinux"], path: "Tests/TestSupport"),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
+        .testTarget(name: "ImpairmentTests", dependencies: ["Impairment", "Netlink", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PeersTests", dependencies: ["Peers", "Netlink", "TestSupport"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Analysis", "Netlink", "TestSupport"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScenarioTests", dependencies: ["Scenario"], resources: [.copy("Malformed")]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Scenario", "Netlink", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

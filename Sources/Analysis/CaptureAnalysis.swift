@@ -1,0 +1,87 @@
+/// Receives each frame as the analysis goes (the hook for diagnosis layers and writers).
+///
+/// Methods are generic requirements, so a concrete observer is specialised into the read loop:
+/// an observer that does nothing costs nothing.
+public protocol CaptureAnalysisObserver {
+    /// A TCP frame was analysed; `analyzer` already holds the state updated by it (look up
+    /// `analyzer.conversations[frame.conversationID]`).
+    mutating func didAnalyze(_ frame: FrameAnalysis, analyzer: TCPAnalyzer)
+    /// A frame was not analysed (not TCP, fragment, unsupported link type, ...).
+    mutating func didSkip(_ packet: PacketRecord, outcome: DecodeOutcome)
+}
+
+extension CaptureAnalysisObserver {
+    public mutating func didSkip(_ packet: PacketRecord, outcome: DecodeOutcome) {}
+}
+
+/// An observer that ignores everything.
+public struct NoObserver: CaptureAnalysisObserver {
+    public init() {}
+    public mutating func didAnalyze(_ frame: FrameAnalysis, analyzer: TCPAnalyzer) {}
+}
+
+/// The result of reading and analysing one capture file in a single pass.
+public struct CaptureAnalysis: Sendable {
+    public var path: String
+    public var format: CaptureReader.Format
+    /// Conversations and their final state.
+    public var analyzer: TCPAnalyzer
+    /// Frames in the file (TCP or not).
+    public var frames: UInt64 = 0
+    /// How many frames ended in each decode outcome, indexed by `DecodeOutcome.rawValue`.
+    public var outcomeCounts = [UInt64](repeating: 0, count: DecodeOutcome.allCases.count)
+    /// Set when the file stops in the middle of a record: analysed up to there.
+    public var truncation: CaptureTruncation?
+    public var firstTime: Int64?
+    public var lastTime: Int64?
+    public var interfaces: [CaptureInterface] = []
+    public var comments: [String] = []
+
+    /// Frames that ended with `outcome`.
+    public func count(_ outcome: DecodeOutcome) -> UInt64 { outcomeCounts[Int(outcome.rawValue)] }
+
+    /// Reads `path` and analyses every TCP frame, handing each to `observer`.
+    public static func run<Observer: CaptureAnalysisObserver>(path: String, observer: inout Observer) throws(CaptureError) -> CaptureAnalysis {
+        let reader = try CaptureReader(path: path)
+        return try run(reader: reader, path: path, observer: &observer)
+    }
+
+    /// Reads and analyses `path` without an observer.
+    public static func run(path: String) throws(CaptureError) -> CaptureAnalysis {
+        var observer = NoObserver()
+        return try run(path: path, observer: &observer)
+    }
+
+    /// Analyses everything `reader` still has.
+    public static func run<Observer: CaptureAnalysisObserver>(reader: CaptureReader, path: String,
+                                                              observer: inout Observer) throws(CaptureError) -> CaptureAnalysis {
+        var result = CaptureAnalysis(path: path, format: reader.format, analyzer: TCPAnalyzer())
+        var segment = TCPSegment()
+        var counts = (tcp: UInt64(0), other: [UInt64](repeating: 0, count: DecodeOutcome.allCases.count))
+        var firstTime: Int64?
+        var lastTime: Int64 = 0
+        while let packet = try reader.next() {
+            if firstTime == nil { firstTime = packet.timestamp }
+            lastTime = packet.timestamp
+            let outcome = PacketDecoder.decode(packet, into: &segment)
+            if outcome == .tcp {
+                counts.tcp &+= 1
+                let frame = result.analyzer.analyze(segment, frame: packet.frameNumber, time: packet.timestamp,
+                                                    interfaceID: packet.interfaceID)
+                observer.didAnalyze(frame, analyzer: result.analyzer)
+            } else {
+                counts.other[Int(outcome.rawValue)] &+= 1
+                observer.didSkip(packet, outcome: outcome)
+            }
+        }
+        result.outcomeCounts = counts.other
+        result.outcomeCounts[Int(DecodeOutcome.tcp.rawValue)] = counts.tcp
+        result.frames = reader.framesRead
+        result.truncation = reader.truncation
+        result.firstTime = firstTime
+        result.lastTime = firstTime == nil ? nil : lastTime
+        result.interfaces = reader.interfaces
+        result.comments = reader.comments
+        return result
+    }
+}

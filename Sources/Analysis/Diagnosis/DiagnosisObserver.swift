@@ -1,0 +1,561 @@
+/// The diagnosis's pass-through observer: it sees every analysed TCP frame of one capture (one
+/// vantage point) and keeps, per conversation, what the classifiers need afterwards. Work per
+/// packet is O(1); see DiagnosisState.swift for the structures.
+///
+/// ```swift
+/// var observer = DiagnosisObserver(vantage: "client")
+/// let analysis = try CaptureAnalysis.run(path: "client.pcapng", observer: &observer)
+/// let digest = observer.digest(of: analysis)
+/// let findings = Diagnoser.findings(from: [digest])
+/// ```
+public struct DiagnosisObserver: CaptureAnalysisObserver {
+    public let vantage: String
+    var conversations: ContiguousArray<ConversationState> = []
+
+    public init(vantage: String) {
+        self.vantage = vantage
+    }
+
+    public mutating func didAnalyze(_ frame: FrameAnalysis, analyzer: TCPAnalyzer) {
+        let id = frame.conversationID
+        if id >= conversations.count {
+            while conversations.count <= id {
+                let conversation = analyzer.conversations[conversations.count]
+                conversations.append(ConversationState(id: conversation.id, client: conversation.client,
+                                                       server: conversation.server, reusedPorts: conversation.reusedPorts))
+            }
+        }
+        conversations[id].observe(frame)
+    }
+
+    /// What this vantage saw, ready for `Diagnoser`.
+    public func digest(of analysis: CaptureAnalysis) -> VantageDigest {
+        VantageDigest(vantage: vantage, path: analysis.path, frames: analysis.frames, tcpFrames: analysis.count(.tcp),
+                      firstTime: analysis.firstTime, lastTime: analysis.lastTime,
+                      truncation: analysis.truncation?.description, conversations: Array(conversations))
+    }
+}
+
+/// One conversation (tshark's tcp.stream) as the diagnosis follows it.
+struct ConversationState: Sendable {
+    let id: Int
+    let client: TCPEndpoint
+    let server: TCPEndpoint
+    let reusedPorts: Bool
+    var clientDir = DirectionState()
+    var serverDir = DirectionState()
+    var shared = SharedState()
+
+    struct SharedState: Sendable {
+        var firstTime: Int64 = 0
+        var lastTime: Int64 = 0
+        var firstFrame: UInt64 = 0
+        var lastFrame: UInt64 = 0
+        var packets = 0
+        var initialRTT: Int64 = 0
+        var established = false
+        var firstSYNTime: Int64?
+        var firstSYNACKTime: Int64?
+        var firstACKAfterSYNACKTime: Int64?
+        var rsts: [RSTRecord] = []
+        var rstCount = 0
+        var lateSYNs: [LateSYN] = []
+        var pendingLateSYN: Int?
+    }
+
+    init(id: Int, client: TCPEndpoint, server: TCPEndpoint, reusedPorts: Bool) {
+        self.id = id
+        self.client = client
+        self.server = server
+        self.reusedPorts = reusedPorts
+    }
+
+    @inline(__always)
+    mutating func observe(_ frame: FrameAnalysis) {
+        if shared.packets == 0 {
+            shared.firstTime = frame.timestamp
+            shared.firstFrame = frame.frameNumber
+        }
+        shared.packets += 1
+        shared.lastTime = frame.timestamp
+        shared.lastFrame = frame.frameNumber
+        if let rtt = frame.initialRTT, shared.initialRTT == 0 { shared.initialRTT = rtt }
+        if frame.fromClient {
+            Self.step(frame, fromClient: true, fwd: &clientDir, rev: &serverDir, shared: &shared)
+        } else {
+            Self.step(frame, fromClient: false, fwd: &serverDir, rev: &clientDir, shared: &shared)
+        }
+    }
+
+    /// Time within which an endpoint's answer to a segment is expected at this vantage.
+    @inline(__always)
+    static func answerWindow(_ shared: SharedState, _ fwd: DirectionState, _ rev: DirectionState) -> Int64 {
+        var rtt: Int64 = 0
+        if shared.initialRTT > 0 { rtt = shared.initialRTT }
+        if let sample = fwd.rtt.minimumIfAny { rtt = max(rtt, sample) }
+        if let sample = rev.rtt.minimumIfAny { rtt = max(rtt, sample) }
+        return rtt > 0 ? max(4 * rtt, 20_000_000) : 1_000_000_000
+    }
+
+    // swiftlint:disable:next function_body_length cyclomatic_complexity
+    static func step(_ f: FrameAnalysis, fromClient: Bool, fwd: inout DirectionState, rev: inout DirectionState,
+                     shared: inout SharedState) {
+        let segment = f.segment
+        let time = f.timestamp
+        let frameNumber = f.frameNumber
+        let flags = f.flags
+        let tcp = segment.flags
+        let syn = tcp.contains(.syn), ack = tcp.contains(.ack), rst = tcp.contains(.rst), fin = tcp.contains(.fin)
+        let length = segment.payloadLength
+        let seq = segment.sequenceNumber
+        let ttl = segment.ip.hopLimit
+        let ipID = segment.ip.identification
+
+        // 1. A copy of a recent packet of this direction: the capture saw it twice.
+        // A SYN repeated after the handshake is a late duplicate on the path (R5), not a copy.
+        let fingerprint = RecentSignatures.fingerprint(segment)
+        if !(syn && !ack && shared.established),
+           let original = fwd.recent.copied(by: fingerprint, ipID: ipID, time: time, ttl: ttl) {
+            fwd.copies += 1
+            if fwd.firstCopyFrame == 0 { fwd.firstCopyFrame = frameNumber }
+            if fwd.copyFrames.count < 64 { fwd.copyFrames.append(frameNumber) }
+            fwd.copyTTLDifferences.add(UInt8(clamping: abs(Int(original.ttl) - Int(ttl))))
+            fwd.copyMaxDelay = max(fwd.copyMaxDelay, original.delay)
+            return
+        }
+        fwd.recent.insert(fingerprint, time: time, ttl: ttl)
+
+        // 2. Counters, TTL and IP ID behaviour.
+        if fwd.packets == 0 {
+            fwd.firstFrame = frameNumber
+            fwd.firstTime = time
+        }
+        fwd.packets += 1
+        fwd.lastFrame = frameNumber
+        fwd.lastTime = time
+        if segment.ip.version == 4 {
+            if ipID == 0 { fwd.ipIDZero += 1 }
+            if fwd.ipIDKnown && !rst {
+                let step = ipID &- fwd.lastIPID
+                fwd.ipIDSteps += 1
+                if step >= 1 && step <= 64 { fwd.ipIDSmallSteps += 1 }
+            }
+        }
+        if rst {
+            fwd.rsts += 1
+            recordRST(f, fromClient: fromClient, fwd: fwd, rev: rev, shared: &shared)
+            fwd.lastPacketTime = time
+            fwd.lastPacketFrame = frameNumber
+            return
+        }
+        fwd.ttl.add(ttl)
+        if segment.ip.version == 4 {
+            fwd.lastIPID = ipID
+            fwd.ipIDKnown = true
+        }
+        if !syn { fwd.onlySYN = false }
+
+        // 3. Handshake, late SYNs and their answers.
+        if let pending = shared.pendingLateSYN, shared.lateSYNs[pending].fromClient != fromClient {
+            let delay = time &- shared.lateSYNs[pending].time
+            shared.lateSYNs[pending].answerFrame = frameNumber
+            shared.lateSYNs[pending].answerDelay = delay
+            shared.lateSYNs[pending].answerIsChallengeAck = ack && !syn && !fin && length == 0
+                && delay <= 1_000_000_000
+            shared.pendingLateSYN = nil
+        }
+        if syn && !ack {
+            if fwd.synCount > 0 && shared.established && seq == fwd.isn {
+                shared.lateSYNs.append(LateSYN(frame: frameNumber, time: time, fromClient: fromClient, seq: seq))
+                shared.pendingLateSYN = shared.lateSYNs.count - 1
+            }
+            if fwd.synCount == 0 { fwd.isn = seq }
+            fwd.synCount += 1
+            if fwd.synFrames.count < 32 {
+                fwd.synFrames.append(frameNumber)
+                fwd.synTimes.append(time)
+            }
+            if segment.options.sackPermitted { fwd.sackPermitted = true }
+            if shared.firstSYNTime == nil { shared.firstSYNTime = time }
+        } else if syn && ack {
+            if fwd.synAckCount == 0 {
+                fwd.synAckFrame = frameNumber
+                fwd.synAckTime = time
+                fwd.isn = seq
+            }
+            fwd.synAckCount += 1
+            if segment.options.sackPermitted { fwd.sackPermitted = true }
+            if shared.firstSYNACKTime == nil { shared.firstSYNACKTime = time }
+        } else if ack {
+            if rev.synAckCount > 0 && shared.firstACKAfterSYNACKTime == nil && fromClient {
+                shared.firstACKAfterSYNACKTime = time
+            }
+            if rev.synAckCount > 0 || (rev.packets > 0 && !rev.onlySYN) || fwd.synAckCount > 0 {
+                shared.established = true
+            }
+        }
+        if fin && !fwd.sentFIN {
+            fwd.sentFIN = true
+            fwd.finFrame = frameNumber
+        }
+
+        // 4. What this packet acknowledges of the peer's data.
+        if ack { acknowledge(f, fwd: &fwd, rev: &rev) }
+
+        // 5. The window this packet advertises, and probes of the peer's zero window.
+        if !syn {
+            trackWindow(f, fwd: &fwd)
+        }
+        if flags.contains(.keepAlive) || flags.contains(.zeroWindowProbe) {
+            if rev.window.inStall, let index = rev.window.stalls.indices.last {
+                rev.window.stalls[index].probes += 1
+                let since = time &- (rev.window.lastProbeTime > rev.window.stalls[index].startTime
+                    ? rev.window.lastProbeTime : rev.window.stalls[index].startTime)
+                if rev.window.stalls[index].probeIntervals.count < 16 {
+                    rev.window.stalls[index].probeIntervals.append(since)
+                }
+                rev.window.lastProbeTime = time
+            } else if flags.contains(.keepAlive) {
+                fwd.benignKeepAlives += 1
+                if fwd.benignKeepAliveFrames.count < 16 { fwd.benignKeepAliveFrames.append(frameNumber) }
+            }
+        }
+        if flags.contains(.windowFull) {
+            rev.window.windowFullFrames += 1
+            if rev.window.firstWindowFullFrame == nil { rev.window.firstWindowFullFrame = frameNumber }
+        }
+
+        // 6. Data: gaps, retransmissions, reordering.
+        let occupies = length > 0 || syn || fin
+        if length > 0 && !syn {
+            fwd.sentData = true
+            let before = fwd.highSeq
+            if flags.contains(.lostSegment) && fwd.seqKnown {
+                fwd.gapCount += 1
+                if fwd.gaps.count < 256 {
+                    fwd.gaps.append(CaptureGap(from: before, to: seq, frame: frameNumber, time: time, gapIPID: ipID,
+                                               beforeIPID: fwd.lastDataIPID, beforeIPIDKnown: fwd.lastDataIPIDKnown))
+                }
+            }
+            let resent = !flags.intersection([.retransmission, .fastRetransmission, .spuriousRetransmission, .outOfOrder]).isEmpty
+                && !flags.contains(.keepAlive) && !flags.contains(.zeroWindowProbe)
+            if resent && fwd.seqKnown {
+                if !fillsGapAsReordering(f, fwd: &fwd, rev: rev, shared: shared) {
+                    recordRetransmission(f, fwd: &fwd, rev: &rev)
+                }
+            }
+            fwd.sent.push(SentSegment(seq: seq, length: length, ipID: ipID, frame: frameNumber, time: time),
+                          peerAck: rev.ackValue, peerAckKnown: rev.ackKnown)
+            fwd.dataPackets += 1
+            fwd.lastDataIPID = ipID
+            fwd.lastDataIPIDKnown = segment.ip.version == 4
+        } else if fin && length == 0 && flags.contains(.retransmission) && fwd.seqKnown {
+            recordRetransmission(f, fwd: &fwd, rev: &rev)
+        }
+        if occupies {
+            let end = seq &+ length &+ (syn ? 1 : 0) &+ (fin ? 1 : 0)
+            if !fwd.seqKnown || SeqNum.greaterThan(end, fwd.highSeq) {
+                fwd.highSeq = end
+                fwd.seqKnown = true
+            }
+        } else if !fwd.seqKnown {
+            fwd.highSeq = seq
+            fwd.seqKnown = true
+        }
+        if rev.spokeCursor < rev.retransmissions.count {
+            for index in rev.spokeCursor..<rev.retransmissions.count { rev.retransmissions[index].peerSpokeAfter = true }
+            rev.spokeCursor = rev.retransmissions.count
+        }
+
+        fwd.lastPacketTime = time
+        fwd.lastPacketFrame = frameNumber
+        fwd.lastPacketAck = segment.acknowledgmentNumber
+        fwd.lastPacketSeqEnd = seq &+ length &+ (syn ? 1 : 0) &+ (fin ? 1 : 0)
+        fwd.lastPacketHadACK = ack
+        fwd.lastPacketFlags = tcp
+    }
+
+    // MARK: pieces of the step
+
+    static func recordRST(_ f: FrameAnalysis, fromClient: Bool, fwd: DirectionState, rev: DirectionState,
+                          shared: inout SharedState) {
+        shared.rstCount += 1
+        if let pending = shared.pendingLateSYN, shared.lateSYNs[pending].fromClient != fromClient {
+            shared.lateSYNs[pending].answerFrame = f.frameNumber
+            shared.lateSYNs[pending].answerDelay = f.timestamp &- shared.lateSYNs[pending].time
+            shared.lateSYNs[pending].answerIsRST = true
+            shared.pendingLateSYN = nil
+        }
+        guard shared.rsts.count < 256 else { return }
+        let segment = f.segment
+        // Did the RST's sender leave the peer's data unacknowledged (unread data, R3)?
+        let unacked = rev.sentData && rev.seqKnown && (!fwd.ackKnown || SeqNum.greaterThan(rev.highSeq, fwd.ackValue))
+        shared.rsts.append(RSTRecord(
+            frame: f.frameNumber, time: f.timestamp, fromClient: fromClient,
+            seq: segment.sequenceNumber, ack: segment.acknowledgmentNumber, hasACK: segment.flags.contains(.ack),
+            ttl: segment.ip.hopLimit, ipID: segment.ip.identification, window: segment.window,
+            senderHighSeq: fwd.highSeq, senderSeqKnown: fwd.seqKnown,
+            senderLastIPID: fwd.lastIPID, senderIPIDKnown: fwd.ipIDKnown, senderIPIDSequential: fwd.ipIDSequential,
+            senderPackets: fwd.packets - fwd.rsts, senderSentFIN: fwd.sentFIN, senderSentSYN: fwd.synCount > 0,
+            senderSentSYNACK: fwd.synAckCount > 0, senderSentData: fwd.sentData,
+            peerSentFIN: rev.sentFIN, peerOnlySYN: rev.packets > 0 && rev.onlySYN,
+            peerISN: rev.synCount > 0 ? rev.isn : nil,
+            peerLastTime: rev.packets > 0 ? rev.lastPacketTime : nil,
+            peerLastFrame: rev.packets > 0 ? rev.lastPacketFrame : nil,
+            peerLastAck: rev.packets > 0 ? rev.lastPacketAck : nil,
+            peerLastSeqEnd: rev.packets > 0 ? rev.lastPacketSeqEnd : nil,
+            peerLastHadACK: rev.lastPacketHadACK, peerLastFlags: rev.lastPacketFlags,
+            senderHadUnackedPeerData: unacked))
+    }
+
+    /// ACK bookkeeping of a packet from `fwd` about `rev`'s data.
+    @inline(__always)
+    static func acknowledge(_ f: FrameAnalysis, fwd: inout DirectionState, rev: inout DirectionState) {
+        let segment = f.segment
+        let ackNumber = segment.acknowledgmentNumber
+        let time = f.timestamp
+        let options = segment.options
+        let dsack = options.sackCount > 0 && f.hasDSACK
+        let advanced = !fwd.ackKnown || SeqNum.greaterThan(ackNumber, fwd.ackValue)
+        if advanced {
+            // Retransmitted segments this ACK now covers.
+            if !rev.pendingCover.isEmpty {
+                var kept = 0
+                for position in rev.pendingCover.indices {
+                    let index = rev.pendingCover[position]
+                    let event = rev.retransmissions[index]
+                    if SeqNum.greaterOrEqual(ackNumber, event.seq &+ event.length &+ (event.fin ? 1 : 0)) {
+                        rev.retransmissions[index].coverAckFrame = f.frameNumber
+                        rev.retransmissions[index].coverAckTime = time
+                        rev.retransmissions[index].coverAckWindowZero = segment.window == 0
+                        if dsack {
+                            let block = options.sackBlock(0)
+                            rev.retransmissions[index].coverAckHasDSACK =
+                                SeqNum.lessThan(block.left, event.seq &+ event.length)
+                                && SeqNum.greaterThan(block.right, event.seq)
+                        }
+                        if let originalLength = event.originalLength, originalLength != event.length,
+                           ackNumber == event.seq &+ event.length {
+                            rev.retransmissions[index].coverAckMatchesRetransmissionOnly = true
+                        }
+                    } else {
+                        rev.pendingCover[kept] = index
+                        kept += 1
+                    }
+                }
+                rev.pendingCover.removeLast(rev.pendingCover.count - kept)
+            }
+            // A SACK hole closed without any retransmission into it: the data came late.
+            if let hole = rev.sackHole, SeqNum.greaterThan(ackNumber, hole.start) {
+                // Resent since the hole's first byte was first sent (even before the SACK came)?
+                let firstSent = rev.sent.copies(covering: hole.start, before: f.frameNumber)?.oldest.frame
+                var resent = firstSent == nil
+                var i = rev.retransmissions.count - 1
+                var checked = 0
+                while i >= 0 && checked < 64 && !resent {
+                    let event = rev.retransmissions[i]
+                    if let firstSent, event.frame < firstSent { break }
+                    if SeqNum.lessThan(event.seq, hole.end) && SeqNum.greaterThan(event.seq &+ max(event.length, 1), hole.start) {
+                        resent = true
+                    }
+                    i -= 1
+                    checked += 1
+                }
+                if !resent && !(rev.hasReorder && rev.lastReorderSeq == hole.start) && rev.reorders.count < 256 {
+                    rev.reorders.append(ReorderEvent(openFrame: hole.frame, fillFrame: f.frameNumber,
+                                                     delay: time &- hole.time, seq: hole.start, byIPID: false))
+                    rev.hasReorder = true
+                    rev.lastReorderSeq = hole.start
+                }
+                rev.sackHole = nil
+            }
+            fwd.ackValue = ackNumber
+            fwd.ackKnown = true
+            fwd.lastAckAdvanceTime = time
+            rev.duplicateAckRun = 0
+            if rev.inRecovery && SeqNum.greaterOrEqual(ackNumber, rev.recoveryPoint) { rev.inRecovery = false }
+        } else if ackNumber == fwd.ackValue && segment.payloadLength == 0
+                    && !segment.flags.contains(.syn) && !segment.flags.contains(.fin) {
+            if f.flags.contains(.duplicateAck) || options.sackCount > 0 {
+                rev.duplicateAckRun += 1
+                rev.duplicateAcks += 1
+            }
+        }
+        if options.sackCount > 0 {
+            fwd.sentSACK = true
+            if dsack {
+                rev.dsacks += 1
+                let block = options.sackBlock(0)
+                var i = rev.retransmissions.count - 1
+                var checked = 0
+                while i >= 0 && checked < 64 {
+                    let event = rev.retransmissions[i]
+                    if event.dsackFrame == nil && SeqNum.lessThan(block.left, event.seq &+ max(event.length, 1))
+                        && SeqNum.greaterThan(block.right, event.seq) {
+                        rev.retransmissions[i].dsackFrame = f.frameNumber
+                        rev.retransmissions[i].dsackTime = time
+                        rev.retransmissions[i].dsackWindowZero = segment.window == 0
+                    }
+                    i -= 1
+                    checked += 1
+                }
+            }
+            // The lowest SACKed byte above the cumulative ACK opens a hole [ack, left).
+            var lowest: UInt32?
+            for index in (dsack ? 1 : 0)..<Int(options.sackCount) {
+                let block = options.sackBlock(index)
+                if SeqNum.greaterThan(block.left, ackNumber) {
+                    if lowest == nil || SeqNum.lessThan(block.left, lowest.unsafelyUnwrapped) { lowest = block.left }
+                }
+            }
+            if let lowest, rev.sackHole == nil {
+                rev.sackHole = SACKHole(start: ackNumber, end: lowest, frame: f.frameNumber, time: time,
+                                        retransmissionsAtOpen: rev.retransmissionCount)
+            }
+        }
+        // Karn-clean RTT samples of the peer's data.
+        if let sample = f.ackRTT,
+           rev.retransmissionCount == 0 || SeqNum.greaterThan(ackNumber, rev.recoveryPoint) {
+            rev.rtt.add(sample)
+            if rev.samplesCursor < rev.retransmissions.count {
+                for index in rev.samplesCursor..<rev.retransmissions.count
+                where rev.retransmissions[index].time < time && rev.retransmissions[index].samplesAfter.count < 8 {
+                    rev.retransmissions[index].samplesAfter.append(sample)
+                }
+                while rev.samplesCursor < rev.retransmissions.count
+                        && rev.retransmissions[rev.samplesCursor].samplesAfter.count >= 8 {
+                    rev.samplesCursor += 1
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func trackWindow(_ f: FrameAnalysis, fwd: inout DirectionState) {
+        let segment = f.segment
+        let raw = UInt32(segment.window)
+        if segment.flags.contains(.rst) { return }
+        if f.flags.contains(.zeroWindow) {
+            fwd.window.zeroAdvertisements += 1
+            if !fwd.window.inStall {
+                fwd.window.inStall = true
+                fwd.window.stallCount += 1
+                if fwd.window.stalls.count < 512 {
+                    fwd.window.stalls.append(ZeroWindowStall(startFrame: f.frameNumber, startTime: f.timestamp,
+                                                             lastZeroFrame: f.frameNumber))
+                }
+                fwd.window.lastProbeTime = 0
+            } else if let index = fwd.window.stalls.indices.last {
+                fwd.window.stalls[index].zeroReplies += 1
+                fwd.window.stalls[index].lastZeroFrame = f.frameNumber
+            }
+        } else if raw != 0 && fwd.window.inStall && !segment.flags.contains(.fin) {
+            fwd.window.inStall = false
+            if let index = fwd.window.stalls.indices.last {
+                fwd.window.stalls[index].endFrame = f.frameNumber
+                fwd.window.stalls[index].endTime = f.timestamp
+            }
+        }
+        if raw != 0 && raw != fwd.window.lastRawWindow {
+            fwd.window.minimumWindow = min(fwd.window.minimumWindow, f.scaledWindow)
+            if fwd.window.stallCount == 0 {
+                if fwd.window.windowsBeforeFirstStall.count >= 6 { fwd.window.windowsBeforeFirstStall.removeFirst() }
+                fwd.window.windowsBeforeFirstStall.append(f.scaledWindow)
+            }
+        }
+        fwd.window.lastRawWindow = raw
+        fwd.window.lastScaledWindow = f.scaledWindow
+    }
+
+    /// A re-sent-looking segment that fills a gap this vantage saw, arriving as the late original:
+    /// its IP ID falls between those around the gap (the sender numbered it before the segment that
+    /// revealed the gap), or it arrives within a quarter of the path RTT.
+    static func fillsGapAsReordering(_ f: FrameAnalysis, fwd: inout DirectionState, rev: DirectionState,
+                                     shared: SharedState) -> Bool {
+        let seq = f.segment.sequenceNumber
+        var i = fwd.gaps.count - 1
+        var checked = 0
+        while i >= 0 && checked < 16 {
+            let gap = fwd.gaps[i]
+            if !gap.filled && SeqNum.lessOrEqual(gap.from, seq) && SeqNum.lessThan(seq, gap.to) {
+                let ipID = f.segment.ip.identification
+                var byIPID = false
+                if fwd.ipIDSequential && gap.beforeIPIDKnown {
+                    let span = gap.gapIPID &- gap.beforeIPID
+                    let offset = ipID &- gap.beforeIPID
+                    byIPID = span <= 4096 && offset >= 1 && offset < span
+                }
+                let delay = f.timestamp &- gap.time
+                var pathRTT: Int64 = shared.initialRTT
+                if let sample = fwd.rtt.minimumIfAny { pathRTT = pathRTT > 0 ? min(pathRTT, sample) : sample }
+                // Compared as delay < RTT/4: timestamps in a hostile file may be anywhere, and delay * 4 could overflow.
+                let quick = pathRTT > 0 && delay >= 0 && delay < pathRTT / 4 && fwd.duplicateAckRun < 2
+                if SeqNum.greaterOrEqual(seq &+ f.segment.payloadLength, gap.to) { fwd.gaps[i].filled = true }
+                if byIPID || quick {
+                    if fwd.reorders.count < 256 {
+                        fwd.reorders.append(ReorderEvent(openFrame: gap.frame, fillFrame: f.frameNumber, delay: delay,
+                                                         seq: seq, byIPID: byIPID))
+                    }
+                    fwd.hasReorder = true
+                    fwd.lastReorderSeq = gap.from
+                    return true
+                }
+                return false
+            }
+            i -= 1
+            checked += 1
+        }
+        return false
+    }
+
+    static func recordRetransmission(_ f: FrameAnalysis, fwd: inout DirectionState, rev: inout DirectionState) {
+        let segment = f.segment
+        let seq = segment.sequenceNumber
+        let length = segment.payloadLength
+        fwd.retransmissionCount += 1
+        if !fwd.inRecovery || SeqNum.greaterThan(fwd.highSeq, fwd.recoveryPoint) {
+            fwd.recoveryPoint = fwd.highSeq
+        }
+        fwd.inRecovery = true
+        guard fwd.retransmissions.count < 4096 else { return }
+        var event = RetransmissionEvent(frame: f.frameNumber, time: f.timestamp, seq: seq, length: length,
+                                        ipID: segment.ip.identification, flags: f.flags,
+                                        fin: segment.flags.contains(.fin) && length == 0)
+        if length > 0, let copies = fwd.sent.copies(covering: seq, before: f.frameNumber) {
+            event.originalFrame = copies.oldest.frame
+            event.originalTime = copies.oldest.time
+            event.originalIPID = copies.oldest.ipID
+            event.originalLength = copies.oldest.length
+            event.earlierCopies = copies.count
+        }
+        event.senderHighSeq = fwd.highSeq
+        event.tsharkRTO = f.rto
+        if fwd.rtt.count > 0 {
+            event.srttBefore = fwd.rtt.smoothed
+            event.minRTTBefore = fwd.rtt.minimum
+            event.recentMedianBefore = fwd.rtt.recentMedian
+            event.recentCountBefore = fwd.rtt.recent.count
+            event.recentInflatedBefore = fwd.rtt.recent.filter { $0 >= 2 * fwd.rtt.minimum }.count
+        }
+        event.samplesBefore = fwd.rtt.count
+        if rev.ackKnown && rev.ackValue == seq && fwd.duplicateAckRun > 0 {
+            event.lossSignal.insert(.duplicateAcks)
+            event.duplicateAcksBefore = fwd.duplicateAckRun
+        }
+        if let hole = fwd.sackHole, SeqNum.lessOrEqual(hole.start, seq), SeqNum.lessThan(seq, hole.end) {
+            event.lossSignal.insert(.sackHole)
+        }
+        for gap in fwd.gaps.suffix(16) where SeqNum.lessOrEqual(gap.from, seq) && SeqNum.lessThan(seq, gap.to) {
+            event.lossSignal.insert(.gapAtVantage)
+        }
+        let end = seq &+ length &+ (event.fin ? 1 : 0)
+        event.peerAckedBefore = rev.ackKnown && SeqNum.greaterOrEqual(rev.ackValue, end)
+        event.peerWindowZero = rev.window.inStall
+        event.peerWindow = rev.window.lastScaledWindow
+        fwd.retransmissions.append(event)
+        if !event.peerAckedBefore {
+            if fwd.pendingCover.count >= 256 { fwd.pendingCover.removeFirst() }
+            fwd.pendingCover.append(fwd.retransmissions.count - 1)
+        }
+    }
+}

@@ -1,0 +1,477 @@
+/// Per-flow state the diagnosis keeps while the capture is read. Everything here is updated in
+/// O(1) per packet (small fixed-size structures, rings that only grow with the data in flight,
+/// and event lists that only grow on rare events such as retransmissions and RSTs).
+
+/// Up to four distinct small values with their counts (TTLs of one direction).
+struct SmallHistogram: Sendable {
+    var values: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
+    var counts: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+    /// Values that did not fit (a fifth distinct value or more).
+    var overflow: UInt32 = 0
+
+    @inline(__always)
+    mutating func add(_ value: UInt8, count: UInt32 = 1) {
+        if counts.0 == 0 || values.0 == value { values.0 = value; counts.0 &+= count; return }
+        if counts.1 == 0 || values.1 == value { values.1 = value; counts.1 &+= count; return }
+        if counts.2 == 0 || values.2 == value { values.2 = value; counts.2 &+= count; return }
+        if counts.3 == 0 || values.3 == value { values.3 = value; counts.3 &+= count; return }
+        overflow &+= count
+    }
+
+    var entries: [(value: UInt8, count: UInt32)] {
+        [(values.0, counts.0), (values.1, counts.1), (values.2, counts.2), (values.3, counts.3)]
+            .filter { $0.1 > 0 }.map { (value: $0.0, count: $0.1) }
+    }
+
+    var total: UInt32 { counts.0 &+ counts.1 &+ counts.2 &+ counts.3 &+ overflow }
+
+    /// The most frequent value (nil when empty).
+    var mode: UInt8? { entries.max(by: { $0.count < $1.count })?.value }
+}
+
+/// The last four packets of a direction, to recognise copies of them (capture artifacts).
+/// Each is kept as a 64-bit fingerprint of its header fields, so the common "no copy" case costs
+/// four integer compares.
+struct RecentSignatures: Sendable {
+    var fingerprints: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    var times: (Int64, Int64, Int64, Int64) = (0, 0, 0, 0)
+    var ttls: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
+    var next = 0
+
+    /// The copied packet's delay and TTL when `fingerprint` repeats a recent one: same header
+    /// fields and IP ID, and either seen at another point of the path (TTL differs, IP ID
+    /// non-zero, within 1 s) or at the same point within a millisecond (at the same instant when
+    /// the IP ID is 0).
+    @inline(__always)
+    func copied(by fingerprint: UInt64, ipID: UInt16, time: Int64, ttl: UInt8) -> (delay: Int64, ttl: UInt8)? {
+        var index = -1
+        if fingerprints.0 == fingerprint { index = 0 }
+        else if fingerprints.1 == fingerprint { index = 1 }
+        else if fingerprints.2 == fingerprint { index = 2 }
+        else if fingerprints.3 == fingerprint { index = 3 }
+        guard index >= 0 else { return nil }
+        let (seen, seenTTL): (Int64, UInt8)
+        switch index {
+        case 0: (seen, seenTTL) = (times.0, ttls.0)
+        case 1: (seen, seenTTL) = (times.1, ttls.1)
+        case 2: (seen, seenTTL) = (times.2, ttls.2)
+        default: (seen, seenTTL) = (times.3, ttls.3)
+        }
+        let delay = time &- seen
+        guard delay >= 0 else { return nil }
+        let hopCopy = ttl != seenTTL && ipID != 0 && delay <= 1_000_000_000
+        let samePoint = ttl == seenTTL && delay <= 1_000_000 && (ipID != 0 || delay == 0)
+        return hopCopy || samePoint ? (delay, seenTTL) : nil
+    }
+
+    @inline(__always)
+    mutating func insert(_ fingerprint: UInt64, time: Int64, ttl: UInt8) {
+        switch next {
+        case 0: fingerprints.0 = fingerprint; times.0 = time; ttls.0 = ttl
+        case 1: fingerprints.1 = fingerprint; times.1 = time; ttls.1 = ttl
+        case 2: fingerprints.2 = fingerprint; times.2 = time; ttls.2 = ttl
+        default: fingerprints.3 = fingerprint; times.3 = time; ttls.3 = ttl
+        }
+        next = (next + 1) & 3
+    }
+
+    /// Header fields that a copy repeats and a resend does not all repeat, mixed into 64 bits
+    /// (never 0, the empty slot).
+    @inline(__always)
+    static func fingerprint(_ segment: TCPSegment) -> UInt64 {
+        var h = UInt64(segment.sequenceNumber) &* 0x9E37_79B9_7F4A_7C15
+        h ^= UInt64(segment.acknowledgmentNumber) &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= (UInt64(segment.payloadLength) << 32 | UInt64(segment.flags.rawValue) << 16 | UInt64(segment.window))
+            &* 0x1656_67B1_9E37_79F9
+        h ^= UInt64(segment.ip.identification) &* 0x27D4_EB2F_1656_67C5
+        let options = segment.options
+        if options.sackCount > 0 {
+            let block = options.sackBlock(0)
+            h ^= (UInt64(block.left) << 32 | UInt64(block.right)) &* 0xFF51_AFD7_ED55_8CCD
+        }
+        h ^= UInt64(options.timestampValue) &* 0xC4CE_B9FE_1A85_EC53
+        h ^= h >> 31
+        return h | 1
+    }
+}
+
+/// One data segment sent in a direction, kept while it may still be retransmitted.
+struct SentSegment: Sendable {
+    var seq: UInt32
+    var length: UInt32
+    var ipID: UInt16
+    var frame: UInt64
+    var time: Int64
+}
+
+/// Recent data segments of one direction: a ring that grows (up to `limit`) only while the
+/// oldest entry is still unacknowledged, so its size follows the data in flight.
+struct SentRing: Sendable {
+    static let limit = 8192
+    private var storage: ContiguousArray<SentSegment> = []
+    private var head = 0
+    private(set) var count = 0
+
+    @inline(__always)
+    mutating func push(_ segment: SentSegment, peerAck: UInt32, peerAckKnown: Bool) {
+        if storage.isEmpty {
+            storage = ContiguousArray(repeating: segment, count: 16)
+        }
+        if count == storage.count {
+            let oldest = storage[head]
+            let oldestUnacked = !peerAckKnown || SeqNum.greaterThan(oldest.seq &+ oldest.length, peerAck)
+            if oldestUnacked && storage.count < Self.limit {
+                grow()
+            } else {
+                head = (head + 1) & (storage.count - 1)
+                count -= 1
+            }
+        }
+        storage[(head + count) & (storage.count - 1)] = segment
+        count += 1
+    }
+
+    private mutating func grow() {
+        var bigger = ContiguousArray<SentSegment>()
+        bigger.reserveCapacity(storage.count * 2)
+        for i in 0..<count { bigger.append(storage[(head + i) & (storage.count - 1)]) }
+        let filler = bigger[0]
+        while bigger.count < storage.count * 2 { bigger.append(filler) }
+        storage = bigger
+        head = 0
+    }
+
+    /// The oldest and the newest earlier copies of the byte at `seq` (excluding `frame`).
+    func copies(covering seq: UInt32, before frame: UInt64) -> (oldest: SentSegment, newest: SentSegment, count: Int)? {
+        var oldest: SentSegment?
+        var newest: SentSegment?
+        var found = 0
+        var i = count - 1
+        while i >= 0 {
+            let entry = storage[(head + i) & (storage.count - 1)]
+            if entry.frame < frame && SeqNum.lessOrEqual(entry.seq, seq)
+                && SeqNum.lessThan(seq, entry.seq &+ entry.length) {
+                found += 1
+                if newest == nil { newest = entry }
+                oldest = entry
+            }
+            i -= 1
+        }
+        guard let oldest, let newest else { return nil }
+        return (oldest, newest, found)
+    }
+}
+
+/// RTT samples of the data one direction sends (from the peer's ACKs), Karn-clean.
+struct RTTTracker: Sendable {
+    var count = 0
+    var minimum: Int64 = .max
+    var maximum: Int64 = 0
+    /// RFC 6298 smoothed RTT and variation, ns.
+    var smoothed: Double = 0
+    var variation: Double = 0
+    /// The last eight samples (ring), for "RTT just before the loss".
+    var recent: ContiguousArray<Int64> = []
+    var recentNext = 0
+    /// The first eight samples, the connection's early RTT.
+    var early: ContiguousArray<Int64> = []
+
+    @inline(__always)
+    mutating func add(_ sample: Int64) {
+        guard sample >= 0 else { return }
+        count += 1
+        minimum = min(minimum, sample)
+        maximum = max(maximum, sample)
+        let value = Double(sample)
+        if count == 1 {
+            smoothed = value
+            variation = value / 2
+            recent.reserveCapacity(8)
+            early.reserveCapacity(8)
+        } else {
+            variation = 0.75 * variation + 0.25 * abs(smoothed - value)
+            smoothed = 0.875 * smoothed + 0.125 * value
+        }
+        if early.count < 8 { early.append(sample) }
+        if recent.count < 8 {
+            recent.append(sample)
+        } else {
+            recent[recentNext] = sample
+        }
+        recentNext = (recentNext + 1) & 7
+    }
+
+    var minimumIfAny: Int64? { count > 0 ? minimum : nil }
+    var recentMedian: Int64? { Stats.median(Array(recent)) }
+    /// RFC 6298 RTO from the samples (without the 1 s floor), ns.
+    var rto: Double? { count > 0 ? smoothed + max(4 * variation, 1_000_000) : nil }
+}
+
+enum Stats {
+    static func median(_ values: [Int64]) -> Int64? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        return sorted[sorted.count / 2]
+    }
+
+    static func ms(_ ns: Int64) -> Double { (Double(ns) / 1_000).rounded() / 1_000 }
+    static func ms(_ ns: Double) -> Double { (ns / 1_000).rounded() / 1_000 }
+}
+
+/// Why the receiver side said a segment was missing before it was retransmitted.
+struct LossSignal: OptionSet, Sendable {
+    let rawValue: UInt8
+    /// The peer's duplicate ACKs stood at this segment's sequence number.
+    static let duplicateAcks = LossSignal(rawValue: 1)
+    /// The peer's SACK blocks left a hole at this segment.
+    static let sackHole = LossSignal(rawValue: 2)
+    /// This vantage never saw the original: a gap ("previous segment not captured") covered it.
+    static let gapAtVantage = LossSignal(rawValue: 4)
+}
+
+/// One retransmitted (or out-of-order re-sent) data segment and what happened around it.
+struct RetransmissionEvent: Sendable {
+    var frame: UInt64
+    var time: Int64
+    var seq: UInt32
+    var length: UInt32
+    var ipID: UInt16
+    var flags: AnalysisFlags
+    var fin: Bool
+    /// The sender's highest sequence number sent before this copy (the recovery point).
+    var senderHighSeq: UInt32 = 0
+    /// The first copy this vantage saw, if any.
+    var originalFrame: UInt64?
+    var originalTime: Int64?
+    var originalIPID: UInt16?
+    var originalLength: UInt32?
+    /// Copies seen before this one.
+    var earlierCopies = 0
+    var tsharkRTO: Int64?
+    var srttBefore: Double?
+    var minRTTBefore: Int64?
+    var samplesBefore = 0
+    var recentMedianBefore: Int64?
+    /// How many of the last (up to 8) RTT samples were at least twice the minimum.
+    var recentInflatedBefore = 0
+    var recentCountBefore = 0
+    var lossSignal: LossSignal = []
+    var duplicateAcksBefore = 0
+    /// The peer had already acknowledged these bytes when this copy was seen.
+    var peerAckedBefore = false
+    /// The peer's receive window was zero (or a zero-window stall was on) at that moment.
+    var peerWindowZero = false
+    /// The peer's last advertised window (scaled as tshark shows it) at that moment.
+    var peerWindow: UInt32 = 0xFFFF_FFFF
+    // Later:
+    var coverAckFrame: UInt64?
+    var coverAckTime: Int64?
+    var coverAckHasDSACK = false
+    var coverAckWindowZero = false
+    /// The covering ACK ends exactly where this copy ends while the original ended elsewhere.
+    var coverAckMatchesRetransmissionOnly = false
+    var dsackFrame: UInt64?
+    var dsackTime: Int64?
+    var dsackWindowZero = false
+    /// Karn-clean RTT samples taken after this event (at most 8).
+    var samplesAfter: [Int64] = []
+    /// The peer sent anything after this copy (false: the peer went silent).
+    var peerSpokeAfter = false
+    /// Filled by the cross-vantage pass: what the other vantage saw of these bytes.
+    var crossVantage: CrossVantageSighting?
+}
+
+/// What a downstream vantage saw of a retransmitted segment.
+struct CrossVantageSighting: Sendable {
+    var vantage: String
+    var copies: Int
+    var originalArrived: Bool?
+    var retransmissionArrived: Bool?
+    var frames: [UInt64]
+}
+
+/// A hole in this vantage's view of a direction's sequence space (tshark's lost_segment).
+struct CaptureGap: Sendable {
+    var from: UInt32
+    var to: UInt32
+    var frame: UInt64
+    var time: Int64
+    var gapIPID: UInt16
+    var beforeIPID: UInt16
+    var beforeIPIDKnown: Bool
+    var filled = false
+}
+
+/// A segment that arrived late without being retransmitted (reordering on the path).
+struct ReorderEvent: Sendable {
+    var openFrame: UInt64
+    var fillFrame: UInt64
+    var delay: Int64
+    var seq: UInt32
+    var byIPID: Bool
+    /// A retransmission the sender made in vain, before the late original turned up.
+    var spuriousRetransmissionFrame: UInt64?
+}
+
+/// An open SACK hole reported by the peer for this direction's data.
+struct SACKHole: Sendable {
+    var start: UInt32
+    var end: UInt32
+    var frame: UInt64
+    var time: Int64
+    var retransmissionsAtOpen: Int
+}
+
+/// One zero-window stall of a receiver.
+struct ZeroWindowStall: Sendable {
+    var startFrame: UInt64
+    var startTime: Int64
+    var endFrame: UInt64?
+    var endTime: Int64?
+    var probes = 0
+    var zeroReplies = 0
+    var lastZeroFrame: UInt64
+    var probeIntervals: [Int64] = []
+}
+
+/// The receive-window behaviour of the side that advertises it.
+struct WindowTracker: Sendable {
+    var inStall = false
+    var stalls: [ZeroWindowStall] = []
+    var stallCount = 0
+    var zeroAdvertisements = 0
+    var windowFullFrames = 0
+    var firstWindowFullFrame: UInt64?
+    var lastRawWindow: UInt32 = 0xFFFF_FFFF
+    var lastScaledWindow: UInt32 = 0xFFFF_FFFF
+    /// The last few distinct windows (scaled) before the first stall.
+    var windowsBeforeFirstStall: [UInt32] = []
+    var lastProbeTime: Int64 = 0
+    var minimumWindow: UInt32 = .max
+}
+
+/// One RST as seen, with what the diagnosis needs to judge it.
+struct RSTRecord: Sendable {
+    var frame: UInt64
+    var time: Int64
+    var fromClient: Bool
+    var seq: UInt32
+    var ack: UInt32
+    var hasACK: Bool
+    var ttl: UInt8
+    var ipID: UInt16
+    var window: UInt16
+    var senderHighSeq: UInt32
+    var senderSeqKnown: Bool
+    var senderLastIPID: UInt16
+    var senderIPIDKnown: Bool
+    var senderIPIDSequential: Bool
+    var senderPackets: Int
+    var senderSentFIN: Bool
+    var senderSentSYN: Bool
+    var senderSentSYNACK: Bool
+    var senderSentData: Bool
+    var peerSentFIN: Bool
+    var peerOnlySYN: Bool
+    var peerISN: UInt32?
+    var peerLastTime: Int64?
+    var peerLastFrame: UInt64?
+    var peerLastAck: UInt32?
+    var peerLastSeqEnd: UInt32?
+    var peerLastHadACK: Bool
+    var peerLastFlags: TCPControlFlags
+    /// The receiver's (the RST's target's) unacknowledged data: the RST's sender had unread data.
+    var senderHadUnackedPeerData: Bool
+}
+
+/// A SYN that arrived on an established connection, and how it was answered.
+struct LateSYN: Sendable {
+    var frame: UInt64
+    var time: Int64
+    var fromClient: Bool
+    var seq: UInt32
+    var answerFrame: UInt64?
+    var answerDelay: Int64?
+    var answerIsChallengeAck = false
+    var answerIsRST = false
+}
+
+/// State of one direction of one conversation (packets sent by one endpoint).
+struct DirectionState: Sendable {
+    var packets = 0
+    var dataPackets = 0
+    var firstFrame: UInt64 = 0
+    var lastFrame: UInt64 = 0
+    var firstTime: Int64 = 0
+    var lastTime: Int64 = 0
+    var ttl = SmallHistogram()
+    var rsts = 0
+    // IP ID behaviour
+    var lastIPID: UInt16 = 0
+    var ipIDKnown = false
+    var ipIDZero = 0
+    var ipIDSteps = 0
+    var ipIDSmallSteps = 0
+    var lastDataIPID: UInt16 = 0
+    var lastDataIPIDKnown = false
+    // duplicate copies (capture artifacts)
+    var recent = RecentSignatures()
+    var copies = 0
+    var firstCopyFrame: UInt64 = 0
+    var copyFrames: [UInt64] = []
+    var copyTTLDifferences = SmallHistogram()
+    var copyMaxDelay: Int64 = 0
+    // sequence space
+    var highSeq: UInt32 = 0
+    var seqKnown = false
+    var isn: UInt32 = 0
+    var synCount = 0
+    var synFrames: [UInt64] = []
+    var synTimes: [Int64] = []
+    var synAckCount = 0
+    var synAckFrame: UInt64 = 0
+    var synAckTime: Int64 = 0
+    var sackPermitted = false
+    var sentSACK = false
+    var sentFIN = false
+    var finFrame: UInt64 = 0
+    var sentData = false
+    var lastPacketTime: Int64 = 0
+    var lastPacketFrame: UInt64 = 0
+    var lastPacketAck: UInt32 = 0
+    var lastPacketSeqEnd: UInt32 = 0
+    var lastPacketHadACK = false
+    var lastPacketFlags = TCPControlFlags()
+    var onlySYN = true
+    // acknowledgments this direction sends (about the peer's data)
+    var ackValue: UInt32 = 0
+    var ackKnown = false
+    var lastAckAdvanceTime: Int64 = 0
+    // this direction's data as the peer acknowledges it
+    var sent = SentRing()
+    var retransmissions: [RetransmissionEvent] = []
+    var retransmissionCount = 0
+    /// Events before these indexes no longer need RTT samples / the peer's next packet.
+    var samplesCursor = 0
+    var spokeCursor = 0
+    var pendingCover: [Int] = []
+    var recoveryPoint: UInt32 = 0
+    var inRecovery = false
+    var rtt = RTTTracker()
+    var duplicateAckRun = 0
+    var duplicateAcks = 0
+    var dsacks = 0
+    var sackHole: SACKHole?
+    var gaps: [CaptureGap] = []
+    var gapCount = 0
+    var reorders: [ReorderEvent] = []
+    var lastReorderSeq: UInt32 = 0
+    var hasReorder = false
+    // the window this direction advertises (for the peer's data)
+    var window = WindowTracker()
+    var benignKeepAlives = 0
+    var benignKeepAliveFrames: [UInt64] = []
+
+    var ipIDSequential: Bool { ipIDSteps >= 4 && ipIDSmallSteps * 5 >= ipIDSteps * 4 }
+    var ipIDAlwaysZero: Bool { packets > 0 && ipIDZero == packets }
+}

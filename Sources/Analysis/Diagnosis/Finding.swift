@@ -1,0 +1,260 @@
+/// The diagnosis vocabulary of docs/failure-modes.md (shared), spelled exactly as there.
+///
+/// A finding's `kind` and `cause` strings come only from here, so scenario expectations and
+/// `faultline explain KIND/CAUSE` can rely on them.
+public enum DiagnosisName {
+    public enum Kind {
+        public static let zeroWindow = "zero-window"
+        public static let rst = "rst"
+        public static let syn = "syn"
+        public static let retransmission = "retransmission"
+        public static let captureArtifact = "capture-artifact"
+        public static let reordering = "reordering"
+        public static let keepAlive = "keep-alive"
+    }
+
+    public enum Cause {
+        public static let receiverSlow = "receiver-slow"
+        public static let receiverStoppedReading = "receiver-stopped-reading"
+        public static let refusedByHost = "refused-by-host"
+        public static let injectedByMiddlebox = "injected-by-middlebox"
+        public static let abortedByApplication = "aborted-by-application"
+        public static let peerHasNoConnection = "peer-has-no-connection"
+        public static let duplicateAnsweredWithChallengeAck = "duplicate-answered-with-challenge-ack"
+        public static let unanswered = "unanswered"
+        public static let packetLoss = "packet-loss"
+        public static let spuriousDelayedAck = "spurious-delayed-ack"
+        public static let rttExceedsRTO = "rtt-exceeds-rto"
+        public static let congestionLoss = "congestion-loss"
+        public static let duplicatedCapture = "duplicated-capture"
+        public static let pathReordering = "path-reordering"
+        public static let benign = "benign"
+        /// Used with any kind when the evidence does not decide; the finding then carries a
+        /// `missing` evidence field saying what would.
+        public static let undetermined = "undetermined"
+    }
+
+    /// Every `kind/cause` pair the diagnosis can produce (undetermined ones included).
+    public static let all: [String] = [
+        "zero-window/receiver-slow", "zero-window/receiver-stopped-reading", "zero-window/undetermined",
+        "rst/refused-by-host", "rst/injected-by-middlebox", "rst/aborted-by-application",
+        "rst/peer-has-no-connection", "rst/undetermined",
+        "syn/duplicate-answered-with-challenge-ack", "syn/unanswered", "syn/undetermined",
+        "retransmission/packet-loss", "retransmission/spurious-delayed-ack",
+        "retransmission/rtt-exceeds-rto", "retransmission/congestion-loss", "retransmission/undetermined",
+        "capture-artifact/duplicated-capture", "reordering/path-reordering", "keep-alive/benign",
+    ]
+}
+
+/// How serious a finding is, for ordering reports (most serious first).
+public enum Severity: Int, Sendable, Comparable, CaseIterable {
+    /// Explains an analysis flag; nothing is wrong (keep-alives, capture artifacts).
+    case info = 0
+    /// Costs time but the transfer goes on (reordering, spurious retransmissions, challenge ACKs).
+    case minor = 1
+    /// Slows the transfer markedly (loss, zero-window stalls).
+    case major = 2
+    /// The connection fails or stops (RSTs, unanswered SYNs, a receiver that stopped reading).
+    case critical = 3
+
+    public static func < (a: Severity, b: Severity) -> Bool { a.rawValue < b.rawValue }
+
+    public var name: String {
+        switch self {
+        case .info: return "info"
+        case .minor: return "minor"
+        case .major: return "major"
+        case .critical: return "critical"
+        }
+    }
+
+    init?(name: String) {
+        guard let found = Severity.allCases.first(where: { $0.name == name }) else { return nil }
+        self = found
+    }
+}
+
+/// A TCP flow as a finding names it: client (the SYN's sender, or the first sender seen) and
+/// server, each "address:port" ("[v6]:port" for IPv6).
+public struct FlowRef: Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var client: String
+    public var server: String
+
+    public init(client: String, server: String) {
+        self.client = client
+        self.server = server
+    }
+
+    init(_ client: TCPEndpoint, _ server: TCPEndpoint) {
+        self.client = client.description
+        self.server = server.description
+    }
+
+    public static func < (a: FlowRef, b: FlowRef) -> Bool {
+        a.client != b.client ? a.client < b.client : a.server < b.server
+    }
+
+    public var description: String { "\(client) -> \(server)" }
+}
+
+/// Frame numbers of one finding in one vantage's capture, numbered as tshark numbers them
+/// (from 1, over every record of the file).
+public struct FrameRefs: Codable, Sendable, Equatable {
+    public var first: UInt64
+    public var decisive: UInt64
+    /// Other frames the finding points at (the packets `--annotate` comments), at most 64.
+    public var related: [UInt64]
+
+    public init(first: UInt64, decisive: UInt64, related: [UInt64] = []) {
+        self.first = first
+        self.decisive = decisive
+        self.related = related
+    }
+}
+
+/// An evidence value: a number, a string, a flag or a list of them.
+public enum EvidenceValue: Sendable, Equatable, Codable, CustomStringConvertible {
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case bool(Bool)
+    case list([EvidenceValue])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .int(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .double(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else {
+            self = .list(try container.decode([EvidenceValue].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case let .int(value): try container.encode(value)
+        case let .double(value): try container.encode(value)
+        case let .string(value): try container.encode(value)
+        case let .bool(value): try container.encode(value)
+        case let .list(values): try container.encode(values)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .int(value): return String(value)
+        case let .double(value): return JSONText.number(value)
+        case let .string(value): return value
+        case let .bool(value): return value ? "yes" : "no"
+        case let .list(values):
+            let separator = values.allSatisfy({ $0.stringValue != nil }) ? "; " : ", "
+            return "[" + values.map(\.description).joined(separator: separator) + "]"
+        }
+    }
+
+    public var intValue: Int64? {
+        switch self {
+        case let .int(value): return value
+        case let .double(value): return Int64(exactly: value.rounded())
+        default: return nil
+        }
+    }
+
+    public var doubleValue: Double? {
+        switch self {
+        case let .int(value): return Double(value)
+        case let .double(value): return value
+        default: return nil
+        }
+    }
+
+    public var stringValue: String? {
+        if case let .string(value) = self { return value }
+        return nil
+    }
+
+    public var boolValue: Bool? {
+        if case let .bool(value) = self { return value }
+        return nil
+    }
+}
+
+extension EvidenceValue: ExpressibleByIntegerLiteral, ExpressibleByStringLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByFloatLiteral {
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+}
+
+/// One diagnosis: what went wrong on a flow, why, where it shows, and how sure it is.
+public struct Finding: Codable, Sendable, Equatable {
+    /// `zero-window`, `rst`, `syn`, `retransmission`, `capture-artifact`, `reordering`, `keep-alive`.
+    public var kind: String
+    /// The cause, exactly as failure-modes.md names it, or `undetermined`.
+    public var cause: String
+    public var flow: FlowRef
+    /// The vantage points whose captures support the finding, the primary one first.
+    public var vantage: [String]
+    /// First frame of the symptom and the frame that decides the cause, in `vantage[0]`'s capture.
+    public var firstFrame: UInt64
+    public var decisiveFrame: UInt64
+    /// The same per vantage (every vantage in `vantage`).
+    public var frames: [String: FrameRefs]
+    /// Measured values: TTLs, windows, delays (milliseconds, `_ms`), counts; `missing` lists
+    /// what evidence an undetermined finding lacks.
+    public var evidence: [String: EvidenceValue]
+    /// 0...1, and the same as a word (`high` ≥ 0.8, `medium` ≥ 0.5, else `low`).
+    public var confidence: Double
+    public var confidenceLevel: String
+    public var severity: Int
+    public var severityName: String
+    /// One sentence a student understands.
+    public var sentence: String
+
+    enum CodingKeys: String, CodingKey {
+        case kind, cause, flow, vantage, frames, evidence, confidence, severity, sentence
+        case firstFrame = "first_frame"
+        case decisiveFrame = "decisive_frame"
+        case confidenceLevel = "confidence_level"
+        case severityName = "severity_name"
+    }
+
+    public init(kind: String, cause: String, flow: FlowRef, vantage: [String], frames: [String: FrameRefs],
+                evidence: [String: EvidenceValue], confidence: Double, severity: Severity, sentence: String) {
+        self.kind = kind
+        self.cause = cause
+        self.flow = flow
+        self.vantage = vantage
+        let primary = vantage.first.flatMap { frames[$0] }
+        firstFrame = primary?.first ?? 0
+        decisiveFrame = primary?.decisive ?? 0
+        self.frames = frames
+        self.evidence = evidence
+        let clamped = min(1, max(0, confidence))
+        self.confidence = (clamped * 100).rounded() / 100
+        confidenceLevel = Finding.level(clamped)
+        self.severity = severity.rawValue
+        severityName = severity.name
+        self.sentence = sentence
+    }
+
+    /// `kind/cause`, e.g. `rst/injected-by-middlebox`.
+    public var name: String { "\(kind)/\(cause)" }
+
+    public static func level(_ confidence: Double) -> String {
+        confidence >= 0.8 ? "high" : confidence >= 0.5 ? "medium" : "low"
+    }
+
+    /// Whether this finding reports a failure (everything but `keep-alive/benign` and
+    /// `capture-artifact/*`, which explain flags without anything being wrong on the network).
+    public var isFailure: Bool {
+        kind != DiagnosisName.Kind.keepAlive && kind != DiagnosisName.Kind.captureArtifact
+    }
+}

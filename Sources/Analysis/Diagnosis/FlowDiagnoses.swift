@@ -1,0 +1,341 @@
+/// Findings other than RSTs and retransmissions: capture artifacts, SYNs (unanswered, late
+/// duplicates answered with a challenge ACK), zero windows, reordering and keep-alives.
+extension DiagnosisContext {
+    // MARK: capture artifacts
+
+    /// Every packet seen twice or more with identical IP ID and payload (TTL differing by the hop
+    /// count, or not at all): the capture duplicated them. tshark's retransmissions and duplicate
+    /// ACKs on the copies are artifacts; the copies are left out of every other diagnosis.
+    func captureArtifacts(_ group: FlowGroup) -> [Finding] {
+        var findings: [Finding] = []
+        for member in group.members {
+            let conversation = conversation(member)
+            let copies = conversation.clientDir.copies + conversation.serverDir.copies
+            let originals = conversation.clientDir.packets + conversation.serverDir.packets
+            guard copies > 0, originals > 0, copies * 10 >= originals * 6 else { continue }
+            var differences = SmallHistogram()
+            for direction in [conversation.clientDir, conversation.serverDir] {
+                for entry in direction.copyTTLDifferences.entries { differences.add(entry.value, count: entry.count) }
+            }
+            let ttlDifferences = differences.entries.map(\.value).sorted()
+            let maxDelay = max(conversation.clientDir.copyMaxDelay, conversation.serverDir.copyMaxDelay)
+            let perPacket = Double(copies + originals) / Double(originals)
+            let ratio = Double(copies) / Double(originals)
+            let firstCopy = [conversation.clientDir.firstCopyFrame, conversation.serverDir.firstCopyFrame]
+                .filter { $0 > 0 }.min() ?? conversation.shared.firstFrame
+            let related = (conversation.clientDir.copyFrames + conversation.serverDir.copyFrames).sorted().prefix(64)
+            var evidence: [String: EvidenceValue] = [
+                "packets": .int(Int64(originals)),
+                "copies": .int(Int64(copies)),
+                "times_seen_per_packet": .double((perPacket * 100).rounded() / 100),
+                "same_ip_id_and_payload": .bool(true),
+                "ttl_differences": .list(ttlDifferences.map { .int(Int64($0)) }),
+                "max_copy_delay_ms": .double(Stats.ms(maxDelay)),
+            ]
+            let flagged = conversation.clientDir.retransmissionCount + conversation.serverDir.retransmissionCount
+            evidence["retransmissions_left_after_removing_copies"] = .int(Int64(flagged))
+            let hopText: String
+            if let nonzero = ttlDifferences.first(where: { $0 > 0 }) {
+                hopText = "TTL \(nonzero) lower in the copy: seen before and after a router"
+            } else {
+                hopText = "identical TTL, copies at most \(JSONText.number(Stats.ms(maxDelay))) ms apart: captured more than once at the same point"
+            }
+            let confidence = ratio >= 0.9 ? 0.9 : 0.75
+            findings.append(Finding(
+                kind: DiagnosisName.Kind.captureArtifact, cause: DiagnosisName.Cause.duplicatedCapture, flow: group.flow,
+                vantage: [vantageName(member)],
+                frames: [vantageName(member): FrameRefs(first: conversation.shared.firstFrame, decisive: firstCopy,
+                                                        related: Array(related))],
+                evidence: evidence, confidence: confidence, severity: .info,
+                sentence: "Each packet of this flow is in the capture \(JSONText.number((perPacket * 10).rounded() / 10)) "
+                    + "times with the same IP ID and payload (\(hopText)): the capture duplicated them, so tshark's "
+                    + "retransmissions and duplicate ACKs here are artifacts, not loss."))
+        }
+        return findings
+    }
+
+    // MARK: SYN
+
+    func synFindings(_ group: FlowGroup, hasRSTFinding: Bool) -> [Finding] {
+        var findings: [Finding] = []
+        // Unanswered: SYNs from the client and nothing at all from the server, at every vantage.
+        let answered = group.members.contains { direction($0, fromClient: false).packets > 0 }
+        let synMembers = group.members.filter { direction($0, fromClient: true).synCount > 0 }
+        if !answered && !hasRSTFinding, let primary = synMembers.max(by: {
+            direction($0, fromClient: true).synCount < direction($1, fromClient: true).synCount
+        }) {
+            findings.append(unansweredSYN(group, primary: primary, synMembers: synMembers))
+        }
+        // Late duplicate SYN on an established connection, answered with a challenge ACK.
+        for member in group.members {
+            let conversation = conversation(member)
+            guard let late = conversation.shared.lateSYNs.first(where: { $0.answerIsChallengeAck }),
+                  let answerFrame = late.answerFrame else { continue }
+            let senderIsClient = member.flipped ? !late.fromClient : late.fromClient
+            let sender = senderIsClient ? group.client : group.server
+            let answerer = senderIsClient ? group.server : group.client
+            let synIndex = direction(member, fromClient: senderIsClient)
+            var evidence: [String: EvidenceValue] = [
+                "late_syn_frame": .int(Int64(late.frame)),
+                "challenge_ack_frame": .int(Int64(answerFrame)),
+                "answer_delay_ms": .double(Stats.ms(late.answerDelay ?? 0)),
+                "syn_seq_equals_isn": .bool(late.seq == synIndex.isn),
+                "late_syns": .int(Int64(conversation.shared.lateSYNs.count)),
+                "connection_survived": .bool(conversation.shared.rsts.isEmpty),
+            ]
+            if let first = synIndex.synTimes.first { evidence["since_first_syn_ms"] = .double(Stats.ms(late.time - first)) }
+            findings.append(Finding(
+                kind: DiagnosisName.Kind.syn, cause: DiagnosisName.Cause.duplicateAnsweredWithChallengeAck, flow: group.flow,
+                vantage: [vantageName(member)],
+                frames: [vantageName(member): FrameRefs(first: late.frame, decisive: answerFrame)],
+                evidence: evidence, confidence: conversation.shared.rsts.isEmpty ? 0.9 : 0.75, severity: .minor,
+                sentence: "A delayed copy of \(sender)'s SYN arrived after the connection was established; \(answerer) "
+                    + "answered it within \(JSONText.number(Stats.ms(late.answerDelay ?? 0))) ms with a challenge ACK "
+                    + "(RFC 5961), not an RST, and the connection survived — tshark calls that ACK a duplicate ACK."))
+            break
+        }
+        return findings
+    }
+
+    private func unansweredSYN(_ group: FlowGroup, primary: GroupMember, synMembers: [GroupMember]) -> Finding {
+        let client = direction(primary, fromClient: true)
+        let times = client.synTimes
+        let intervals = zip(times.dropFirst(), times).map { Stats.ms($0 - $1) }
+        var evidence: [String: EvidenceValue] = [
+            "syns": .int(Int64(client.synCount)),
+            "syn_intervals_ms": .list(intervals.map { .double($0) }),
+            "answers": .int(0),
+        ]
+        let growing = intervals.count >= 2 && zip(intervals.dropFirst(), intervals).allSatisfy { $0 >= $1 }
+        if intervals.count >= 2 { evidence["intervals_growing"] = .bool(growing) }
+        let digest = digests[primary.vantage]
+        let captureAfter = (digest.lastTime ?? times.last ?? 0) - (times.last ?? 0)
+        evidence["capture_after_last_syn_ms"] = .double(Stats.ms(captureAfter))
+        var vantages = [vantageName(primary)]
+        var frames: [String: FrameRefs] = [
+            vantageName(primary): FrameRefs(first: client.synFrames.first ?? 0, decisive: client.synFrames.last ?? 0,
+                                            related: client.synFrames),
+        ]
+        // Did the SYN reach the server's side?
+        var reachedServer: Bool?
+        for member in synMembers where member.vantage != primary.vantage {
+            vantages.append(vantageName(member))
+            let other = direction(member, fromClient: true)
+            frames[vantageName(member)] = FrameRefs(first: other.synFrames.first ?? 0, decisive: other.synFrames.last ?? 0)
+            if nearSender(member, fromClient: true) == false || digests[member.vantage].role == .server {
+                reachedServer = true
+            }
+        }
+        if reachedServer == nil {
+            for (index, other) in digests.enumerated() where index != primary.vantage && other.role == .server {
+                if !synMembers.contains(where: { $0.vantage == index }) {
+                    reachedServer = false
+                    vantages.append(other.vantage)
+                    frames[other.vantage] = FrameRefs(first: 0, decisive: 0)
+                }
+            }
+        }
+        if let reachedServer { evidence["reached_server_side"] = .bool(reachedServer) }
+        let cause: String
+        let confidence: Double
+        var sentence: String
+        if client.synCount >= 2 || captureAfter >= 3_000_000_000 {
+            cause = DiagnosisName.Cause.unanswered
+            confidence = client.synCount >= 3 ? 0.9 : 0.75
+            sentence = "\(group.client) sent \(client.synCount) SYN\(client.synCount == 1 ? "" : "s") to \(group.server)"
+                + (intervals.isEmpty ? "" : " (retransmitted after \(intervals.map { JSONText.number($0) }.joined(separator: ", ")) ms)")
+                + " and never got a SYN/ACK or an RST: "
+            switch reachedServer {
+            case .some(true): sentence += "the SYN reached the server's side, which stayed silent."
+            case .some(false): sentence += "the server's capture never saw the SYN, so the path dropped it."
+            case .none: sentence += "a silent drop on the path or an unreachable host; connect() will time out."
+            }
+        } else {
+            cause = DiagnosisName.Cause.undetermined
+            confidence = 0.3
+            evidence["missing"] = .list([.string("the capture ends \(JSONText.number(Stats.ms(captureAfter))) ms after the "
+                                                 + "only SYN: a retransmission or an answer may have followed")])
+            sentence = "\(group.client) sent one SYN to \(group.server) and the capture ends before any answer or "
+                + "retransmission could be seen."
+        }
+        return Finding(kind: DiagnosisName.Kind.syn, cause: cause, flow: group.flow, vantage: vantages, frames: frames,
+                       evidence: evidence, confidence: confidence,
+                       severity: cause == DiagnosisName.Cause.unanswered ? .critical : .minor, sentence: sentence)
+    }
+
+    // MARK: zero window
+
+    /// The receive window that `advertiserIsClient`'s side advertised hit zero. Stopped reading:
+    /// it stays at zero to the end (or through several persist probes / seconds). Slow: it
+    /// reopens after each read.
+    func zeroWindowFindings(_ group: FlowGroup, advertiserIsClient: Bool, spuriousInStall: Int) -> [Finding] {
+        let candidates = group.members.filter { direction($0, fromClient: advertiserIsClient).window.stallCount > 0 }
+        // Prefer the vantage nearest the receiver (it sees its window as sent).
+        guard let primary = candidates.first(where: { nearSender($0, fromClient: advertiserIsClient) == true })
+            ?? candidates.max(by: {
+                direction($0, fromClient: advertiserIsClient).window.stallCount
+                    < direction($1, fromClient: advertiserIsClient).window.stallCount
+            }) else { return [] }
+        let conversation = conversation(primary)
+        let window = direction(primary, fromClient: advertiserIsClient).window
+        let stalls = window.stalls
+        guard let firstStall = stalls.first, let lastStall = stalls.last else { return [] }
+        let receiver = advertiserIsClient ? group.client : group.server
+        let sender = advertiserIsClient ? group.server : group.client
+        let captureEnd = max(conversation.shared.lastTime, digests[primary.vantage].lastTime ?? conversation.shared.lastTime)
+        func duration(_ stall: ZeroWindowStall) -> Int64 { (stall.endTime ?? captureEnd) - stall.startTime }
+        let total = stalls.reduce(Int64(0)) { $0 + duration($1) }
+        let longest = stalls.max(by: { duration($0) < duration($1) }) ?? firstStall
+        let probes = stalls.reduce(0) { $0 + $1.probes }
+        let ongoing = lastStall.endTime == nil
+        let reopened = stalls.filter { $0.endTime != nil }
+
+        var evidence: [String: EvidenceValue] = [
+            "receiver": .string(receiver.description),
+            "stalls": .int(Int64(window.stallCount)),
+            "time_at_zero_ms": .double(Stats.ms(total)),
+            "longest_stall_ms": .double(Stats.ms(duration(longest))),
+            "zero_window_advertisements": .int(Int64(window.zeroAdvertisements)),
+            "probes": .int(Int64(probes)),
+            "window_full_frames": .int(Int64(window.windowFullFrames)),
+            "reopened": .int(Int64(reopened.count)),
+            "still_zero_at_end": .bool(ongoing),
+        ]
+        if !window.windowsBeforeFirstStall.isEmpty {
+            evidence["windows_before_first_zero"] = .list((window.windowsBeforeFirstStall + [0]).map { .int(Int64($0)) })
+        }
+        let intervals = longest.probeIntervals.map { Stats.ms($0) }
+        if !intervals.isEmpty { evidence["probe_intervals_ms"] = .list(intervals.map { .double($0) }) }
+        if spuriousInStall > 0 { evidence["retransmissions_around_stall"] = .int(Int64(spuriousInStall)) }
+
+        // Flow control that lasts a moment (the receiver not scheduled for a few µs) is not a
+        // failure: every stall over, none longer than 2 RTTs (at least 1 ms), no probe.
+        let momentary = max(2 * (conversation.pathRTT ?? 0), 1_000_000)
+        if !ongoing && probes == 0 && duration(longest) < momentary { return [] }
+
+        let stoppedAtEnd = ongoing && (duration(lastStall) >= 1_000_000_000 || lastStall.probes >= 2)
+        let longPause = stalls.first { $0.probes >= 3 || duration($0) >= 2_000_000_000 }
+        let cause: String
+        let confidence: Double
+        let sentence: String
+        var decisive: UInt64
+        if stoppedAtEnd {
+            cause = DiagnosisName.Cause.receiverStoppedReading
+            confidence = lastStall.probes >= 2 ? 0.9 : 0.8
+            decisive = lastStall.lastZeroFrame
+            sentence = "\(receiver)'s receive window fell to zero at frame \(lastStall.startFrame) and stayed there for "
+                + "the rest of the capture (\(JSONText.number(Stats.ms(duration(lastStall)))) ms, \(lastStall.probes) "
+                + "persist probe\(lastStall.probes == 1 ? "" : "s") answered with zero): the application stopped "
+                + "reading (check Recv-Q with ss -tn)."
+        } else if let pause = longPause {
+            cause = DiagnosisName.Cause.receiverStoppedReading
+            confidence = 0.7
+            decisive = pause.lastZeroFrame
+            sentence = "\(receiver)'s receive window stayed at zero for \(JSONText.number(Stats.ms(duration(pause)))) ms "
+                + "through \(pause.probes) persist probe\(pause.probes == 1 ? "" : "s") before reopening: the application "
+                + "stopped reading for that long, then resumed."
+        } else if !reopened.isEmpty {
+            cause = DiagnosisName.Cause.receiverSlow
+            confidence = reopened.count >= 2 ? 0.85 : 0.75
+            decisive = reopened[0].endFrame ?? firstStall.startFrame
+            sentence = "\(receiver)'s receive window hit zero \(window.stallCount) time\(window.stallCount == 1 ? "" : "s") "
+                + "and reopened after each read (\(JSONText.number(Stats.ms(total))) ms at zero in all): the application "
+                + "reads, but slower than \(sender) sends — read faster or in larger chunks, or give the socket a larger buffer."
+        } else {
+            cause = DiagnosisName.Cause.undetermined
+            confidence = 0.3
+            decisive = lastStall.startFrame
+            evidence["missing"] = .list([.string("the capture ends \(JSONText.number(Stats.ms(duration(lastStall)))) ms after "
+                                                 + "the window hit zero: not long enough to tell a slow reader from one that stopped")])
+            sentence = "\(receiver)'s receive window hit zero just before the capture ends; whether it would reopen is not in the capture."
+        }
+        if decisive == 0 { decisive = firstStall.startFrame }
+        var related = stalls.prefix(32).map(\.startFrame) + stalls.prefix(32).compactMap(\.endFrame)
+        related = Array(Set(related)).sorted()
+        return [Finding(
+            kind: DiagnosisName.Kind.zeroWindow, cause: cause, flow: group.flow, vantage: [vantageName(primary)],
+            frames: [vantageName(primary): FrameRefs(first: firstStall.startFrame, decisive: decisive,
+                                                     related: Array(related.prefix(64)))],
+            evidence: evidence, confidence: confidence,
+            severity: cause == DiagnosisName.Cause.receiverStoppedReading ? .critical : (cause == DiagnosisName.Cause.receiverSlow ? .major : .minor),
+            sentence: sentence)]
+    }
+
+    // MARK: reordering
+
+    func reorderingFindings(_ group: FlowGroup, extra: [Bool: [ReorderEvent]]) -> [Finding] {
+        var best: (member: GroupMember, events: [(Bool, ReorderEvent)])?
+        for member in group.members {
+            var events: [(Bool, ReorderEvent)] = []
+            for fromClient in [true, false] {
+                events += direction(member, fromClient: fromClient).reorders.map { (fromClient, $0) }
+            }
+            if events.count > (best?.events.count ?? 0) { best = (member, events) }
+        }
+        if let primary = group.members.first {
+            var extraEvents: [(Bool, ReorderEvent)] = []
+            for (fromClient, events) in extra { extraEvents += events.map { (fromClient, $0) } }
+            if !extraEvents.isEmpty {
+                if best == nil { best = (retransmissionPrimaryAny(group) ?? primary, []) }
+                best?.events += extraEvents
+            }
+        }
+        guard let best, !best.events.isEmpty else { return [] }
+        let events = best.events.sorted { $0.1.fillFrame < $1.1.fillFrame }
+        let first = events[0].1
+        let delays = events.map { Stats.ms($0.1.delay) }
+        let byIPID = events.filter { $0.1.byIPID }.count
+        let conversation = conversation(best.member)
+        var evidence: [String: EvidenceValue] = [
+            "events": .int(Int64(events.count)),
+            "max_fill_delay_ms": .double(delays.max() ?? 0),
+            "fill_delays_ms": .list(delays.prefix(16).map { .double($0) }),
+            "shown_by_ip_id_order": .int(Int64(byIPID)),
+        ]
+        let spurious = events.compactMap { $0.1.spuriousRetransmissionFrame }
+        evidence["spurious_retransmissions"] = .int(Int64(spurious.count))
+        if !spurious.isEmpty { evidence["spurious_retransmission_frames"] = .list(spurious.prefix(16).map { .int(Int64($0)) }) }
+        if let rtt = conversation.pathRTT { evidence["path_rtt_ms"] = .double(Stats.ms(rtt)) }
+        let senders = Set(events.map { $0.0 }).map { $0 ? group.client.description : group.server.description }.sorted()
+        evidence["senders"] = .list(senders.map { .string($0) })
+        let confidence = byIPID > 0 ? 0.85 : 0.75
+        return [Finding(
+            kind: DiagnosisName.Kind.reordering, cause: DiagnosisName.Cause.pathReordering, flow: group.flow,
+            vantage: [vantageName(best.member)],
+            frames: [vantageName(best.member): FrameRefs(first: first.openFrame, decisive: first.fillFrame,
+                                                         related: Array(events.prefix(32).flatMap { [$0.1.openFrame, $0.1.fillFrame] }))],
+            evidence: evidence, confidence: confidence, severity: .minor,
+            sentence: "\(events.count) segment\(events.count == 1 ? "" : "s") arrived after later ones and filled the "
+                + "hole within \(JSONText.number(delays.max() ?? 0)) ms"
+                + (spurious.isEmpty ? " without being retransmitted"
+                    : " (\(spurious.count) retransmitted in vain after duplicate ACKs; the original still arrived first)")
+                + (byIPID > 0 ? "; their IP IDs show they were sent in order" : "")
+                + ": the path reordered them; this is not loss.")]
+    }
+
+    func retransmissionPrimaryAny(_ group: FlowGroup) -> GroupMember? {
+        retransmissionPrimary(group, fromClient: true) ?? retransmissionPrimary(group, fromClient: false)
+    }
+
+    // MARK: keep-alives
+
+    func keepAliveFindings(_ group: FlowGroup) -> [Finding] {
+        guard let member = group.members.max(by: {
+            direction($0, fromClient: true).benignKeepAlives + direction($0, fromClient: false).benignKeepAlives
+                < direction($1, fromClient: true).benignKeepAlives + direction($1, fromClient: false).benignKeepAlives
+        }) else { return [] }
+        let client = direction(member, fromClient: true), server = direction(member, fromClient: false)
+        let count = client.benignKeepAlives + server.benignKeepAlives
+        guard count > 0 else { return [] }
+        let frames = (client.benignKeepAliveFrames + server.benignKeepAliveFrames).sorted()
+        return [Finding(
+            kind: DiagnosisName.Kind.keepAlive, cause: DiagnosisName.Cause.benign, flow: group.flow,
+            vantage: [vantageName(member)],
+            frames: [vantageName(member): FrameRefs(first: frames.first ?? 0, decisive: frames.first ?? 0, related: frames)],
+            evidence: ["keep_alives": .int(Int64(count)), "from_client": .int(Int64(client.benignKeepAlives)),
+                       "from_server": .int(Int64(server.benignKeepAlives)), "peer_window_zero": .bool(false)],
+            confidence: 0.9, severity: .info,
+            sentence: "\(count) keep-alive\(count == 1 ? "" : "s") (one byte behind the next sequence number) while the "
+                + "peer's window was open: the idle connection is being checked, nothing is wrong.")]
+    }
+}

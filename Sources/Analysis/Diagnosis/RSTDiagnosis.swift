@@ -1,0 +1,302 @@
+/// RST findings: refused-by-host (R1), injected-by-middlebox (R2), aborted-by-application (R3),
+/// peer-has-no-connection (R4).
+///
+/// Evidence, strongest first: whether a capture nearer the RST's claimed sender shows it being
+/// sent; the RST's TTL against the usual TTL of that host's other packets (across all flows of
+/// the capture); the RST's shape (answer to a SYN; bare RST at the ACK number of the segment it
+/// answers; RST at the sender's next sequence number with no FIN, spontaneous or continuing the
+/// socket's IP ID sequence). IP ID 0 does not tell a forged RST from a host's stateless one
+/// (Linux sends both with IP ID 0). Only the first RST of a conversation is judged; the ones
+/// after it are its consequences and are counted in its evidence.
+extension DiagnosisContext {
+    private struct RSTSighting {
+        var member: GroupMember
+        var record: RSTRecord
+        var index: Int
+    }
+
+    private enum TTLVerdict {
+        case noBaseline
+        case consistent(TTLBaseline)
+        case mismatch(TTLBaseline)
+    }
+
+    func rstFindings(_ group: FlowGroup) -> [Finding] {
+        // The first RST each vantage saw, merged when it is the same packet.
+        var clusters: [[RSTSighting]] = []
+        for member in group.members {
+            let conversation = conversation(member)
+            guard let root = conversation.shared.rsts.first else { continue }
+            let senderIsClient = member.flipped ? !root.fromClient : root.fromClient
+            if let existing = clusters.firstIndex(where: { cluster in
+                let other = cluster[0]
+                let otherSenderIsClient = other.member.flipped ? !other.record.fromClient : other.record.fromClient
+                return otherSenderIsClient == senderIsClient && other.record.seq == root.seq
+                    && other.record.hasACK == root.hasACK && other.record.ipID == root.ipID
+            }) {
+                clusters[existing].append(RSTSighting(member: member, record: root, index: 0))
+            } else {
+                clusters.append([RSTSighting(member: member, record: root, index: 0)])
+            }
+        }
+        var findings: [Finding] = []
+        for cluster in clusters {
+            if let finding = classify(cluster, group: group) { findings.append(finding) }
+        }
+        return findings
+    }
+
+    private func ttlVerdict(_ record: RSTRecord, sender: TCPEndpoint, at member: GroupMember) -> TTLVerdict {
+        guard let baseline = digests[member.vantage].baseline(of: sender.address), baseline.ttl != 0 || record.ttl != 0 else {
+            return .noBaseline
+        }
+        if baseline.ttl == 0 && record.ttl == 0 { return .noBaseline }
+        return baseline.matches(record.ttl) ? .consistent(baseline) : .mismatch(baseline)
+    }
+
+    // swiftlint:disable:next function_body_length cyclomatic_complexity
+    private func classify(_ cluster: [RSTSighting], group: FlowGroup) -> Finding? {
+        // The primary sighting: the one farthest from the claimed sender (where the RST acted).
+        let first = cluster[0]
+        let senderIsClient = first.member.flipped ? !first.record.fromClient : first.record.fromClient
+        let sender = senderIsClient ? group.client : group.server
+        let peer = senderIsClient ? group.server : group.client
+        // The same packet loses one TTL per hop: the lowest TTL was seen farthest from the sender.
+        let byTTL = cluster.sorted { $0.record.ttl < $1.record.ttl }
+        let ttlOrdered = cluster.count > 1 && byTTL[0].record.ttl != byTTL[byTTL.count - 1].record.ttl
+        let primary = ttlOrdered ? byTTL[0]
+            : (cluster.first(where: { nearSender($0.member, fromClient: senderIsClient) == false }) ?? first)
+        let record = primary.record
+        let primaryConversation = self.conversation(primary.member)
+
+        var evidence: [String: EvidenceValue] = [:]
+        var caveats: [String] = []
+        var missing: [String] = []
+        evidence["sender"] = .string(sender.description)
+        evidence["rst_ttl"] = .int(Int64(record.ttl))
+        evidence["rst_ip_id"] = .int(Int64(record.ipID))
+        evidence["rst_flags"] = .string(record.hasACK ? "RST/ACK" : "RST")
+        evidence["rst_window"] = .int(Int64(record.window))
+        let later = primaryConversation.shared.rstCount - 1
+        if later > 0 { evidence["later_rsts"] = .int(Int64(later)) }
+
+        // TTL against the sender's baseline at the primary vantage.
+        let verdict = ttlVerdict(record, sender: sender, at: primary.member)
+        var ttlSolid = false
+        switch verdict {
+        case .noBaseline:
+            evidence["sender_baseline_ttl"] = .string("none")
+            if let hops = InitialTTL.hops(record.ttl), record.ttl > 0 {
+                evidence["rst_hops_if_common_initial_ttl"] = .int(Int64(hops))
+            }
+        case let .consistent(baseline), let .mismatch(baseline):
+            evidence["sender_baseline_ttl"] = .int(Int64(baseline.ttl))
+            evidence["sender_baseline_packets"] = .int(Int64(baseline.packets))
+            evidence["ttl_difference"] = .int(Int64(record.ttl) - Int64(baseline.ttl))
+            ttlSolid = baseline.packets >= 3 && baseline.share >= 0.9
+        }
+
+        // Other vantage points: did the sender's side see this RST leave?
+        var sentBySender: GroupMember?
+        var sentFrame: UInt64?
+        var absentAtSender: (vantage: Int, member: GroupMember?)?
+        for (index, digest) in digests.enumerated() where !cluster.contains(where: { $0.member.vantage == index }) {
+            let member = group.members.first(where: { $0.vantage == index })
+            let seenThere: RSTRecord? = member.flatMap { member in
+                conversation(member).shared.rsts.first(where: { other in
+                    (member.flipped ? !other.fromClient : other.fromClient) == senderIsClient
+                        && other.seq == record.seq && other.hasACK == record.hasACK
+                })
+            }
+            if let seenThere, let member {
+                sentBySender = member
+                sentFrame = seenThere.frame
+                continue
+            }
+            // Absence counts only where the capture is nearer the sender and covers the moment.
+            guard nearerToSender(vantage: index, member: member, than: primary.member, sender: sender,
+                                 senderIsClient: senderIsClient) else { continue }
+            if let from = digest.firstTime, let to = digest.lastTime {
+                guard from <= record.time + 1_000_000_000, to >= record.time - 1_000_000_000 else { continue }
+            } else {
+                caveats.append("the \(digest.vantage) capture holds no packets at all")
+            }
+            absentAtSender = (index, member)
+        }
+        for sighting in cluster where sighting.member.vantage != primary.member.vantage
+            && (nearSender(sighting.member, fromClient: senderIsClient) == true
+                || (ttlOrdered && sighting.record.ttl > primary.record.ttl)) {
+            sentBySender = sighting.member
+            sentFrame = sighting.record.frame
+        }
+        if let sentBySender {
+            evidence["seen_leaving_sender_at"] = .string(vantageName(sentBySender))
+        }
+        if let absent = absentAtSender {
+            evidence["absent_at_sender_side"] = .string(digests[absent.vantage].vantage)
+            evidence["sender_side_saw_flow"] = .bool(absent.member != nil)
+        }
+
+        // Shape.
+        let answerWindow: Int64 = {
+            if let rtt = primaryConversation.pathRTT, rtt > 0 { return max(4 * rtt, 20_000_000) }
+            return 1_000_000_000
+        }()
+        let answerDelay = record.peerLastTime.map { record.time - $0 }
+        let prompt = answerDelay.map { $0 >= 0 && $0 <= answerWindow } ?? false
+        if let answerDelay, let frame = record.peerLastFrame {
+            evidence["previous_peer_frame"] = .int(Int64(frame))
+            evidence["since_previous_peer_packet_ms"] = .double(Stats.ms(answerDelay))
+        }
+        let refusal = !record.senderSentSYNACK && !record.senderSentData && record.hasACK && record.peerOnlySYN
+            && record.peerISN.map { record.ack == $0 &+ 1 } == true
+        let answersAck = !record.hasACK && record.peerLastHadACK && record.peerLastAck == record.seq
+        let atNextSeq = record.senderSeqKnown && record.seq == record.senderHighSeq
+        let continuesIPID: Bool = {
+            guard record.senderIPIDKnown, record.ipID != 0 else { return false }
+            let step = record.ipID &- record.senderLastIPID
+            return step >= 1 && step <= (record.senderIPIDSequential ? 64 : 4096)
+        }()
+        if record.senderIPIDKnown && record.ipID != 0 { evidence["ip_id_continues_sender_sequence"] = .bool(continuesIPID) }
+        if atNextSeq && answersAck {
+            evidence["rst_seq"] = .string("sender's next sequence number, the ACK number of the peer's last segment")
+        } else if atNextSeq {
+            evidence["rst_seq"] = .string("sender's next sequence number")
+        } else if answersAck {
+            evidence["rst_seq"] = .string("the ACK number of the segment it answers")
+        }
+        if refusal { evidence["rst_seq"] = .string("0, acknowledging the SYN (ISN + 1)") }
+        if record.senderSentFIN { evidence["sender_sent_fin_before"] = .bool(true) }
+
+        // Decide.
+        var cause: String
+        var confidence: Double
+        var sentence: String
+        let viaTTL: String
+        switch verdict {
+        case let .mismatch(baseline):
+            viaTTL = "TTL \(record.ttl) where \(sender.address)'s own packets arrive with \(baseline.ttl)"
+        case let .consistent(baseline):
+            viaTTL = "TTL \(record.ttl), as \(sender.address)'s other packets (\(baseline.packets))"
+        case .noBaseline:
+            viaTTL = record.ttl == 0 ? "TTL not recorded" : "TTL \(record.ttl)"
+        }
+        var mismatch = false
+        if case .mismatch = verdict { mismatch = true }
+
+        if absentAtSender != nil && sentBySender == nil {
+            cause = DiagnosisName.Cause.injectedByMiddlebox
+            confidence = mismatch ? 0.97 : (digests[absentAtSender.unsafelyUnwrapped.vantage].firstTime == nil ? 0.75 : 0.9)
+            let side = digests[absentAtSender.unsafelyUnwrapped.vantage].vantage
+            sentence = "The RST that reached \(peer) claims to come from \(sender), but the \(side) capture, nearer "
+                + "\(sender.address), never shows it leaving" + (mismatch ? " and it arrived with \(viaTTL)" : "")
+                + ": a middlebox on the path forged it."
+        } else if mismatch && sentBySender == nil {
+            cause = DiagnosisName.Cause.injectedByMiddlebox
+            confidence = ttlSolid ? 0.88 : 0.7
+            if !ttlSolid { caveats.append("few packets from \(sender.address) to take its usual TTL from") }
+            if digests.count == 1 {
+                missing.append("a capture at \(sender.address)'s side would show whether it really sent this RST")
+            }
+            sentence = "The RST that reached \(peer) claims to come from \(sender) but arrived with \(viaTTL): "
+                + "a box a different number of hops away (a firewall or middlebox) generated it."
+        } else if refusal {
+            cause = DiagnosisName.Cause.refusedByHost
+            switch verdict {
+            case .consistent: confidence = ttlSolid ? 0.9 : 0.78
+            case .noBaseline:
+                confidence = 0.6
+                caveats.append("no other packet from \(sender.address) in this capture to compare the RST's TTL with: "
+                               + "a firewall answering for it would look the same")
+            case .mismatch: confidence = 0.6
+            }
+            if sentBySender != nil { confidence = 0.95 }
+            sentence = "\(sender) answered \(peer)'s SYN at once with RST/ACK (\(viaTTL)): nothing listens on port "
+                + "\(sender.port), and connect() fails with ECONNREFUSED."
+        } else if record.senderSentFIN && answersAck {
+            // A late segment after a normal close drew a bare RST: a consequence, not a failure.
+            return nil
+        } else if !record.senderSentFIN && (!prompt || (record.hasACK && (continuesIPID || atNextSeq))) && (atNextSeq || !record.senderSeqKnown) {
+            cause = DiagnosisName.Cause.abortedByApplication
+            switch verdict {
+            case .consistent: confidence = ttlSolid ? 0.85 : 0.75
+            case .noBaseline:
+                confidence = 0.6
+                caveats.append("no other packet from \(sender.address) to compare the RST's TTL with")
+            case .mismatch: confidence = 0.6
+            }
+            if continuesIPID { confidence += 0.05 }
+            if sentBySender != nil { confidence += 0.05 }
+            if record.senderHadUnackedPeerData { evidence["unread_data"] = .bool(true) }
+            let when = prompt ? "right after \(peer)'s last segment" : "without being prompted by \(peer)"
+            sentence = "\(sender) tore the connection down with an RST \(when) — no FIN before it, sequence number at "
+                + "its next byte, \(viaTTL): the application aborted it (SO_LINGER 0, close with unread data, or a "
+                + "killed process), and \(peer) gets ECONNRESET."
+        } else if answersAck && prompt {
+            cause = DiagnosisName.Cause.peerHasNoConnection
+            switch verdict {
+            case .consistent: confidence = ttlSolid ? 0.8 : 0.7
+            case .noBaseline:
+                confidence = 0.55
+                caveats.append("no other packet from \(sender.address) to compare the RST's TTL with: a middlebox "
+                               + "answering for it would look the same")
+            case .mismatch: confidence = 0.55
+            }
+            if sentBySender != nil { confidence = min(0.92, confidence + 0.12) }
+            sentence = "\(sender) answered \(peer)'s segment with a bare RST at that segment's ACK number "
+                + "(\(viaTTL)): the host no longer has this connection (restarted, or its state was lost)."
+        } else {
+            cause = DiagnosisName.Cause.undetermined
+            confidence = 0.3
+            if record.senderSentFIN { missing.append("the RST follows \(sender)'s own FIN: the close sequence before it") }
+            missing.append("the RST neither answers a SYN nor sits at the ACK number of a segment it answers, nor at the "
+                           + "sender's next sequence number")
+            sentence = "\(sender) reset the connection, but its shape (\(evidence["rst_flags"]?.description ?? "RST"), "
+                + "\(viaTTL)) matches none of the known causes."
+        }
+        if !caveats.isEmpty { evidence["caveat"] = .list(caveats.map { .string($0) }) }
+        if !missing.isEmpty { evidence["missing"] = .list(missing.map { .string($0) }) }
+
+        // Frames in every vantage involved.
+        var vantages: [String] = [vantageName(primary.member)]
+        var frames: [String: FrameRefs] = [:]
+        let related = primaryConversation.shared.rsts.dropFirst().prefix(64).map(\.frame)
+        let firstFrame = (refusal || prompt) ? (record.peerLastFrame ?? record.frame) : record.frame
+        frames[vantageName(primary.member)] = FrameRefs(first: firstFrame, decisive: record.frame, related: Array(related))
+        for sighting in cluster where sighting.member.vantage != primary.member.vantage {
+            let name = vantageName(sighting.member)
+            vantages.append(name)
+            frames[name] = FrameRefs(first: sighting.record.frame, decisive: sighting.record.frame)
+        }
+        if let member = sentBySender, let frame = sentFrame, frames[vantageName(member)] == nil {
+            vantages.append(vantageName(member))
+            frames[vantageName(member)] = FrameRefs(first: frame, decisive: frame)
+        }
+        if let absent = absentAtSender, sentBySender == nil {
+            let name = digests[absent.vantage].vantage
+            if frames[name] == nil {
+                vantages.append(name)
+                frames[name] = absent.member.map(conversationFrames) ?? FrameRefs(first: 0, decisive: 0)
+            }
+        }
+        return Finding(kind: DiagnosisName.Kind.rst, cause: cause, flow: group.flow, vantage: vantages, frames: frames,
+                       evidence: evidence, confidence: confidence, severity: .critical, sentence: sentence)
+    }
+
+    /// Whether the capture at `vantage` sits nearer `sender` than `reference` does: it sees the
+    /// sender's packets with a higher TTL (fewer hops), or its position says so.
+    private func nearerToSender(vantage: Int, member: GroupMember?, than reference: GroupMember, sender: TCPEndpoint,
+                                senderIsClient: Bool) -> Bool {
+        if let member, let near = nearSender(member, fromClient: senderIsClient),
+           let referenceNear = nearSender(reference, fromClient: senderIsClient), near != referenceNear {
+            return near
+        }
+        if let there = digests[vantage].baseline(of: sender.address),
+           let here = digests[reference.vantage].baseline(of: sender.address), there.ttl != here.ttl {
+            return there.ttl > here.ttl
+        }
+        // Packets do not tell: the runner's vantage names do ("client", "server").
+        return digests[vantage].role == (senderIsClient ? .client : .server)
+            && digests[reference.vantage].role != digests[vantage].role
+    }
+}

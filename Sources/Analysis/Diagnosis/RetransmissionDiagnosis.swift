@@ -1,0 +1,476 @@
+/// Retransmission findings: packet-loss (T1), spurious-delayed-ack (T2), rtt-exceeds-rto (T3),
+/// congestion-loss (T4).
+///
+/// First, for every retransmitted segment: did the original reach the receiver?
+/// - yes: a D-SACK reported the duplicate; the peer had acknowledged it before the copy; a
+///   capture at the receiver's side saw the original (this one, or a second vantage point);
+/// - no: a downstream capture never saw the original; this receiver-side capture has a gap
+///   where it should be; duplicate ACKs or SACK blocks stood at it before the retransmission;
+///   the ACK ends where the (resegmented) retransmission ends; SACK was in use and no D-SACK
+///   came; or nothing ever acknowledged it while the peer fell silent.
+/// Then, per recovery episode: lost originals → loss, congestion when the RTT samples just
+/// before the loss had risen well above the connection's baseline; all originals arrived →
+/// delayed ACK (the retransmission came ~RTO after the original, far longer than the path RTT,
+/// and the receiver answered the duplicate at once with a D-SACK) or RTT above RTO (the first
+/// ACK of the original came with an RTT far above the earlier smoothed RTT, and samples stayed
+/// high); anything else is `undetermined`, saying what is missing.
+extension DiagnosisContext {
+    struct RetransmissionOutcome {
+        var findings: [Finding] = []
+        var absorbedByZeroWindow = 0
+        var reorderings: [ReorderEvent] = []
+    }
+
+    private enum Arrival {
+        case arrived(String)
+        case lost(String, Double)
+        case unknown
+    }
+
+    private enum EpisodeCause: Hashable {
+        case loss, congestion, delayedAck, rttAboveRTO, undetermined
+    }
+
+    private struct Episode {
+        var events: [Int] = []
+        var recoveryPoint: UInt32 = 0
+        var cause: EpisodeCause = .undetermined
+        var reasons: [String] = []
+        var strength = 0.0
+        var lost = 0
+        var lostSeqs = Set<UInt32>()
+        var arrived = 0
+        var rttBefore: Int64?
+        var rttBaseline: Int64?
+        var samplesBefore = 0
+        var rttMeasurable = false
+        var missing: [String] = []
+        var decisive: UInt64 = 0
+        var coverRTT: Int64?
+        var samplesAfter: Int64?
+        var dsackDelay: Int64?
+        var retransmissionDelay: Int64?
+        var receiverLimitedRTT = false
+    }
+
+    // swiftlint:disable:next function_body_length cyclomatic_complexity
+    func retransmissionFindings(_ group: FlowGroup, fromClient: Bool, resetTime: Int64?) -> RetransmissionOutcome {
+        var outcome = RetransmissionOutcome()
+        guard let primary = retransmissionPrimary(group, fromClient: fromClient) else { return outcome }
+        let conversation = conversation(primary)
+        let sending = direction(primary, fromClient: fromClient)
+        let receiving = direction(primary, fromClient: !fromClient)
+        let nearSender = nearSender(primary, fromClient: fromClient)
+        let sender = fromClient ? group.client : group.server
+        let receiver = fromClient ? group.server : group.client
+        let events = sending.retransmissions
+        guard !events.isEmpty else { return outcome }
+        let sackInUse = (conversation.clientDir.sackPermitted && conversation.serverDir.sackPermitted) || receiving.sentSACK
+        let pathRTT = conversation.pathRTT
+        // The shortest round trip seen at a sender-side capture: handshake or ACK samples.
+        let shortestRoundTrip: Int64? = [pathRTT, sending.rtt.minimumIfAny].compactMap { $0 }.min()
+
+        func arrival(_ event: RetransmissionEvent) -> Arrival {
+            if let sighting = event.crossVantage {
+                if sighting.originalArrived == true { return .arrived("the \(sighting.vantage) capture saw the original arrive") }
+                if sighting.originalArrived == false {
+                    return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original", 0.95)
+                }
+            }
+            if event.dsackFrame != nil { return .arrived("a D-SACK reported the duplicate") }
+            if nearSender == true, let coverTime = event.coverAckTime, let roundTrip = shortestRoundTrip, roundTrip > 0,
+               coverTime - event.time < roundTrip / 2 {
+                return .arrived("the ACK covering it came \(JSONText.number(Stats.ms(coverTime - event.time))) ms after "
+                                + "the retransmission, sooner than a round trip (\(JSONText.number(Stats.ms(roundTrip))) ms)")
+            }
+            if event.peerAckedBefore { return .arrived("the peer had acknowledged it before this copy") }
+            if event.fin { return .unknown }
+            if nearSender == false {
+                if event.originalFrame == nil || event.lossSignal.contains(.gapAtVantage) {
+                    return .lost("this receiver-side capture never saw the original", 0.85)
+                }
+                if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
+                    return .lost("\(receiver.address) reported it missing although this capture saw it pass: dropped "
+                                 + "after the capture point, inside the receiving host", 0.75)
+                }
+                return .arrived("this receiver-side capture saw the original")
+            }
+            if event.coverAckMatchesRetransmissionOnly {
+                return .lost("the ACK ends where the resegmented retransmission ends, not where the original did", 0.8)
+            }
+            if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
+                return .lost("duplicate ACKs/SACK from \(receiver.address) stood at it before the retransmission", 0.85)
+            }
+            if event.lossSignal.contains(.gapAtVantage) && nearSender != true {
+                return .lost("this capture has a gap where the original should be", 0.7)
+            }
+            if sackInUse && event.coverAckFrame != nil && !event.fin {
+                return .lost("SACK was in use, yet no D-SACK reported a duplicate", 0.65)
+            }
+            if event.coverAckFrame == nil && !event.peerSpokeAfter && !event.fin && !receiverStalling(event) {
+                return .lost("never acknowledged, and \(receiver.address) sent nothing afterwards", 0.6)
+            }
+            return .unknown
+        }
+
+        /// The receiver had (nearly) closed its window: it was not keeping up before it fell silent.
+        func receiverStalling(_ event: RetransmissionEvent) -> Bool {
+            event.peerWindowZero || (event.peerWindow != 0xFFFF_FFFF && event.peerWindow < 2 * max(event.length, 536))
+                || receiving.window.windowFullFrames > 0
+        }
+
+        /// The original went out while the receiver's window was closed (or closing within a round
+        /// trip): data beyond the window is dropped by the receiver and must be resent.
+        func sentIntoZeroWindow(_ event: RetransmissionEvent) -> Bool {
+            guard let sent = event.originalTime else { return false }
+            let slack = pathRTT ?? 0
+            return receiving.window.stalls.contains { stall in
+                sent >= stall.startTime - slack && sent <= (stall.endTime ?? Int64.max)
+            }
+        }
+
+        // Recovery episodes: a retransmission at or beyond the previous episode's recovery point
+        // starts a new one.
+        var episodes: [Episode] = []
+        for (index, event) in events.enumerated() {
+            if let last = episodes.last, SeqNum.lessThan(event.seq, last.recoveryPoint) {
+                episodes[episodes.count - 1].events.append(index)
+            } else {
+                var episode = Episode()
+                episode.events = [index]
+                episode.recoveryPoint = SeqNum.greaterThan(event.senderHighSeq, event.seq &+ event.length)
+                    ? event.senderHighSeq : event.seq &+ max(event.length, 1)
+                episodes.append(episode)
+            }
+        }
+
+        for episodeIndex in episodes.indices {
+            var episode = episodes[episodeIndex]
+            let first = events[episode.events[0]]
+            var reasons: [String] = []
+            var firstLost: RetransmissionEvent?
+            var firstArrived: RetransmissionEvent?
+            for index in episode.events {
+                switch arrival(events[index]) {
+                case let .arrived(reason):
+                    episode.arrived += 1
+                    if firstArrived == nil { firstArrived = events[index] }
+                    if !reasons.contains(reason) { reasons.append(reason) }
+                case let .lost(reason, strength):
+                    episode.lost += 1
+                    episode.lostSeqs.insert(events[index].seq)
+                    episode.strength = max(episode.strength, strength)
+                    if firstLost == nil { firstLost = events[index] }
+                    if !reasons.contains(reason) { reasons.append(reason) }
+                case .unknown:
+                    break
+                }
+            }
+            episode.reasons = reasons
+            if let resetTime, first.time >= resetTime - 1_000_000 {
+                continue  // after the connection was reset: a consequence, explained by the RST finding
+            }
+            if let lostEvent = firstLost {
+                // Loss: congestion when the RTT had risen before it.
+                episode.decisive = lostEvent.frame
+                episode.samplesBefore = first.samplesBefore
+                episode.rttMeasurable = nearSender != false && first.samplesBefore >= 4 && first.recentMedianBefore != nil
+                if let median = first.recentMedianBefore, var baseline = first.minRTTBefore {
+                    if conversation.shared.initialRTT > 0 { baseline = min(baseline, conversation.shared.initialRTT) }
+                    episode.rttBefore = median
+                    episode.rttBaseline = baseline
+                    // Sustained (most of the last samples, not one scheduling hiccup) and large
+                    // (≥ 3× and ≥ 2 ms above the baseline): a queue that filled.
+                    let sustained = first.recentInflatedBefore * 4 >= first.recentCountBefore * 3
+                    let inflated = episode.rttMeasurable && sustained && median >= 3 * max(baseline, 1)
+                        && median - baseline >= 2_000_000
+                    // A receiver that keeps its window (nearly) full delays its ACKs too: that RTT
+                    // rise is the receiver's, not a queue's.
+                    let receiverLimited = receiving.window.windowFullFrames > 0 || receiving.window.stallCount > 0
+                    if inflated && !receiverLimited {
+                        episode.cause = .congestion
+                    } else {
+                        if inflated { episode.receiverLimitedRTT = true }
+                        episode.cause = .loss
+                    }
+                } else {
+                    episode.cause = .loss
+                }
+            } else if let event = firstArrived {
+                let zeroWindow = event.peerWindowZero || event.dsackWindowZero || event.coverAckWindowZero
+                    || sentIntoZeroWindow(event)
+                if zeroWindow {
+                    outcome.absorbedByZeroWindow += episode.events.count
+                    continue
+                }
+                if episode.events.allSatisfy({ events[$0].fin }) { continue }  // a repeated FIN that had arrived
+                if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
+                    // Duplicate ACKs, then the original turned up after all: reordering.
+                    let opened = event.originalTime ?? event.time
+                    let filled = [event.coverAckTime, event.dsackTime].compactMap { $0 }.min() ?? event.time
+                    let fillFrame = (event.coverAckTime != nil && event.coverAckTime == filled)
+                        ? event.coverAckFrame : event.dsackFrame
+                    outcome.reorderings.append(ReorderEvent(openFrame: event.originalFrame ?? event.frame,
+                                                            fillFrame: fillFrame ?? event.frame,
+                                                            delay: filled - opened, seq: event.seq, byIPID: false,
+                                                            spuriousRetransmissionFrame: event.frame))
+                    continue
+                }
+                episode.decisive = event.frame
+                let retransmissionDelay = event.originalTime.map { event.time - $0 }
+                episode.retransmissionDelay = retransmissionDelay
+                let farAboveRTT: Bool = {
+                    guard let retransmissionDelay, let pathRTT else { return false }
+                    return retransmissionDelay >= 4 * pathRTT && retransmissionDelay >= 1_000_000
+                }()
+                if nearSender != false {
+                    // T3: the first ACK of the original came with an RTT far above the earlier srtt.
+                    if let coverTime = event.coverAckTime, !event.coverAckHasDSACK, let originalTime = event.originalTime,
+                       let srtt = event.srttBefore, event.dsackFrame.map({ _ in (event.dsackTime ?? 0) > coverTime }) ?? true {
+                        let coverRTT = coverTime - originalTime
+                        if Double(coverRTT) >= 3 * srtt && Double(coverRTT) - srtt >= 1_000_000 {
+                            episode.cause = .rttAboveRTO
+                            episode.coverRTT = coverRTT
+                            episode.samplesAfter = Stats.median(event.samplesAfter)
+                            episode.decisive = event.coverAckFrame ?? event.frame
+                        }
+                    }
+                    // T2: retransmitted long after the original, the D-SACK came at once.
+                    if episode.cause == .undetermined, let dsackTime = event.dsackTime, farAboveRTT {
+                        let dsackDelay = dsackTime - event.time
+                        let promptLimit = 2 * (pathRTT ?? 0) + 2_000_000
+                        if dsackDelay >= 0 && dsackDelay <= promptLimit {
+                            episode.cause = .delayedAck
+                            episode.dsackDelay = dsackDelay
+                            episode.decisive = event.dsackFrame ?? event.frame
+                        }
+                    }
+                } else {
+                    // Receiver side: it held its ACK until the duplicate arrived, then answered at once.
+                    if !event.peerAckedBefore, let dsackTime = event.dsackTime, farAboveRTT,
+                       dsackTime - event.time <= 2_000_000 {
+                        episode.cause = .delayedAck
+                        episode.dsackDelay = dsackTime - event.time
+                        episode.decisive = event.dsackFrame ?? event.frame
+                    } else if event.peerAckedBefore {
+                        episode.missing.append("a capture at \(sender.address)'s side: \(receiver.address) acknowledged the "
+                                               + "original before the copy came, so either that ACK took longer than the "
+                                               + "sender's RTO (RTT jump) or it was lost")
+                    }
+                }
+                if episode.cause == .undetermined && episode.missing.isEmpty {
+                    episode.missing.append("the original arrived (\(reasons.joined(separator: "; "))), but neither a prompt "
+                                           + "D-SACK after a late retransmission (delayed ACK) nor an RTT sample far above "
+                                           + "the smoothed RTT (RTT jump) explains why it was resent")
+                }
+            } else {
+                if first.fin {
+                    // FIN repeated: only worth a word when never answered at all.
+                    let silent = episode.events.allSatisfy { !events[$0].peerSpokeAfter && events[$0].coverAckFrame == nil }
+                    guard silent else { continue }
+                    if nearSender == false {
+                        episode.missing.append("the FINs reached \(receiver.address)'s side (this capture) and it never "
+                                               + "answered: a capture at the host itself, or its socket state, would tell "
+                                               + "whether it is gone")
+                    } else {
+                        episode.missing.append("any packet from \(receiver.address) after the FIN, or a capture at its side, "
+                                               + "to tell a lost path from a peer that is gone")
+                    }
+                } else if episode.events.contains(where: { receiverStalling(events[$0]) })
+                            && episode.events.allSatisfy({ events[$0].coverAckFrame == nil && !events[$0].peerSpokeAfter }) {
+                    episode.missing.append("\(receiver.address) had nearly closed its window (\(first.peerWindow) bytes) "
+                                           + "before it fell silent: a capture at its side would tell a hung receiver from "
+                                           + "lost packets")
+                } else if !sackInUse {
+                    episode.missing.append("D-SACK (SACK was not negotiated) or a capture at \(receiver.address)'s side, "
+                                           + "to show whether the original arrived")
+                } else {
+                    episode.missing.append("a capture at \(receiver.address)'s side to show whether the original arrived")
+                }
+                episode.decisive = first.frame
+            }
+            episodes[episodeIndex] = episode
+        }
+
+        // In a direction that lost data, resends of data that had arrived (go-back-N after a
+        // timeout, lost or late ACKs) belong to that loss recovery.
+        if episodes.contains(where: { $0.cause == .loss || $0.cause == .congestion }) {
+            let lossCause: EpisodeCause = episodes.contains(where: { $0.cause == .loss }) ? .loss : .congestion
+            for index in episodes.indices where episodes[index].cause == .undetermined && episodes[index].decisive != 0
+                && episodes[index].arrived > 0 && episodes[index].lost == 0 {
+                episodes[index].cause = lossCause
+                episodes[index].missing = []
+            }
+        }
+
+        // One finding per cause.
+        var byCause: [EpisodeCause: [Episode]] = [:]
+        var order: [EpisodeCause] = []
+        for episode in episodes where episode.decisive != 0 {
+            if byCause[episode.cause] == nil { order.append(episode.cause) }
+            byCause[episode.cause, default: []].append(episode)
+        }
+        for cause in order {
+            guard let list = byCause[cause] else { continue }
+            outcome.findings.append(makeFinding(cause: cause, episodes: list, events: events, group: group, primary: primary,
+                                                sender: sender, receiver: receiver, nearSender: nearSender,
+                                                sending: sending, pathRTT: pathRTT))
+        }
+        return outcome
+    }
+
+    // swiftlint:disable:next function_body_length cyclomatic_complexity function_parameter_count
+    private func makeFinding(cause: EpisodeCause, episodes: [Episode], events: [RetransmissionEvent], group: FlowGroup,
+                             primary: GroupMember, sender: TCPEndpoint, receiver: TCPEndpoint, nearSender: Bool?,
+                             sending: DirectionState, pathRTT: Int64?) -> Finding {
+        let all = episodes.flatMap(\.events)
+        let first = events[all[0]]
+        let retransmissions = all.count
+        var evidence: [String: EvidenceValue] = [
+            "sender": .string(sender.description),
+            "retransmissions": .int(Int64(retransmissions)),
+            "episodes": .int(Int64(episodes.count)),
+        ]
+        if sending.retransmissionCount > sending.retransmissions.count {
+            evidence["retransmissions_total"] = .int(Int64(sending.retransmissionCount))
+        }
+        var reasons: [String] = []
+        for episode in episodes { for reason in episode.reasons where !reasons.contains(reason) { reasons.append(reason) } }
+        if !reasons.isEmpty { evidence["how_known"] = .list(reasons.map { .string($0) }) }
+        if let pathRTT { evidence["path_rtt_ms"] = .double(Stats.ms(pathRTT)) }
+        let fast = all.filter { events[$0].flags.contains(.fastRetransmission) }.count
+        if fast > 0 { evidence["fast_retransmissions"] = .int(Int64(fast)) }
+        let maxDupAcks = all.map { events[$0].duplicateAcksBefore }.max() ?? 0
+        if maxDupAcks > 0 { evidence["duplicate_acks_before"] = .int(Int64(maxDupAcks)) }
+        if let rto = first.tsharkRTO { evidence["first_rto_ms"] = .double(Stats.ms(rto)) }
+        let position: String = nearSender == true ? "sender side" : nearSender == false ? "receiver side" : "unknown"
+        evidence["vantage_position"] = .string(position)
+
+        // Other vantage points that saw the segments.
+        var vantages = [vantageName(primary)]
+        var frames: [String: FrameRefs] = [:]
+        var crossFrames: [String: [UInt64]] = [:]
+        var lostBetween: String?
+        for index in all {
+            if let sighting = events[index].crossVantage, !sighting.vantage.isEmpty {
+                crossFrames[sighting.vantage, default: []] += sighting.frames
+                if sighting.originalArrived == false {
+                    evidence["lost_between_vantages"] = .string("\(vantageName(primary)) → \(sighting.vantage)")
+                    lostBetween = sighting.vantage
+                }
+            }
+        }
+
+        let kind = DiagnosisName.Kind.retransmission
+        let causeName: String
+        var confidence: Double
+        var sentence: String
+        var severity: Severity = .major
+        let arrivedInRecovery = episodes.reduce(0) { $0 + $1.arrived }
+        switch cause {
+        case .loss, .congestion:
+            let lostSeqs = max(1, episodes.reduce(Set<UInt32>()) { $0.union($1.lostSeqs) }.count)
+            evidence["lost_segments"] = .int(Int64(lostSeqs))
+            if arrivedInRecovery > 0 { evidence["spurious_in_recovery"] = .int(Int64(arrivedInRecovery)) }
+            let lead = episodes.first(where: { $0.lost > 0 }) ?? episodes[0]
+            if nearSender != false {
+                if let before = lead.rttBefore { evidence["rtt_before_loss_ms"] = .double(Stats.ms(before)) }
+                if let baseline = lead.rttBaseline { evidence["rtt_baseline_ms"] = .double(Stats.ms(baseline)) }
+                if let before = lead.rttBefore, let baseline = lead.rttBaseline, baseline > 0 {
+                    evidence["rtt_inflation"] = .double((Double(before) / Double(baseline) * 100).rounded() / 100)
+                }
+                evidence["rtt_samples_before_loss"] = .int(Int64(lead.samplesBefore))
+            }
+            let burst = episodes.map(\.lost).max() ?? 0
+            evidence["largest_burst"] = .int(Int64(burst))
+            confidence = episodes.map(\.strength).max() ?? 0.6
+            if cause == .congestion {
+                causeName = DiagnosisName.Cause.congestionLoss
+                confidence = max(confidence, 0.75)
+                let before = lead.rttBefore.map { JSONText.number(Stats.ms($0)) } ?? "?"
+                let baseline = lead.rttBaseline.map { JSONText.number(Stats.ms($0)) } ?? "?"
+                sentence = "The RTT of \(sender)'s data rose from \(baseline) ms to \(before) ms just before \(lostSeqs) "
+                    + "segment\(lostSeqs == 1 ? " was" : "s were") lost (largest burst \(burst)): a bottleneck queue filled "
+                    + "and overflowed — congestion loss, not random loss."
+            } else {
+                causeName = DiagnosisName.Cause.packetLoss
+                if lead.receiverLimitedRTT {
+                    evidence["rtt_rise_explained_by"] = .string("\(receiver.address)'s window was full or zero: it delayed its ACKs")
+                }
+                if !lead.rttMeasurable {
+                    confidence = max(0.5, confidence - 0.1)
+                    evidence["caveat"] = .list([.string(nearSender == false
+                        ? "RTT trend not measurable at a receiver-side capture: congestion cannot be ruled out"
+                        : "fewer than 4 RTT samples before the loss: congestion cannot be ruled out")])
+                }
+                var text = "\(lostSeqs) segment\(lostSeqs == 1 ? "" : "s") from \(sender) never reached \(receiver) and "
+                    + "\(lostSeqs == 1 ? "was" : "were") retransmitted"
+                    + (retransmissions > lostSeqs ? " (\(retransmissions) retransmissions)" : "")
+                if maxDupAcks > 0 { text += " after \(maxDupAcks) duplicate ACK\(maxDupAcks == 1 ? "" : "s")" }
+                if let lostAt = lostBetween {
+                    text += " (lost between the \(vantageName(primary)) and \(lostAt) captures)"
+                }
+                if lead.rttMeasurable, let before = lead.rttBefore {
+                    text += "; the RTT stayed near \(JSONText.number(Stats.ms(before))) ms before it, so this is loss on the path, not a filling queue"
+                } else {
+                    text += ": packet loss on the path"
+                }
+                sentence = text + "."
+            }
+        case .delayedAck:
+            causeName = DiagnosisName.Cause.spuriousDelayedAck
+            severity = .minor
+            confidence = nearSender == false ? 0.85 : 0.85
+            let lead = episodes[0]
+            if let delay = lead.retransmissionDelay { evidence["retransmitted_after_ms"] = .double(Stats.ms(delay)) }
+            if let delay = lead.dsackDelay { evidence["dsack_after_retransmission_ms"] = .double(Stats.ms(delay)) }
+            if let typical = sending.rtt.recentMedian { evidence["typical_ack_delay_ms"] = .double(Stats.ms(typical)) }
+            evidence["dsacks"] = .int(Int64(all.filter { events[$0].dsackFrame != nil }.count))
+            let after = lead.retransmissionDelay.map { JSONText.number(Stats.ms($0)) } ?? "?"
+            let rtt = pathRTT.map { JSONText.number(Stats.ms($0)) } ?? "?"
+            sentence = "\(sender) resent data \(after) ms after the original — far longer than the \(rtt) ms path RTT — "
+                + "while \(receiver) was still holding its delayed ACK; \(receiver) answered the duplicate at once with a "
+                + "D-SACK, so the retransmission was spurious: the sender's RTO is shorter than the receiver's delayed-ACK timer."
+        case .rttAboveRTO:
+            causeName = DiagnosisName.Cause.rttExceedsRTO
+            let lead = episodes[0]
+            let srtt = events[lead.events[0]].srttBefore
+            if let coverRTT = lead.coverRTT { evidence["rtt_of_original_ms"] = .double(Stats.ms(coverRTT)) }
+            if let srtt { evidence["srtt_before_ms"] = .double(Stats.ms(srtt)) }
+            if let after = lead.samplesAfter { evidence["rtt_after_ms"] = .double(Stats.ms(after)) }
+            confidence = lead.samplesAfter != nil ? 0.85 : 0.7
+            if let after = lead.samplesAfter, let srtt, Double(after) < 2 * srtt { confidence = 0.65 }
+            sentence = "The ACK for \(sender)'s segment came \(lead.coverRTT.map { JSONText.number(Stats.ms($0)) } ?? "?") ms "
+                + "after it was sent, far above the \(srtt.map { JSONText.number(Stats.ms($0)) } ?? "?") ms smoothed RTT "
+                + "the sender's RTO was computed from: the RTO fired first and the retransmission was spurious — the path's "
+                + "RTT jumped above the RTO."
+        case .undetermined:
+            causeName = DiagnosisName.Cause.undetermined
+            severity = .minor
+            confidence = 0.3
+            var missing: [String] = []
+            for episode in episodes { for item in episode.missing where !missing.contains(item) { missing.append(item) } }
+            evidence["missing"] = .list(missing.map { .string($0) })
+            sentence = "\(sender) retransmitted \(retransmissions) segment\(retransmissions == 1 ? "" : "s"), but this "
+                + "capture cannot tell why: \(missing.first ?? "evidence is missing")."
+        }
+
+        var related: [UInt64] = []
+        for index in all.prefix(48) {
+            related.append(events[index].frame)
+            if let original = events[index].originalFrame { related.append(original) }
+            if let dsack = events[index].dsackFrame { related.append(dsack) }
+        }
+        related = Array(Set(related)).sorted()
+        let firstFrame = first.originalFrame ?? first.frame
+        let decisive = episodes.first(where: { $0.decisive != 0 })?.decisive ?? first.frame
+        frames[vantageName(primary)] = FrameRefs(first: firstFrame, decisive: decisive, related: Array(related.prefix(64)))
+        for (name, list) in crossFrames.sorted(by: { $0.key < $1.key }) where !list.isEmpty && frames[name] == nil {
+            vantages.append(name)
+            let sorted = list.sorted()
+            frames[name] = FrameRefs(first: sorted[0], decisive: sorted[0], related: Array(sorted.prefix(64)))
+        }
+        return Finding(kind: kind, cause: causeName, flow: group.flow, vantage: vantages, frames: frames,
+                       evidence: evidence, confidence: confidence, severity: severity, sentence: sentence)
+    }
+}

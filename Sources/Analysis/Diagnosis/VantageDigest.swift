@@ -1,0 +1,137 @@
+/// Everything one vantage point's capture contributed, after its single pass: per-conversation
+/// diagnosis state and, per host, the TTLs its packets arrived with (its baseline).
+public struct VantageDigest: Sendable {
+    public let vantage: String
+    public let path: String
+    public let frames: UInt64
+    public let tcpFrames: UInt64
+    public let firstTime: Int64?
+    public let lastTime: Int64?
+    public let truncation: String?
+    var conversations: [ConversationState]
+    /// TTL / hop-limit histogram of each host's packets at this vantage, RSTs and capture
+    /// copies left out, across all of its flows.
+    let hostTTLs: [IPAddress: SmallHistogram]
+
+    init(vantage: String, path: String, frames: UInt64, tcpFrames: UInt64, firstTime: Int64?, lastTime: Int64?,
+         truncation: String?, conversations: [ConversationState]) {
+        self.vantage = vantage
+        self.path = path
+        self.frames = frames
+        self.tcpFrames = tcpFrames
+        self.firstTime = firstTime
+        self.lastTime = lastTime
+        self.truncation = truncation
+        self.conversations = conversations
+        var ttls: [IPAddress: SmallHistogram] = [:]
+        for conversation in conversations {
+            for (address, direction) in [(conversation.client.address, conversation.clientDir),
+                                         (conversation.server.address, conversation.serverDir)] {
+                for entry in direction.ttl.entries {
+                    ttls[address, default: SmallHistogram()].add(entry.value, count: entry.count)
+                }
+            }
+        }
+        hostTTLs = ttls
+    }
+
+    /// Where the capture was taken, from the vantage name the runner gives ("client...",
+    /// "server...", "router..."); used only when the packets themselves do not tell.
+    var role: VantageRole {
+        let name = vantage.lowercased()
+        if name.hasPrefix("client") { return .client }
+        if name.hasPrefix("server") { return .server }
+        if name.hasPrefix("router") { return .router }
+        return .other
+    }
+
+    /// Number of TCP conversations.
+    public var conversationCount: Int { conversations.count }
+
+    /// The usual TTL of `address` at this vantage, with how many packets show it.
+    func baseline(of address: IPAddress) -> TTLBaseline? {
+        guard let histogram = hostTTLs[address], let mode = histogram.mode else { return nil }
+        let entries = histogram.entries
+        let modeCount = entries.first(where: { $0.value == mode })?.count ?? 0
+        return TTLBaseline(ttl: mode, packets: Int(histogram.total), modePackets: Int(modeCount),
+                           values: entries.map { (Int($0.value), Int($0.count)) })
+    }
+
+    /// Whether this capture holds any packet sent by `address` (outside RSTs).
+    func sawHost(_ address: IPAddress) -> Bool { hostTTLs[address] != nil }
+}
+
+/// A host's usual TTL at one vantage point.
+struct TTLBaseline: Sendable {
+    var ttl: UInt8
+    var packets: Int
+    var modePackets: Int
+    var values: [(ttl: Int, count: Int)]
+
+    var share: Double { packets > 0 ? Double(modePackets) / Double(packets) : 0 }
+
+    /// How far `ttl` is from this host's usual TTL, and whether the host ever used it.
+    func matches(_ ttl: UInt8) -> Bool {
+        ttl == self.ttl || values.contains(where: { $0.ttl == Int(ttl) && $0.count * 5 >= packets })
+    }
+}
+
+/// Where a vantage point sits on a conversation's path.
+enum VantagePosition: String, Sendable {
+    case nearClient = "client side"
+    case nearServer = "server side"
+    case unknown = "unknown"
+}
+
+/// Initial TTLs of common stacks: a TTL equal to one of these was sent by a box on the capture's
+/// own link.
+enum InitialTTL {
+    static let values: [Int] = [32, 64, 128, 255]
+
+    /// Hops travelled, assuming the smallest common initial TTL not below `ttl`.
+    static func hops(_ ttl: UInt8) -> Int? {
+        guard ttl > 0, let initial = values.first(where: { $0 >= Int(ttl) }) else { return nil }
+        return initial - Int(ttl)
+    }
+}
+
+extension ConversationState {
+    /// The vantage's place on the path: from the handshake timing (the side that answers at
+    /// once is near), else from TTLs (fewer hops travelled is nearer).
+    var position: VantagePosition {
+        if let syn = shared.firstSYNTime, let synAck = shared.firstSYNACKTime, let ack = shared.firstACKAfterSYNACKTime,
+           synAck >= syn, ack >= synAck {
+            let toServer = synAck - syn
+            let toClient = ack - synAck
+            if toServer > 3 * toClient && toServer - toClient > 50_000 { return .nearClient }
+            if toClient > 3 * toServer && toClient - toServer > 50_000 { return .nearServer }
+        }
+        if let clientTTL = clientDir.ttl.mode, let serverTTL = serverDir.ttl.mode,
+           let clientHops = InitialTTL.hops(clientTTL), let serverHops = InitialTTL.hops(serverTTL) {
+            if clientHops < serverHops { return .nearClient }
+            if serverHops < clientHops { return .nearServer }
+        }
+        return .unknown
+    }
+
+    var flow: FlowRef { FlowRef(client, server) }
+
+    /// The direction sent by the conversation's client (true) or server (false).
+    func direction(fromClient: Bool) -> DirectionState { fromClient ? clientDir : serverDir }
+
+    /// Smallest RTT estimate the capture offers for this conversation (ns), if any.
+    /// The handshake RTT when the handshake was captured; otherwise the larger of the two
+    /// directions' smallest ACK delays (near one end, the local side's data is acknowledged after
+    /// a full round trip while the remote side's is acknowledged at once).
+    var pathRTT: Int64? {
+        if shared.initialRTT > 0 { return shared.initialRTT }
+        let minimums = [clientDir.rtt.minimumIfAny, serverDir.rtt.minimumIfAny].compactMap { $0 }
+        return minimums.max()
+    }
+}
+
+
+/// A vantage point's role, from its name.
+enum VantageRole: Sendable {
+    case client, server, router, other
+}

@@ -1,0 +1,309 @@
+/// tshark-compatible TCP sequence analysis (tshark 4.0.17, `tcp_analyze_sequence_number` and
+/// the conversation handling of `dissect_tcp`), first pass only, one frame at a time.
+///
+/// Feed TCP segments in capture order; each call returns that frame's `FrameAnalysis` and
+/// updates the conversation state, which stays readable through `conversations`. A diagnosis
+/// layer can therefore look at every frame and its conversation as it is analysed, without a
+/// second pass. See docs/tcp-analysis-semantics.md (shared) for the rules implemented here;
+/// the step numbers in comments refer to its §2.
+///
+/// Performance: no allocation per frame. Conversations live in one array, found through an
+/// open-addressing table on the 4-tuple; unacknowledged segments sit in per-direction ring
+/// buffers allocated once.
+public struct TCPAnalyzer: Sendable {
+    /// Every conversation so far, indexed by `FrameAnalysis.conversationID`.
+    public private(set) var conversations: ContiguousArray<TCPConversation> = []
+    private var table = FlowTable()
+    /// The lower endpoint of each conversation's key is its client (parallel to `conversations`).
+    private var clientIsLow: ContiguousArray<Bool> = []
+
+    static let fastRetransmissionWindow: UInt64 = 20_000_000
+    static let defaultOutOfOrderThreshold: UInt64 = 3_000_000
+
+    public init() {}
+
+    /// Analyses one TCP segment captured at `time` (ns) in frame `frame`.
+    public mutating func analyze(_ segment: TCPSegment, frame: UInt64, time: Int64,
+                                 interfaceID: UInt32 = 0) -> FrameAnalysis {
+        var sourceIsLow = false
+        let key = FlowKey(segment, sourceIsLow: &sourceIsLow)
+        let syn = segment.flags.contains(.syn)
+        let ack = segment.flags.contains(.ack)
+
+        var index: Int
+        if let found = table.find(key) {
+            index = found
+        } else {
+            index = newConversation(key, segment: segment, sourceIsLow: sourceIsLow, frame: frame, time: time)
+        }
+        var fromClient = sourceIsLow == clientIsLow[index]
+        var reused = false
+
+        // dissect_tcp, before the analysis: a SYN with a new ISN on a known 4-tuple starts a
+        // new conversation flagged reused_ports; one that repeats the ISN gets nextSeq restored
+        // from maxSeqToBeAcked (and is then a plain retransmission). A SYN/ACK with a new ISN is
+        // flagged too and becomes the new base.
+        if syn {
+            let sender = fromClient ? conversations[index].clientFlow : conversations[index].serverFlow
+            if sender.baseSeqKnown {
+                if !ack {
+                    if segment.sequenceNumber != sender.baseSeq {
+                        index = newConversation(key, segment: segment, sourceIsLow: sourceIsLow, frame: frame, time: time)
+                        fromClient = true
+                        conversations[index].reusedPorts = true
+                        reused = true
+                    } else {
+                        updateFlow(index, fromClient: fromClient) { $0.nextSeq = $0.maxSeqToBeAcked }
+                    }
+                } else if segment.sequenceNumber != sender.baseSeq {
+                    reused = true
+                    updateFlow(index, fromClient: fromClient) { $0.baseSeq = segment.sequenceNumber }
+                }
+            }
+        }
+
+        var result = FrameAnalysis(frameNumber: frame, timestamp: time, interfaceID: interfaceID,
+                                   conversationID: index, fromClient: fromClient, segment: segment)
+        if reused { result.flags.insert(.reusedPorts) }
+
+        conversations.withUnsafeMutableBufferPointer { all in
+            let conversation = all.baseAddress.unsafelyUnwrapped + index
+            // Initial RTT: most recent SYN without ACK → first ACK without SYN, either direction.
+            if syn && !ack { conversation.pointee.lastSYNTime = time }
+            if ack && !syn && conversation.pointee.initialRTT == 0 && conversation.pointee.lastSYNTime != 0 {
+                conversation.pointee.initialRTT = time &- conversation.pointee.lastSYNTime
+            }
+            let initialRTT = conversation.pointee.initialRTT
+            conversation.pointee.lastFrame = frame
+            conversation.pointee.lastTime = time
+            if fromClient {
+                Self.analyzeSegment(segment, frame: frame, time: time, initialRTT: initialRTT,
+                                    fwd: &conversation.pointee.clientFlow, rev: &conversation.pointee.serverFlow,
+                                    result: &result)
+            } else {
+                Self.analyzeSegment(segment, frame: frame, time: time, initialRTT: initialRTT,
+                                    fwd: &conversation.pointee.serverFlow, rev: &conversation.pointee.clientFlow,
+                                    result: &result)
+            }
+            if initialRTT != 0 { result.initialRTT = initialRTT }
+        }
+        return result
+    }
+
+    private mutating func updateFlow(_ index: Int, fromClient: Bool, _ change: (inout TCPFlowState) -> Void) {
+        if fromClient { change(&conversations[index].clientFlow) } else { change(&conversations[index].serverFlow) }
+    }
+
+    private mutating func newConversation(_ key: FlowKey, segment: TCPSegment, sourceIsLow: Bool,
+                                          frame: UInt64, time: Int64) -> Int {
+        let source = TCPEndpoint(address: segment.source, port: segment.sourcePort)
+        let destination = TCPEndpoint(address: segment.destination, port: segment.destinationPort)
+        // A SYN/ACK seen first was sent by the server.
+        let sourceIsClient = !(segment.flags.contains(.syn) && segment.flags.contains(.ack))
+        let index = conversations.count
+        conversations.append(TCPConversation(id: index,
+                                             client: sourceIsClient ? source : destination,
+                                             server: sourceIsClient ? destination : source,
+                                             frame: frame, time: time))
+        clientIsLow.append(sourceIsClient == sourceIsLow)
+        table.set(key, index)
+        return index
+    }
+
+    /// One segment through tshark's analysis, `fwd` being the sender's direction.
+    @inline(__always)
+    static func analyzeSegment(_ segment: TCPSegment, frame: UInt64, time: Int64, initialRTT: Int64,
+                               fwd: inout TCPFlowState, rev: inout TCPFlowState,
+                               result: inout FrameAnalysis) {
+        let seq = segment.sequenceNumber
+        let ackNumber = segment.acknowledgmentNumber
+        let length = segment.payloadLength
+        let window = UInt32(segment.window)
+        let tcpFlags = segment.flags
+        let syn = tcpFlags.contains(.syn), fin = tcpFlags.contains(.fin)
+        let rst = tcpFlags.contains(.rst), ack = tcpFlags.contains(.ack)
+        let synFinRst = syn || fin || rst
+        var flags = result.flags
+
+        // Base sequence numbers (relative numbering and bytes in flight).
+        if !fwd.baseSeqKnown {
+            fwd.baseSeq = syn ? seq : seq &- 1
+            fwd.baseSeqKnown = true
+        }
+        if !rev.baseSeqKnown && ack {
+            rev.baseSeq = ackNumber &- 1
+            rev.baseSeqKnown = true
+        }
+
+        // 1. An ACK from this side lets the other side report bytes in flight again.
+        if ack { rev.bytesInFlightValid = true }
+
+        analysis: do {
+            // 2. Zero-window probe.
+            if length == 1 && seq == fwd.nextSeq && rev.window == 0 {
+                flags.insert(.zeroWindowProbe)
+                break analysis
+            }
+            // 3. Zero window.
+            if window == 0 && !synFinRst { flags.insert(.zeroWindow) }
+            // 4. Previous segment not captured.
+            if fwd.nextSeq != 0 && SeqNum.greaterThan(seq, fwd.nextSeq) && !rst {
+                flags.insert(.lostSegment)
+                fwd.bytesInFlightValid = false
+            }
+            // 5. Keep-alive: 0 or 1 byte starting one byte before the next expected byte.
+            if length <= 1 && seq == fwd.nextSeq &- 1 && !synFinRst { flags.insert(.keepAlive) }
+            let repeatsState = length == 0 && seq == fwd.nextSeq && ackNumber == fwd.lastAck && !synFinRst
+            // 6. Window update.
+            if repeatsState && window != 0 && window != fwd.window { flags.insert(.windowUpdate) }
+            // 7. Window full (only once the peer's scaling is known).
+            if length > 0 && rev.windowScale != -1 && !synFinRst {
+                let shift = rev.isFirstAck || rev.windowScale == -2 ? 0 : UInt32(rev.windowScale)
+                if seq &+ length == rev.lastAck &+ (rev.window &<< shift) { flags.insert(.windowFull) }
+            }
+            if repeatsState && window == fwd.window {
+                // 8. Keep-alive ACK.
+                if window != 0 && rev.lastSegmentFlags.contains(.keepAlive) {
+                    flags.insert(.keepAliveAck)
+                    break analysis
+                }
+                // 9. Zero-window-probe ACK.
+                if window == 0 && rev.lastSegmentFlags.contains(.zeroWindowProbe) {
+                    flags.insert(.zeroWindowProbeAck)
+                    break analysis
+                }
+                // 10. Duplicate ACK.
+                if window != 0 {
+                    fwd.dupAckCount = fwd.dupAckCount == TCPFlowState.dupAcksHeldBack ? 1 : fwd.dupAckCount &+ 1
+                    flags.insert(.duplicateAck)
+                    result.duplicateAckNumber = Int32(bitPattern: fwd.dupAckCount)
+                    result.duplicateAckFrame = fwd.lastNonDupAckFrame
+                }
+            }
+        }
+
+        // 11. A new ack number resets the duplicate-ACK state.
+        if ackNumber != fwd.lastAck {
+            fwd.lastNonDupAckFrame = frame
+            fwd.dupAckCount = 0
+        }
+
+        // 12. ACKed unseen segment.
+        if ack && rev.maxSeqToBeAcked != 0 && SeqNum.greaterThan(ackNumber, rev.maxSeqToBeAcked) {
+            if SeqNum.lessThan(rev.maxSeqToBeAcked, rev.nextSeq) {
+                rev.maxSeqToBeAcked = rev.nextSeq
+                flags.insert(.ackLostSegment)
+            } else {
+                if rev.dupAckCount == 0 { flags.insert(.ackLostSegment) }
+                rev.dupAckCount = TCPFlowState.dupAcksHeldBack
+            }
+        }
+
+        // 13. Retransmission family, for segments that occupy sequence space.
+        if (length > 0 || syn || fin) && !flags.contains(.keepAlive) {
+            var seqNotAdvanced = fwd.nextSeq != 0 && SeqNum.lessThan(seq, fwd.nextSeq)
+            // New data starting one byte early (after a 1-byte probe) is not a retransmission.
+            if length > 1 && fwd.nextSeq &- 1 == seq { seqNotAdvanced = false }
+            classify: do {
+                if length > 0 && rev.lastAck != 0 && SeqNum.lessOrEqual(seq &+ length, rev.lastAck) {
+                    flags.insert(.spuriousRetransmission)
+                    break classify
+                }
+                // dupAckCount is unsigned as in tshark, so the -1 left by step 12 counts as >= 2.
+                // Times compare as unsigned, as tshark's guint64 arithmetic does: a clock that
+                // went backwards never matches.
+                let sinceDupAck = UInt64(bitPattern: time &- rev.lastAckTime)
+                if seqNotAdvanced && rev.dupAckCount >= 2 && rev.lastAck == seq && sinceDupAck < fastRetransmissionWindow {
+                    flags.insert(.fastRetransmission)
+                    break classify
+                }
+                let sinceNextSeq = UInt64(bitPattern: time &- fwd.nextSeqTime)
+                let threshold = initialRTT == 0 ? defaultOutOfOrderThreshold : UInt64(bitPattern: initialRTT)
+                let end = seq &+ length &+ (syn || fin ? 1 : 0)
+                if seqNotAdvanced && sinceNextSeq < threshold && fwd.nextSeq != end {
+                    flags.insert(.outOfOrder)
+                    break classify
+                }
+                if seqNotAdvanced {
+                    flags.insert(.retransmission)
+                    let reference = fwd.unacked.oldest
+                    let rto = time &- (reference?.time ?? fwd.nextSeqTime)
+                    if rto != 0 {
+                        result.rto = rto
+                        result.rtoFrame = reference?.frame ?? fwd.nextSeqFrame
+                    }
+                }
+            }
+        }
+
+        // 14. Bookkeeping.
+        var nextSeq = seq &+ length
+        if (length > 0 || syn || fin) && fwd.unacked.count < UnackedSegments.limit {
+            // (tshark adds the SYN/FIN byte only here, so not past the list limit.)
+            if syn || fin { nextSeq &+= 1 }
+            fwd.unacked.append(UnackedSegment(seq: seq, nextSeq: nextSeq, frame: frame, time: time))
+        }
+        let isProbe = flags.contains(.zeroWindowProbe)
+        if (SeqNum.greaterThan(nextSeq, fwd.nextSeq) || fwd.nextSeq == 0) && !isProbe {
+            fwd.nextSeq = nextSeq
+            fwd.nextSeqFrame = frame
+            fwd.nextSeqTime = time
+        }
+        if (seq == fwd.maxSeqToBeAcked || fwd.maxSeqToBeAcked == 0) && !isProbe {
+            fwd.maxSeqToBeAcked = fwd.nextSeq
+        }
+        fwd.window = window
+        fwd.lastAck = ackNumber
+        fwd.lastAckTime = time
+        fwd.lastSegmentFlags = flags
+
+        // 15. Remove what this ACK covers from the peer's list; exact match gives the RTT.
+        if let acked = rev.unacked.acknowledge(ackNumber) {
+            result.ackRTT = time &- acked.time
+            result.ackedFrame = acked.frame
+        }
+        if length != 0 && fwd.bytesInFlightValid, var inFlight = fwd.unacked.span(base: fwd.baseSeq) {
+            if rev.lastSACK.sackCount > 0 { inFlight &-= rev.lastSACK.sackedBytes }
+            if inFlight > 0 && inFlight < 2_000_000_000 {
+                result.bytesInFlight = syn || fin ? inFlight &- 1 : inFlight
+            }
+        }
+
+        // After the analysis: the displayed window, then the options (tshark parses them after
+        // the analysis step, so they only affect later frames).
+        result.windowScale = fwd.windowScale
+        result.scaledWindow = !syn && fwd.windowScale >= 0 ? window &<< UInt32(fwd.windowScale) : window
+        let options = segment.options
+        fwd.lastSACK.sackCount = 0
+        if options.complete {
+            if options.sackCount > 0 { fwd.lastSACK = options }
+            if options.windowScale >= 0 { fwd.windowScale = min(options.windowScale, 14) }
+            if options.mss != 0 { fwd.mss = options.mss }
+            if syn {
+                // verify_tcp_window_scaling
+                if fwd.windowScale == -1 {
+                    fwd.windowScale = -2
+                    rev.windowScale = -2
+                } else if ack && rev.windowScale == -2 {
+                    fwd.windowScale = -2
+                }
+            }
+        } else {
+            result.shownByTshark = false
+        }
+        if ack && !syn { fwd.isFirstAck = false }
+
+        // Counters for reports.
+        fwd.packets &+= 1
+        fwd.payloadBytes &+= UInt64(length)
+        if fwd.firstFrame == 0 { fwd.firstFrame = frame }
+        fwd.lastFrame = frame
+        if syn { fwd.sawSYN = true }
+        if fin { fwd.sawFIN = true }
+        if rst { fwd.sawRST = true }
+        fwd.lastHopLimit = segment.ip.hopLimit
+        if !flags.isEmpty { fwd.flagCounts.add(flags) }
+
+        result.flags = flags
+    }
+}

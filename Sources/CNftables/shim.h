@@ -1,0 +1,4 @@
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <nftables/libnftables.h>

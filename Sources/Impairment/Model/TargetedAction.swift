@@ -1,0 +1,46 @@
+/// An action on chosen packets: the n-th packets (1-based) among those that match `match` on
+/// this link direction, counted from the start of the run (retransmissions count again: they are
+/// new packets on the wire).
+///
+/// Examples:
+/// - drop the 5th and 6th data segments client→server:
+///   `TargetedAction(match: .tcpData, nth: [5, 6], action: .drop)`
+/// - duplicate the first SYN and deliver the copy 300 ms later:
+///   `TargetedAction(match: .tcpSYN, nth: [1], action: .duplicate(copyDelay: .ms(300)))`
+///
+/// Only the userspace engine performs targeted actions. Targeted actions apply before the
+/// spec's general parameters; a packet both targeted and subject to random loss is handled by
+/// the targeted action only.
+public struct TargetedAction: Sendable, Hashable, Codable {
+    public var match: PacketMatch
+    /// 1-based packet numbers among matching packets; sorted, no duplicates after validation.
+    public var nth: [UInt64]
+    public var action: Action
+
+    public init(match: PacketMatch, nth: [UInt64], action: Action) {
+        self.match = match
+        self.nth = nth
+        self.action = action
+    }
+
+    public enum Action: Sendable, Hashable, Codable, CustomStringConvertible {
+        /// Discard the packet.
+        case drop
+        /// Hold the packet for the given time, then deliver it (others pass it by).
+        case delay(Interval)
+        /// Deliver the packet now and a copy after `copyDelay`.
+        case duplicate(copyDelay: Interval)
+        /// Flip one bit of the transport payload (or header when there is no payload),
+        /// keeping the checksum stale so the receiver discards it as corrupt.
+        case corrupt
+
+        public var description: String {
+            switch self {
+            case .drop: return "drop"
+            case .delay(let d): return "delay \(d)"
+            case .duplicate(let d): return "duplicate (copy after \(d))"
+            case .corrupt: return "corrupt"
+            }
+        }
+    }
+}

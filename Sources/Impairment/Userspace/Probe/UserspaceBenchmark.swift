@@ -1,0 +1,232 @@
+import CLinux
+import Glibc
+import Netlink
+
+/// The userspace engine's benchmark (`scripts/bench-impairment`, `faultline impair --bench`):
+/// on a fresh `Topology.line()`, in one run,
+/// 1. throughput: UDP probes blasted client → server (sendmmsg batches over several flows,
+///    received with recvmmsg), delivered packets/s without the engine (the baseline, which
+///    also shows the generator's own ceiling), with the engine at 0 delay, and at 20 ms delay;
+/// 2. delay error: paced single probes, one-way delay without the engine (baseline) and with
+///    20 ms; error = measured − 20 ms − the baseline's median, as percentiles.
+public enum UserspaceBenchmark {
+    public struct Configuration: Sendable {
+        /// Seconds of blasting per throughput phase.
+        public var seconds: Double = 2
+        public var flows: Int = 4
+        /// UDP payload bytes of the throughput probes.
+        public var payload: Int = 64
+        public var batch: Int = 8
+        /// Datagrams per UDP GSO buffer (1: plain sendmmsg of single datagrams). The client's
+        /// veth is told not to carry UDP GSO (`ethtool -K eth0 tx-udp-segmentation off`), so the
+        /// buffers are cut into ordinary datagrams before they leave the client: the router
+        /// forwards single packets, with or without the engine, while the generator saves its
+        /// per-datagram socket work.
+        public var segments: Int = 16
+        /// Probes (and their rate) for the delay measurements.
+        public var latencyProbes: Int = 5000
+        public var latencyRate: Double = 5000
+        public var realtimePriority: Int32? = 20
+        /// Pin the engine to the last CPU and the sender to the first (on 2 cores: one each),
+        /// so the engine's wakeups do not preempt the generator.
+        public var pin = false
+        public init() {}
+    }
+
+    public struct Phase: Sendable, CustomStringConvertible {
+        public var name: String
+        public var sent: Int
+        public var delivered: Int
+        public var sendSeconds: Double
+        /// Delivered packets per second (first to last arrival).
+        public var deliveredPerSecond: Double
+        public var offeredPerSecond: Double { Double(sent) / max(sendSeconds, 1e-9) }
+        public var engine: UserspacePathStats?
+        /// CPU seconds (user + system) during the phase: the engine's threads, the sending
+        /// thread, and the whole process (which includes the receiver's thread).
+        public var engineCPU: Double = 0
+        public var senderCPU: Double = 0
+        public var processCPU: Double = 0
+
+        public var description: String {
+            var text = "\(name): offered \(Int(offeredPerSecond)) pps, delivered \(delivered)/\(sent) = \(Int(deliveredPerSecond)) pps"
+            if let e = engine {
+                let calls = max(e.receiveCalls, 1)
+                text += "; engine: \(e.decisions.packets) decided, \(String(format2(Double(e.messagesReceived) / Double(calls)))) per recvmmsg"
+                text += ", verdicts \(e.batchVerdicts) batch + \(e.singleVerdicts) single in \(e.verdictSends) sends, \(e.wakeups) wakeups"
+                if let k = e.kernelQueue { text += ", kernel queue drops \(k.queueDropped) (full) + \(k.userDropped) (socket)" }
+                text += ", max held \(e.decisions.maxHeld), realtime \(e.realtime.map { $0 ? "yes" : "refused" } ?? "no")"
+            }
+            let perPacket = { (cpu: Double) in format2(cpu / Double(max(sent, 1)) * 1e6) }
+            text += "; CPU: sender \(format2(senderCPU)) s (\(perPacket(senderCPU)) µs/pkt), engine \(format2(engineCPU)) s (\(perPacket(engineCPU)) µs/pkt), process \(format2(processCPU)) s"
+            return text
+        }
+    }
+
+    public struct Report: Sendable {
+        public var baseline: Phase
+        public var zeroDelay: Phase
+        public var twentyMilliseconds: Phase
+        /// One-way delay without the engine, µs.
+        public var baselineLatency: (p50: Double, p99: Double, p999: Double)
+        /// With the engine at 0 delay, µs (what the engine itself adds).
+        public var engineLatency: (p50: Double, p99: Double, p999: Double)
+        /// (measured − 20 ms − baseline median), µs.
+        public var delayError: (p50: Double, p99: Double, p999: Double, max: Double)
+        public var delayProbesLost: Int
+
+        public var json: String {
+            func n(_ v: Double) -> String { v.isFinite ? String(format2(v)) : "null" }
+            return "{\"bench\":\"impairment\",\"pps_0ms\":\(Int(zeroDelay.deliveredPerSecond)),\"pps_20ms\":\(Int(twentyMilliseconds.deliveredPerSecond))"
+                + ",\"delay_err_p50_us\":\(n(delayError.p50)),\"delay_err_p99_us\":\(n(delayError.p99)),\"delay_err_p999_us\":\(n(delayError.p999))"
+                + ",\"delay_err_max_us\":\(n(delayError.max)),\"baseline_pps\":\(Int(baseline.deliveredPerSecond))"
+                + ",\"baseline_latency_p50_us\":\(n(baselineLatency.p50)),\"baseline_latency_p99_us\":\(n(baselineLatency.p99))"
+                + ",\"engine_latency_p50_us\":\(n(engineLatency.p50)),\"engine_latency_p99_us\":\(n(engineLatency.p99))"
+                + ",\"offered_pps_0ms\":\(Int(zeroDelay.offeredPerSecond)),\"offered_pps_20ms\":\(Int(twentyMilliseconds.offeredPerSecond))"
+                + ",\"engine_cpu_us_per_pkt_0ms\":\(n(zeroDelay.engineCPU / Double(max(zeroDelay.sent, 1)) * 1e6))"
+                + ",\"sender_cpu_us_per_pkt_0ms\":\(n(zeroDelay.senderCPU / Double(max(zeroDelay.sent, 1)) * 1e6))"
+                + ",\"process_cpu_share_0ms\":\(n(zeroDelay.processCPU / max(zeroDelay.sendSeconds, 1e-9)))}"
+        }
+    }
+
+    /// Runs the whole benchmark; `progress` receives a line per phase.
+    public static func run(_ configuration: Configuration = Configuration(),
+                           progress: (String) -> Void = { _ in }) throws -> Report {
+        let net = try Topology.line().build()
+        defer { net.teardown() }
+        let client = try net.namespace("client"), server = try net.namespace("server")
+        guard let serverAddress = net.address(of: "server") else {
+            throw UserspaceEngineError.notRunning("the line topology has no server address")
+        }
+        var configuration = configuration
+        if configuration.segments > 1 {
+            // Without this the GSO buffers would cross the veth whole and the router would
+            // forward 16-datagram super-packets in the baseline: not a per-packet comparison.
+            let status = try? FirewallRule.run(["ethtool", "-K", "eth0", "tx-udp-segmentation", "off"], in: client)
+            if status == nil {
+                progress("ethtool -K eth0 tx-udp-segmentation off failed (is ethtool installed?): sending single datagrams")
+                configuration.segments = 1
+            }
+        }
+        var port: UInt16 = 9100
+        func nextPort() -> UInt16 { port += 1; return port }
+        let link = LinkDirection(from: "router", to: "server")
+
+        func blast(_ name: String, spec: ImpairmentSpec?) throws -> Phase {
+            let engine = try spec.map {
+                try UserspaceEngine.start(network: net, specs: [$0], seed: 1,
+                                          options: .init(realtimePriority: configuration.realtimePriority,
+                                                         cpu: configuration.pin ? Int32(max(sysconf(Int32(_SC_NPROCESSORS_ONLN)) - 1, 0)) : nil))
+            }
+            defer { engine?.stop() }
+            if configuration.pin { _ = fl_set_thread_cpu(0) }
+            defer { if configuration.pin { _ = fl_set_thread_cpu(-1) } }
+            let p = nextPort()
+            let receiver = try UDPProbeReceiver(in: server, port: p, expected: 1 << 21)
+            receiver.lazyMicroseconds = 500
+            receiver.start()
+            let sender = try UDPProbeSender(in: client, to: serverAddress, port: p, flows: configuration.flows, sourcePort: 42000)
+            let engineBefore = CPUTime.threads(named: "fl-impair"), senderBefore = CPUTime.currentThread()
+            let processBefore = CPUTime.process()
+            let deadline = fl_monotonic_ns() + UInt64(configuration.seconds * 1e9)
+            let report = sender.send(count: Int.max / 2, size: configuration.payload, batch: configuration.batch, deadline: deadline,
+                                     segments: configuration.segments)
+            let senderCPU = CPUTime.currentThread() - senderBefore
+            receiver.waitUntilQuiet(quiet: 100_000_000, limit: 3_000_000_000)
+            let engineCPU = CPUTime.threads(named: "fl-impair") - engineBefore
+            let processCPU = CPUTime.process() - processBefore
+            let arrivals = receiver.stop()
+            let times = arrivals.map(\.receivedRealtime)
+            let span = Double((times.max() ?? 0) &- (times.min() ?? 0)) / 1e9
+            let phase = Phase(name: name, sent: report.sent, delivered: arrivals.count, sendSeconds: report.seconds,
+                              deliveredPerSecond: span > 0 ? Double(arrivals.count) / span : 0, engine: engine?.stats.first,
+                              engineCPU: engineCPU, senderCPU: senderCPU, processCPU: processCPU)
+            progress(phase.description)
+            return phase
+        }
+
+        func latencies(_ spec: ImpairmentSpec?) throws -> (delays: [Double], lost: Int) {
+            let engine = try spec.map {
+                try UserspaceEngine.start(network: net, specs: [$0], seed: 1,
+                                          options: .init(realtimePriority: configuration.realtimePriority))
+            }
+            defer { engine?.stop() }
+            let p = nextPort()
+            let receiver = try UDPProbeReceiver(in: server, port: p)
+            receiver.start()
+            let sender = try UDPProbeSender(in: client, to: serverAddress, port: p, sourcePort: 43000)
+            sender.send(count: configuration.latencyProbes, size: 64, batch: 1, packetsPerSecond: configuration.latencyRate)
+            receiver.waitUntilQuiet()
+            let arrivals = receiver.stop()
+            return (arrivals.map { Double($0.delay) / 1000 }.sorted(), configuration.latencyProbes - arrivals.count)
+        }
+
+        let zero = ImpairmentSpec(link: link)
+        var twenty = ImpairmentSpec(link: link, parameters: .init(delay: .init(delay: .ms(20))))
+        twenty.parameters.limit = 2_000_000   // netem's default of 1000 would cap 20 ms at 50k pps
+
+        let baseline = try blast("baseline (no engine)", spec: nil)
+        let zeroPhase = try blast("engine, 0 delay", spec: zero)
+        let twentyPhase = try blast("engine, 20 ms delay", spec: twenty)
+
+        let base = try latencies(nil)
+        let engine0 = try latencies(zero)
+        let delayed = try latencies(twenty)
+        let baseMedian = quantile(base.delays, 0.5)
+        let errors = delayed.delays.map { $0 - 20_000 - baseMedian }
+        let report = Report(
+            baseline: baseline, zeroDelay: zeroPhase, twentyMilliseconds: twentyPhase,
+            baselineLatency: (baseMedian, quantile(base.delays, 0.99), quantile(base.delays, 0.999)),
+            engineLatency: (quantile(engine0.delays, 0.5), quantile(engine0.delays, 0.99), quantile(engine0.delays, 0.999)),
+            delayError: (quantile(errors, 0.5), quantile(errors, 0.99), quantile(errors, 0.999), errors.last ?? .nan),
+            delayProbesLost: delayed.lost + base.lost)
+        progress("latency µs: baseline p50 \(format2(report.baselineLatency.p50)) p99 \(format2(report.baselineLatency.p99)); engine 0 ms p50 \(format2(report.engineLatency.p50)) p99 \(format2(report.engineLatency.p99)); 20 ms error p50 \(format2(report.delayError.p50)) p99 \(format2(report.delayError.p99)) p99.9 \(format2(report.delayError.p999)) max \(format2(report.delayError.max)); probes lost \(report.delayProbesLost)")
+        return report
+    }
+
+    static func quantile(_ sorted: [Double], _ q: Double) -> Double {
+        guard !sorted.isEmpty else { return .nan }
+        let position = q * Double(sorted.count - 1)
+        let lower = Int(position.rounded(.down)), upper = min(lower + 1, sorted.count - 1)
+        return sorted[lower] + (sorted[upper] - sorted[lower]) * (position - Double(lower))
+    }
+}
+
+/// Two decimals, without Foundation.
+func format2(_ v: Double) -> String {
+    guard v.isFinite else { return "nan" }
+    let scaled = (abs(v) * 100).rounded()
+    let whole = Int(scaled / 100), frac = Int(scaled.truncatingRemainder(dividingBy: 100))
+    return (v < 0 && scaled > 0 ? "-" : "") + "\(whole)." + (frac < 10 ? "0" : "") + "\(frac)"
+}
+
+/// CPU time from /proc (clock ticks, 10 ms resolution: fine over seconds-long phases).
+enum CPUTime {
+    static let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    /// utime + stime of a /proc stat line, in seconds.
+    static func parse(_ stat: String) -> Double {
+        guard let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command: state(0) ppid(1) ... utime is field 14 overall → index 11 here.
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / ticks
+    }
+
+    static func currentThread() -> Double { parse(DecisionLog.read("/proc/thread-self/stat") ?? "") }
+    static func process() -> Double { parse(DecisionLog.read("/proc/self/stat") ?? "") }
+
+    /// Summed over this process's threads whose name starts with `prefix`.
+    static func threads(named prefix: String) -> Double {
+        guard let dir = opendir("/proc/self/task") else { return 0 }
+        defer { closedir(dir) }
+        var total = 0.0
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard Int(name) != nil, let comm = DecisionLog.read("/proc/self/task/\(name)/comm"),
+                  comm.hasPrefix(prefix), !comm.hasPrefix(prefix + "-mon") else { continue }
+            total += parse(DecisionLog.read("/proc/self/task/\(name)/stat") ?? "")
+        }
+        return total
+    }
+}

@@ -1,0 +1,132 @@
+import CLinux
+import Glibc
+
+/// Writes the peer's event log: one JSON object per line, each line handed to the kernel with a
+/// single write(2) as soon as it is made (no user-space buffering, so a killed peer loses nothing
+/// it already reported). The schema is `Peers.eventSchema`.
+public final class EventLog {
+    public let fd: Int32
+    private let ownsDescriptor: Bool
+    /// Set when a write failed (e.g. EPIPE on a closed stdout); later events are dropped.
+    public private(set) var writeError: Int32?
+    public private(set) var linesWritten = 0
+
+    public init(fd: Int32, ownsDescriptor: Bool = false) {
+        self.fd = fd
+        self.ownsDescriptor = ownsDescriptor
+    }
+
+    /// Standard output.
+    public static func standardOutput() -> EventLog { EventLog(fd: 1) }
+
+    /// Creates (or truncates) `path`.
+    public static func open(path: String) throws(SocketError) -> EventLog {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SocketError(call: "open", errno: errno, detail: path) }
+        return EventLog(fd: fd, ownsDescriptor: true)
+    }
+
+    deinit { if ownsDescriptor { Glibc.close(fd) } }
+
+    /// Writes `{"ts_ns":<monotonic>,"event":"<event>",<fields>}`.
+    public func emit(_ event: String, at timestamp: UInt64 = fl_monotonic_ns(), _ fields: JSONObject = JSONObject()) {
+        var line = "{\"ts_ns\":"
+        line += String(timestamp)
+        line += ",\"event\":"
+        JSONValue.writeString(event, to: &line)
+        for (key, value) in fields.pairs where key != "ts_ns" && key != "event" {
+            line += ","
+            JSONValue.writeString(key, to: &line)
+            line += ":"
+            value.write(to: &line)
+        }
+        line += "}\n"
+        write(line)
+    }
+
+    private func write(_ line: String) {
+        guard writeError == nil else { return }
+        var text = line
+        text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return }
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(fd, base + offset, bytes.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    if errno == EAGAIN {
+                        // A non-blocking stdout that is full: wait for room rather than lose the line.
+                        var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&pfd, 1, 100)
+                        continue
+                    }
+                    writeError = errno
+                    return
+                }
+                offset += n
+            }
+        }
+        linesWritten += 1
+    }
+}
+
+/// Reading event logs back (for the runner and tests).
+public enum PeerEvents {
+    /// One decoded line of an event log.
+    public struct Event: Sendable, Equatable {
+        public var fields: JSONObject
+        public var name: String { fields["event"]?.string ?? "" }
+        public var timestamp: UInt64 { UInt64(clamping: fields["ts_ns"]?.int ?? 0) }
+        public subscript(key: String) -> JSONValue? { fields[key] }
+        public func int(_ key: String) -> Int64? { fields[key]?.int }
+        public func string(_ key: String) -> String? { fields[key]?.string }
+        public func bool(_ key: String) -> Bool? { fields[key]?.bool }
+    }
+
+    public struct ReadError: Error, Sendable, CustomStringConvertible {
+        public var path: String
+        public var line: Int
+        public var reason: String
+        public var description: String { "\(path):\(line): \(reason)" }
+    }
+
+    /// Parses JSON-lines text. A last line cut short (a peer killed mid-write) is reported as an
+    /// error naming its line number.
+    public static func parse(_ text: String, path: String = "<events>") throws(ReadError) -> [Event] {
+        var events: [Event] = []
+        var number = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            number += 1
+            if line.allSatisfy({ $0 == " " || $0 == "\r" }) { continue }
+            do {
+                guard case .object(let object) = try JSONValue.parse(String(line)) else {
+                    throw ReadError(path: path, line: number, reason: "expected a JSON object")
+                }
+                events.append(Event(fields: object))
+            } catch let error as JSONParseError {
+                throw ReadError(path: path, line: number, reason: error.description)
+            } catch let error as ReadError {
+                throw error
+            } catch {
+                throw ReadError(path: path, line: number, reason: "\(error)")
+            }
+        }
+        return events
+    }
+
+    /// Reads and parses the file at `path`.
+    public static func read(path: String) throws(ReadError) -> [Event] {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ReadError(path: path, line: 0, reason: "cannot open: \(PeerErrno.name(errno))") }
+        defer { Glibc.close(fd) }
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            data.append(contentsOf: chunk[0..<n])
+        }
+        return try parse(String(decoding: data, as: UTF8.self), path: path)
+    }
+}

@@ -1,0 +1,249 @@
+import CLinux
+import CNftables
+import Glibc
+import Netlink
+
+/// Probes, in throwaway namespaces, each kernel feature Faultline uses, and says what to do
+/// about what is missing. Nothing touches the root namespace.
+public enum Doctor {
+    public struct Feature: Sendable, Equatable, Codable {
+        public var name: String
+        public var available: Bool
+        public var detail: String
+        public var remedy: String?
+        /// When false, a missing feature means Faultline cannot run (exit 3).
+        public var hasFallback: Bool
+
+        public init(name: String, available: Bool, detail: String, remedy: String? = nil, hasFallback: Bool) {
+            self.name = name
+            self.available = available
+            self.detail = detail
+            self.remedy = remedy
+            self.hasFallback = hasFallback
+        }
+    }
+
+    public struct Report: Sendable, Equatable {
+        public var features: [Feature]
+        /// True when a feature without a fallback is missing.
+        public var blocking: Bool { features.contains { !$0.available && !$0.hasFallback } }
+        public func feature(_ name: String) -> Feature? { features.first { $0.name == name } }
+    }
+
+    /// The order of the report; names are part of `doctor --json`'s schema.
+    public static let featureNames = ["netns", "veth", "netem", "tbf", "nfqueue", "nftables", "af_packet", "userns", "tshark"]
+
+    public static func run() -> Report {
+        var features: [Feature] = []
+        // One pair of throwaway namespaces serves every in-kernel probe.
+        let a: NetworkNamespace
+        let b: NetworkNamespace
+        do {
+            a = try NetworkNamespace.create(label: "doctor-a")
+            b = try NetworkNamespace.create(label: "doctor-b")
+        } catch {
+            features.append(Feature(name: "netns", available: false, detail: error.description,
+                                    remedy: "Faultline needs network namespaces (CONFIG_NET_NS) and root", hasFallback: false))
+            for name in featureNames.dropFirst() {
+                features.append(Feature(name: name, available: false, detail: "not probed: no namespace to probe in", hasFallback: name != "veth"))
+            }
+            return Report(features: features)
+        }
+        defer { a.destroy(); b.destroy() }
+        features.append(Feature(name: "netns", available: true, detail: "network namespaces (unshare CLONE_NEWNET)", hasFallback: false))
+
+        var vethReady = false
+        do {
+            let handle = try a.netlink()
+            try handle.addVeth(VethPair(name: "probe0", in: a, peer: "probe1", in: b))
+            try handle.setLinkUp("probe0")
+            vethReady = true
+            features.append(Feature(name: "veth", available: true, detail: "veth pairs created straight into two namespaces", hasFallback: false))
+        } catch {
+            features.append(Feature(name: "veth", available: false, detail: error.description,
+                                    remedy: "Load the veth module (CONFIG_VETH): modprobe veth", hasFallback: false))
+        }
+
+        features.append(probeQdisc(name: "netem", in: a, ready: vethReady, qdisc: Qdisc(interface: "probe0", kind: "netem", options: netemProbeOptions),
+                                    okDetail: "kernel netem qdisc", hasFallback: true,
+                                    remedy: "Load sch_netem (modprobe sch_netem; CONFIG_NET_SCH_NETEM). Until then Faultline applies impairments with its userspace engine (NFQUEUE); scenarios pinned to `engine: netem` cannot run"))
+        features.append(probeQdisc(name: "tbf", in: a, ready: vethReady, qdisc: Qdisc(interface: "probe0", kind: "tbf", options: tbfProbeOptions),
+                                    okDetail: "token bucket filter qdisc (rate limits)", hasFallback: true,
+                                    remedy: "Load sch_tbf (modprobe sch_tbf); rate limits then run in the userspace engine"))
+        features.append(probeNFQueue(in: a))
+        features.append(probeNftables(in: a))
+        features.append(probePacketSocket(in: a))
+        features.append(probeUserNamespaces())
+        features.append(probeTshark())
+        return Report(features: features)
+    }
+
+    // MARK: probes
+
+    /// struct tc_netem_qopt {latency, limit, loss, gap, duplicate, jitter}: limit 1000, nothing else.
+    static let netemProbeOptions: [UInt8] = NetlinkMessage.le(UInt32(0)) + NetlinkMessage.le(UInt32(1000)) + [UInt8](repeating: 0, count: 16)
+
+    /// TCA_TBF_PARMS (tc_tbf_qopt: rate, peakrate, limit, buffer, mtu) at 1 Mbit/s with an
+    /// Ethernet link layer (so no rate table is needed), plus TCA_TBF_BURST.
+    static var tbfProbeOptions: [UInt8] {
+        var options = NetlinkMessage(type: 0, flags: 0)
+        let rate: [UInt8] = [0, 1 /* TC_LINKLAYER_ETHERNET */] + NetlinkMessage.le(UInt16(0)) + NetlinkMessage.le(Int16(-1))
+            + NetlinkMessage.le(UInt16(0)) + NetlinkMessage.le(UInt32(125_000))
+        let parms = rate + [UInt8](repeating: 0, count: 12) + NetlinkMessage.le(UInt32(15_000)) + NetlinkMessage.le(UInt32(1_000_000))
+            + NetlinkMessage.le(UInt32(0))
+        options.put(1 /* TCA_TBF_PARMS */, bytes: parms)
+        options.put(6 /* TCA_TBF_BURST */, u32: 15_000)
+        return Array(options.bytes.dropFirst(NetlinkMessage.headerLength))
+    }
+
+    static func probeQdisc(name: String, in namespace: NetworkNamespace, ready: Bool, qdisc: Qdisc, okDetail: String,
+                           hasFallback: Bool, remedy: String) -> Feature {
+        guard ready else { return Feature(name: name, available: false, detail: "not probed: no veth to attach to", remedy: remedy, hasFallback: hasFallback) }
+        do {
+            let handle = try namespace.netlink()
+            try handle.apply(qdisc)
+            try handle.deleteQdisc(interface: qdisc.interface)
+            return Feature(name: name, available: true, detail: okDetail, hasFallback: hasFallback)
+        } catch {
+            var detail = "RTM_NEWQDISC kind \"\(qdisc.kind)\": \(error.errno.name)"
+            if let message = error.kernelMessage { detail += ", kernel says \"\(message)\"" }
+            return Feature(name: name, available: false, detail: detail, remedy: remedy, hasFallback: hasFallback)
+        }
+    }
+
+    /// The iptables NFQUEUE target accepts a rule, and nfnetlink_queue binds a queue.
+    static func probeNFQueue(in namespace: NetworkNamespace) -> Feature {
+        let remedy = "Install iptables and load nfnetlink_queue and xt_NFQUEUE (modprobe nfnetlink_queue xt_NFQUEUE); without them and without netem, impairments cannot run"
+        let rule = runQuietly(["iptables", "-w", "-A", "FORWARD", "-p", "udp", "--dport", "9", "-j", "NFQUEUE", "--queue-num", "4242"], in: namespace)
+        guard rule.ok else {
+            return Feature(name: "nfqueue", available: false, detail: "iptables -j NFQUEUE: \(rule.detail)", remedy: remedy, hasFallback: false)
+        }
+        do {
+            let socket = try namespace.run { () throws(NetlinkError) -> Int32 in
+                let fd = fl_socket_cloexec(AF_NETLINK, fl_sock_raw(), 12 /* NETLINK_NETFILTER */)
+                if fd < 0 { throw NetlinkError(operation: "open NETLINK_NETFILTER socket", errno: Errno.current) }
+                return fd
+            }
+            defer { close(socket) }
+            // NFQNL_MSG_CONFIG with NFQA_CFG_CMD {BIND, pf AF_INET} for queue 4242.
+            var message = NetlinkMessage(type: (3 << 8) | 2, flags: 0x1 | 0x4, sequence: 1)
+            message.appendHeader([0, 0] + NetlinkMessage.le(UInt16(4242).bigEndian))
+            message.put(1, bytes: [1, 0] + NetlinkMessage.le(UInt16(2).bigEndian))
+            let bytes = message.finished
+            _ = bytes.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
+            var reply = [UInt8](repeating: 0, count: 256)
+            let count = reply.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+            guard count >= 20 else { throw NetlinkError(operation: "bind NFQUEUE 4242", errno: Errno.current) }
+            let code = Int32(littleEndian: reply.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 16, as: Int32.self) })
+            if code != 0 { throw NetlinkError(operation: "bind NFQUEUE 4242", errno: Errno(-code)) }
+            return Feature(name: "nfqueue", available: true, detail: "iptables NFQUEUE target and nfnetlink_queue (userspace engine)", hasFallback: false)
+        } catch {
+            return Feature(name: "nfqueue", available: false, detail: "\(error)", remedy: remedy, hasFallback: false)
+        }
+    }
+
+    /// libnftables, in-process: a table with a `reject with tcp reset` rule (the firewall RST scenarios).
+    static func probeNftables(in namespace: NetworkNamespace) -> Feature {
+        let result: (ok: Bool, message: String) = namespace.run {
+            guard let context = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else { return (false, "nft_ctx_new failed") }
+            defer { nft_ctx_free(context) }
+            _ = nft_ctx_buffer_error(context)
+            let commands = """
+            add table inet faultline_probe
+            add chain inet faultline_probe forward { type filter hook forward priority 0; }
+            add rule inet faultline_probe forward tcp dport 9 reject with tcp reset
+            delete table inet faultline_probe
+            """
+            let rc = nft_run_cmd_from_buffer(context, commands)
+            let error = nft_ctx_get_error_buffer(context).map { String(cString: $0) } ?? ""
+            return (rc == 0, error.isEmpty ? "nft exited \(rc)" : error)
+        }
+        if result.ok {
+            return Feature(name: "nftables", available: true, detail: "nftables with `reject with tcp reset` (libnftables, in-process)", hasFallback: false)
+        }
+        return Feature(name: "nftables", available: false, detail: result.message,
+                       remedy: "Load nf_tables and nft_reject_inet (CONFIG_NFT_REJECT_INET); firewall scenarios need them", hasFallback: false)
+    }
+
+    static func probePacketSocket(in namespace: NetworkNamespace) -> Feature {
+        let fd: Int32 = namespace.run { fl_socket_cloexec(17 /* AF_PACKET */, fl_sock_raw(), Int32(UInt16(0x0003).bigEndian)) }
+        if fd >= 0 {
+            close(fd)
+            return Feature(name: "af_packet", available: true, detail: "AF_PACKET sockets (live capture)", hasFallback: false)
+        }
+        return Feature(name: "af_packet", available: false, detail: "socket(AF_PACKET): \(Errno.current)",
+                       remedy: "Captures need AF_PACKET (CONFIG_PACKET) and CAP_NET_RAW", hasFallback: false)
+    }
+
+    /// User namespaces: a child process unshares one (a multithreaded process cannot).
+    static func probeUserNamespaces() -> Feature {
+        let limit = readSmallFile("/proc/sys/user/max_user_namespaces").flatMap { Int($0) } ?? -1
+        let run = runQuietly(["unshare", "--user", "--map-root-user", "true"], in: nil)
+        if run.ok {
+            return Feature(name: "userns", available: true, detail: "user namespaces (max_user_namespaces \(limit))", hasFallback: true)
+        }
+        return Feature(name: "userns", available: false, detail: "unshare --user: \(run.detail) (max_user_namespaces \(limit))",
+                       remedy: "Set user.max_user_namespaces above 0; only unprivileged use of Faultline needs them", hasFallback: true)
+    }
+
+    static func probeTshark() -> Feature {
+        let version = runQuietly(["tshark", "--version"], in: nil, captureOutput: true)
+        if version.ok {
+            // tshark also warns about running as root on stderr; keep its version line.
+            let first = version.detail.split(separator: "\n").first { $0.hasPrefix("TShark") }.map(String.init) ?? "tshark"
+            return Feature(name: "tshark", available: true, detail: first, hasFallback: true)
+        }
+        return Feature(name: "tshark", available: false, detail: version.detail,
+                       remedy: "apt-get install tshark (needed only for `--detector tshark` and the agreement checks)", hasFallback: true)
+    }
+
+    // MARK: helpers
+
+    /// Runs a command (in `namespace`, or here), returns whether it exited 0 and its output or why not.
+    static func runQuietly(_ argv: [String], in namespace: NetworkNamespace?, captureOutput: Bool = false) -> (ok: Bool, detail: String) {
+        var fds: [Int32] = [0, 0]
+        guard fl_pipe_cloexec(&fds) == 0 else { return (false, "pipe: \(Errno.current)") }
+        let child: ChildProcess
+        do {
+            if let namespace {
+                child = try namespace.spawn(argv, stdout: fds[1], stderr: fds[1])
+            } else {
+                child = try ChildProcess.start(argv, stdout: fds[1], stderr: fds[1])
+            }
+        } catch {
+            close(fds[0]); close(fds[1])
+            return (false, "\(argv[0]) is not installed")
+        }
+        close(fds[1])
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            output.append(contentsOf: buffer[0..<count])
+        }
+        close(fds[0])
+        let status = child.wait()
+        let text = String(decoding: output, as: UTF8.self).trimmingSpaces()
+        if status == .exited(0) { return (true, captureOutput ? text : "") }
+        return (false, text.isEmpty ? "\(argv[0]) \(status)" : text)
+    }
+
+    static func readSmallFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingSpaces() : nil
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var slice = Substring(self)
+        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
+        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

@@ -1,0 +1,217 @@
+/// `faultline explain KIND/CAUSE`: what a diagnosis means, what the wire shows, how to fix it,
+/// and the common myths about it, corrected. The content follows failure-modes.md (shared docs),
+/// including what was measured on Linux 6.18.
+public struct Explanation: Sendable, Hashable {
+    public var kind: String
+    public var cause: String
+    /// The failure-mode catalog row(s), e.g. "R2".
+    public var rows: String
+    public var title: String
+    public var meaning: String
+    public var wire: String
+    public var fix: String
+    /// Myths found in other texts, and what is true instead.
+    public var myths: [String]
+    /// Catalog scenarios that reproduce it.
+    public var scenarios: [String]
+
+    public var diagnosis: String { "\(kind)/\(cause)" }
+
+    public var text: String {
+        var out = "\(diagnosis)\(rows.isEmpty ? "" : "  (\(rows))") — \(title)\n\n"
+        out += "WHAT IT MEANS\n\(Self.indent(meaning))\n\n"
+        out += "WHAT THE WIRE SHOWS\n\(Self.indent(wire))\n\n"
+        out += "HOW TO FIX IT\n\(Self.indent(fix))\n"
+        if !myths.isEmpty {
+            out += "\nMYTHS, CORRECTED\n"
+            for myth in myths { out += Self.indent("- " + myth, hanging: true) + "\n" }
+        }
+        if !scenarios.isEmpty {
+            out += "\nREPRODUCE IT\n"
+            for s in scenarios { out += "  faultline run Scenarios/\(s).yaml    (or: faultline lab Scenarios/\(s).yaml)\n" }
+        }
+        return out
+    }
+
+    static func indent(_ text: String, hanging: Bool = false) -> String {
+        // Wrap at 92 columns, two spaces in.
+        var lines: [String] = []
+        for paragraph in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var line = "  "
+            var first = true
+            for word in paragraph.split(separator: " ") {
+                if line.count + word.count + 1 > 94 && line.trimmingCharacters(in: .whitespaces).count > 0 {
+                    lines.append(line)
+                    line = hanging ? "    " : "  "
+                    first = true
+                }
+                line += (first ? "" : " ") + word
+                first = false
+            }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+public enum Explanations {
+    public static func find(_ text: String) -> Explanation? {
+        all.first { $0.diagnosis == text }
+    }
+
+    public static func causes(of kind: String) -> [Explanation] {
+        all.filter { $0.kind == kind }
+    }
+
+    public static let all: [Explanation] = [
+        Explanation(
+            kind: "zero-window", cause: "receiver-slow", rows: "ZW1",
+            title: "the receiving application reads, but slower than data arrives",
+            meaning: "The receiver's socket buffer fills because its application drains it more slowly than the sender sends. TCP flow control advertises the free space; when it reaches zero the sender must stop. Each time the application reads, space opens and the receiver announces it (a window update); the cycle repeats.",
+            wire: "The advertised window shrinks, reaches 0 (the sender's last segment fills it: tshark's \"window full\"), then reopens with a window update after each read. Often the window reopens before the sender's persist timer fires, so there may be no zero-window probes at all. Small tail-loss-probe retransmissions answered with D-SACKs can appear inside an episode; they are not loss. Faultline reports the time spent at zero and the number of stalls.",
+            fix: "Read faster, or in larger chunks, or give the socket a larger receive buffer: raise net.core.rmem_max and net.ipv4.tcp_rmem. Setting SO_RCVBUF by hand turns receive-buffer autotuning off, which is often why the buffer is small in the first place.",
+            myths: [
+                "\"A zero window means the network is congested.\" It does not: congestion does not cause zero windows by itself. A zero window is the receiving application (or its buffer size) talking; Faultline does not claim congestion without evidence of it (RTT inflation and burst losses).",
+                "\"A zero window is an error.\" It is flow control doing its job; the problem is only how long and how often the window stays at zero.",
+            ],
+            scenarios: ["zw1-slow-reader"]),
+        Explanation(
+            kind: "zero-window", cause: "receiver-stopped-reading", rows: "ZW2",
+            title: "the receiving application accepted the connection and stopped calling recv()",
+            meaning: "The data arrives and is acknowledged by the receiver's kernel, but nobody reads it. Once the buffer is full the window falls to zero and stays there, however long the sender waits. This is an application bug: a blocked, deadlocked or dead reader thread.",
+            wire: "The window falls to 0 and stays at 0. The sender's persist timer sends zero-window probes at growing intervals (exponential backoff; measured here 0.35, 0.79, 1.68, 3.44, 7.03 s); each is answered with window 0 and no window update follows until the end (or until the application is killed). Linux probes are zero-length segments with seq = snd_una − 1, so tshark flags them keep_alive, not zero_window_probe. A probe may go unanswered because the receiver rate-limits out-of-window ACKs (net.ipv4.tcp_invalid_ratelimit, 500 ms).",
+            fix: "Find the reader that stopped: on the receiving host `ss -tn` shows Recv-Q growing and staying full; a stack dump or a syscall trace (strace -f -e trace=read,recvfrom) shows no reads on that socket. Fix the application (a lock, a blocked thread, a full downstream queue); buffer sizes do not help, they only delay the stall.",
+            myths: [
+                "\"The sender should time out the connection.\" A sender probing a zero window keeps the connection alive as long as the probes are answered; only the application (or TCP_USER_TIMEOUT) ends it.",
+                "\"Zero-window probes are keep-alives.\" tshark calls Linux's probes keep-alives because they use the same one-byte-back sequence number; what tells them apart is the zero window advertised by the peer.",
+            ],
+            scenarios: ["zw2-never-read"]),
+        Explanation(
+            kind: "rst", cause: "refused-by-host", rows: "R1",
+            title: "nothing listens on the port: the host refused the connection",
+            meaning: "The client's SYN reached the server's host, but no socket listens on that port, so the host's kernel answered with a reset. The application's connect() fails with ECONNREFUSED within one round trip.",
+            wire: "A SYN, then RST+ACK from the server's address with seq 0 and ack = client ISN + 1. Its TTL (hop limit) is consistent with the host's other packets: it really came from the host. On Linux a stateless RST has IP ID 0.",
+            fix: "Start the service, or connect to the port it really listens on (`ss -ltn` on the server). If it listens on 127.0.0.1 only, bind it to the address clients use. If the RST's TTL does not match the host's, it was not the host: see rst/injected-by-middlebox.",
+            myths: [
+                "\"ECONNREFUSED proves the server is down.\" The application sees exactly the same error when a firewall forges the RST (rst/injected-by-middlebox); only the wire tells them apart, by the RST's TTL and by its absence at the server.",
+            ],
+            scenarios: ["r1-closed-port"]),
+        Explanation(
+            kind: "rst", cause: "injected-by-middlebox", rows: "R2",
+            title: "a firewall (or other middlebox) forged the reset",
+            meaning: "A device on the path answered in the server's name: a firewall rule such as nftables `reject with tcp reset`, on the SYN or in the middle of a transfer. The application sees ECONNREFUSED or ECONNRESET exactly as if the host had refused or aborted.",
+            wire: "An RST carrying the server's address but generated by the router: it arrives with TTL 64 where the server's forwarded packets arrive with 63 (the forger is one hop closer). The server-side capture never shows the server sending it; mid-stream the server keeps sending or retransmitting as if nothing happened, and each segment the client sends after the rule appears gets its own bare RST (seq = that segment's ack). The IP ID does not help on Linux: every stateless RST has IP ID 0, the router's and the host's alike.",
+            fix: "Find the rule: `nft list ruleset` / `iptables -S` on firewalls and routers on the path (Faultline's captures at two vantage points show where the RST appears). Allow the traffic, or fix the rule's match. Do not debug the server: it never saw the reset.",
+            myths: [
+                "\"A different IP ID proves a forged RST.\" Not on Linux: the kernel sends every stateless RST with IP ID 0, the host's own included. The TTL against the host's baseline, and the RST's absence at the other vantage point, are the evidence.",
+                "\"The server reset the connection\" (because the RST carries its address). The source address of an RST proves nothing; it is trivially forged.",
+            ],
+            scenarios: ["r2-firewall-on-syn", "r2-firewall-mid-stream"]),
+        Explanation(
+            kind: "rst", cause: "aborted-by-application", rows: "R3",
+            title: "an endpoint's application aborted the connection",
+            meaning: "The application (or its death) tore the connection down without a graceful close: SO_LINGER {on, 0} then close(), a close() with unread data in the receive buffer, or a process killed while data was unread. The kernel discards what is queued and sends RST; the other side's read or write fails with ECONNRESET (or EPIPE).",
+            wire: "An RST without a preceding FIN, from the endpoint itself (TTL consistent with its other packets), with seq at the sender's next sequence number. An RST sent from a live socket continues that socket's IP ID sequence. Segments still in flight from the other side draw further bare RSTs from the now socket-less host: consequences of the one abort, not new aborts.",
+            fix: "Look at the aborting side's application: who closes with unread data (read the request completely, or shutdown(SHUT_WR) and drain before close), who sets SO_LINGER 0 (often a misguided fix for TIME_WAIT), or why the process died. On the other side, handle ECONNRESET as a normal, expected outcome.",
+            myths: [
+                "\"An RST means the network failed.\" An RST is a deliberate message from an endpoint (or a middlebox in its name); here the application chose it, sometimes without knowing (close with unread data).",
+                "\"SO_LINGER 0 is the way to avoid TIME_WAIT.\" It avoids it by aborting every connection, losing unsent data; use SO_REUSEADDR and a proper close instead.",
+            ],
+            scenarios: ["r3-linger-zero", "r3-close-unread"]),
+        Explanation(
+            kind: "rst", cause: "peer-has-no-connection", rows: "R4",
+            title: "half-open: the peer lost the connection's state",
+            meaning: "One side still believes the connection exists; the other has no record of it (it rebooted or restarted, its connection table was flushed, or its own FIN/RST never arrived). The next segment the surviving side sends is answered with a reset and its recv or send fails with ECONNRESET.",
+            wire: "Data from the surviving side, answered by an RST from the peer's host whose seq equals the ack number of the segment it answers (the kernel's \"no such connection\" reply), with the host's usual TTL and IP ID 0. Before it, a silence: the peer's FIN or RST is missing from the surviving side's capture.",
+            fix: "Expect it: reconnect and retry idempotent requests on ECONNRESET. Detect it sooner with TCP keep-alives (SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT) or application heartbeats, and find what dropped the peer's FIN/RST (a firewall's connection timeout is the usual suspect).",
+            myths: [
+                "\"A half-open connection times out by itself.\" An idle half-open connection can live forever on the surviving side; only traffic (data or keep-alives) reveals it.",
+            ],
+            scenarios: ["r4-half-open"]),
+        Explanation(
+            kind: "syn", cause: "duplicate-answered-with-challenge-ack", rows: "R5",
+            title: "a delayed duplicate SYN met an established connection: challenge ACK",
+            meaning: "A copy of the client's SYN, delayed in the network, arrives after the handshake completed. A modern stack (RFC 5961 §4, Linux) does not reset the connection: it answers the in-window SYN with a challenge ACK and the connection survives.",
+            wire: "A second SYN with the original ISN after the handshake, answered within microseconds by a pure ACK (the challenge ACK; measured 29 µs, kernel counters TCPSYNChallenge = 1, TcpOutRsts = 0). tshark calls the challenge ACK a duplicate ACK. No RST.",
+            fix: "Nothing to fix in the endpoints: the stack did the right thing. If duplicate SYNs are frequent, look for the path element that duplicates or delays packets (a misbehaving load balancer, a retransmitting middlebox).",
+            myths: [
+                "\"A duplicate SYN makes the server send RST.\" Texts often say so; on a current Linux stack it does not. It sends a challenge ACK (RFC 5961) and the connection carries on; Faultline shows what the kernel really does.",
+            ],
+            scenarios: ["r5-duplicate-syn"]),
+        Explanation(
+            kind: "syn", cause: "unanswered", rows: "",
+            title: "the SYN was never answered",
+            meaning: "Neither SYN-ACK nor RST came back: something silently dropped the SYN or the answer (a firewall `drop` rule, a host that is down or unreachable, a wrong route). connect() times out.",
+            wire: "The SYN retransmitted at growing intervals (Linux: 1 s, 2 s, 4 s, ...) with nothing from the server's address in between. No ICMP error either (else the error would say host or network unreachable).",
+            fix: "Check that the host is up and reachable (ping, a route), and look for drop rules on the path. A firewall that drops instead of rejecting causes exactly this; `reject` makes failures fast (see rst/injected-by-middlebox).",
+            myths: [
+                "\"A refused connection and a timed-out one are the same.\" A refusal is an answer (RST, within one RTT); a timeout is the absence of any answer and takes the whole SYN retry schedule.",
+            ],
+            scenarios: []),
+        Explanation(
+            kind: "retransmission", cause: "packet-loss", rows: "T1",
+            title: "a packet was lost on the path",
+            meaning: "A segment never reached the receiver, so the sender sent it again: after duplicate ACKs (fast retransmission) or after its retransmission timer expired (tail loss).",
+            wire: "At the sender: the segment, then duplicate ACKs with SACK blocks, then a fast retransmission (or a timeout retransmission for tail loss). At the receiver: a gap (tshark \"previous segment not captured\"), out-of-order arrivals, then the retransmission filling the hole. With two vantage points: the original is in the sender's capture and missing from the receiver's.",
+            fix: "Find where the packets die: compare captures along the path, check interface error and drop counters (ip -s link, ethtool -S), duplex and cabling, wireless quality. Occasional loss is normal on the internet and TCP recovers; persistent loss needs fixing at the link that drops.",
+            myths: [
+                "\"Every retransmission means loss.\" Spurious retransmissions (delayed ACKs meeting a short RTO, an RTT jump) and duplicated captures look alike in tshark; loss means the original never arrived.",
+            ],
+            scenarios: ["t1-random-loss", "t1-deterministic-drop"]),
+        Explanation(
+            kind: "retransmission", cause: "spurious-delayed-ack", rows: "T2",
+            title: "a delayed ACK outlasted the sender's retransmission timeout",
+            meaning: "The original arrived, but the receiver delayed its ACK (Linux: at least 40 ms) while the sender's RTO, lowered below that, expired first. The retransmission was unnecessary: nothing was lost.",
+            wire: "The original arrives; the receiver holds its ACK; the sender resends after about the RTO, far longer than the path's RTT (measured 12–16 ms with rto_min 5 ms, the kernel counting them as tail-loss probes). The receiver answers the duplicate at once with a D-SACK, which is the evidence of a spurious retransmission; tshark flags only \"retransmission\", never \"spurious\" here.",
+            fix: "Do not lower the RTO below the peer's delayed-ACK time; or make the receiver acknowledge at once: TCP_QUICKACK (re-armed by the application, since the kernel clears it), the `quickack 1` route attribute, and TCP_NODELAY where Nagle's algorithm meets delayed ACKs in request/response traffic. The sender's floor is the route's `rto_min` metric (on 6.11+ also net.ipv4.tcp_rto_min_us).",
+            myths: [
+                "\"Tune net.ipv4.tcp_delack_min / tcp_delack_max.\" Mainline Linux has no tcp_delack_* sysctls (some texts name them; they do not exist). The real levers are TCP_QUICKACK, the quickack route attribute, the rto_min route metric and TCP_NODELAY.",
+                "\"tshark would call it a spurious retransmission.\" It does not: the D-SACK is the evidence, and Faultline uses it.",
+            ],
+            scenarios: ["t2-delayed-ack"]),
+        Explanation(
+            kind: "retransmission", cause: "rtt-exceeds-rto", rows: "T3",
+            title: "the RTT jumped above the RTO computed from earlier samples",
+            meaning: "The path's delay rose abruptly (a route change, a buffer filling elsewhere, a wireless handover): the sender's RTO, computed from the earlier, shorter RTTs, expired before the ACKs could come back.",
+            wire: "Timeout retransmissions right after the jump, then ACKs for the originals (so the retransmissions were spurious; tshark marks them spurious at the receiver only), and RTT samples far above the earlier smoothed RTT. The sender adapts at once: expect one or two such events per jump, not a storm.",
+            fix: "Usually none: TCP adapts within one RTO. If the jumps are regular (a flapping route, bufferbloat), fix their cause; an RTO floor (rto_min) that covers the normal RTT variation avoids the spurious retransmissions.",
+            myths: [
+                "\"The retransmissions after a delay spike mean packets were lost.\" The originals arrive; the copies are spurious, and the ACKs for the originals show it.",
+            ],
+            scenarios: ["t3-rtt-jump"]),
+        Explanation(
+            kind: "retransmission", cause: "congestion-loss", rows: "T4",
+            title: "the bottleneck's queue overflowed",
+            meaning: "The sender pushed more than the bottleneck link carries; its queue filled and then dropped packets in bursts. TCP backs off and recovers.",
+            wire: "RTT grows as the queue fills (measured with tbf at 10 Mbit and a 15 KB queue: ACK RTT 0.14 ms clean, 9.5 ms median and 36 ms max before and during the drops), then losses in bursts when it overflows, then recovery. Loss preceded by RTT inflation is the congestion signature, unlike random loss (T1).",
+            fix: "Match the sending rate to the bottleneck (pacing, a congestion control such as BBR), size the bottleneck's queue sensibly (AQM such as fq_codel rather than a long FIFO), or add capacity.",
+            myths: [
+                "\"Congestion shows up as zero windows.\" It does not: a zero window is the receiver's buffer; congestion shows as RTT inflation and burst losses.",
+            ],
+            scenarios: ["t4-congestion"]),
+        Explanation(
+            kind: "capture-artifact", cause: "duplicated-capture", rows: "",
+            title: "every packet was captured twice",
+            meaning: "The capture saw each packet more than once (a span port mirroring both directions, a capture on two interfaces of a router merged into one file). Nothing happened on the wire.",
+            wire: "Identical IP ID and payload twice, with TTLs that differ by the hop count between the two capture points. tshark reports retransmissions and duplicate ACKs for them.",
+            fix: "Capture at one point, or deduplicate (editcap -d); say \"capture artifact\", not \"loss\".",
+            myths: ["\"tshark says retransmission, so there was loss.\" Not when the copies are the capture's own doing."],
+            scenarios: []),
+        Explanation(
+            kind: "reordering", cause: "path-reordering", rows: "",
+            title: "packets arrived out of order, and nothing was lost",
+            meaning: "The path delivered some segments after later ones (parallel links, load balancing per packet, a NIC with several queues). The receiver reassembles them.",
+            wire: "Out-of-order arrivals filled within a fraction of the RTT without a retransmission; possibly duplicate ACKs, but no retransmission follows.",
+            fix: "Usually nothing; heavy reordering can trigger spurious fast retransmissions, and Linux adapts its reordering threshold. Per-flow load balancing avoids it.",
+            myths: ["\"Out-of-order means loss.\" Only if a retransmission fills the hole; here the original arrives, late."],
+            scenarios: []),
+        Explanation(
+            kind: "keep-alive", cause: "benign", rows: "",
+            title: "TCP keep-alives and their answers",
+            meaning: "An idle connection's endpoint checks that the peer is still there (SO_KEEPALIVE). Harmless.",
+            wire: "Zero- or one-byte segments with seq one before the next expected byte, answered by an ACK with a non-zero window. When the peer advertises a zero window, the same-looking segments are zero-window probes instead (see zero-window/receiver-stopped-reading).",
+            fix: "Nothing to fix.",
+            myths: ["\"Keep-alives are retransmissions.\" They re-send one old byte (or none) on purpose; the zero window (or its absence) tells a probe from a keep-alive."],
+            scenarios: []),
+    ]
+}

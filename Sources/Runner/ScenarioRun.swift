@@ -1,0 +1,594 @@
+import CLinux
+import Capture
+import Foundation
+import Glibc
+import Impairment
+import Netlink
+import Peers
+import Scenario
+
+/// Settings shared by every scenario run of one `faultline run`.
+public struct RunSettings: Sendable {
+    /// Where each run's artifacts folder goes.
+    public var artifactsRoot: String
+    public var detector: DetectorChoice
+    /// `--seed`: overrides the scenarios' own seeds.
+    public var seed: UInt64?
+    /// The `faultline` executable peers run as (`faultline peer ...`).
+    public var faultlineBinary: String
+    /// Keep the captures of runs that passed (false: only their findings and reports).
+    public var keepPassedCaptures: Bool
+    /// Notes for the user (engine fallbacks, ...), said once each.
+    public var say: @Sendable (String) -> Void
+
+    public init(artifactsRoot: String, detector: DetectorChoice = .builtin, seed: UInt64? = nil,
+                faultlineBinary: String = RunSettings.ownExecutable(), keepPassedCaptures: Bool = true,
+                say: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.artifactsRoot = artifactsRoot
+        self.detector = detector
+        self.seed = seed
+        self.faultlineBinary = faultlineBinary
+        self.keepPassedCaptures = keepPassedCaptures
+        self.say = say
+    }
+
+    /// This process's executable (/proc/self/exe).
+    public static func ownExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return CommandLine.arguments.first ?? "faultline" }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// The outcome of one scenario run.
+public struct ScenarioResult: Codable, Sendable {
+    public enum Status: String, Codable, Sendable {
+        /// Every expectation held.
+        case passed
+        /// An expectation failed (or the time limit was hit).
+        case failed
+        /// The run could not happen or finish (bad input, environment, a kernel refusal).
+        case error
+        /// Ctrl-C or SIGTERM stopped it.
+        case interrupted
+    }
+
+    public var name: String
+    public var file: String
+    /// 1-based, for --repeat.
+    public var repetition: Int
+    public var seed: UInt64
+    public var status: Status
+    public var seconds: Double
+    public var artifacts: String
+    /// The one-line diagnosis: the main failure finding's sentence, or that there was none.
+    public var diagnosis: String
+    public var expectations: [ExpectationResult]
+    public var findings: [Finding]
+    public var captures: [CaptureFile]
+    /// Exit codes of the processes the steps started, by name.
+    public var processes: [String: Int64]
+    /// Why it errored (status error / failed on a time limit).
+    public var error: String?
+    /// The exit code this run asks for (0, 1, 2, 3, 130, 143).
+    public var exitCode: Int32
+    public var detector: String
+    public var notes: [String]
+    /// Seconds spent in each phase: setup (network, rules, captures, engines), timeline,
+    /// teardown, analysis.
+    public var phases: [String: Double]
+
+    /// Expectations the detector could not express (tshark).
+    public var notExpressible: [ExpectationResult] { expectations.filter { !$0.checked || $0.note != nil } }
+    public var failedExpectations: [ExpectationResult] { expectations.filter { $0.checked && !$0.passed } }
+}
+
+/// One scenario, run once: its own uniquely named namespaces (`faultline-<pid>-<runid>-<node>`),
+/// impairments, firewall rules, captures, processes on a timeline, a hard time limit, a
+/// teardown that always runs, then analysis and the expectations.
+public final class ScenarioRun: @unchecked Sendable {
+    public let scenario: Scenario
+    public let repetition: Int
+    public let runID: String
+    public let seed: UInt64
+    public let artifacts: String
+    let settings: RunSettings
+    let cancellation: Cancellation
+
+    private var network: Network?
+    private var firewall: Firewall?
+    private var impairments: ImpairmentSet?
+    private var captures: [CaptureFile] = []
+    private var running: RunningCapture?
+    private var processes: [(process: Scenario.Process, child: ChildProcess, events: String?)] = []
+    private var notes: [String] = []
+    private var timelineLog: [String] = []
+    private var start: UInt64 = 0
+    /// The processes still running when the time limit ended the run.
+    private var stillRunning: [String] = []
+    private var phases: [String: Double] = [:]
+    private var phaseStart: UInt64 = 0
+
+    private func phase(_ name: String) {
+        let now = fl_monotonic_ns()
+        lock.withLock {
+            if phaseStart != 0 { phases[name] = Double(now - phaseStart) / 1e9 }
+            phaseStart = now
+        }
+    }
+    private let lock = Lock()
+
+    private static let counter = LockedBox(0)
+
+    /// A fresh run id, unique in this process: `r1`, `r2`, ...
+    static func nextRunID() -> String {
+        "r" + String(counter.withLock { $0 += 1; return $0 })
+    }
+
+    public init(scenario: Scenario, repetition: Int = 1, seed: UInt64, artifacts: String, settings: RunSettings,
+                cancellation: Cancellation) {
+        self.scenario = scenario
+        self.repetition = repetition
+        self.seed = seed
+        self.artifacts = artifacts
+        self.settings = settings
+        self.cancellation = cancellation
+        self.runID = Self.nextRunID()
+    }
+
+    private func note(_ text: String) {
+        lock.withLock { notes.append(text) }
+    }
+
+    private func log(_ text: String) {
+        let t = start == 0 ? 0 : Double(fl_monotonic_ns() &- start) / 1e9
+        lock.withLock { timelineLog.append(String(format: "%9.6f  ", t) + text) }
+    }
+
+    // MARK: run
+
+    public func run() -> ScenarioResult {
+        let began = fl_monotonic_ns()
+        var runError: RunnerError?
+        var timedOut = false
+        do {
+            try prepareArtifacts()
+        } catch {
+            return result(status: .error, error: error, began: began, findings: [], expectations: [])
+        }
+        phaseStart = began
+        do {
+            timedOut = try execute()
+        } catch {
+            runError = error
+        }
+        phase(start == 0 ? "setup" : "timeline")
+        teardown()
+        phase("teardown")
+        if cancellation.isCancelled {
+            return result(status: .interrupted, error: nil, began: began, findings: [], expectations: [])
+        }
+        if let runError {
+            return result(status: .error, error: runError, began: began, findings: [], expectations: [])
+        }
+        // Analysis: outside every namespace, on finished files.
+        let captureFiles = lock.withLock { captures }
+        let addresses = NetworkPlan.addresses(scenario.topology)
+        var findings: [Finding] = []
+        var marks: [PacketMark] = []
+        do {
+            switch settings.detector {
+            case .builtin:
+                findings = try BuiltinDiagnosis.findings(captures: captureFiles, addresses: addresses, say: settings.say)
+                marks = try BuiltinFlags.marks(captureFiles)
+            case .tshark:
+                marks = try TsharkFlags.marks(captureFiles)
+            case .command(let argv):
+                findings = try CommandDetector.findings(argv: argv, captures: captureFiles, nodes: addresses)
+                marks = try BuiltinFlags.marks(captureFiles)
+            }
+        } catch {
+            return result(status: .error, error: error, began: began, findings: findings, expectations: [])
+        }
+        phase("analysis")
+        let checker = ExpectationChecker(scenario: scenario, findings: findings, marks: marks, processes: processOutcomes(),
+                                         detector: settings.detector, addresses: addresses)
+        let expectations = checker.check()
+        var status: ScenarioResult.Status = expectations.allSatisfy { !$0.checked || $0.passed } ? .passed : .failed
+        var error: RunnerError?
+        if timedOut {
+            status = .failed
+            error = .execution("time limit \(Interval(scenario.timeLimit)) reached with processes still running: "
+                + lock.withLock { stillRunning }.joined(separator: ", ")
+                + " (end the timeline with `stop: all`, or raise `time-limit`)")
+        }
+        let outcome = result(status: status, error: error, began: began, findings: findings, expectations: expectations)
+        if status == .passed && !settings.keepPassedCaptures {
+            for capture in captureFiles { unlink(capture.path) }
+        }
+        return outcome
+    }
+
+    private func result(status: ScenarioResult.Status, error: RunnerError?, began: UInt64, findings: [Finding],
+                        expectations: [ExpectationResult]) -> ScenarioResult {
+        let seconds = Double(fl_monotonic_ns() - began) / 1e9
+        let exitCode: Int32
+        switch status {
+        case .passed: exitCode = 0
+        case .failed: exitCode = 1
+        case .error: exitCode = error?.exitCode ?? 1
+        case .interrupted: exitCode = cancellation.signal == SIGTERM ? RunExitCode.terminated : RunExitCode.interrupted
+        }
+        let processExit = Dictionary(processOutcomes().compactMap { name, o in o.exitStatus.map { (name, $0) } },
+                                     uniquingKeysWith: { a, _ in a })
+        var result = ScenarioResult(
+            name: scenario.name, file: scenario.file, repetition: repetition, seed: seed, status: status, seconds: seconds,
+            artifacts: artifacts, diagnosis: Self.oneLine(findings: findings, status: status, error: error),
+            expectations: expectations, findings: findings, captures: lock.withLock { captures }, processes: processExit,
+            error: error.map { "\($0.category): \($0)" }, exitCode: exitCode, detector: settings.detector.description,
+            notes: lock.withLock { notes }, phases: lock.withLock { phases })
+        if status == .interrupted { result.diagnosis = "interrupted (\(cancellation.signal == SIGTERM ? "SIGTERM" : "SIGINT")): torn down" }
+        writeArtifacts(result)
+        return result
+    }
+
+    /// The main failure finding's sentence (or summary), else what happened.
+    static func oneLine(findings: [Finding], status: ScenarioResult.Status, error: RunnerError?) -> String {
+        if let error, status == .error { return "\(error.category): \(error)" }
+        let failures = findings.filter(\.isFailure).sorted { ($0.confidence ?? 0) > ($1.confidence ?? 0) }
+        if let main = failures.first {
+            let text = main.sentence.isEmpty ? main.summary : "\(main.diagnosis): \(main.sentence)"
+            return failures.count > 1 ? text + " (+\(failures.count - 1) more)" : text
+        }
+        if let other = findings.first { return "no failure found (\(other.diagnosis))" }
+        return "no failure found"
+    }
+
+    // MARK: setup and timeline
+
+    private func prepareArtifacts() throws(RunnerError) {
+        do {
+            try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
+        } catch {
+            throw .environment("cannot create the artifacts folder \(artifacts): \(error.localizedDescription)")
+        }
+        let copy = artifacts + "/scenario.yaml"
+        if let data = FileManager.default.contents(atPath: scenario.file) {
+            _ = FileManager.default.createFile(atPath: copy, contents: data)
+        }
+    }
+
+    /// Builds everything, runs the timeline. Returns true when the time limit ended it.
+    private func execute() throws(RunnerError) -> Bool {
+        if cancellation.isCancelled { return false }
+        // 1. the network
+        let plan = NetworkPlan.topology(scenario.topology)
+        let built: Network
+        do {
+            built = try plan.build(namedWith: runID)
+        } catch {
+            throw Self.classify(error, doing: "build the topology")
+        }
+        lock.withLock { network = built }
+        do {
+            for nodeRoute in NetworkPlan.connectedRoutes(scenario.topology) {
+                try built.handle(nodeRoute.node).addRoute(nodeRoute.route, replace: true)
+            }
+            for link in scenario.topology.links where link.offloads != .off && link.offloads != .on {
+                for end in [link.a, link.b] {
+                    try built.namespace(end.node).setOffloads(.init(tso: link.offloads.tso, gso: link.offloads.gso, gro: link.offloads.gro),
+                                                              interface: end.interface)
+                }
+            }
+        } catch {
+            throw Self.classify(error, doing: "configure the topology")
+        }
+        try PathOrder.steer(built, topology: plan)
+        // 2. firewall rules in place from the start
+        let fw = Firewall(network: built, rules: scenario.firewall)
+        lock.withLock { firewall = fw }
+        try fw.installInitial()
+        // 3. captures: started together, before anything sends
+        var points: [Capture.CapturePoint] = []
+        var files: [CaptureFile] = []
+        for point in scenario.captures {
+            let interfaces = point.interface.map { [$0] } ?? scenario.topology.interfaces(of: point.node).map(\.interface)
+            for interface in interfaces {
+                let path = "\(artifacts)/\(point.node)-\(interface).pcapng"
+                let namespace: NetworkNamespace
+                do { namespace = try built.namespace(point.node) } catch { throw .execution(error.description) }
+                points.append(Capture.CapturePoint(namespace: namespace, interface: interface, file: path, label: point.node))
+                files.append(CaptureFile(path: path, node: point.node, interface: interface))
+            }
+        }
+        if !points.isEmpty {
+            do {
+                let capture = try Capture.CaptureSession.start(points: points)
+                lock.withLock {
+                    running = capture
+                    captures = files
+                }
+            } catch {
+                throw error.errno == .EPERM || error.errno == .EACCES ? .environment("capture: \(error)") : .execution("capture: \(error)")
+            }
+        }
+        // 4. impairments
+        let set = ImpairmentSet(placements: scenario.impairments, network: built, seed: seed, decisionLogDirectory: artifacts,
+                                say: { [settings] text in settings.say(text) })
+        lock.withLock { impairments = set }
+        try set.start()
+        for line in set.engineSummary { note("impairment \(line)") }
+        if cancellation.isCancelled { return false }
+        // 5. the timeline
+        return try timeline(set: set, firewall: fw, network: built)
+    }
+
+    private enum Event {
+        case step(Scenario.Step)
+        case change(index: Int, ScheduledChange)
+    }
+
+    private func timeline(set: ImpairmentSet, firewall fw: Firewall, network built: Network) throws(RunnerError) -> Bool {
+        var events: [(at: Duration, order: Int, event: Event)] = []
+        for (i, step) in scenario.steps.enumerated() { events.append((step.at, 1_000 + i, .step(step))) }
+        for (i, change) in set.scheduledChanges.enumerated() { events.append((change.at, i, .change(index: change.index, change.change))) }
+        events.sort { ($0.at, $0.order) < ($1.at, $1.order) }
+        phase("setup")
+        start = fl_monotonic_ns()
+        let timeLimit = UInt64(Self.nanoseconds(scenario.timeLimit))
+        log("timeline start (seed \(seed), namespaces faultline-\(getpid())-\(runID)-*)")
+        var stoppedAll = false
+        for entry in events {
+            let due = start + UInt64(Self.nanoseconds(entry.at))
+            if cancellation.sleep(until: due) { return false }
+            if let failure = set.failure { throw .execution("the userspace impairment engine failed: \(failure)") }
+            switch entry.event {
+            case .change(let index, let change):
+                log("impair \(scenario.impairments[index].spec.link): \(change.parameters)")
+                try set.change(index, change)
+            case .step(let step):
+                if try perform(step, firewall: fw, network: built) { stoppedAll = true }
+            }
+            if stoppedAll { break }
+        }
+        if stoppedAll { return false }
+        // No `stop: all`: the run ends when every process has exited, or at the time limit.
+        while true {
+            let running = lock.withLock { processes.filter { $0.child.poll() == nil } }
+            if running.isEmpty { log("every process has exited"); return false }
+            if cancellation.isCancelled { return false }
+            let limit = start + timeLimit
+            if fl_monotonic_ns() >= limit {
+                log("time limit reached; still running: \(running.map(\.process.name).joined(separator: ", "))")
+                lock.withLock { stillRunning = running.map(\.process.name) }
+                return true
+            }
+            let pidfds = running.map { fl_pidfd_open($0.child.pid) }
+            cancellation.wait(fds: pidfds.filter { $0 >= 0 }, until: min(limit, fl_monotonic_ns() + 50_000_000))
+            for fd in pidfds where fd >= 0 { close(fd) }
+        }
+    }
+
+    static func nanoseconds(_ d: Duration) -> Int64 {
+        let c = d.components
+        return c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000
+    }
+
+    /// Performs one step; true when it was `stop: all`.
+    private func perform(_ step: Scenario.Step, firewall fw: Firewall, network built: Network) throws(RunnerError) -> Bool {
+        switch step.action {
+        case .run(let process):
+            try startProcess(process, network: built, source: step.source)
+        case .impair:
+            break   // the scenario loader folds impair steps into the specs' schedules
+        case .addRule(let name):
+            log("add-rule \(name)")
+            try fw.add(name)
+        case .removeRule(let name):
+            log("remove-rule \(name)")
+            try fw.remove(name)
+        case .signal(let name, let signal):
+            log("signal \(signal) to \(name)")
+            guard let child = lock.withLock({ processes.first { $0.process.name == name }?.child }) else {
+                throw .execution("\(step.source): no process '\(name)' to signal")
+            }
+            child.signal(signal.rawValue)
+        case .stop(.process(let name)):
+            log("stop \(name)")
+            let victims = lock.withLock { processes.filter { $0.process.name == name }.map(\.child) }
+            stop(victims)
+        case .stop(.all):
+            log("stop all")
+            return true
+        }
+        return false
+    }
+
+    /// Rewrites `node:port` arguments to the node's address (IPv4 first).
+    static func rewrite(_ argument: String, topology: Scenario.Topology) -> String {
+        guard let colon = argument.lastIndex(of: ":") else { return argument }
+        let host = String(argument[..<colon])
+        let port = argument[argument.index(after: colon)...]
+        guard !port.isEmpty, port.allSatisfy(\.isNumber), topology.node(named: host) != nil else { return argument }
+        let addresses = topology.addresses(of: host)
+        if let v4 = addresses.first(where: { $0.address.family == .ipv4 }) { return "\(v4.address):\(port)" }
+        if let v6 = addresses.first { return "[\(v6.address)]:\(port)" }
+        return argument
+    }
+
+    private func startProcess(_ process: Scenario.Process, network built: Network, source: Scenario.SourceLocation) throws(RunnerError) {
+        let namespace: NetworkNamespace
+        do { namespace = try built.namespace(process.node) } catch { throw .execution(error.description) }
+        var argv: [String]
+        var eventsPath: String?
+        switch process.command {
+        case .peer(let arguments):
+            argv = [settings.faultlineBinary, "peer"] + arguments.map { Self.rewrite($0, topology: scenario.topology) }
+            if let index = arguments.firstIndex(of: "--events"), index + 1 < arguments.count {
+                eventsPath = arguments[index + 1]
+            } else {
+                eventsPath = "\(artifacts)/\(process.name).events.jsonl"
+                argv += ["--events", eventsPath ?? ""]
+            }
+        case .argv(let arguments):
+            argv = arguments.map { Self.rewrite($0, topology: scenario.topology) }
+        }
+        let logPath = "\(artifacts)/\(process.name).log"
+        let logFD = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer {
+            if logFD >= 0 { close(logFD) }
+            if devNull >= 0 { close(devNull) }
+        }
+        var environment = ProcessInfo.processInfo.environment
+        for node in scenario.topology.nodes {
+            let key = node.name.uppercased()
+            let addresses = scenario.topology.addresses(of: node.name)
+            if let v4 = addresses.first(where: { $0.address.family == .ipv4 }) { environment["FAULTLINE_\(key)_IPV4"] = v4.address.description }
+            if let v6 = addresses.first(where: { $0.address.family == .ipv6 }) { environment["FAULTLINE_\(key)_IPV6"] = v6.address.description }
+        }
+        environment["FAULTLINE_NODE"] = process.node
+        environment["FAULTLINE_ARTIFACTS"] = artifacts
+        log("start \(process.name) on \(process.node): \(argv.dropFirst(process.command.isPeer ? 1 : 0).joined(separator: " "))")
+        do {
+            let child = try namespace.spawn(argv, environment: environment, stdin: devNull, stdout: logFD, stderr: logFD)
+            lock.withLock { processes.append((process, child, eventsPath)) }
+            if case .peer(let arguments) = process.command, let eventsPath {
+                // The timeline holds until the peer is ready: its `start` event (its signal
+                // handlers are in place, so a `signal` step cannot kill it), and for a listener
+                // its `listening` event (a client step right after it must not race it). On a
+                // loaded machine exec alone can take a few hundred milliseconds. Later steps
+                // shift by the wait.
+                let event = arguments.first == "listen" ? "listening" : "start"
+                let began = fl_monotonic_ns()
+                let ready = Self.waitForEvent(event, eventsPath: eventsPath, child: child, cancellation: cancellation,
+                                              timeoutNanoseconds: 5_000_000_000)
+                let waited = fl_monotonic_ns() - began
+                start += waited
+                log("\(process.name) \(ready ? "ready (\(event))" : "NOT ready (no \(event) event)") after \(waited / 1_000_000) ms; the timeline waited")
+            }
+        } catch {
+            throw Self.classify(error, doing: "start process '\(process.name)' (\(source))", badInputOnMissing: true)
+        }
+    }
+
+    /// Polls a peer's event log for an event (every millisecond), until it comes, the peer
+    /// exits, the timeout, or cancellation. True when it came.
+    static func waitForEvent(_ event: String, eventsPath: String, child: ChildProcess, cancellation: Cancellation,
+                             timeoutNanoseconds: UInt64) -> Bool {
+        let deadline = fl_monotonic_ns() + timeoutNanoseconds
+        let marker = Array("\"event\":\"\(event)\"".utf8)
+        while fl_monotonic_ns() < deadline {
+            if let data = FileManager.default.contents(atPath: eventsPath), data.count >= marker.count {
+                let bytes = [UInt8](data)
+                for i in 0...(bytes.count - marker.count) where bytes[i] == marker[0] && Array(bytes[i..<(i + marker.count)]) == marker {
+                    return true
+                }
+            }
+            if child.poll() != nil { return false }
+            if cancellation.sleep(until: fl_monotonic_ns() + 1_000_000) { return false }
+        }
+        return false
+    }
+
+    /// SIGTERM, up to one second to finish (peers write their summary), then SIGKILL.
+    private func stop(_ children: [ChildProcess]) {
+        let running = children.filter { $0.poll() == nil }
+        for child in running { child.signal(SIGTERM) }
+        let deadline = fl_monotonic_ns() + 1_000_000_000
+        for child in running {
+            let now = fl_monotonic_ns()
+            if now < deadline, child.wait(timeoutNanoseconds: deadline - now) != nil { continue }
+            child.kill()
+            child.wait()
+        }
+    }
+
+    // MARK: teardown
+
+    /// Always runs: captures, processes, engines, firewall and namespaces, in that order.
+    /// Captures stop first: what the scenario observed ends with its timeline (at `stop: all`,
+    /// the time limit, or when every process has exited); the RSTs and FINs of processes
+    /// being killed for the teardown are not part of it.
+    private func teardown() {
+        let (all, capture, set, net) = lock.withLock { (processes.map(\.child), running, impairments, network) }
+        if let capture {
+            // Packets already on the wire are captured for a moment more.
+            usleep(20_000)
+            let stats = capture.stop()
+            lock.withLock {
+                for (index, s) in stats.enumerated() where captures.indices.contains(index) {
+                    captures[index].packets = s.packetsWritten
+                    captures[index].drops = s.dropped + s.interfaceDropped
+                    if s.lostPackets { notes.append("capture \(captures[index].label) lost packets: \(s.summary)") }
+                }
+            }
+        }
+        stop(all)
+        if !all.isEmpty { log("processes stopped") }
+        if let set {
+            for line in set.userspaceStats { note("engine \(line)") }
+            set.stop()
+        }
+        net?.teardown()
+        log("torn down")
+    }
+
+    private func processOutcomes() -> [String: ProcessOutcome] {
+        let list = lock.withLock { processes }
+        var out: [String: ProcessOutcome] = [:]
+        for (process, child, eventsPath) in list {
+            var outcome = ProcessOutcome(name: process.name, node: process.node)
+            if let status = child.poll() {
+                switch status {
+                case .exited(let code): outcome.exitStatus = Int64(code)
+                case .signaled(let sig): outcome.exitStatus = 128 + Int64(sig)
+                }
+            }
+            if let eventsPath {
+                do {
+                    outcome.events = try PeerEvents.read(path: eventsPath)
+                } catch {
+                    outcome.eventsError = "its event log cannot be read: \(error)"
+                }
+            }
+            out[process.name] = outcome
+        }
+        return out
+    }
+
+    private func writeArtifacts(_ result: ScenarioResult) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        if let data = try? encoder.encode(result.findings) {
+            _ = FileManager.default.createFile(atPath: artifacts + "/findings.json", contents: data)
+        }
+        if let data = try? encoder.encode(result) {
+            _ = FileManager.default.createFile(atPath: artifacts + "/result.json", contents: data)
+        }
+        let timeline = lock.withLock { timelineLog }.joined(separator: "\n") + "\n"
+        _ = FileManager.default.createFile(atPath: artifacts + "/timeline.log", contents: Data(timeline.utf8))
+        _ = FileManager.default.createFile(atPath: artifacts + "/report.txt", contents: Data(TextReport.scenario(result, verbose: true).utf8))
+    }
+
+    static func classify(_ error: NetlinkError, doing what: String, badInputOnMissing: Bool = false) -> RunnerError {
+        switch error.errno {
+        case .EPERM, .EACCES:
+            return .environment("\(what): \(error)")
+        case .ENOENT where badInputOnMissing:
+            return .badInput("\(what): \(error)")
+        case .EOPNOTSUPP:
+            return .environment("\(what): \(error)")
+        default:
+            return .execution("\(what): \(error)")
+        }
+    }
+}
+
+extension Scenario.Process.Command {
+    var isPeer: Bool {
+        if case .peer = self { return true }
+        return false
+    }
+}

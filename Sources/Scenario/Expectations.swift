@@ -1,0 +1,163 @@
+import Impairment
+
+extension Scenario {
+    /// Something that must hold after the run for the scenario to pass.
+    public struct Expectation: Sendable, Hashable {
+        public var check: Check
+        /// Where it is written, for the report.
+        public var source: SourceLocation
+
+        public init(check: Check, source: SourceLocation) {
+            self.check = check
+            self.source = source
+        }
+
+        public enum Check: Sendable, Hashable {
+            /// At least `minCount` findings of this diagnosis (matching flow and vantage when given).
+            case present(DiagnosisPattern, minCount: Int)
+            /// No finding of this diagnosis (cause nil: of any cause of the kind).
+            case absent(DiagnosisPattern)
+            /// A fact from a process's event log compared with a value.
+            case peer(process: String, field: PeerField, comparison: Comparison, value: PeerValue)
+            /// tshark's expert analysis sets `flag` on at least `minCount` packets.
+            case tsharkFlag(flag: String, minCount: Int, flow: Flow?, vantage: String?)
+        }
+    }
+
+    /// A diagnosis to look for among the analyzer's findings.
+    public struct DiagnosisPattern: Sendable, Hashable, CustomStringConvertible {
+        /// A kind from `DiagnosisVocabulary.kinds`: `zero-window`, `rst`, …
+        public var kind: String
+        /// A cause of that kind; nil only in `absent` (any cause).
+        public var cause: String?
+        /// Only findings on this connection.
+        public var flow: Flow?
+        /// Only findings seen from this node's capture.
+        public var vantage: String?
+
+        public init(kind: String, cause: String?, flow: Flow? = nil, vantage: String? = nil) {
+            self.kind = kind
+            self.cause = cause
+            self.flow = flow
+            self.vantage = vantage
+        }
+
+        /// `rst/refused-by-host`, `rst`: the string findings are matched by.
+        public var diagnosis: String { cause.map { "\(kind)/\($0)" } ?? kind }
+
+        public var description: String {
+            var s = diagnosis
+            if let flow { s += " on \(flow)" }
+            if let vantage { s += " at \(vantage)" }
+            return s
+        }
+    }
+
+    /// Facts a peer's event log reports about one process.
+    public enum PeerField: String, Sendable, Hashable, CaseIterable {
+        /// The errno connect() failed with, or `none` when it succeeded.
+        case connectErrno = "connect-errno"
+        /// The first errno a read (recv) failed with, or `none`.
+        case readErrno = "read-errno"
+        /// The first errno a write (send) failed with, or `none`.
+        case writeErrno = "write-errno"
+        /// The longest time one write call stayed blocked.
+        case writeBlocked = "write-blocked"
+        /// How long connect() took (to success or failure).
+        case connectTime = "connect-time"
+        /// Payload bytes the process wrote / read in total.
+        case bytesSent = "bytes-sent"
+        case bytesReceived = "bytes-received"
+        /// The process's exit status (0–255), or 128 + signal number when a signal ended it.
+        case exitStatus = "exit-status"
+
+        public enum ValueKind: Sendable { case errno, duration, size, integer }
+
+        public var valueKind: ValueKind {
+            switch self {
+            case .connectErrno, .readErrno, .writeErrno: return .errno
+            case .writeBlocked, .connectTime: return .duration
+            case .bytesSent, .bytesReceived: return .size
+            case .exitStatus: return .integer
+            }
+        }
+    }
+
+    public enum Comparison: String, Sendable, Hashable, CaseIterable {
+        case equal = "=="
+        case notEqual = "!="
+        case less = "<"
+        case lessOrEqual = "<="
+        case greater = ">"
+        case greaterOrEqual = ">="
+
+        public func holds<T: Comparable>(_ actual: T, _ expected: T) -> Bool {
+            switch self {
+            case .equal: return actual == expected
+            case .notEqual: return actual != expected
+            case .less: return actual < expected
+            case .lessOrEqual: return actual <= expected
+            case .greater: return actual > expected
+            case .greaterOrEqual: return actual >= expected
+            }
+        }
+    }
+
+    public enum PeerValue: Sendable, Hashable, CustomStringConvertible {
+        /// An errno name (`ECONNREFUSED`), or `none` for success.
+        case errno(String?)
+        case duration(Duration)
+        case size(ByteCount)
+        case integer(Int64)
+
+        public var description: String {
+            switch self {
+            case .errno(let name): return name ?? "none"
+            case .duration(let d): return Interval(d).description
+            case .size(let s): return s.description
+            case .integer(let i): return "\(i)"
+            }
+        }
+    }
+
+    /// A TCP connection by its two ends: `client -> server:9000` is a connection from any port of the
+    /// client to port 9000 of the server. A finding matches a flow in either packet direction; the
+    /// arrow says who opened the connection.
+    public struct Flow: Sendable, Hashable, CustomStringConvertible {
+        public var from: Endpoint
+        public var to: Endpoint
+
+        public init(from: Endpoint, to: Endpoint) {
+            self.from = from
+            self.to = to
+        }
+
+        public var description: String { "\(from) -> \(to)" }
+    }
+
+    public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+        public enum Host: Sendable, Hashable {
+            /// A node of the topology: any of its addresses.
+            case node(String)
+            case address(IPAddress)
+        }
+
+        public var host: Host
+        /// nil: any port.
+        public var port: UInt16?
+
+        public init(host: Host, port: UInt16? = nil) {
+            self.host = host
+            self.port = port
+        }
+
+        public var description: String {
+            let h: String
+            switch host {
+            case .node(let n): h = n
+            case .address(let a): h = a.family == .ipv6 && port != nil ? "[\(a)]" : a.description
+            }
+            return port.map { "\(h):\($0)" } ?? h
+        }
+    }
+}

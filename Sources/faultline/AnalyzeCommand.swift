@@ -1,0 +1,141 @@
+import Analysis
+import ArgumentParser
+import Foundation
+
+/// `faultline analyze`: read captures, run the tshark-compatible TCP analysis, report.
+struct AnalyzeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "analyze",
+        abstract: "Analyse TCP in pcap/pcapng captures: tshark-compatible flags, per-flow summary.",
+        discussion: """
+        Reads pcap (both byte orders, µs or ns timestamps) and pcapng
+        (several interfaces, any if_tsresol); Ethernet, Linux cooked v1/v2,
+        raw IP and BSD loopback links; VLAN tags; IPv4 and IPv6. Segment
+        lengths come from the IP header, so captures cut to the headers
+        analyse the same as full ones.
+
+        --flags prints one line per flagged frame, as tshark 4.0.17 prints
+        -T fields -E separator=, -E aggregator=';' -e frame.number
+        -e tcp.analysis.<flag> for its 15 flags, e.g.
+          22,retransmission;fast_retransmission
+        (fast and spurious retransmissions also show "retransmission", as
+        tshark's field does). With several files, lines start with "FILE:".
+
+        Without --flags: a summary per TCP conversation, then the findings
+        (kind / cause, e.g. rst / injected-by-middlebox) grouped by flow, most
+        serious first, each with its evidence, confidence and frame numbers.
+        Several files are judged together as vantage points of the same
+        traffic (e.g. client.pcapng server.pcapng). --json for machines.
+
+        A file cut in the middle of a packet is analysed up to the cut,
+        with a warning on stderr. A corrupt file stops with exit status 2
+        and an error naming the byte offset.
+
+        Examples:
+          faultline analyze trace.pcapng
+          faultline analyze --flags trace.pcap > trace.flags
+          faultline analyze --json client=a.pcap server=b.pcapng
+          faultline analyze trace.pcap --annotate annotated.pcapng
+          scripts/compare-tshark trace.pcap   (agreement per flag)
+        """)
+
+    @Argument(help: ArgumentHelp("Capture files (pcap or pcapng); several files are vantage points of the same traffic.",
+                                 discussion: "Name a vantage with NAME=PATH (client=c.pcapng); otherwise it is named after the file."))
+    var files: [String]
+
+    @Flag(name: .long, help: "Print only 'frame,flag;flag' lines for frames tshark would flag.")
+    var flags = false
+
+    @Flag(name: .long, help: "Print the findings as JSON (schema faultline.findings/1, see docs/findings-schema.md).")
+    var json = false
+
+    @Option(name: .long, help: ArgumentHelp("Write a copy of the first capture with a pcapng comment on each packet a finding points at.", valueName: "OUT.pcapng"))
+    var annotate: String?
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("give at least one capture file") }
+        if flags && json { throw ValidationError("--flags and --json cannot be combined") }
+        if flags && annotate != nil { throw ValidationError("--flags and --annotate cannot be combined") }
+    }
+
+    func run() throws {
+        if flags { try runFlags() } else { try runDiagnosis() }
+    }
+
+    /// tshark-compatible flags, one file after the other, streamed.
+    private func runFlags() throws {
+        let output = OutputBuffer(fd: 1)
+        var failed = false
+        for path in files {
+            do throws(CaptureError) {
+                var writer = FlagLinesWriter(output: output, prefix: files.count > 1 ? "\(path):" : "")
+                let analysis = try CaptureAnalysis.run(path: path, observer: &writer)
+                if let cut = analysis.truncation {
+                    output.flush()
+                    Self.printError("warning: \(path): \(cut); analysed the \(analysis.frames) frames before it")
+                }
+            } catch {
+                output.flush()
+                Self.printError("error: \(path): \(error)")
+                failed = true
+            }
+        }
+        output.flush()
+        if failed { throw ExitCode(2) }
+    }
+
+    /// Every file analysed, then judged together: flows matched across vantages.
+    private func runDiagnosis() throws {
+        let captures = files.map(VantageCapture.init(argument:))
+        var digests: [VantageDigest] = []
+        var analyses: [CaptureAnalysis] = []
+        var failed = false
+        for capture in captures {
+            do throws(CaptureError) {
+                var observer = DiagnosisObserver(vantage: capture.name)
+                let analysis = try CaptureAnalysis.run(path: capture.path, observer: &observer)
+                if let cut = analysis.truncation {
+                    Self.printError("warning: \(capture.path): \(cut); analysed the \(analysis.frames) frames before it")
+                }
+                digests.append(observer.digest(of: analysis))
+                analyses.append(analysis)
+            } catch {
+                Self.printError("error: \(capture.path): \(error)")
+                failed = true
+            }
+        }
+        if failed { throw ExitCode(2) }
+        do throws(CaptureError) {
+            try Diagnoser.crossVantagePass(&digests)
+        } catch {
+            Self.printError("error: \(error)")
+            throw ExitCode(2)
+        }
+        let result = Diagnoser.result(from: digests, analyses: analyses)
+        let output = OutputBuffer(fd: 1)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let summaries = try encoder.encode(analyses.map(CaptureSummary.init))
+            output.append(FindingsJSON.render(result, extraMembers: ["captures": String(decoding: summaries, as: UTF8.self)]))
+            output.append("\n")
+        } else {
+            for analysis in analyses { output.append(CaptureSummary(analysis).text) }
+            output.append(DiagnosisReport.text(result))
+        }
+        output.flush()
+        if let annotate, let first = result.vantages.first {
+            do throws(AnnotateError) {
+                let count = try PcapngAnnotator.annotate(result, vantage: first.name, output: annotate)
+                Self.printError("annotated \(count) packets of \(first.path) in \(annotate)")
+            } catch {
+                Self.printError("error: --annotate \(annotate): \(error)")
+                throw ExitCode(2)
+            }
+        }
+    }
+
+    static func printError(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Glibc
+import Netlink
+import Runner
+
+/// `faultline cleanup`: remove what killed runs and labs left behind.
+struct CleanupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cleanup",
+        abstract: "Remove namespaces left by SIGKILLed runs and labs (every faultline run does this at start).",
+        discussion: """
+        Faultline's named namespaces are /run/netns/faultline-<owner-pid>-...; everything a run
+        creates (links, addresses, routes, qdiscs, firewall rules, processes) lives inside them.
+        A namespace whose owner process is gone is unmounted and removed; its processes already
+        died with their owner (PR_SET_PDEATHSIG). Namespaces of live runs and labs are listed and
+        left alone. Nothing else on the machine is touched.
+
+        Examples:
+          sudo faultline cleanup
+        """)
+
+    func run() throws {
+        let out = StandardStream(fd: 1)
+        if geteuid() != 0 {
+            StandardStream(fd: 2).line("error: faultline cleanup needs root to unmount namespaces: run it with sudo")
+            throw ExitCode(3)
+        }
+        let swept = NamespaceSweeper.sweep()
+        for entry in swept { out.line("removed \(entry.name) (owner pid \(entry.ownerPID) is gone)") }
+        let live = Lab.instances()
+        for instance in live {
+            out.line("left alone: \(instance.isLab ? "lab" : "run") \(instance.scenarioName) of live pid \(instance.owner) (\(instance.nodes.count) namespaces)")
+        }
+        if swept.isEmpty && live.isEmpty { out.line("nothing to clean up") }
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Runner
+
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check which kernel features Faultline can use here, and what to do about missing ones.",
+        discussion: """
+        Every probe runs in throwaway network namespaces; nothing in the root namespace changes.
+        Probed: netns, veth, netem, tbf, nfqueue (iptables NFQUEUE + nfnetlink_queue), nftables
+        (reject with tcp reset), af_packet, userns, tshark.
+
+        A missing feature with a fallback is reported but does not fail: without netem, for
+        example, Faultline applies impairments with its userspace engine.
+
+        Exit status: 0 everything Faultline needs is here; 3 a feature without fallback is missing.
+
+        Examples:
+          faultline doctor
+          faultline doctor --json | jq '.features[] | select(.available == false)'
+        """)
+
+    @Flag(help: "Print {\"features\":[{\"name\",\"available\",\"detail\",\"remedy\"}...]}.")
+    var json = false
+
+    func run() throws {
+        let report = Doctor.run()
+        if json {
+            let features: [[String: Any]] = report.features.map { feature in
+                var entry: [String: Any] = ["name": feature.name, "available": feature.available, "detail": feature.detail]
+                entry["remedy"] = feature.remedy ?? NSNull()
+                return entry
+            }
+            let data = try JSONSerialization.data(withJSONObject: ["features": features], options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("faultline doctor — \(kernelRelease()), probed in throwaway namespaces")
+            for feature in report.features {
+                let status = feature.available ? "ok     " : (feature.hasFallback ? "missing" : "MISSING")
+                print("  \(status)  \(feature.name.padding(toLength: 10, withPad: " ", startingAt: 0))  \(feature.detail)")
+                if !feature.available, let remedy = feature.remedy {
+                    print("                       → \(remedy)")
+                }
+            }
+            if report.blocking {
+                print("Faultline cannot run here: a feature without fallback is missing (above).")
+            }
+        }
+        if report.blocking { throw ExitCode(3) }
+    }
+
+    private func kernelRelease() -> String {
+        var name = utsname()
+        uname(&name)
+        let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return "Linux \(release)"
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import Runner
+
+/// `faultline exec NODE [--lab ID] -- CMD...`: a command inside a node of a running lab.
+struct ExecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec",
+        abstract: "Run a command inside a node of a running lab (like `ip netns exec`).",
+        discussion: """
+        Joins the node's network namespace (/run/netns/faultline-<pid>-lab.<scenario>-<node>) and
+        replaces itself with the command, which keeps your terminal, stdin and exit status. With
+        one lab running, --lab is not needed; otherwise give its scenario name or its pid.
+        Without a command it lists the running labs (and scenario runs) and their nodes.
+
+        Examples:
+          faultline exec server -- ss -tni
+          faultline exec client -- faultline peer connect --to 198.18.2.2:9001
+          faultline exec router --lab zw2-never-read -- nft list ruleset
+          faultline exec client -- bash
+          faultline exec                  list what is running
+        """)
+
+    @Argument(help: ArgumentHelp("The node: client, router, server, ...", valueName: "node"))
+    var node: String?
+
+    @Option(help: ArgumentHelp("Which lab: its scenario name, its id (lab.NAME), or the lab's pid.", valueName: "id"))
+    var lab: String?
+
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "command"))
+    var command: [String] = []
+
+    func run() throws {
+        let err = StandardStream(fd: 2)
+        let all = Lab.instances()
+        guard let node else {
+            if all.isEmpty { StandardStream(fd: 1).line("no lab is running; start one with `faultline lab SCENARIO`") }
+            for instance in all {
+                StandardStream(fd: 1).line("\(instance.isLab ? "lab" : "run") \(instance.scenarioName) (pid \(instance.owner)): nodes \(instance.nodes.keys.sorted().joined(separator: ", "))")
+            }
+            return
+        }
+        guard !command.isEmpty else {
+            throw ValidationError("give the command after --, e.g. `faultline exec \(node) -- ss -tn`")
+        }
+        var candidates = all
+        if let lab {
+            candidates = all.filter { $0.id == lab || $0.id == Lab.idPrefix + lab || $0.scenarioName == lab || String($0.owner) == lab }
+            if candidates.isEmpty {
+                err.line("error: no running lab \"\(lab)\". Running: \(describe(all))")
+                throw ExitCode(2)
+            }
+        } else {
+            let labs = all.filter(\.isLab)
+            candidates = labs.isEmpty ? all : labs
+        }
+        guard !candidates.isEmpty else {
+            err.line("error: no lab is running; start one with `faultline lab SCENARIO` (in another terminal)")
+            throw ExitCode(2)
+        }
+        guard candidates.count == 1, let target = candidates.first else {
+            err.line("error: several labs are running; choose one with --lab: \(describe(candidates))")
+            throw ExitCode(2)
+        }
+        guard let mounted = target.nodes[node] else {
+            err.line("error: lab \(target.scenarioName) has no node '\(node)'; its nodes: \(target.nodes.keys.sorted().joined(separator: ", "))")
+            throw ExitCode(2)
+        }
+        // This thread joins the namespace and execs: the new program runs there, alone.
+        if let problem = Lab.joinNetworkNamespace(path: "/run/netns/\(mounted)") {
+            err.line("error: \(problem)")
+            throw ExitCode(3)
+        }
+        setenv("FAULTLINE_NODE", node, 1)
+        var cArgs: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+        execvp(command[0], &cArgs)
+        let e = errno
+        err.line("error: cannot run \(command[0]): \(String(cString: strerror(e)))")
+        throw ExitCode(e == ENOENT ? 127 : 126)
+    }
+
+    private func describe(_ instances: [Lab.Instance]) -> String {
+        instances.isEmpty ? "none" : instances.map { "\($0.scenarioName) (pid \($0.owner)\($0.isLab ? "" : ", a scenario run"))" }.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Glibc
+
+/// The `faultline` command. One subcommand per file in this folder.
+@main
+struct Faultline: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "faultline",
+        abstract: "Reproduce TCP failures on demand, capture them, diagnose them from the wire.",
+        discussion: """
+        Faultline builds a small network (client — router — server) out of network
+        namespaces, impairs it (delay, loss, reordering, ...), runs socket programs
+        that reproduce real application failures, captures the traffic and explains
+        what went wrong.
+
+        Start with:
+          faultline doctor                 what this kernel supports
+          faultline run Scenarios/         the failure-mode catalog
+          faultline analyze FILE.pcapng    diagnose any capture
+
+        Exit status: 0 success; 1 an expectation failed (or the network failed a
+        peer); 2 bad input (files, options); 3 the environment cannot run it.
+        """,
+        version: "0.1.0",
+        subcommands: Faultline.allSubcommands
+    )
+
+    /// As ArgumentParser's main, except that bad input exits 2 (not EX_USAGE 64), as every
+    /// Faultline command documents.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                let message = fullMessage(for: error)
+                FileHandleStderr.write(message.hasSuffix("\n") ? message : message + "\n")
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// Writes to standard error without touching the `stderr` global (an error in Swift 6 mode).
+enum FileHandleStderr {
+    static func write(_ text: String) {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return -1 }
+                return Glibc.write(2, base + offset, raw.count - offset)
+            }
+            if written <= 0 { break }
+            offset += written
+        }
+    }
+}

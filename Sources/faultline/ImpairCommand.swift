@@ -1,0 +1,243 @@
+import ArgumentParser
+import CLinux
+import Glibc
+import Impairment
+import Netlink
+
+/// `faultline impair`: builds the line topology, applies one impairment with the userspace
+/// (NFQUEUE) engine on the router, and holds it until Ctrl-C. Hidden `--bench` runs the engine's
+/// benchmark (`scripts/bench impairment`).
+struct ImpairCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "impair",
+        abstract: "Build client — router — server and impair the router's forwarding path until Ctrl-C.",
+        discussion: """
+        Uses the userspace engine: NFQUEUE on the router, one queue and one
+        thread per direction. It works without sch_netem and can also pick
+        single packets (--action). The namespaces are named, so your own
+        programs can run in them meanwhile (the names are printed at start):
+          ip netns exec faultline-<pid>-impair-server iperf3 -s
+          ip netns exec faultline-<pid>-impair-client iperf3 -c 198.18.2.2
+        Ctrl-C prints the engine's counters, removes the rules and the
+        namespaces.
+
+        Values are written as tc writes them: durations "20ms", "1.5s";
+        percentages "1%"; rates "10mbit" (bits/s) or "1MBps" (bytes/s);
+        sizes "64KiB".
+
+        Examples:
+          faultline impair --delay 20ms --jitter 5ms --distribution normal
+          faultline impair --loss 1% --both
+          faultline impair --gemodel 2%,25%      # bursts of mean 1/r = 4
+          faultline impair --rate 10mbit --queue-limit 50 --delay 10ms
+          faultline impair --action data:5,6:drop
+              (drops the 5th and 6th TCP data segments client → server)
+          faultline impair --action syn:1:duplicate=300ms
+              (a late duplicate SYN: the server answers with a challenge ACK)
+          faultline impair --delay 2ms --change-at 10s --change-delay 400ms
+          faultline impair --loss 5% --seed 7 --decision-log /tmp/d.log
+
+        If the engine dies, traffic on that direction stops (there is no
+        --queue-bypass) and the command exits with status 4, saying why.
+        """)
+
+    @Option(help: "Link direction to impair: router→NODE (leaving toward NODE) or NODE→router.")
+    var link = "router→server"
+
+    @Flag(help: "Also impair the opposite direction (same parameters, its own random stream).")
+    var both = false
+
+    @Option(help: "Added delay, e.g. 20ms.") var delay: String?
+    @Option(help: "Delay variation around --delay (uniform ±J, or σ with --distribution).") var jitter: String?
+    @Option(help: "Jitter distribution: uniform, normal, pareto, paretonormal.") var distribution: String?
+    @Option(name: .customLong("delay-correlation"), help: "Correlation of successive delay draws, e.g. 25%.") var delayCorrelation: String?
+    @Option(help: "Random loss probability, e.g. 1%.") var loss: String?
+    @Option(name: .customLong("loss-correlation"), help: "netem-style loss correlation.") var lossCorrelation: String?
+    @Option(help: "Gilbert–Elliott loss: p,r[,1-h[,1-k]] in percent, e.g. 2%,25%.") var gemodel: String?
+    @Option(help: "Duplicate probability, e.g. 1%.") var duplicate: String?
+    @Option(help: "Corruption probability (one flipped bit, stale checksum), e.g. 0.1%.") var corrupt: String?
+    @Option(help: "Reorder probability (sent at once, overtaking delayed packets); needs --delay.") var reorder: String?
+    @Option(help: "Reorder gap: after a reordered packet, the next gap−1 are delayed.") var gap: UInt32?
+    @Option(help: "Bandwidth, e.g. 10mbit.") var rate: String?
+    @Option(name: .customLong("queue-limit"), help: "Queue before the rate limit: packets (50) or bytes (64KiB).") var queueLimit: String?
+    @Option(help: "netem's queue limit in packets (default 1000).") var limit: UInt32?
+    @Option(help: "Targeted action MATCH:N[,N...]:ACTION; MATCH syn|data|ack|tcp|udp|any, ACTION drop|corrupt|delay=DUR|duplicate=DUR. Repeatable.")
+    var action: [String] = []
+    @Option(name: .customLong("change-at"), help: "Time of a scheduled change (with --change-delay / --change-loss).") var changeAt: String?
+    @Option(name: .customLong("change-delay"), help: "Delay from --change-at on.") var changeDelay: String?
+    @Option(name: .customLong("change-loss"), help: "Loss from --change-at on.") var changeLoss: String?
+    @Option(help: "Seed of every random decision (same seed, same packets: same decisions).") var seed: UInt64 = 1
+    @Option(name: .customLong("decision-log"), help: "Write one line per packet decision to this file.") var decisionLog: String?
+    @Option(name: .customLong("stats-every"), help: "Print the counters every N seconds (0: only at the end).") var statsEvery: UInt32 = 0
+    @Flag(name: .customLong("no-realtime"), help: "Run the engine's threads with normal scheduling (less precise delays on a busy machine).")
+    var noRealtime = false
+
+    @Flag(help: .hidden) var bench = false
+    @Option(name: .customLong("bench-seconds"), help: .hidden) var benchSeconds: Double = 2
+
+    func run() throws {
+        if bench { return try runBenchmark() }
+        let spec = try buildSpec()
+        var specs = [spec]
+        if both {
+            // The line's router has two neighbours; the opposite direction leaves toward (or
+            // arrives from) the other one.
+            func other(_ node: String) -> String? { node == "client" ? "server" : node == "server" ? "client" : nil }
+            var reverse = spec
+            if spec.link.from == "router", let o = other(spec.link.to) {
+                reverse.link = LinkDirection(from: "router", to: o)
+            } else if spec.link.to == "router", let o = other(spec.link.from) {
+                reverse.link = LinkDirection(from: o, to: "router")
+            } else {
+                throw ValidationError("--both: \(spec.link) is not a direction through the line's router")
+            }
+            specs.append(reverse)
+        }
+        for (i, s) in specs.enumerated() {
+            let issues = s.validate(at: "")
+            for issue in issues where issue.severity == .warning { printError("warning: \(issue)") }
+            let errors = issues.filter { $0.severity == .error }
+            if !errors.isEmpty { throw ValidationError(errors.map { "impairment \(i): \($0)" }.joined(separator: "\n")) }
+        }
+
+        var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+        _ = fl_block_signals(&signals, Int32(signals.count))
+        let signalFD = fl_signalfd(&signals, Int32(signals.count))
+        defer { if signalFD >= 0 { close(signalFD) } }
+
+        NamespaceSweeper.sweep()
+        let net = try Topology.line().build(namedWith: "impair")
+        defer { net.teardown() }
+        let failureFD = fl_eventfd(0)
+        defer { close(failureFD) }
+        let options = UserspaceEngine.Options(decisionLogPath: decisionLog, realtimePriority: noRealtime ? nil : 20,
+                                              onFailure: { failure in
+                                                  printError("faultline impair: \(failure)")
+                                                  var one: UInt64 = 1
+                                                  _ = write(failureFD, &one, 8)
+                                              })
+        let engine = try UserspaceEngine.start(network: net, specs: specs, seed: seed, options: options)
+        defer { engine.stop() }
+
+        say("impairing \(engine.paths.map(\.description).joined(separator: " and ")) with the userspace engine (seed \(seed))")
+        for node in net.nodeNames {
+            if let name = try? net.namespace(node).mountedName { say("  \(node): ip netns exec \(name) ...") }
+        }
+        say("  client 198.18.1.2 / fd00:fa17:1::2, server 198.18.2.2 / fd00:fa17:2::2")
+        if let decisionLog { say("  decisions → \(decisionLog)") }
+        say("Ctrl-C to stop.")
+
+        var fds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0), pollfd(fd: failureFD, events: Int16(POLLIN), revents: 0)]
+        let timeout: Int32 = statsEvery > 0 ? Int32(clamping: Int(statsEvery) * 1000) : -1
+        var failed = false
+        while true {
+            let rc = poll(&fds, 2, timeout)
+            if rc < 0 && errno == EINTR { continue }
+            if fds[1].revents != 0 { failed = true; break }
+            if fds[0].revents != 0 { break }
+            if rc == 0 { for s in engine.stats { say(s.description) } }
+        }
+        for s in engine.stats { say(s.description) }
+        if failed { throw ExitCode(4) }
+    }
+
+    private func runBenchmark() throws {
+        NamespaceSweeper.sweep()
+        var configuration = UserspaceBenchmark.Configuration()
+        configuration.seconds = benchSeconds
+        if noRealtime { configuration.realtimePriority = nil }
+        let report = try UserspaceBenchmark.run(configuration) { say($0) }
+        say(report.json)
+    }
+
+    // MARK: flags → spec
+
+    private func buildSpec() throws -> ImpairmentSpec {
+        var p = ImpairmentParameters()
+        if delay != nil || jitter != nil {
+            p.delay = DelaySpec(delay: try parse(delay ?? "0", "--delay", Interval.init(parsing:)),
+                                jitter: try parse(jitter ?? "0", "--jitter", Interval.init(parsing:)),
+                                correlation: try parse(delayCorrelation ?? "0", "--delay-correlation", Percentage.init(parsing:)),
+                                distribution: try distribution.map { try parse($0, "--distribution", DelayDistribution.init(parsing:)) })
+        }
+        if let loss {
+            p.loss = .random(probability: try parse(loss, "--loss", Percentage.init(parsing:)),
+                             correlation: try parse(lossCorrelation ?? "0", "--loss-correlation", Percentage.init(parsing:)))
+        }
+        if let gemodel {
+            let parts = try gemodel.split(separator: ",").map { try parse(String($0), "--gemodel", Percentage.init(parsing:)) }
+            guard (1...4).contains(parts.count) else { throw ValidationError("--gemodel: expected p[,r[,1-h[,1-k]]], e.g. 2%,25%") }
+            p.loss = .gilbertElliott(GilbertElliott(p: parts[0], r: parts.count > 1 ? parts[1] : nil,
+                                                    lossInBad: parts.count > 2 ? parts[2] : .hundred,
+                                                    lossInGood: parts.count > 3 ? parts[3] : .zero))
+        }
+        if let duplicate { p.duplicate = Duplicate(probability: try parse(duplicate, "--duplicate", Percentage.init(parsing:))) }
+        if let corrupt { p.corrupt = Corrupt(probability: try parse(corrupt, "--corrupt", Percentage.init(parsing:))) }
+        if let reorder { p.reorder = Reorder(probability: try parse(reorder, "--reorder", Percentage.init(parsing:)), gap: gap) }
+        if let rate {
+            var r = RateLimit(rate: try parse(rate, "--rate", Rate.init(parsing:)))
+            if let queueLimit {
+                if let packets = UInt32(queueLimit) {
+                    r.queueLimit = .packets(packets)
+                } else {
+                    r.queueLimit = .bytes(try parse(queueLimit, "--queue-limit", ByteCount.init(parsing:)))
+                }
+            }
+            p.rate = r
+        }
+        p.limit = limit
+        var schedule: [ScheduledChange] = []
+        if let changeAt {
+            var change = ImpairmentParameters()
+            if let changeDelay { change.delay = DelaySpec(delay: try parse(changeDelay, "--change-delay", Interval.init(parsing:))) }
+            if let changeLoss { change.loss = .random(probability: try parse(changeLoss, "--change-loss", Percentage.init(parsing:))) }
+            schedule.append(ScheduledChange(at: try parse(changeAt, "--change-at", Interval.init(parsing:)), parameters: change))
+        }
+        return ImpairmentSpec(link: try parse(link, "--link", LinkDirection.init(parsing:)), parameters: p,
+                              actions: try action.map(parseAction), schedule: schedule, seed: seed, engine: .userspace)
+    }
+
+    private func parse<T>(_ text: String, _ flag: String, _ reader: (String) throws(ValueParseError) -> T) throws -> T {
+        do { return try reader(text) } catch { throw ValidationError("\(flag): \(error)") }
+    }
+
+    /// MATCH:N[,N...]:ACTION
+    private func parseAction(_ text: String) throws -> TargetedAction {
+        let parts = text.split(separator: ":", maxSplits: 2).map(String.init)
+        let usage = "--action \(text): expected MATCH:N[,N...]:ACTION, e.g. data:5,6:drop or syn:1:duplicate=300ms"
+        guard parts.count == 3 else { throw ValidationError(usage) }
+        let match: PacketMatch
+        switch parts[0].lowercased() {
+        case "syn": match = .tcpSYN
+        case "data": match = .tcpData
+        case "ack": match = .tcpPureACK
+        case "tcp": match = PacketMatch(transport: .tcp)
+        case "udp": match = PacketMatch(transport: .udp)
+        case "any": match = .any
+        default: throw ValidationError("\(usage) (MATCH is syn, data, ack, tcp, udp or any)")
+        }
+        var nth: [UInt64] = []
+        for n in parts[1].split(separator: ",") {
+            guard let value = UInt64(n), value > 0 else { throw ValidationError("\(usage) (N counts from 1)") }
+            nth.append(value)
+        }
+        let verb = parts[2].split(separator: "=", maxSplits: 1).map(String.init)
+        let actionValue: TargetedAction.Action
+        switch verb[0].lowercased() {
+        case "drop": actionValue = .drop
+        case "corrupt": actionValue = .corrupt
+        case "delay" where verb.count == 2: actionValue = .delay(try parse(verb[1], "--action delay", Interval.init(parsing:)))
+        case "duplicate" where verb.count == 2: actionValue = .duplicate(copyDelay: try parse(verb[1], "--action duplicate", Interval.init(parsing:)))
+        default: throw ValidationError("\(usage) (ACTION is drop, corrupt, delay=DUR or duplicate=DUR)")
+        }
+        return TargetedAction(match: match, nth: nth, action: actionValue)
+    }
+}
+
+/// Unbuffered output: this command runs for long and is often piped or tailed.
+private func say(_ text: String) { writeLine(1, text) }
+private func printError(_ text: String) { writeLine(2, text) }
+private func writeLine(_ fd: Int32, _ text: String) {
+    var line = text + "\n"
+    line.withUTF8 { bytes in _ = write(fd, bytes.baseAddress, bytes.count) }
+}

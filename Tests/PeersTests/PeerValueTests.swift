@@ -1,0 +1,121 @@
+import Peers
+import Testing
+
+@Suite("Peer values: durations, sizes, endpoints, JSON lines")
+struct PeerValueTests {
+    @Test("durations", arguments: [
+        ("100ms", UInt64(100_000_000)), ("1.5s", 1_500_000_000), ("250us", 250_000), ("250µs", 250_000),
+        ("0", 0), ("40ns", 40), ("2m", 120_000_000_000), (" 5ms ", 5_000_000), ("0.001s", 1_000_000),
+    ])
+    func durations(_ text: String, _ nanoseconds: UInt64) throws {
+        #expect(try PeerDuration(parsing: text).nanoseconds == nanoseconds)
+    }
+
+    @Test("bad durations say what was expected", arguments: ["", "ms", "5", "20xs", "-5ms", "1.5ns", "99999999999999999999s"])
+    func badDurations(_ text: String) {
+        #expect(throws: PeerValueError.self) { try PeerDuration(parsing: text) }
+        do {
+            _ = try PeerDuration(parsing: text)
+        } catch {
+            #expect(error.description.hasPrefix("duration \"\(text)\": "))
+            #expect(!error.reason.isEmpty)
+        }
+    }
+
+    @Test("durations print back the way people write them")
+    func durationDescription() {
+        #expect(PeerDuration(nanoseconds: 1_500_000_000).description == "1.5s")
+        #expect(PeerDuration(nanoseconds: 40_000_000).description == "40ms")
+        #expect(PeerDuration(nanoseconds: 250_000).description == "250us")
+        #expect(PeerDuration(nanoseconds: 7).description == "7ns")
+    }
+
+    @Test("sizes", arguments: [
+        ("1500", UInt64(1500)), ("16KiB", 16_384), ("4MiB", 4_194_304), ("64k", 65_536), ("1.5MiB", 1_572_864),
+        ("64kB", 64_000), ("1MB", 1_000_000), ("2GiB", 2_147_483_648), ("10B", 10),
+    ])
+    func sizes(_ text: String, _ bytes: UInt64) throws {
+        #expect(try ByteSize(parsing: text).bytes == bytes)
+    }
+
+    @Test("bad sizes", arguments: ["", "KiB", "4XB", "-1", "1.5B", "0.3KB7"])
+    func badSizes(_ text: String) {
+        #expect(throws: PeerValueError.self) { try ByteSize(parsing: text) }
+    }
+
+    @Test("endpoints: IPv4, bracketed IPv6, names; errors explain")
+    func endpoints() throws {
+        #expect(try PeerEndpoint(parsing: "198.18.2.2:9000") == PeerEndpoint(host: "198.18.2.2", port: 9000))
+        #expect(try PeerEndpoint(parsing: "[fd00:fa17:2::2]:80") == PeerEndpoint(host: "fd00:fa17:2::2", port: 80))
+        #expect(try PeerEndpoint(parsing: "server:9000").host == "server")
+        #expect(PeerEndpoint(host: "fd00::2", port: 1).description == "[fd00::2]:1")
+        for bad in ["198.18.2.2", "198.18.2.2:0", "198.18.2.2:70000", "[fd00::2]", "[fd00::2:80", ":80", "fd00::2:80"] {
+            #expect(throws: PeerValueError.self, "\(bad)") { try PeerEndpoint(parsing: bad) }
+        }
+        do {
+            _ = try PeerEndpoint(parsing: "fd00::2:80")
+        } catch {
+            #expect(error.reason.contains("[fd00::2]:80"))
+        }
+    }
+
+    @Test("socket addresses: numeric parsing and IPv4-mapped display")
+    func socketAddresses() throws {
+        let v4 = try #require(SocketAddress(numericHost: "198.18.2.2", port: 9000))
+        #expect(v4.description == "198.18.2.2:9000")
+        #expect(!v4.isIPv6)
+        let v6 = try #require(SocketAddress(numericHost: "fd00:fa17:2::2", port: 9000))
+        #expect(v6.description == "[fd00:fa17:2::2]:9000")
+        let mapped = try #require(SocketAddress(numericHost: "::ffff:198.18.1.2", port: 5))
+        #expect(mapped.description == "198.18.1.2:5")
+        #expect(SocketAddress(numericHost: "server", port: 1) == nil)
+    }
+
+    @Test("JSON lines round-trip, with escapes, nesting and numbers")
+    func jsonRoundTrip() throws {
+        var object = JSONObject()
+        object["s"] = .string("a \"quoted\"\n\\ tab\t é \u{01}")
+        object["i"] = .int(-42)
+        object["big"] = .int(Int64.max)
+        object["d"] = .double(0.25)
+        object["b"] = .bool(true)
+        object["n"] = .null
+        object["a"] = .array([.int(1), .string("x"), .object(JSONObject([("k", .bool(false))]))])
+        let text = JSONValue.object(object).description
+        #expect(!text.contains("\n"), "one line")
+        let back = try JSONValue.parse(text)
+        #expect(back == .object(object))
+        #expect(back.object?.keys == ["s", "i", "big", "d", "b", "n", "a"], "keys keep their order")
+    }
+
+    @Test("malformed JSON is reported with its byte offset; a cut-off log line with its line number")
+    func jsonErrors() throws {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse("{\"a\":}") }
+        do {
+            _ = try JSONValue.parse("{\"a\":1,}")
+        } catch {
+            #expect(error.offset == 7)
+        }
+        let log = "{\"ts_ns\":1,\"event\":\"start\"}\n{\"ts_ns\":2,\"event\":\"summ"
+        do {
+            _ = try PeerEvents.parse(log, path: "x.jsonl")
+            Issue.record("a cut line must not parse")
+        } catch {
+            #expect(error.line == 2)
+            #expect(error.description.hasPrefix("x.jsonl:2: "))
+        }
+        let events = try PeerEvents.parse("{\"ts_ns\":1,\"event\":\"start\",\"pid\":7}\n\n")
+        #expect(events.count == 1)
+        #expect(events[0].name == "start")
+        #expect(events[0].timestamp == 1)
+        #expect(events[0].int("pid") == 7)
+    }
+
+    @Test("errno names")
+    func errnoNames() {
+        #expect(PeerErrno.name(104) == "ECONNRESET")
+        #expect(PeerErrno.name(111) == "ECONNREFUSED")
+        #expect(PeerErrno.value(named: "ETIMEDOUT") == 110)
+        #expect(PeerErrno.name(9999) == "E9999")
+    }
+}

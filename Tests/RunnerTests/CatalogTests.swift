@@ -1,0 +1,91 @@
+import Foundation
+import Glibc
+import Netlink
+@testable import Runner
+import Scenario
+import Testing
+import TestSupport
+
+extension RunnerKernelTests {
+    /// The catalog itself, run once, as `scripts/faultline run Scenarios` runs it (the 20× repeat is
+    /// scripts/flake-check).
+    @Suite("The failure-mode catalog")
+    struct CatalogTests {
+        /// failure-modes.md, row by row: the file that reproduces it and the diagnosis it expects.
+        static let rows: [(file: String, diagnosis: String?)] = [
+            ("zw1-slow-reader", "zero-window/receiver-slow"),
+            ("zw2-never-read", "zero-window/receiver-stopped-reading"),
+            ("r1-closed-port", "rst/refused-by-host"),
+            ("r2-firewall-on-syn", "rst/injected-by-middlebox"),
+            ("r2-firewall-mid-stream", "rst/injected-by-middlebox"),
+            ("r3-linger-zero", "rst/aborted-by-application"),
+            ("r3-close-unread", "rst/aborted-by-application"),
+            ("r4-half-open", "rst/peer-has-no-connection"),
+            ("r5-duplicate-syn", "syn/duplicate-answered-with-challenge-ack"),
+            ("t1-random-loss", "retransmission/packet-loss"),
+            ("t1-deterministic-drop", "retransmission/packet-loss"),
+            ("t2-delayed-ack", "retransmission/spurious-delayed-ack"),
+            ("t3-rtt-jump", "retransmission/rtt-exceeds-rto"),
+            ("t4-congestion", "retransmission/congestion-loss"),
+            ("baseline-clean", nil),
+        ]
+
+        @Test("one scenario per failure-modes.md row plus a clean baseline, each expecting its cause (and the look-alike's absence)")
+        func catalogCoversEveryRow() throws {
+            let scenarios = try Scenario.load(folder: Faultline.catalog)
+            #expect(scenarios.count == Self.rows.count)
+            for (file, diagnosis) in Self.rows {
+                let scenario = try #require(scenarios.first { $0.file.hasSuffix("/\(file).yaml") }, "missing Scenarios/\(file).yaml")
+                var present: [String] = []
+                var absent: [String] = []
+                for e in scenario.expectations {
+                    if case .present(let p, _) = e.check { present.append(p.diagnosis) }
+                    if case .absent(let p) = e.check { absent.append(p.diagnosis) }
+                }
+                if let diagnosis {
+                    #expect(present == [diagnosis], "\(file) expects \(present)")
+                    #expect(!absent.isEmpty, "\(file) should exclude a look-alike")
+                } else {
+                    #expect(present.isEmpty)
+                    #expect(Set(absent) == Set(Finding.failureKinds), "the baseline must exclude every failure kind")
+                }
+                #expect(scenario.timeLimit <= .seconds(10), "\(file): catalog scenarios are quick")
+            }
+            // The look-alikes of R1 and R2 exclude each other.
+            let r1 = try #require(scenarios.first { $0.name == "r1-closed-port" })
+            #expect(r1.expectations.contains { $0.check == .absent(.init(kind: "rst", cause: "injected-by-middlebox")) })
+            for name in ["r2-firewall-on-syn", "r2-firewall-mid-stream"] {
+                let r2 = try #require(scenarios.first { $0.name == name })
+                #expect(r2.expectations.contains { $0.check == .absent(.init(kind: "rst", cause: "refused-by-host")) })
+            }
+        }
+
+        @Test("the whole catalog passes with default parallelism, within 60 s, and the root namespace is left exactly as it was")
+        func wholeCatalog() throws {
+            let dir = TestSupport.temporaryDirectory("fl-catalog")
+            defer { TestSupport.removeTree(dir) }
+            let before = TestSupport.rootSnapshot()
+            let run = try Faultline.Running(["run", Faultline.catalog, "--json", "--artifacts", dir + "/artifacts"], directory: dir)
+            let status = run.wait(seconds: 240)
+            let after = TestSupport.rootSnapshot()
+            #expect(after.links == before.links)
+            #expect(after.routes == before.routes)
+            #expect(after.qdiscs == before.qdiscs)
+            #expect(after.nftRuleset == before.nftRuleset)
+            #expect(Faultline.namespaces(of: run.pid).isEmpty)
+            #expect(Faultline.processes(mentioning: dir).isEmpty)
+            #expect(status == 0, "faultline run Scenarios exited \(String(describing: status)):\n\(run.errorOutput)")
+            let report = try JSONDecoder().decode(RunReport.self, from: Data(run.output.utf8))
+            #expect(report.results.count == Self.rows.count)
+            for result in report.results where result.status != .passed {
+                Issue.record("\(result.name): \(result.status) — \(result.diagnosis)\n\(TextReport.scenario(result))")
+            }
+            #expect(report.wallSeconds <= 60, "the catalog took \(report.wallSeconds) s")
+            print("catalog wall time: \(String(format: "%.1f", report.wallSeconds)) s with -j \(report.jobs)")
+            for result in report.results {
+                let phases = result.phases.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", ")
+                print("  \(result.name): \(String(format: "%.2f", result.seconds)) s (\(phases))")
+            }
+        }
+    }
+}
