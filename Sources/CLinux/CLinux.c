@@ -347,3 +347,4 @@ int fl_set_thread_cpu(int cpu) {
     }
     return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
+const char *fl_errno_name(int value) { return strerrorname_np(value); }

@@ -26,8 +26,9 @@ final class CaptureWorker: @unchecked Sendable {
     /// Test hook: while true the thread does not read the handle, so the kernel ring fills.
     private var paused = false
 
-    /// Flush inside a drain once the batch grows past this, to bound memory in a long burst.
-    private static let batchLimit = 4 << 20
+    /// Packets per pcap_dispatch: with -1 it returns only once the ring is empty, so a sender
+    /// faster than the writer would keep one call (and its unwritten batch) growing for ever.
+    private static let packetsPerDispatch: Int32 = 512
     /// How often the sidecar and libpcap's counters are refreshed while running.
     private static let sidecarInterval: UInt64 = 1_000_000_000
 
@@ -207,7 +208,7 @@ final class CaptureWorker: @unchecked Sendable {
         let user = Unmanaged.passUnretained(self).toOpaque().assumingMemoryBound(to: UInt8.self)
         // Bounded: a sender faster than us must not keep stop waiting forever.
         for _ in 0..<1024 {
-            let count = pcap_dispatch(handle.pointer, -1, Self.callback, user)
+            let count = pcap_dispatch(handle.pointer, Self.packetsPerDispatch, Self.callback, user)
             if count < 0 {
                 let message = count == PCAP_ERROR_BREAK ? "pcap_dispatch was interrupted" : handle.lastError
                 if let failure = commitBatch() { return "write \(point.file): \(failure)" }

@@ -137,13 +137,13 @@ public final class NetworkNamespace: @unchecked Sendable {
     }
 }
 
-/// A small pthread mutex; Synchronization.Mutex cannot be stored in a class with `var` fields
-/// we mutate elsewhere without wrapping everything, and this keeps the locking explicit.
-final class PThreadMutex: @unchecked Sendable {
+/// A pthread mutex in a class: usable from any thread (namespace threads included), never
+/// suspends, and guards state that lives outside the value it protects.
+public final class PThreadMutex: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
+    public init() { pthread_mutex_init(&mutex, nil) }
     deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    public func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         return try body()

@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 
 /// A system call that failed: which call, on what, and the errno with its symbolic name
@@ -25,21 +26,12 @@ public struct SocketError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Linux errno names, so events say `"errno":"ECONNRESET"` rather than 104.
 public enum PeerErrno {
-    public static func name(_ value: Int32) -> String { names[value] ?? "E\(value)" }
+    public static func name(_ value: Int32) -> String {
+        fl_errno_name(value).map { String(cString: $0) } ?? "E\(value)"
+    }
 
     /// The number for a name ("ECONNREFUSED" → 111), for expectations written by people.
-    public static func value(named name: String) -> Int32? { names.first(where: { $0.value == name })?.key }
-
-    static let names: [Int32: String] = [
-        1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 6: "ENXIO", 7: "E2BIG", 8: "ENOEXEC",
-        9: "EBADF", 10: "ECHILD", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 16: "EBUSY",
-        17: "EEXIST", 19: "ENODEV", 20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL", 23: "ENFILE", 24: "EMFILE",
-        25: "ENOTTY", 28: "ENOSPC", 32: "EPIPE", 34: "ERANGE", 36: "ENAMETOOLONG", 38: "ENOSYS",
-        71: "EPROTO", 88: "ENOTSOCK", 89: "EDESTADDRREQ", 90: "EMSGSIZE", 91: "EPROTOTYPE",
-        92: "ENOPROTOOPT", 93: "EPROTONOSUPPORT", 94: "ESOCKTNOSUPPORT", 95: "EOPNOTSUPP",
-        96: "EPFNOSUPPORT", 97: "EAFNOSUPPORT", 98: "EADDRINUSE", 99: "EADDRNOTAVAIL", 100: "ENETDOWN",
-        101: "ENETUNREACH", 102: "ENETRESET", 103: "ECONNABORTED", 104: "ECONNRESET", 105: "ENOBUFS",
-        106: "EISCONN", 107: "ENOTCONN", 108: "ESHUTDOWN", 110: "ETIMEDOUT", 111: "ECONNREFUSED",
-        112: "EHOSTDOWN", 113: "EHOSTUNREACH", 114: "EALREADY", 115: "EINPROGRESS", 125: "ECANCELED",
-    ]
+    public static func value(named name: String) -> Int32? {
+        (1...4095).lazy.map(Int32.init).first { fl_errno_name($0).map { String(cString: $0) } == name }
+    }
 }

@@ -113,14 +113,5 @@ final class Firewall: @unchecked Sendable {
     }
 }
 
-/// A pthread mutex in a class (usable from any thread, no async).
-final class Lock: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
-    }
-}
+/// The runner's locks are the Netlink module's pthread mutex: usable from any thread, no async.
+typealias Lock = PThreadMutex

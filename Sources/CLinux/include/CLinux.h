@@ -74,6 +74,9 @@ int fl_sock_dgram(void);
 int fl_sock_raw(void);
 int fl_pipe_cloexec(int fds[2]);
 
+// The symbolic name of an errno value ("ECONNRESET"), or NULL when glibc knows none.
+const char *fl_errno_name(int value);
+
 // Peers (Sources/Peers): queue sizes, nanosecond waits, a signal self-pipe, more TCP_INFO.
 #include <poll.h>
 int fl_sock_inq(int fd);          // SIOCINQ: bytes received and not yet read
