@@ -36,6 +36,10 @@ public struct CaptureAnalysis: Sendable {
     public var lastTime: Int64?
     public var interfaces: [CaptureInterface] = []
     public var comments: [String] = []
+    /// The capturing tool's counters (pcapng statistics blocks): drops here are the capture's own.
+    public var captureStatistics: [CaptureInterfaceStatistics] = []
+    /// Packets the capture itself lost (0 when the file says nothing about it).
+    public var captureDropped: UInt64 { captureStatistics.reduce(0) { $0 &+ $1.dropped } }
 
     /// Frames that ended with `outcome`.
     public func count(_ outcome: DecodeOutcome) -> UInt64 { outcomeCounts[Int(outcome.rawValue)] }
@@ -82,6 +86,7 @@ public struct CaptureAnalysis: Sendable {
         result.lastTime = firstTime == nil ? nil : lastTime
         result.interfaces = reader.interfaces
         result.comments = reader.comments
+        result.captureStatistics = reader.statistics
         return result
     }
 }

@@ -310,7 +310,7 @@ public final class ScenarioRun: @unchecked Sendable {
                     captures = files
                 }
             } catch {
-                throw error.errno == .EPERM || error.errno == .EACCES ? .environment("capture: \(error)") : .execution("capture: \(error)")
+                throw error.isPermissionProblem ? .environment("capture: \(error)") : .execution("capture: \(error)")
             }
         }
         // 4. impairments

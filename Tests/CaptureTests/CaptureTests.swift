@@ -238,6 +238,11 @@ struct CaptureTests {
         let isb = try #require(try BlockWalker(path: small).blocks.last)
         #expect(isb.type == 5)
         #expect(BlockWalker.options(isb, fixed: 12)[5].map(BlockWalker.u64) == stat.dropped)
+        // And the analyzer reads it: an analysis of this file can say the capture lost packets.
+        var observer = NoObserver()
+        let analysis = try CaptureAnalysis.run(path: small, observer: &observer)
+        #expect(analysis.captureDropped == stat.dropped)
+        #expect(CaptureSummary(analysis).text.contains("the capture itself lost \(stat.dropped) packets"))
     }
 
     @Test("a BPF filter keeps only matching packets and is recorded in the interface block")

@@ -42,4 +42,11 @@ extension UnsafeRawPointer {
         let raw = loadUnaligned(fromByteOffset: offset, as: UInt32.self)
         return swapped ? raw.byteSwapped : raw
     }
+
+    /// A 64-bit field in the byte order of a capture file section (`swapped` = not host order).
+    @inline(__always)
+    func u64(_ offset: Int, swapped: Bool) -> UInt64 {
+        let raw = loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+        return swapped ? raw.byteSwapped : raw
+    }
 }

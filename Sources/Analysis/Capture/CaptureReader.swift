@@ -88,6 +88,11 @@ public final class CaptureReader {
         return pcapng?.interfaces ?? []
     }
 
+    /// The capturing tool's drop counters (pcapng Interface Statistics Blocks), by interface.
+    public var statistics: [CaptureInterfaceStatistics] {
+        (pcapng?.statistics.values.sorted { $0.interfaceID < $1.interfaceID }) ?? []
+    }
+
     /// Section comments and writer names (pcapng only).
     public var comments: [String] { pcapng?.comments ?? [] }
 

@@ -26,6 +26,9 @@ final class PcapngReader {
     private(set) var interfaces: [CaptureInterface] = []
     /// Section comments and writer application names, in file order.
     private(set) var comments: [String] = []
+    /// The capturing tool's own counters from Interface Statistics Blocks (the last one per
+    /// interface wins: they are cumulative), keyed by the global interface index.
+    private(set) var statistics: [UInt32: CaptureInterfaceStatistics] = [:]
 
     /// Parses the first Section Header Block.
     init(input: ChunkedInput) throws(CaptureError) {
@@ -109,6 +112,8 @@ final class PcapngReader {
                 return .packet(record)
             case 1:
                 try interfaceDescription(block, offset: blockOffset)
+            case 5:
+                try interfaceStatistics(block, offset: blockOffset)
             case Self.sectionHeaderType:
                 try sectionHeader(block, offset: blockOffset)
             default:
@@ -120,6 +125,33 @@ final class PcapngReader {
     }
 
     // MARK: blocks
+
+    /// Interface Statistics Block: interface id, timestamp, then isb_ifrecv (4), isb_ifdrop (5),
+    /// isb_osdrop (7) as u64 options. Unknown or short options are ignored (they are advisory).
+    private func interfaceStatistics(_ block: UnsafeRawBufferPointer, offset: Int) throws(CaptureError) {
+        guard block.count >= 24 else {
+            throw .corrupt(offset: offset + 4, reason: "interface statistics block length \(block.count) is shorter than 24")
+        }
+        let p = block.baseAddress.unsafelyUnwrapped
+        let local = Int(p.u32(8, swapped: swapped))
+        guard local < sectionInterfaces.count else {
+            throw .corrupt(offset: offset + 8, reason: "interface statistics for interface \(local), but the section describes \(sectionInterfaces.count)")
+        }
+        let id = sectionInterfaces[local].globalIndex
+        var entry = statistics[id] ?? CaptureInterfaceStatistics(interfaceID: id)
+        let swapped = self.swapped
+        try forEachOption(block, from: 20, blockOffset: offset) { code, value in
+            guard value.count == 8, let base = value.baseAddress else { return }
+            let number = base.u64(0, swapped: swapped)
+            switch code {
+            case 4: entry.received = number
+            case 5: entry.droppedByInterface = number
+            case 7: entry.droppedByOS = number
+            default: break
+            }
+        }
+        statistics[id] = entry
+    }
 
     private func sectionHeader(_ block: UnsafeRawBufferPointer, offset: Int) throws(CaptureError) {
         let p = block.baseAddress.unsafelyUnwrapped
@@ -343,4 +375,25 @@ public struct CaptureInterface: Sendable, Equatable {
     public var name: String?
     public var description: String?
     public var fcsLength: Int?
+}
+
+/// What the capturing tool itself counted on one interface (pcapng Interface Statistics Block):
+/// packets it dropped never reach the file, and loss found in the capture may be the capture's.
+public struct CaptureInterfaceStatistics: Sendable, Equatable, Codable {
+    public var interfaceID: UInt32
+    public var received: UInt64?
+    public var droppedByInterface: UInt64?
+    public var droppedByOS: UInt64?
+
+    public init(interfaceID: UInt32, received: UInt64? = nil, droppedByInterface: UInt64? = nil, droppedByOS: UInt64? = nil) {
+        self.interfaceID = interfaceID
+        self.received = received
+        self.droppedByInterface = droppedByInterface
+        self.droppedByOS = droppedByOS
+    }
+
+    /// Packets the capture lost, as far as the tool knew: at least the larger count, since
+    /// tools differ on whether isb_ifdrop already includes the operating system's drops
+    /// (dumpcap's and Faultline's do), and adding both would count those twice.
+    public var dropped: UInt64 { max(droppedByInterface ?? 0, droppedByOS ?? 0) }
 }

@@ -37,6 +37,8 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
     /// Why the file ends early, if it does.
     public var truncated: String?
     public var durationSeconds: Double
+    /// Packets the capturing tool reported dropping (pcapng statistics); nil when it said nothing.
+    public var captureDropped: UInt64?
     public var conversations: [Conversation]
 
     public init(_ analysis: CaptureAnalysis) {
@@ -51,6 +53,7 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
         skippedFrames = skipped
         truncated = analysis.truncation?.description
         durationSeconds = Double((analysis.lastTime ?? 0) - (analysis.firstTime ?? 0)) / 1e9
+        captureDropped = analysis.captureStatistics.isEmpty ? nil : analysis.captureDropped
         conversations = analysis.analyzer.conversations.map { conversation in
             Conversation(
                 id: conversation.id,
@@ -75,6 +78,10 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
         }
         lines.append(header)
         if let truncated { lines.append("  warning: \(truncated)") }
+        if let captureDropped, captureDropped > 0 {
+            lines.append("  warning: the capture itself lost \(captureDropped) packets (the capturing tool's own count): "
+                + "gaps and retransmissions here may be the capture's, not the network's")
+        }
         for conversation in conversations {
             var line = "  #\(conversation.id) \(conversation.client) -> \(conversation.server)"
             line += "  frames \(conversation.firstFrame)-\(conversation.lastFrame), \(Self.format(conversation.durationSeconds, digits: 3)) s"
