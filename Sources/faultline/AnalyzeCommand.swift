@@ -6,7 +6,7 @@ import Foundation
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze",
-        abstract: "Analyse TCP in pcap/pcapng captures: tshark-compatible flags, per-flow summary.",
+        abstract: "Diagnose pcap/pcapng captures: findings (kind / cause) with evidence, or tshark-compatible flags.",
         discussion: """
         Reads pcap (both byte orders, µs or ns timestamps) and pcapng
         (several interfaces, any if_tsresol); Ethernet, Linux cooked v1/v2,
