@@ -165,8 +165,8 @@ public enum Diagnoser {
                         questionsByVantage[member.vantage, default: []].append(SegmentQuestion(
                             source: senderEndpoint, destination: receiverEndpoint, seq: event.seq, length: event.length,
                             originalIPID: event.originalIPID, retransmissionIPID: event.ipID,
-                            timeFrom: primaryConversation.shared.firstTime - 5_000_000_000,
-                            timeTo: primaryConversation.shared.lastTime + 5_000_000_000,
+                            timeFrom: primaryConversation.shared.firstTime.minusSaturating(5_000_000_000),
+                            timeTo: primaryConversation.shared.lastTime.plusSaturating(5_000_000_000),
                             answerVantage: primary.vantage, conversation: primary.conversation,
                             senderIsConversationClient: primary.flipped ? !fromClient : fromClient, eventIndex: index,
                             askedVantage: member.vantage))
@@ -239,7 +239,7 @@ struct DiagnosisContext {
                     let isn = flipped ? (conversation.serverDir.synCount > 0 ? conversation.serverDir.isn : nil) : clientISN
                     if let a = group.clientISN, let b = isn, a != b { continue }
                     let first = conversation.shared.firstTime, last = conversation.shared.lastTime
-                    if first > group.lastTime + matchTolerance || last < group.firstTime - matchTolerance { continue }
+                    if first > group.lastTime.plusSaturating(matchTolerance) || last < group.firstTime.minusSaturating(matchTolerance) { continue }
                     group.members.append(GroupMember(vantage: vantageIndex, conversation: index, flipped: flipped))
                     group.firstTime = min(group.firstTime, first)
                     group.lastTime = max(group.lastTime, last)

@@ -94,7 +94,7 @@ struct ConversationState: Sendable {
         if shared.initialRTT > 0 { rtt = shared.initialRTT }
         if let sample = fwd.rtt.minimumIfAny { rtt = max(rtt, sample) }
         if let sample = rev.rtt.minimumIfAny { rtt = max(rtt, sample) }
-        return rtt > 0 ? max(4 * rtt, 20_000_000) : 1_000_000_000
+        return rtt > 0 ? Swift.max(rtt.timesSaturating(4), 20_000_000) : 1_000_000_000
     }
 
     // swiftlint:disable:next function_body_length cyclomatic_complexity
@@ -535,7 +535,7 @@ struct ConversationState: Sendable {
             event.minRTTBefore = fwd.rtt.minimum
             event.recentMedianBefore = fwd.rtt.recentMedian
             event.recentCountBefore = fwd.rtt.recent.count
-            event.recentInflatedBefore = fwd.rtt.recent.filter { $0 >= 2 * fwd.rtt.minimum }.count
+            event.recentInflatedBefore = fwd.rtt.recent.filter { $0 >= fwd.rtt.minimum.timesSaturating(2) }.count
         }
         event.samplesBefore = fwd.rtt.count
         if rev.ackKnown && rev.ackValue == seq && fwd.duplicateAckRun > 0 {

@@ -207,6 +207,24 @@ struct RTTTracker: Sendable {
     var rto: Double? { count > 0 ? smoothed + max(4 * variation, 1_000_000) : nil }
 }
 
+/// Saturating arithmetic for times and durations (ns). Timestamps come from the file, and a
+/// hostile or corrupt file may put them anywhere in Int64: differences and small multiples must
+/// clamp, not trap (the fuzzer found two such traps).
+extension Int64 {
+    @inline(__always) func minusSaturating(_ other: Int64) -> Int64 {
+        let (value, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other < 0 ? .max : .min) : value
+    }
+    @inline(__always) func plusSaturating(_ other: Int64) -> Int64 {
+        let (value, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : value
+    }
+    @inline(__always) func timesSaturating(_ factor: Int64) -> Int64 {
+        let (value, overflow) = multipliedReportingOverflow(by: factor)
+        return overflow ? ((self < 0) != (factor < 0) ? .min : .max) : value
+    }
+}
+
 enum Stats {
     static func median(_ values: [Int64]) -> Int64? {
         guard !values.isEmpty else { return nil }

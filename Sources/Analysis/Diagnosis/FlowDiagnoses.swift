@@ -83,7 +83,7 @@ extension DiagnosisContext {
                 "late_syns": .int(Int64(conversation.shared.lateSYNs.count)),
                 "connection_survived": .bool(conversation.shared.rsts.isEmpty),
             ]
-            if let first = synIndex.synTimes.first { evidence["since_first_syn_ms"] = .double(Stats.ms(late.time - first)) }
+            if let first = synIndex.synTimes.first { evidence["since_first_syn_ms"] = .double(Stats.ms(late.time.minusSaturating(first))) }
             findings.append(Finding(
                 kind: DiagnosisName.Kind.syn, cause: DiagnosisName.Cause.duplicateAnsweredWithChallengeAck, flow: group.flow,
                 vantage: [vantageName(member)],
@@ -100,7 +100,7 @@ extension DiagnosisContext {
     private func unansweredSYN(_ group: FlowGroup, primary: GroupMember, synMembers: [GroupMember]) -> Finding {
         let client = direction(primary, fromClient: true)
         let times = client.synTimes
-        let intervals = zip(times.dropFirst(), times).map { Stats.ms($0 - $1) }
+        let intervals = zip(times.dropFirst(), times).map { Stats.ms($0.minusSaturating($1)) }
         var evidence: [String: EvidenceValue] = [
             "syns": .int(Int64(client.synCount)),
             "syn_intervals_ms": .list(intervals.map { .double($0) }),
@@ -109,7 +109,7 @@ extension DiagnosisContext {
         let growing = intervals.count >= 2 && zip(intervals.dropFirst(), intervals).allSatisfy { $0 >= $1 }
         if intervals.count >= 2 { evidence["intervals_growing"] = .bool(growing) }
         let digest = digests[primary.vantage]
-        let captureAfter = (digest.lastTime ?? times.last ?? 0) - (times.last ?? 0)
+        let captureAfter = (digest.lastTime ?? times.last ?? 0).minusSaturating(times.last ?? 0)
         evidence["capture_after_last_syn_ms"] = .double(Stats.ms(captureAfter))
         var vantages = [vantageName(primary)]
         var frames: [String: FrameRefs] = [
@@ -183,7 +183,7 @@ extension DiagnosisContext {
         let receiver = advertiserIsClient ? group.client : group.server
         let sender = advertiserIsClient ? group.server : group.client
         let captureEnd = max(conversation.shared.lastTime, digests[primary.vantage].lastTime ?? conversation.shared.lastTime)
-        func duration(_ stall: ZeroWindowStall) -> Int64 { (stall.endTime ?? captureEnd) - stall.startTime }
+        func duration(_ stall: ZeroWindowStall) -> Int64 { (stall.endTime ?? captureEnd).minusSaturating(stall.startTime) }
         let total = stalls.reduce(Int64(0)) { $0 + duration($1) }
         let longest = stalls.max(by: { duration($0) < duration($1) }) ?? firstStall
         let probes = stalls.reduce(0) { $0 + $1.probes }
@@ -210,7 +210,7 @@ extension DiagnosisContext {
 
         // Flow control that lasts a moment (the receiver not scheduled for a few µs) is not a
         // failure: every stall over, none longer than 2 RTTs (at least 1 ms), no probe.
-        let momentary = max(2 * (conversation.pathRTT ?? 0), 1_000_000)
+        let momentary = max((conversation.pathRTT ?? 0).timesSaturating(2), 1_000_000)
         if !ongoing && probes == 0 && duration(longest) < momentary { return [] }
 
         let stoppedAtEnd = ongoing && (duration(lastStall) >= 1_000_000_000 || lastStall.probes >= 2)

@@ -57,7 +57,7 @@ extension DiagnosisContext {
         guard let first = rsts.first else { return nil }
         guard !first.hasACK || first.ipID == 0 else { return first }
         for candidate in rsts.dropFirst() {
-            if candidate.time &- first.time > 10_000_000 { break }
+            if candidate.time.minusSaturating(first.time) > 10_000_000 { break }
             if candidate.fromClient == first.fromClient && candidate.hasACK && candidate.ipID != 0 && !candidate.senderSentFIN {
                 return candidate
             }
@@ -136,7 +136,7 @@ extension DiagnosisContext {
             guard nearerToSender(vantage: index, member: member, than: primary.member, sender: sender,
                                  senderIsClient: senderIsClient) else { continue }
             if let from = digest.firstTime, let to = digest.lastTime {
-                guard from <= record.time + 1_000_000_000, to >= record.time - 1_000_000_000 else { continue }
+                guard from <= record.time.plusSaturating(1_000_000_000), to >= record.time.minusSaturating(1_000_000_000) else { continue }
             } else {
                 caveats.append("the \(digest.vantage) capture holds no packets at all")
             }
@@ -158,10 +158,10 @@ extension DiagnosisContext {
 
         // Shape.
         let answerWindow: Int64 = {
-            if let rtt = primaryConversation.pathRTT, rtt > 0 { return max(4 * rtt, 20_000_000) }
+            if let rtt = primaryConversation.pathRTT, rtt > 0 { return max(rtt.timesSaturating(4), 20_000_000) }
             return 1_000_000_000
         }()
-        let answerDelay = record.peerLastTime.map { record.time - $0 }
+        let answerDelay = record.peerLastTime.map { record.time.minusSaturating($0) }
         let prompt = answerDelay.map { $0 >= 0 && $0 <= answerWindow } ?? false
         if let answerDelay, let frame = record.peerLastFrame {
             evidence["previous_peer_frame"] = .int(Int64(frame))

@@ -79,8 +79,8 @@ extension DiagnosisContext {
             }
             if event.dsackFrame != nil { return .arrived("a D-SACK reported the duplicate") }
             if nearSender == true, let coverTime = event.coverAckTime, let roundTrip = shortestRoundTrip, roundTrip > 0,
-               coverTime - event.time < roundTrip / 2 {
-                return .arrived("the ACK covering it came \(JSONText.number(Stats.ms(coverTime - event.time))) ms after "
+               coverTime.minusSaturating(event.time) < roundTrip / 2 {
+                return .arrived("the ACK covering it came \(JSONText.number(Stats.ms(coverTime.minusSaturating(event.time)))) ms after "
                                 + "the retransmission, sooner than a round trip (\(JSONText.number(Stats.ms(roundTrip))) ms)")
             }
             if event.peerAckedBefore { return .arrived("the peer had acknowledged it before this copy") }
@@ -125,7 +125,7 @@ extension DiagnosisContext {
             guard let sent = event.originalTime else { return false }
             let slack = pathRTT ?? 0
             return receiving.window.stalls.contains { stall in
-                sent >= stall.startTime - slack && sent <= (stall.endTime ?? Int64.max)
+                sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
             }
         }
 
@@ -167,7 +167,7 @@ extension DiagnosisContext {
                 }
             }
             episode.reasons = reasons
-            if let resetTime, first.time >= resetTime - 1_000_000 {
+            if let resetTime, first.time >= resetTime.minusSaturating(1_000_000) {
                 continue  // after the connection was reset: a consequence, explained by the RST finding
             }
             if let lostEvent = firstLost {
@@ -183,7 +183,7 @@ extension DiagnosisContext {
                     // (≥ 3× and ≥ 2 ms above the baseline): a queue that filled.
                     let sustained = first.recentInflatedBefore * 4 >= first.recentCountBefore * 3
                     let inflated = episode.rttMeasurable && sustained && median >= 3 * max(baseline, 1)
-                        && median - baseline >= 2_000_000
+                        && median.minusSaturating(baseline) >= 2_000_000
                     // A receiver that keeps its window (nearly) full delays its ACKs too: that RTT
                     // rise is the receiver's, not a queue's.
                     let receiverLimited = receiving.window.windowFullFrames > 0 || receiving.window.stallCount > 0
@@ -212,12 +212,12 @@ extension DiagnosisContext {
                         ? event.coverAckFrame : event.dsackFrame
                     outcome.reorderings.append(ReorderEvent(openFrame: event.originalFrame ?? event.frame,
                                                             fillFrame: fillFrame ?? event.frame,
-                                                            delay: filled - opened, seq: event.seq, byIPID: false,
+                                                            delay: filled.minusSaturating(opened), seq: event.seq, byIPID: false,
                                                             spuriousRetransmissionFrame: event.frame))
                     continue
                 }
                 episode.decisive = event.frame
-                let retransmissionDelay = event.originalTime.map { event.time - $0 }
+                let retransmissionDelay = event.originalTime.map { event.time.minusSaturating($0) }
                 episode.retransmissionDelay = retransmissionDelay
                 let farAboveRTT: Bool = {
                     guard let retransmissionDelay, let pathRTT else { return false }
@@ -227,7 +227,7 @@ extension DiagnosisContext {
                     // T3: the first ACK of the original came with an RTT far above the earlier srtt.
                     if let coverTime = event.coverAckTime, !event.coverAckHasDSACK, let originalTime = event.originalTime,
                        let srtt = event.srttBefore, event.dsackFrame.map({ _ in (event.dsackTime ?? 0) > coverTime }) ?? true {
-                        let coverRTT = coverTime - originalTime
+                        let coverRTT = coverTime.minusSaturating(originalTime)
                         if Double(coverRTT) >= 3 * srtt && Double(coverRTT) - srtt >= 1_000_000 {
                             episode.cause = .rttAboveRTO
                             episode.coverRTT = coverRTT
@@ -237,8 +237,8 @@ extension DiagnosisContext {
                     }
                     // T2: retransmitted long after the original, the D-SACK came at once.
                     if episode.cause == .undetermined, let dsackTime = event.dsackTime, farAboveRTT {
-                        let dsackDelay = dsackTime - event.time
-                        let promptLimit = 2 * (pathRTT ?? 0) + 2_000_000
+                        let dsackDelay = dsackTime.minusSaturating(event.time)
+                        let promptLimit = (pathRTT ?? 0).timesSaturating(2).plusSaturating(2_000_000)
                         if dsackDelay >= 0 && dsackDelay <= promptLimit {
                             episode.cause = .delayedAck
                             episode.dsackDelay = dsackDelay
@@ -248,9 +248,9 @@ extension DiagnosisContext {
                 } else {
                     // Receiver side: it held its ACK until the duplicate arrived, then answered at once.
                     if !event.peerAckedBefore, let dsackTime = event.dsackTime, farAboveRTT,
-                       dsackTime - event.time <= 2_000_000 {
+                       dsackTime.minusSaturating(event.time) <= 2_000_000 {
                         episode.cause = .delayedAck
-                        episode.dsackDelay = dsackTime - event.time
+                        episode.dsackDelay = dsackTime.minusSaturating(event.time)
                         episode.decisive = event.dsackFrame ?? event.frame
                     } else if event.peerAckedBefore {
                         episode.missing.append("a capture at \(sender.address)'s side: \(receiver.address) acknowledged the "

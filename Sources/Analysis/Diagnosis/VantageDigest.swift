@@ -101,10 +101,10 @@ extension ConversationState {
     var position: VantagePosition {
         if let syn = shared.firstSYNTime, let synAck = shared.firstSYNACKTime, let ack = shared.firstACKAfterSYNACKTime,
            synAck >= syn, ack >= synAck {
-            let toServer = synAck - syn
-            let toClient = ack - synAck
-            if toServer > 3 * toClient && toServer - toClient > 50_000 { return .nearClient }
-            if toClient > 3 * toServer && toClient - toServer > 50_000 { return .nearServer }
+            let toServer = synAck.minusSaturating(syn)
+            let toClient = ack.minusSaturating(synAck)
+            if toServer > toClient.timesSaturating(3) && toServer.minusSaturating(toClient) > 50_000 { return .nearClient }
+            if toClient > toServer.timesSaturating(3) && toClient.minusSaturating(toServer) > 50_000 { return .nearServer }
         }
         if let clientTTL = clientDir.ttl.mode, let serverTTL = serverDir.ttl.mode,
            let clientHops = InitialTTL.hops(clientTTL), let serverHops = InitialTTL.hops(serverTTL) {
