@@ -143,3 +143,71 @@ extension ChildProcess {
         try spawn(argv, environment: environment, stdin: stdin, stdout: stdout, stderr: stderr)
     }
 }
+
+extension ChildProcess {
+    /// What a finished command printed and how it ended.
+    public struct Output: Sendable {
+        /// nil when it was killed for running past its timeout.
+        public var status: ExitStatus?
+        public var standardOutput: String
+        public var standardError: String
+        public var timedOut: Bool { status == nil }
+    }
+
+    /// Runs `argv` to completion — inside `namespace`, or where Faultline runs — with stdin on
+    /// /dev/null, collecting stdout and stderr (read together, so neither pipe can fill and stall
+    /// the child). Past the timeout the child's process group is killed and `status` is nil.
+    public static func run(_ argv: [String], in namespace: NetworkNamespace? = nil, environment: [String: String]? = nil,
+                           timeoutNanoseconds: UInt64 = 60_000_000_000) throws(NetlinkError) -> Output {
+        var out: [Int32] = [-1, -1]
+        var err: [Int32] = [-1, -1]
+        guard fl_pipe_cloexec(&out) == 0 else { throw NetlinkError(operation: "pipe for \(argv.first ?? "?")", errno: .current) }
+        guard fl_pipe_cloexec(&err) == 0 else {
+            let error = Errno.current
+            close(out[0]); close(out[1])
+            throw NetlinkError(operation: "pipe for \(argv.first ?? "?")", errno: error)
+        }
+        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer { if devNull >= 0 { close(devNull) } }
+        let child: ChildProcess
+        do {
+            if let namespace {
+                child = try namespace.spawn(argv, environment: environment, stdin: devNull, stdout: out[1], stderr: err[1])
+            } else {
+                child = try spawn(argv, environment: environment, stdin: devNull, stdout: out[1], stderr: err[1])
+            }
+        } catch {
+            close(out[0]); close(out[1]); close(err[0]); close(err[1])
+            throw error
+        }
+        close(out[1]); close(err[1])
+        var collected: [[UInt8]] = [[], []]
+        var open = [true, true]
+        let deadline = fl_monotonic_ns() &+ timeoutNanoseconds
+        var timedOut = false
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while open[0] || open[1] {
+            let now = fl_monotonic_ns()
+            if now >= deadline { timedOut = true; break }
+            var fds = [pollfd(fd: open[0] ? out[0] : -1, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: open[1] ? err[0] : -1, events: Int16(POLLIN), revents: 0)]
+            if fl_ppoll_ns(&fds, 2, Int64(deadline - now)) < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            for (index, fd) in [out[0], err[0]].enumerated() where open[index] && fds[index].revents != 0 {
+                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    collected[index] += buffer[0..<count]
+                } else if count == 0 || errno != EINTR {
+                    open[index] = false
+                }
+            }
+        }
+        if timedOut { child.kill() }
+        close(out[0]); close(err[0])
+        let status = child.wait()
+        return Output(status: timedOut ? nil : status, standardOutput: String(decoding: collected[0], as: UTF8.self),
+                      standardError: String(decoding: collected[1], as: UTF8.self))
+    }
+}

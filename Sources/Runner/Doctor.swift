@@ -201,32 +201,16 @@ public enum Doctor {
 
     /// Runs a command (in `namespace`, or here), returns whether it exited 0 and its output or why not.
     static func runQuietly(_ argv: [String], in namespace: NetworkNamespace?, captureOutput: Bool = false) -> (ok: Bool, detail: String) {
-        var fds: [Int32] = [0, 0]
-        guard fl_pipe_cloexec(&fds) == 0 else { return (false, "pipe: \(Errno.current)") }
-        let child: ChildProcess
+        let output: ChildProcess.Output
         do {
-            if let namespace {
-                child = try namespace.spawn(argv, stdout: fds[1], stderr: fds[1])
-            } else {
-                child = try ChildProcess.start(argv, stdout: fds[1], stderr: fds[1])
-            }
+            output = try ChildProcess.run(argv, in: namespace, timeoutNanoseconds: 20_000_000_000)
         } catch {
-            close(fds[0]); close(fds[1])
             return (false, "\(argv[0]) is not installed")
         }
-        close(fds[1])
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-            if count <= 0 { break }
-            output.append(contentsOf: buffer[0..<count])
-        }
-        close(fds[0])
-        let status = child.wait()
-        let text = String(decoding: output, as: UTF8.self).trimmingSpaces()
-        if status == .exited(0) { return (true, captureOutput ? text : "") }
-        return (false, text.isEmpty ? "\(argv[0]) \(status)" : text)
+        let text = (output.standardOutput + output.standardError).trimmingSpaces()
+        if output.status == .exited(0) { return (true, captureOutput ? text : "") }
+        let how = output.status.map { "\($0)" } ?? "timed out"
+        return (false, text.isEmpty ? "\(argv[0]) \(how)" : text)
     }
 
     static func readSmallFile(_ path: String) -> String? {

@@ -63,28 +63,11 @@ public enum TestSupport {
     /// (exit status, stdout).
     @discardableResult
     public static func runCommand(_ argv: [String]) -> (status: Int32, output: String) {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return (-1, "") }
-        var spawnErrno: Int32 = 0
-        let path = argv.first ?? ""
-        var cStrings: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        let envStrings: [String] = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
-        var env: [UnsafeMutablePointer<CChar>?] = envStrings.map { strdup($0) } + [nil]
-        defer { cStrings.forEach { free($0) }; env.forEach { free($0) } }
-        let pid = fl_spawn(path, &cStrings, &env, -1, fds[1], -1, 0, &spawnErrno)
-        close(fds[1])
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-            if count <= 0 { break }
-            output.append(contentsOf: buffer[0..<count])
+        let environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        guard let result = try? ChildProcess.run(argv, environment: environment), case .exited(let code)? = result.status else {
+            return (-1, "")
         }
-        close(fds[0])
-        guard pid > 0 else { return (-1, "") }
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return ((status >> 8) & 0xff, String(decoding: output, as: UTF8.self))
+        return (code, result.standardOutput)
     }
 
     /// What Faultline must never change or leave behind in the root namespace.

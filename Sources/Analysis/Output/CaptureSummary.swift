@@ -52,7 +52,8 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
         }
         skippedFrames = skipped
         truncated = analysis.truncation?.description
-        durationSeconds = Double((analysis.lastTime ?? 0) - (analysis.firstTime ?? 0)) / 1e9
+        // In Double: a corrupt file's timestamps can be anywhere in Int64, and their difference overflow it.
+        durationSeconds = (Double(analysis.lastTime ?? 0) - Double(analysis.firstTime ?? 0)) / 1e9
         captureDropped = analysis.captureStatistics.isEmpty ? nil : analysis.captureDropped
         conversations = analysis.analyzer.conversations.map { conversation in
             Conversation(
@@ -61,7 +62,7 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
                 server: conversation.server.description,
                 firstFrame: conversation.firstFrame,
                 lastFrame: conversation.lastFrame,
-                durationSeconds: Double(conversation.lastTime - conversation.firstTime) / 1e9,
+                durationSeconds: (Double(conversation.lastTime) - Double(conversation.firstTime)) / 1e9,
                 initialRTTMilliseconds: conversation.knownInitialRTT.map { Double($0) / 1e6 },
                 reusedPorts: conversation.reusedPorts,
                 clientToServer: Direction(conversation.clientFlow),
