@@ -105,8 +105,9 @@ public final class ChildProcess: @unchecked Sendable {
 
     static func resolve(_ program: String) -> String? {
         if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-        for dir in path.split(separator: ":") {
+        let path = getenv("PATH").map { String(cString: $0) } ?? ""
+        // The system folders last, for tools (iptables, tc) a root shell's PATH may lack.
+        for dir in path.split(separator: ":") + ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
             let candidate = "\(dir)/\(program)"
             if access(candidate, X_OK) == 0 { return candidate }
         }
@@ -152,6 +153,8 @@ extension ChildProcess {
         public var standardOutput: String
         public var standardError: String
         public var timedOut: Bool { status == nil }
+        /// "exited with 1", "killed by signal 9", "timed out".
+        public var statusDescription: String { status.map { "\($0)" } ?? "timed out" }
     }
 
     /// Runs `argv` to completion — inside `namespace`, or where Faultline runs — with stdin on

@@ -27,7 +27,8 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
 
     /// The errno whose name is `name` ("ECONNREFUSED"), for expectations written by people.
     public init?(name: String) {
-        guard let value = (1...4095).first(where: { Errno.name(of: Int32($0)) == name }) else { return nil }
-        self.rawValue = Int32(value)
+        let value = fl_errno_value(name)
+        guard value != 0 else { return nil }
+        self.rawValue = value
     }
 }

@@ -32,6 +32,7 @@ public enum PeerErrno {
 
     /// The number for a name ("ECONNREFUSED" → 111), for expectations written by people.
     public static func value(named name: String) -> Int32? {
-        (1...4095).lazy.map(Int32.init).first { fl_errno_name($0).map { String(cString: $0) } == name }
+        let value = fl_errno_value(name)
+        return value == 0 ? nil : value
     }
 }

@@ -1,6 +1,7 @@
 import Analysis
 import Foundation
 import Glibc
+import Netlink
 
 /// A capture file a run produced, and where it was taken.
 public struct CaptureFile: Codable, Sendable, Hashable {
@@ -118,7 +119,7 @@ enum TsharkFlags {
     static let flagFields = DiagnosisFlagNames.tshark
 
     static func marks(_ captures: [CaptureFile]) throws(RunnerError) -> [PacketMark] {
-        guard let tshark = ProgramPath.find("tshark") else {
+        guard let tshark = ChildProcess.resolveInPath("tshark") else {
             throw .environment("--detector tshark needs tshark, which is not installed: apt-get install tshark (scripts/setup installs it)")
         }
         var all: [PacketMark] = []
@@ -128,11 +129,14 @@ enum TsharkFlags {
                         "-e", "frame.number", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport",
                         "-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport", "-e", "tcp.flags.reset", "-e", "tcp.flags.syn"]
             for flag in flagFields { argv += ["-e", "tcp.analysis." + flag] }
-            let result = Subprocess.run(argv, timeoutSeconds: 120)
-            guard result.status == 0 else {
-                throw .analysis("tshark failed on \(capture.path) (\(result.statusText)): \(result.errorOutput.trimmingCharacters(in: .whitespacesAndNewlines))")
+            let result: ChildProcess.Output
+            do { result = try ChildProcess.run(argv, timeoutNanoseconds: 120_000_000_000) } catch {
+                throw .environment("tshark could not be started: \(error)")
             }
-            for line in result.output.split(separator: "\n") {
+            guard result.status == .exited(0) else {
+                throw .analysis("tshark failed on \(capture.path) (\(result.statusDescription)): \(result.standardError.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+            for line in result.standardOutput.split(separator: "\n") {
                 let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
                 guard f.count >= 9 + flagFields.count, let frame = UInt64(f[0]) else { continue }
                 var names = Set<String>()
@@ -164,7 +168,7 @@ enum CommandDetector {
     static func findings(argv: [String], captures: [CaptureFile], nodes: [String: [String]],
                          timeoutSeconds: Int = 120) throws(RunnerError) -> [Finding] {
         guard let program = argv.first else { throw .badInput("--detector cmd: has no program") }
-        guard let path = ProgramPath.find(program) else {
+        guard let path = ChildProcess.resolveInPath(program) else {
             throw .badInput("--detector cmd:\(program): no such program (not executable, or not in PATH)")
         }
         let encoder = JSONEncoder()
@@ -175,13 +179,18 @@ enum CommandDetector {
         environment["FAULTLINE_CAPTURES"] = capturesJSON
         environment["FAULTLINE_NODES"] = nodesJSON
         let full = [path] + argv.dropFirst() + captures.map(\.path)
-        let result = Subprocess.run(full, environment: environment, timeoutSeconds: timeoutSeconds)
         let shown = (argv + ["CAPTURES..."]).joined(separator: " ")
-        guard result.status == 0 else {
-            let stderrText = result.errorOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-            throw .badInput("detector `\(shown)` \(result.statusText)\(stderrText.isEmpty ? "" : ": " + String(stderrText.prefix(2000)))")
+        let result: ChildProcess.Output
+        do {
+            result = try ChildProcess.run(full, environment: environment, timeoutNanoseconds: UInt64(timeoutSeconds) * 1_000_000_000)
+        } catch {
+            throw .badInput("detector `\(shown)` could not be started: \(error)")
         }
-        return try parse(result.output, detector: shown, captures: captures)
+        guard result.status == .exited(0) else {
+            let stderrText = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw .badInput("detector `\(shown)` \(result.statusDescription)\(stderrText.isEmpty ? "" : ": " + String(stderrText.prefix(2000)))")
+        }
+        return try parse(result.standardOutput, detector: shown, captures: captures)
     }
 
     /// Parses a detector's stdout: a JSON array of findings, or `{"findings": [...]}`.
@@ -228,15 +237,3 @@ enum CommandDetector {
     }
 }
 
-/// PATH lookup for tools the runner starts in its own namespace.
-enum ProgramPath {
-    static func find(_ program: String) -> String? {
-        if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-        for dir in path.split(separator: ":") + ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
-            let candidate = "\(dir)/\(program)"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
-    }
-}

@@ -209,8 +209,7 @@ public enum Doctor {
         }
         let text = (output.standardOutput + output.standardError).trimmingSpaces()
         if output.status == .exited(0) { return (true, captureOutput ? text : "") }
-        let how = output.status.map { "\($0)" } ?? "timed out"
-        return (false, text.isEmpty ? "\(argv[0]) \(how)" : text)
+        return (false, text.isEmpty ? "\(argv[0]) \(output.statusDescription)" : text)
     }
 
     static func readSmallFile(_ path: String) -> String? {

@@ -54,11 +54,12 @@ extension DiagnosisContext {
     /// sender soon after, from the live socket (IP ID not 0: stateless RSTs have 0) and without
     /// a FIN before it, is that abort; the bare ones are its consequences.
     static func rootRST(_ rsts: [RSTRecord]) -> RSTRecord? {
+        func fromLiveSocket(_ rst: RSTRecord) -> Bool { rst.hasACK && rst.ipID != 0 }
         guard let first = rsts.first else { return nil }
-        guard !first.hasACK || first.ipID == 0 else { return first }
+        if fromLiveSocket(first) { return first }
         for candidate in rsts.dropFirst() {
             if candidate.time.minusSaturating(first.time) > 10_000_000 { break }
-            if candidate.fromClient == first.fromClient && candidate.hasACK && candidate.ipID != 0 && !candidate.senderSentFIN {
+            if candidate.fromClient == first.fromClient && fromLiveSocket(candidate) && !candidate.senderSentFIN {
                 return candidate
             }
         }
