@@ -74,6 +74,8 @@ struct ImpairCommand: ParsableCommand {
 
     @Flag(help: .hidden) var bench = false
     @Option(name: .customLong("bench-seconds"), help: .hidden) var benchSeconds: Double = 2
+    @Option(name: .customLong("bench-rounds"), help: .hidden) var benchRounds: Int = 3
+    @Flag(name: .customLong("bench-socket-sink"), help: .hidden) var benchSocketSink = false
 
     func run() throws {
         if bench { return try runBenchmark() }
@@ -145,6 +147,8 @@ struct ImpairCommand: ParsableCommand {
         NamespaceSweeper.sweep()
         var configuration = UserspaceBenchmark.Configuration()
         configuration.seconds = benchSeconds
+        configuration.rounds = benchRounds
+        if benchSocketSink { configuration.ringSink = false }
         if noRealtime { configuration.realtimePriority = nil }
         let report = try UserspaceBenchmark.run(configuration) { say($0) }
         say(report.json)

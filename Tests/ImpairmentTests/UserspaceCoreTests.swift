@@ -81,6 +81,43 @@ struct UserspaceCoreTests {
         (0..<3000).map { i in i % 3 == 0 ? ipv4(tcp: true, seq: UInt32(i * 100), payload: i % 2 == 0 ? 0 : 100) : ipv4(payload: 10 + i % 50) }
     }
 
+    @Test("The hold queue releases in (time, arrival) order whatever the mix of in-order and overtaking packets",
+          arguments: [0, 1, 50, 100] as [UInt64])
+    func holdQueueOrder(jitterPercent: UInt64) throws {
+        var generator = Xoshiro256StarStar(seed: 7 + jitterPercent)
+        var queue = HoldQueue()
+        var reference: [(time: UInt64, sequence: UInt64)] = []
+        var released: [(time: UInt64, sequence: UInt64)] = []
+        var expectedBytes = 0
+        var now: UInt64 = 0
+        for sequence in 0..<20_000 as Range<UInt64> {
+            now += 1_000
+            // Base delay 20 ms; a jitterPercent share of packets get up to ±5 ms (they may overtake).
+            var time = now + 20_000_000
+            if generator.next() % 100 < jitterPercent {
+                time = time - 5_000_000 + generator.next() % 10_000_000
+            }
+            let length = Int32(40 + generator.next() % 1400)
+            queue.push(HeldPacket(time: time, sequence: sequence, id: UInt32(sequence), length: length, kind: .accept, bytes: nil))
+            reference.append((time, sequence))
+            expectedBytes += Int(length)
+            // Release what is due now, as the engine does.
+            while let top = queue.first, top.time <= now {
+                let popped = queue.pop()
+                let item = try #require(popped)
+                #expect(item.time == top.time && item.sequence == top.sequence)
+                released.append((item.time, item.sequence))
+                expectedBytes -= Int(item.length)
+            }
+            #expect(queue.bytes == expectedBytes)
+        }
+        while let item = queue.pop() { released.append((item.time, item.sequence)); expectedBytes -= Int(item.length) }
+        #expect(queue.isEmpty && queue.count == 0 && queue.bytes == 0 && expectedBytes == 0)
+        let sorted = reference.sorted { $0.time < $1.time || ($0.time == $1.time && $0.sequence < $1.sequence) }
+        #expect(released.count == sorted.count)
+        #expect(zip(released, sorted).allSatisfy { $0.time == $1.time && $0.sequence == $1.sequence })
+    }
+
     @Test("Replay: the same seed and packet sequence give the same log, every verdict exactly once")
     func replay() throws {
         let (a, sinkA) = try Self.run(try Self.mixedSpec, seed: 99, packets: Self.traffic)

@@ -119,6 +119,25 @@ int fl_prctl_set_timerslack_ns(unsigned long ns);
 // SO_TIMESTAMPNS (the old, CLOCK_REALTIME form) on a socket.
 int fl_enable_rx_timestamps_ns(int fd);
 // SCHED_FIFO at `priority` (1-99) for the calling thread; 0 on success, else the error number.
+// --- A TPACKET_V3 receive ring (PacketRing.c): packets copied by the kernel into shared memory
+// blocks as they reach an interface, read a block at a time. For cheap traffic sinks.
+struct fl_packet_ring;
+// Opens an AF_PACKET socket on `ifindex` (in the calling thread's network namespace) with a ring
+// of `block_count` blocks of `block_size` bytes (a multiple of the page size and of 2048); a
+// partly filled block is handed over after `retire_ms`. Returns 0, or -1 with errno.
+int fl_packet_ring_open(int ifindex, unsigned block_size, unsigned block_count, unsigned retire_ms,
+                        struct fl_packet_ring **out);
+int fl_packet_ring_fd(const struct fl_packet_ring *ring);   // to poll
+void fl_packet_ring_close(struct fl_packet_ring *ring);
+// Packets seen and dropped (ring full) since the last call.
+int fl_packet_ring_stats(const struct fl_packet_ring *ring, uint32_t *packets, uint32_t *drops);
+// Reads up to `max` UDP datagrams to `port` (IPv4 or IPv6) from the blocks the kernel has
+// filled: datagram i's first `copy` payload bytes go to out + i*copy, its payload length to
+// lengths[i], its arrival time (CLOCK_REALTIME ns) to stamps[i]. Other packets are skipped;
+// finished blocks go back to the kernel. Returns the number of datagrams (0: nothing ready).
+int fl_packet_ring_read(struct fl_packet_ring *ring, uint16_t port, uint8_t *out, size_t copy, int *lengths,
+                        uint64_t *stamps, int max);
+
 int fl_set_thread_fifo(int priority);
 // Pins the calling thread to one CPU (-1: any CPU again); 0 on success, else the error number.
 int fl_set_thread_cpu(int cpu);

@@ -23,50 +23,86 @@ struct HeldPacket {
     }
 }
 
-/// A binary min-heap on (release time, arrival sequence): equal times leave in arrival order, so
-/// a constant delay never reorders.
+/// Held packets in release order: (release time, arrival sequence), so equal times leave in
+/// arrival order and a constant delay never reorders.
+///
+/// Two parts: a FIFO run for packets that arrive already in release order (every packet under a
+/// constant delay, and most under small jitter) — O(1) in and out — and a binary min-heap for
+/// the ones that would overtake the run's tail. At 20 ms and 400k packets/s some 8,000 packets
+/// are held; a heap alone paid ~13 sift-down steps per release.
 struct HoldQueue {
-    private(set) var items: [HeldPacket] = []
+    private var run: [HeldPacket] = []
+    private var runHead = 0
+    private var heap: [HeldPacket] = []
     private(set) var bytes: Int = 0
 
-    var count: Int { items.count }
-    var isEmpty: Bool { items.isEmpty }
-    var first: HeldPacket? { items.first }
+    var count: Int { run.count - runHead + heap.count }
+    var isEmpty: Bool { count == 0 }
+    var first: HeldPacket? {
+        let fromRun = runHead < run.count ? run[runHead] : nil
+        guard let top = heap.first else { return fromRun }
+        guard let fromRun else { return top }
+        return top.precedes(fromRun) ? top : fromRun
+    }
 
-    init() { items.reserveCapacity(1024) }
+    init() {
+        run.reserveCapacity(1024)
+    }
 
     mutating func push(_ item: HeldPacket) {
         bytes += Int(item.length)
-        items.append(item)
-        var child = items.count - 1
+        if runHead == run.count || !item.precedes(run[run.count - 1]) {
+            if runHead == run.count && runHead > 0 { run.removeAll(keepingCapacity: true); runHead = 0 }
+            run.append(item)
+            return
+        }
+        heap.append(item)
+        var child = heap.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
-            if !items[child].precedes(items[parent]) { break }
-            items.swapAt(child, parent)
+            if !heap[child].precedes(heap[parent]) { break }
+            heap.swapAt(child, parent)
             child = parent
         }
     }
 
     mutating func pop() -> HeldPacket? {
-        guard !items.isEmpty else { return nil }
-        let top = items[0]
-        let last = items.removeLast()
-        bytes -= Int(top.length)
-        if !items.isEmpty {
-            items[0] = last
-            var parent = 0
-            let n = items.count
-            while true {
-                let left = 2 * parent + 1
-                if left >= n { break }
-                var smallest = left
-                let right = left + 1
-                if right < n && items[right].precedes(items[left]) { smallest = right }
-                if !items[smallest].precedes(items[parent]) { break }
-                items.swapAt(parent, smallest)
-                parent = smallest
-            }
+        let runHasNext = runHead < run.count
+        if let top = heap.first, !runHasNext || top.precedes(run[runHead]) {
+            bytes -= Int(top.length)
+            popHeap()
+            return top
         }
-        return top
+        guard runHasNext else { return nil }
+        let item = run[runHead]
+        bytes -= Int(item.length)
+        run[runHead].bytes = nil   // let a copy's buffer go now, not when the run is compacted
+        runHead += 1
+        if runHead == run.count {
+            run.removeAll(keepingCapacity: true)
+            runHead = 0
+        } else if runHead >= 4096 && runHead * 2 >= run.count {
+            run.removeSubrange(0..<runHead)
+            runHead = 0
+        }
+        return item
+    }
+
+    private mutating func popHeap() {
+        let last = heap.removeLast()
+        guard !heap.isEmpty else { return }
+        heap[0] = last
+        var parent = 0
+        let n = heap.count
+        while true {
+            let left = 2 * parent + 1
+            if left >= n { break }
+            var smallest = left
+            let right = left + 1
+            if right < n && heap[right].precedes(heap[left]) { smallest = right }
+            if !heap[smallest].precedes(heap[parent]) { break }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
     }
 }

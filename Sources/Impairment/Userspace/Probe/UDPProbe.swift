@@ -91,15 +91,18 @@ public final class UDPProbeReceiver: @unchecked Sendable {
     /// throughput runs: fewer wakeups leave the CPU to the path under test; the kernel's receive
     /// timestamps keep the timing exact either way.
     public var lazyMicroseconds: UInt32 = 0
+    /// Run the receiving thread SCHED_FIFO at this priority (nil: normal scheduling).
+    public var realtimePriority: Int32?
 
     /// Opens a UDP socket bound to `port` (any address) inside `namespace`, with a large buffer
     /// and kernel receive timestamps.
-    public init(in namespace: NetworkNamespace, port: UInt16, ipv6: Bool = false, expected: Int = 1 << 16) throws(UserspaceEngineError) {
+    public init(in namespace: NetworkNamespace, port: UInt16, ipv6: Bool = false, expected: Int = 1 << 16,
+                receiveBuffer: Int32 = 32 << 20) throws(UserspaceEngineError) {
         self.port = port
         let fd = try namespace.run { () throws(UserspaceEngineError) -> Int32 in
             let fd = fl_socket_dgram(ipv6 ? AF_INET6 : AF_INET)
             guard fd >= 0 else { throw .system(operation: "open the probe receiver's socket", errno: Errno.current) }
-            var size: Int32 = 32 << 20
+            var size = receiveBuffer
             _ = setsockopt(fd, SOL_SOCKET, NFQ.soRcvBufForce, &size, socklen_t(MemoryLayout<Int32>.size))
             _ = fl_enable_rx_timestamps_ns(fd)
             let (address, length) = UDPProbe.sockaddr(for: ipv6 ? .v6([UInt8](repeating: 0, count: 16)) : .v4([0, 0, 0, 0]), port: port)
@@ -154,18 +157,11 @@ public final class UDPProbeReceiver: @unchecked Sendable {
 
     /// Waits until no datagram has arrived for `quiet` ns (or `limit` ns passed).
     public func waitUntilQuiet(quiet: UInt64 = 100_000_000, limit: UInt64 = 5_000_000_000) {
-        let deadline = fl_monotonic_ns() + limit
-        var last = count
-        var lastChange = fl_monotonic_ns()
-        while fl_monotonic_ns() < deadline {
-            usleep(10_000)
-            let now = count
-            if now != last { last = now; lastChange = fl_monotonic_ns() }
-            else if fl_monotonic_ns() - lastChange >= quiet { return }
-        }
+        waitForQuiet(count: { self.count }, quiet: quiet, limit: limit)
     }
 
     private func loop() {
+        if let realtimePriority { _ = fl_set_thread_fifo(realtimePriority) }
         let batch = 64, size = 2048
         let storage = UnsafeMutableRawPointer.allocate(byteCount: batch * size, alignment: 16)
         defer { storage.deallocate() }
@@ -211,6 +207,14 @@ public final class UDPProbeReceiver: @unchecked Sendable {
             }
             if stopping && got == 0 { return }
         }
+    }
+
+    /// Datagrams the socket dropped for want of buffer space (SO_MEMINFO's drop count).
+    public var dropped: Int {
+        var info = [UInt32](repeating: 0, count: 9)   // SK_MEMINFO_VARS; SK_MEMINFO_DROPS is the last
+        var length = socklen_t(info.count * 4)
+        let rc = info.withUnsafeMutableBytes { getsockopt(fd, SOL_SOCKET, 55 /* SO_MEMINFO */, $0.baseAddress, &length) }
+        return rc == 0 && length >= 36 ? Int(info[8]) : 0
     }
 
     /// Datagrams that were not probes (e.g. corrupted ones whose header no longer parses).

@@ -13,6 +13,10 @@ public enum UserspaceBenchmark {
     public struct Configuration: Sendable {
         /// Seconds of blasting per throughput phase.
         public var seconds: Double = 2
+        /// Rounds of the three throughput phases, interleaved (baseline, 0 ms, 20 ms, baseline,
+        /// ...); each figure is the median round. This machine's speed drifts by ±15 % over
+        /// minutes, so one round of each can compare a fast baseline with a slow engine.
+        public var rounds: Int = 3
         public var flows: Int = 4
         /// UDP payload bytes of the throughput probes.
         public var payload: Int = 64
@@ -27,6 +31,11 @@ public enum UserspaceBenchmark {
         public var latencyProbes: Int = 5000
         public var latencyRate: Double = 5000
         public var realtimePriority: Int32? = 20
+        /// Count the throughput phases' datagrams at the server's interface (`UDPProbeRingSink`:
+        /// a packet ring, then dropped before the server's IP layer) instead of in a UDP socket
+        /// (`UDPProbeReceiver`), so the sink takes little of the CPU the router's path needs.
+        /// The delay phases always use the socket.
+        public var ringSink = true
         /// Pin the engine to the last CPU and the sender to the first (on 2 cores: one each),
         /// so the engine's wakeups do not preempt the generator.
         public var pin = false
@@ -47,9 +56,12 @@ public enum UserspaceBenchmark {
         public var engineCPU: Double = 0
         public var senderCPU: Double = 0
         public var processCPU: Double = 0
+        /// Datagrams the sink itself lost (not the path's doing).
+        public var sinkDropped = 0
 
         public var description: String {
             var text = "\(name): offered \(Int(offeredPerSecond)) pps, delivered \(delivered)/\(sent) = \(Int(deliveredPerSecond)) pps"
+            if sinkDropped > 0 { text += " (the sink lost \(sinkDropped))" }
             if let e = engine {
                 let calls = max(e.receiveCalls, 1)
                 text += "; engine: \(e.decisions.packets) decided, \(String(format2(Double(e.messagesReceived) / Double(calls)))) per recvmmsg"
@@ -64,9 +76,14 @@ public enum UserspaceBenchmark {
     }
 
     public struct Report: Sendable {
+        /// The median rounds.
         public var baseline: Phase
         public var zeroDelay: Phase
         public var twentyMilliseconds: Phase
+        /// Delivered packets/s of every round, in order.
+        public var baselineRounds: [Double]
+        public var zeroDelayRounds: [Double]
+        public var twentyMillisecondsRounds: [Double]
         /// One-way delay without the engine, µs.
         public var baselineLatency: (p50: Double, p99: Double, p999: Double)
         /// With the engine at 0 delay, µs (what the engine itself adds).
@@ -85,7 +102,13 @@ public enum UserspaceBenchmark {
                 + ",\"offered_pps_0ms\":\(Int(zeroDelay.offeredPerSecond)),\"offered_pps_20ms\":\(Int(twentyMilliseconds.offeredPerSecond))"
                 + ",\"engine_cpu_us_per_pkt_0ms\":\(n(zeroDelay.engineCPU / Double(max(zeroDelay.sent, 1)) * 1e6))"
                 + ",\"sender_cpu_us_per_pkt_0ms\":\(n(zeroDelay.senderCPU / Double(max(zeroDelay.sent, 1)) * 1e6))"
-                + ",\"process_cpu_share_0ms\":\(n(zeroDelay.processCPU / max(zeroDelay.sendSeconds, 1e-9)))}"
+                + ",\"process_cpu_share_0ms\":\(n(zeroDelay.processCPU / max(zeroDelay.sendSeconds, 1e-9)))"
+                + ",\"rounds\":\(zeroDelayRounds.count),\"baseline_pps_rounds\":\(list(baselineRounds))"
+                + ",\"pps_0ms_rounds\":\(list(zeroDelayRounds)),\"pps_20ms_rounds\":\(list(twentyMillisecondsRounds))}"
+        }
+
+        private func list(_ values: [Double]) -> String {
+            "[" + values.map { String(Int($0)) }.joined(separator: ",") + "]"
         }
     }
 
@@ -122,8 +145,20 @@ public enum UserspaceBenchmark {
             if configuration.pin { _ = fl_set_thread_cpu(0) }
             defer { if configuration.pin { _ = fl_set_thread_cpu(-1) } }
             let p = nextPort()
-            let receiver = try UDPProbeReceiver(in: server, port: p, expected: 1 << 21)
-            receiver.lazyMicroseconds = 500
+            let receiver: any ProbeSink
+            if configuration.ringSink {
+                let ring = try UDPProbeRingSink(in: server, interface: "eth0", port: p, expected: 1 << 21)
+                ring.realtimePriority = configuration.realtimePriority.map { max($0 - 10, 1) }
+                receiver = ring
+            } else {
+                // 256 MB (the kernel doubles it): the receiver thread shares the CPUs with the
+                // sender and the engine and can fall behind by ~100k datagrams; with 32 MB it
+                // overflowed (UDP RcvbufErrors) and the phase counted the sink's losses as the path's.
+                let socket = try UDPProbeReceiver(in: server, port: p, expected: 1 << 21, receiveBuffer: 256 << 20)
+                socket.lazyMicroseconds = 500
+                receiver = socket
+            }
+            defer { receiver.tearDown() }
             receiver.start()
             let sender = try UDPProbeSender(in: client, to: serverAddress, port: p, flows: configuration.flows, sourcePort: 42000)
             let engineBefore = CPUTime.threads(named: "fl-impair"), senderBefore = CPUTime.currentThread()
@@ -140,7 +175,7 @@ public enum UserspaceBenchmark {
             let span = Double((times.max() ?? 0) &- (times.min() ?? 0)) / 1e9
             let phase = Phase(name: name, sent: report.sent, delivered: arrivals.count, sendSeconds: report.seconds,
                               deliveredPerSecond: span > 0 ? Double(arrivals.count) / span : 0, engine: engine?.stats.first,
-                              engineCPU: engineCPU, senderCPU: senderCPU, processCPU: processCPU)
+                              engineCPU: engineCPU, senderCPU: senderCPU, processCPU: processCPU, sinkDropped: receiver.dropped)
             progress(phase.description)
             return phase
         }
@@ -165,9 +200,18 @@ public enum UserspaceBenchmark {
         var twenty = ImpairmentSpec(link: link, parameters: .init(delay: .init(delay: .ms(20))))
         twenty.parameters.limit = 2_000_000   // netem's default of 1000 would cap 20 ms at 50k pps
 
-        let baseline = try blast("baseline (no engine)", spec: nil)
-        let zeroPhase = try blast("engine, 0 delay", spec: zero)
-        let twentyPhase = try blast("engine, 20 ms delay", spec: twenty)
+        var baselines: [Phase] = [], zeros: [Phase] = [], twenties: [Phase] = []
+        let rounds = max(1, configuration.rounds)
+        for round in 1...rounds {
+            let tag = rounds > 1 ? " [round \(round)/\(rounds)]" : ""
+            baselines.append(try blast("baseline (no engine)" + tag, spec: nil))
+            zeros.append(try blast("engine, 0 delay" + tag, spec: zero))
+            twenties.append(try blast("engine, 20 ms delay" + tag, spec: twenty))
+        }
+        func median(_ phases: [Phase]) -> Phase {
+            phases.sorted { $0.deliveredPerSecond < $1.deliveredPerSecond }[phases.count / 2]
+        }
+        let baseline = median(baselines), zeroPhase = median(zeros), twentyPhase = median(twenties)
 
         let base = try latencies(nil)
         let engine0 = try latencies(zero)
@@ -176,6 +220,8 @@ public enum UserspaceBenchmark {
         let errors = delayed.delays.map { $0 - 20_000 - baseMedian }
         let report = Report(
             baseline: baseline, zeroDelay: zeroPhase, twentyMilliseconds: twentyPhase,
+            baselineRounds: baselines.map(\.deliveredPerSecond), zeroDelayRounds: zeros.map(\.deliveredPerSecond),
+            twentyMillisecondsRounds: twenties.map(\.deliveredPerSecond),
             baselineLatency: (baseMedian, quantile(base.delays, 0.99), quantile(base.delays, 0.999)),
             engineLatency: (quantile(engine0.delays, 0.5), quantile(engine0.delays, 0.99), quantile(engine0.delays, 0.999)),
             delayError: (quantile(errors, 0.5), quantile(errors, 0.99), quantile(errors, 0.999), errors.last ?? .nan),
@@ -229,4 +275,20 @@ enum CPUTime {
         }
         return total
     }
+}
+
+/// What a throughput phase needs from its sink.
+protocol ProbeSink: AnyObject {
+    func start()
+    func waitUntilQuiet(quiet: UInt64, limit: UInt64)
+    @discardableResult func stop() -> [UDPProbe.Arrival]
+    /// Datagrams the sink itself lost (it fell behind), as far as it can tell.
+    var dropped: Int { get }
+    /// Removes what the sink installed (rules, rings); idempotent.
+    func tearDown()
+}
+
+extension UDPProbeRingSink: ProbeSink {}
+extension UDPProbeReceiver: ProbeSink {
+    func tearDown() {}
 }
