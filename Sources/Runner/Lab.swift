@@ -59,7 +59,7 @@ public final class Lab: @unchecked Sendable {
         } catch {
             throw ScenarioRun.classify(error, doing: "configure the topology")
         }
-        try PathOrder.steer(built, topology: plan)
+        do { try built.keepFlowsInOrder() } catch { throw RunnerError.environment("keep each flow's packets in order (rps_cpus): \(error)") }
         let firewall = Firewall(network: built, rules: scenario.firewall)
         try firewall.installInitial()
         let set = ImpairmentSet(placements: scenario.impairments, network: built, seed: seed, decisionLogDirectory: nil, say: settings.say)

@@ -5,7 +5,7 @@
 /// CatalogRun (-j workers, --repeat, --shard, --seed, live view, JSON, JUnit)
 ///   └─ ScenarioRun, one per scenario run, on a worker thread of its own:
 ///        NetworkPlan      Scenario.Topology → Netlink.Topology (+ routes to every subnet, metrics)
-///        PathOrder        rps_cpus on every veth end: a flow's packets stay in order
+///        Network.keepFlowsInOrder  rps_cpus on every veth end: a flow's packets stay in order
 ///        Firewall         nftables rules through libnftables, on the node's namespace thread
 ///        Capture          pcapng per capture point (the Capture module)
 ///        ImpairmentSet    kernel netem/tbf, or the userspace NFQUEUE engine (netem missing,

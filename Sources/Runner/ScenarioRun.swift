@@ -284,7 +284,7 @@ public final class ScenarioRun: @unchecked Sendable {
         } catch {
             throw Self.classify(error, doing: "configure the topology")
         }
-        try PathOrder.steer(built, topology: plan)
+        do { try built.keepFlowsInOrder() } catch { throw RunnerError.environment("keep each flow's packets in order (rps_cpus): \(error)") }
         // 2. firewall rules in place from the start
         let fw = Firewall(network: built, rules: scenario.firewall)
         lock.withLock { firewall = fw }

@@ -110,6 +110,8 @@ struct ImpairCommand: ParsableCommand {
         NamespaceSweeper.sweep()
         let net = try Topology.line().build(namedWith: "impair")
         defer { net.teardown() }
+        // Without this a clean path reorders TCP segments across the 2 CPUs (see keepFlowsInOrder).
+        try net.keepFlowsInOrder()
         let failureFD = fl_eventfd(0)
         defer { close(failureFD) }
         let options = UserspaceEngine.Options(decisionLogPath: decisionLog, realtimePriority: noRealtime ? nil : 20,

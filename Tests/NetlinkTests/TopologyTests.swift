@@ -1,4 +1,5 @@
 import CLinux
+import Foundation
 import Glibc
 import Netlink
 import Testing
@@ -88,6 +89,39 @@ struct TopologyTests {
             #expect(try network.namespace(node).offloads(interface: interface) == .allOff)
             #expect(try network.handle(node).link(interface).mtu == 1400)
             #expect(try network.handle(node).link(interface).isUp)
+        }
+    }
+
+    @Test("keepFlowsInOrder sets rps_cpus to every CPU on every veth end, in each namespace's own sysfs")
+    func flowsInOrder() throws {
+        let network = try Topology.line().build()
+        defer { network.teardown() }
+        let ends = [("client", "eth0"), ("router", "to-client"), ("router", "to-server"), ("server", "eth0")]
+        func masks() throws -> [String] {
+            try ends.map { node, interface throws -> String in
+                try #require(network.namespace(node).readSysfs(["class/net/\(interface)/queues/rx-0/rps_cpus"]).first)
+            }
+        }
+        // A fresh veth steers nothing (mask 0); afterwards every CPU is in the mask.
+        #expect(try masks().allSatisfy { $0.allSatisfy { $0 == "0" || $0 == "," } })
+        try network.keepFlowsInOrder()
+        let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        for mask in try masks() {
+            let bits = mask.split(separator: ",").compactMap { UInt64($0, radix: 16) }.map { $0.nonzeroBitCount }.reduce(0, +)
+            #expect(bits == cpus, "rps_cpus \(mask) on \(cpus) CPUs")
+        }
+        // Nothing is left behind: no sysfs mount visible to this process, no temporary mount point.
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!mounts.contains("faultline-sysfs"))
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("faultline-sysfs-") } ?? []
+        #expect(leftovers.isEmpty)
+        // A missing device is reported with the path and errno.
+        #expect(throws: NetlinkError.self) { try network.namespace("client").writeSysfs([("class/net/nope0/queues/rx-0/rps_cpus", "1")]) }
+        do {
+            try network.namespace("client").writeSysfs([("class/net/nope0/queues/rx-0/rps_cpus", "1")])
+        } catch {
+            #expect(error.errno == Errno(ENOENT))
+            #expect(error.operation.contains("/sys/class/net/nope0/queues/rx-0/rps_cpus"))
         }
     }
 
