@@ -78,14 +78,9 @@ public enum UDPProbe {
 }
 
 /// Receives probe datagrams on its own thread until stopped.
-public final class UDPProbeReceiver: @unchecked Sendable {
+public final class UDPProbeReceiver: ProbeSink, @unchecked Sendable {
     private let fd: Int32
-    private let wake: Int32
-    private let arrivals = Mutex<[UDPProbe.Arrival]>([])
-    private let received = Atomic<Int>(0)
     private let other = Atomic<Int>(0)
-    private var thread = pthread_t()
-    private var running = false
     public let port: UInt16
     /// Poll every `lazyMicroseconds` instead of waking per datagram (0: wake at once). For
     /// throughput runs: fewer wakeups leave the CPU to the path under test; the kernel's receive
@@ -118,49 +113,15 @@ public final class UDPProbeReceiver: @unchecked Sendable {
             return fd
         }
         self.fd = fd
-        wake = fl_eventfd(0)
-        arrivals.withLock { $0.reserveCapacity(expected) }
+        super.init(expected: expected)
     }
 
     deinit {
         _ = stop()
         close(fd)
-        close(wake)
     }
 
-    public func start() {
-        guard !running else { return }
-        running = true
-        let retained = Unmanaged.passRetained(self)
-        let rc = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            Unmanaged<UDPProbeReceiver>.fromOpaque(raw).takeRetainedValue().loop()
-            return nil
-        }, retained.toOpaque())
-        if rc != 0 { retained.release(); running = false }
-    }
-
-    /// Datagrams received so far.
-    public var count: Int { received.load(ordering: .relaxed) }
-
-    /// Stops the thread (after draining what is already in the socket) and returns every arrival.
-    @discardableResult
-    public func stop() -> [UDPProbe.Arrival] {
-        if running {
-            var one: UInt64 = 1
-            _ = write(wake, &one, 8)
-            pthread_join(thread, nil)
-            running = false
-        }
-        return arrivals.withLock { $0 }
-    }
-
-    /// Waits until no datagram has arrived for `quiet` ns (or `limit` ns passed).
-    public func waitUntilQuiet(quiet: UInt64 = 100_000_000, limit: UInt64 = 5_000_000_000) {
-        waitForQuiet(count: { self.count }, quiet: quiet, limit: limit)
-    }
-
-    private func loop() {
+    override func loop() {
         if let realtimePriority { _ = fl_set_thread_fifo(realtimePriority) }
         let batch = 64, size = 2048
         let storage = UnsafeMutableRawPointer.allocate(byteCount: batch * size, alignment: 16)
@@ -200,8 +161,7 @@ public final class UDPProbeReceiver: @unchecked Sendable {
                         foreign += 1
                     }
                 }
-                arrivals.withLock { $0.append(contentsOf: local) }
-                received.add(local.count, ordering: .relaxed)
+                record(local)
                 if foreign > 0 { other.add(foreign, ordering: .relaxed) }
                 if Int(n) < batch { break }
             }
@@ -210,7 +170,7 @@ public final class UDPProbeReceiver: @unchecked Sendable {
     }
 
     /// Datagrams the socket dropped for want of buffer space (SO_MEMINFO's drop count).
-    public var dropped: Int {
+    public override var dropped: Int {
         var info = [UInt32](repeating: 0, count: 9)   // SK_MEMINFO_VARS; SK_MEMINFO_DROPS is the last
         var length = socklen_t(info.count * 4)
         let rc = info.withUnsafeMutableBytes { getsockopt(fd, SOL_SOCKET, 55 /* SO_MEMINFO */, $0.baseAddress, &length) }

@@ -13,16 +13,11 @@ import Synchronization
 /// datagram — on 2 cores about a quarter of the CPU at 300k packets/s, which a benchmark of the
 /// router's path would otherwise charge to the path. What crosses the router, and every decision
 /// the engine makes, is the same with either sink.
-public final class UDPProbeRingSink: @unchecked Sendable {
+public final class UDPProbeRingSink: ProbeSink, @unchecked Sendable {
     private let ring: OpaquePointer
-    private let wake: Int32
     private let namespace: NetworkNamespace
     private let table: String
-    private let arrivals = Mutex<[UDPProbe.Arrival]>([])
-    private let received = Atomic<Int>(0)
     private let ringDrops = Atomic<Int>(0)
-    private var thread = pthread_t()
-    private var running = false
     private var closed = false
     public let port: UInt16
     /// Run the reading thread SCHED_FIFO at this priority (nil: normal scheduling). It sleeps
@@ -47,17 +42,15 @@ public final class UDPProbeRingSink: @unchecked Sendable {
             return ring
         }
         ring = opened
-        wake = fl_eventfd(0)
         let rule = "add table netdev \(table) { chain sink { type filter hook ingress device \"\(interface)\" priority 0; "
             + "udp dport \(port) drop; }; }"
         do {
             try FirewallRule.run(["nft", rule], in: namespace)
         } catch {
             fl_packet_ring_close(opened)
-            Glibc.close(wake)
             throw error
         }
-        arrivals.withLock { $0.reserveCapacity(expected) }
+        super.init(expected: expected)
     }
 
     deinit {
@@ -66,49 +59,17 @@ public final class UDPProbeRingSink: @unchecked Sendable {
     }
 
     /// Removes the drop rule and closes the ring (also done on deinit).
-    public func tearDown() {
+    public override func tearDown() {
         guard !closed else { return }
         closed = true
         _ = try? FirewallRule.run(["nft", "delete", "table", "netdev", table], in: namespace)
         fl_packet_ring_close(ring)
-        Glibc.close(wake)
     }
 
-    public func start() {
-        guard !running else { return }
-        running = true
-        let retained = Unmanaged.passRetained(self)
-        let rc = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            Unmanaged<UDPProbeRingSink>.fromOpaque(raw).takeRetainedValue().loop()
-            return nil
-        }, retained.toOpaque())
-        if rc != 0 { retained.release(); running = false }
-    }
-
-    /// Datagrams received so far.
-    public var count: Int { received.load(ordering: .relaxed) }
     /// Packets the ring had no room for (the reader fell a whole ring behind).
-    public var dropped: Int { ringDrops.load(ordering: .relaxed) }
+    public override var dropped: Int { ringDrops.load(ordering: .relaxed) }
 
-    /// Stops the thread (after reading what the ring already holds) and returns every arrival.
-    @discardableResult
-    public func stop() -> [UDPProbe.Arrival] {
-        if running {
-            var one: UInt64 = 1
-            _ = write(wake, &one, 8)
-            pthread_join(thread, nil)
-            running = false
-        }
-        return arrivals.withLock { $0 }
-    }
-
-    /// Waits until no datagram has arrived for `quiet` ns (or `limit` ns passed).
-    public func waitUntilQuiet(quiet: UInt64 = 100_000_000, limit: UInt64 = 5_000_000_000) {
-        waitForQuiet(count: { self.count }, quiet: quiet, limit: limit)
-    }
-
-    private func loop() {
+    override func loop() {
         if let realtimePriority { _ = fl_set_thread_fifo(realtimePriority) }
         let batch = 1024, copy = UDPProbe.headerSize
         let payloads = UnsafeMutableRawPointer.allocate(byteCount: batch * copy, alignment: 16)
@@ -141,26 +102,12 @@ public final class UDPProbeRingSink: @unchecked Sendable {
                         local.append(a)
                     }
                 }
-                arrivals.withLock { $0.append(contentsOf: local) }
-                received.add(local.count, ordering: .relaxed)
+                record(local)
                 if Int(n) < batch { break }
             }
             var seen: UInt32 = 0, drops: UInt32 = 0
             if fl_packet_ring_stats(ring, &seen, &drops) == 0, drops > 0 { ringDrops.add(Int(drops), ordering: .relaxed) }
             if stopping && got == 0 { return }
         }
-    }
-}
-
-/// Polls `count` every 10 ms until it has not changed for `quiet` ns or `limit` ns have passed.
-func waitForQuiet(count: () -> Int, quiet: UInt64, limit: UInt64) {
-    let deadline = fl_monotonic_ns() + limit
-    var last = count()
-    var lastChange = fl_monotonic_ns()
-    while fl_monotonic_ns() < deadline {
-        usleep(10_000)
-        let now = count()
-        if now != last { last = now; lastChange = fl_monotonic_ns() }
-        else if fl_monotonic_ns() - lastChange >= quiet { return }
     }
 }

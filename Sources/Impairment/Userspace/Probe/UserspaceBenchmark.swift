@@ -145,7 +145,7 @@ public enum UserspaceBenchmark {
             if configuration.pin { _ = fl_set_thread_cpu(0) }
             defer { if configuration.pin { _ = fl_set_thread_cpu(-1) } }
             let p = nextPort()
-            let receiver: any ProbeSink
+            let receiver: ProbeSink
             if configuration.ringSink {
                 let ring = try UDPProbeRingSink(in: server, interface: "eth0", port: p, expected: 1 << 21)
                 ring.realtimePriority = configuration.realtimePriority.map { max($0 - 10, 1) }
@@ -275,20 +275,4 @@ enum CPUTime {
         }
         return total
     }
-}
-
-/// What a throughput phase needs from its sink.
-protocol ProbeSink: AnyObject {
-    func start()
-    func waitUntilQuiet(quiet: UInt64, limit: UInt64)
-    @discardableResult func stop() -> [UDPProbe.Arrival]
-    /// Datagrams the sink itself lost (it fell behind), as far as it can tell.
-    var dropped: Int { get }
-    /// Removes what the sink installed (rules, rings); idempotent.
-    func tearDown()
-}
-
-extension UDPProbeRingSink: ProbeSink {}
-extension UDPProbeReceiver: ProbeSink {
-    func tearDown() {}
 }
