@@ -69,7 +69,7 @@ struct ImpairCommand: ParsableCommand {
     @Option(help: "Seed of every random decision (same seed, same packets: same decisions).") var seed: UInt64 = 1
     @Option(name: .customLong("decision-log"), help: "Write one line per packet decision to this file.") var decisionLog: String?
     @Option(name: .customLong("stats-every"), help: "Print the counters every N seconds (0: only at the end).") var statsEvery: UInt32 = 0
-    @Flag(name: .customLong("no-realtime"), help: "Run the engine's threads with normal scheduling (less precise delays on a busy machine).")
+    @Flag(name: .customLong("no-realtime"), help: "Run the engine's threads with normal scheduling and let idle CPUs sleep (less precise delays; by default the engine holds /dev/cpu_dma_latency at 0 while it runs).")
     var noRealtime = false
 
     @Flag(help: .hidden) var bench = false
@@ -114,7 +114,7 @@ struct ImpairCommand: ParsableCommand {
         try net.keepFlowsInOrder()
         let failureFD = fl_eventfd(0)
         defer { close(failureFD) }
-        let options = UserspaceEngine.Options(decisionLogPath: decisionLog, realtimePriority: noRealtime ? nil : 20,
+        let options = UserspaceEngine.Options(decisionLogPath: decisionLog, realtimePriority: noRealtime ? nil : 20, keepCPUsAwake: !noRealtime,
                                               onFailure: { failure in
                                                   printError("faultline impair: \(failure)")
                                                   var one: UInt64 = 1

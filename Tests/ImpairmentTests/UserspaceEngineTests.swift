@@ -456,6 +456,34 @@ struct UserspaceEngineTests {
         }
     }
 
+    @Test("While it runs the engine holds the CPUs' wake-up latency at 0 (PM QoS); stop lets go; keepCPUsAwake false leaves it alone")
+    func keepsCPUsAwake() throws {
+        /// The kernel's effective /dev/cpu_dma_latency limit, µs.
+        func limit() throws -> Int32 {
+            let fd = open("/dev/cpu_dma_latency", O_RDONLY | O_CLOEXEC)
+            try #require(fd >= 0, "/dev/cpu_dma_latency: \(Errno.current)")
+            defer { close(fd) }
+            var value: Int32 = -1
+            try #require(read(fd, &value, 4) == 4)
+            return value
+        }
+        try F.withLine { net in
+            let spec = ImpairmentSpec(link: try F.link("router→server"), parameters: .init(delay: .init(delay: .ms(1))))
+            let before = try limit()
+            try #require(before > 0, "another program already holds the CPUs awake (\(before) µs); cannot tell ours apart")
+            let during = try F.withEngine(net, [spec]) { engine throws -> (Bool, Int32) in (engine.holdsCPUsAwake, try limit()) }
+            #expect(during.0)
+            #expect(during.1 == 0)
+            let after = try limit()
+            #expect(after == before)
+            let without = try F.withEngine(net, [spec], options: .init(keepCPUsAwake: false)) { engine throws -> (Bool, Int32) in
+                (engine.holdsCPUsAwake, try limit())
+            }
+            #expect(!without.0)
+            #expect(without.1 == before)
+        }
+    }
+
     @Test("stop() removes the rules and delivers what was held")
     func stopReleasesHeld() throws {
         try F.withLine { net in

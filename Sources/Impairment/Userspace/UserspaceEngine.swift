@@ -101,13 +101,19 @@ public final class UserspaceEngine: @unchecked Sendable {
         public var realtimePriority: Int32?
         /// Pin the engine's direction threads to this CPU (nil: wherever the scheduler puts them).
         public var cpu: Int32?
+        /// While the engine runs, keep idle CPUs from sleeping deeper than polling (a PM QoS
+        /// request on /dev/cpu_dma_latency; see `CPUWakeupLatencyRequest`): timers fire on time
+        /// instead of waiting for a halted CPU to wake. Machine-wide while held; ignored where
+        /// the kernel refuses. `UserspaceEngine.holdsCPUsAwake` says whether it took.
+        public var keepCPUsAwake: Bool
         /// Called once, on an engine thread (the failed direction's or the monitor's), when the
         /// engine dies. Keep it short; it may call `stop()`.
         public var onFailure: (@Sendable (UserspaceEngineFailure) -> Void)?
 
         public init(queueBase: UInt16 = 64000, decisionLogPath: String? = nil, keepDecisions: Int = 0,
                     kernelQueueLength: UInt32? = nil, receiveBuffer: Int32 = 16 << 20, ipv6: Bool = true,
-                    realtimePriority: Int32? = 20, cpu: Int32? = nil, onFailure: (@Sendable (UserspaceEngineFailure) -> Void)? = nil) {
+                    realtimePriority: Int32? = 20, cpu: Int32? = nil, keepCPUsAwake: Bool = true,
+                    onFailure: (@Sendable (UserspaceEngineFailure) -> Void)? = nil) {
             self.queueBase = queueBase
             self.decisionLogPath = decisionLogPath
             self.keepDecisions = keepDecisions
@@ -116,6 +122,7 @@ public final class UserspaceEngine: @unchecked Sendable {
             self.ipv6 = ipv6
             self.realtimePriority = realtimePriority
             self.cpu = cpu
+            self.keepCPUsAwake = keepCPUsAwake
             self.onFailure = onFailure
         }
     }
@@ -130,6 +137,8 @@ public final class UserspaceEngine: @unchecked Sendable {
     private let placementIndex: [(worker: Int, spec: Int)]
     private let log: DecisionLogStore?
     private let options: Options
+    /// The wake-up latency request's descriptor while held (closed by `stop`), else -1.
+    private let wakeupLatencyFD = Mutex<Int32>(-1)
     private let state = Mutex<EngineState>(EngineState())
     private var monitorThread = pthread_t()
     private let monitorWake: Int32
@@ -288,7 +297,13 @@ public final class UserspaceEngine: @unchecked Sendable {
         self.log = log
         self.options = options
         self.monitorWake = monitorWake
+        if options.keepCPUsAwake, let fd = CPUWakeupLatencyRequest.hold() {
+            wakeupLatencyFD.withLock { $0 = fd }
+        }
     }
+
+    /// True while the engine holds idle CPUs awake (`Options.keepCPUsAwake` and the kernel agreed).
+    public var holdsCPUsAwake: Bool { wakeupLatencyFD.withLock { $0 >= 0 } }
 
     deinit { stop() }
 
@@ -362,6 +377,10 @@ public final class UserspaceEngine: @unchecked Sendable {
         }
         close(monitorWake)
         log?.close()
+        wakeupLatencyFD.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
         state.withLock { $0.stopped = true }
     }
 

@@ -139,7 +139,8 @@ public enum UserspaceBenchmark {
             let engine = try spec.map {
                 try UserspaceEngine.start(network: net, specs: [$0], seed: 1,
                                           options: .init(realtimePriority: configuration.realtimePriority,
-                                                         cpu: configuration.pin ? Int32(max(sysconf(Int32(_SC_NPROCESSORS_ONLN)) - 1, 0)) : nil))
+                                                         cpu: configuration.pin ? Int32(max(sysconf(Int32(_SC_NPROCESSORS_ONLN)) - 1, 0)) : nil,
+                                                         keepCPUsAwake: configuration.realtimePriority != nil))
             }
             defer { engine?.stop() }
             if configuration.pin { _ = fl_set_thread_cpu(0) }
@@ -183,7 +184,7 @@ public enum UserspaceBenchmark {
         func latencies(_ spec: ImpairmentSpec?) throws -> (delays: [Double], lost: Int) {
             let engine = try spec.map {
                 try UserspaceEngine.start(network: net, specs: [$0], seed: 1,
-                                          options: .init(realtimePriority: configuration.realtimePriority))
+                                          options: .init(realtimePriority: configuration.realtimePriority, keepCPUsAwake: configuration.realtimePriority != nil))
             }
             defer { engine?.stop() }
             let p = nextPort()
@@ -200,6 +201,12 @@ public enum UserspaceBenchmark {
         var twenty = ImpairmentSpec(link: link, parameters: .init(delay: .init(delay: .ms(20))))
         twenty.parameters.limit = 2_000_000   // netem's default of 1000 would cap 20 ms at 50k pps
 
+        // The delay phases first, on a machine the blasting has not yet churned (hundreds of MB
+        // of packet buffers and arrival lists allocated and freed).
+        let base = try latencies(nil)
+        let engine0 = try latencies(zero)
+        let delayed = try latencies(twenty)
+
         var baselines: [Phase] = [], zeros: [Phase] = [], twenties: [Phase] = []
         let rounds = max(1, configuration.rounds)
         for round in 1...rounds {
@@ -212,10 +219,6 @@ public enum UserspaceBenchmark {
             phases.sorted { $0.deliveredPerSecond < $1.deliveredPerSecond }[phases.count / 2]
         }
         let baseline = median(baselines), zeroPhase = median(zeros), twentyPhase = median(twenties)
-
-        let base = try latencies(nil)
-        let engine0 = try latencies(zero)
-        let delayed = try latencies(twenty)
         let baseMedian = quantile(base.delays, 0.5)
         let errors = delayed.delays.map { $0 - 20_000 - baseMedian }
         let report = Report(
