@@ -48,7 +48,7 @@ int fl_packet_ring_open(int ifindex, unsigned block_size, unsigned block_count, 
     size_t size = (size_t)block_size * block_count;
     if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0 ||
         setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0 ||
-        (map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, fd, 0)) == MAP_FAILED ||
+        (map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED ||
         bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
         int saved = errno;
         if (map != MAP_FAILED) munmap(map, size);

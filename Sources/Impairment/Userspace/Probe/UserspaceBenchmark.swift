@@ -201,12 +201,6 @@ public enum UserspaceBenchmark {
         var twenty = ImpairmentSpec(link: link, parameters: .init(delay: .init(delay: .ms(20))))
         twenty.parameters.limit = 2_000_000   // netem's default of 1000 would cap 20 ms at 50k pps
 
-        // The delay phases first, on a machine the blasting has not yet churned (hundreds of MB
-        // of packet buffers and arrival lists allocated and freed).
-        let base = try latencies(nil)
-        let engine0 = try latencies(zero)
-        let delayed = try latencies(twenty)
-
         var baselines: [Phase] = [], zeros: [Phase] = [], twenties: [Phase] = []
         let rounds = max(1, configuration.rounds)
         for round in 1...rounds {
@@ -219,6 +213,13 @@ public enum UserspaceBenchmark {
             phases.sorted { $0.deliveredPerSecond < $1.deliveredPerSecond }[phases.count / 2]
         }
         let baseline = median(baselines), zeroPhase = median(zeros), twentyPhase = median(twenties)
+
+        // The delay phases last: first, they met the kernel still tearing down the namespaces of
+        // whatever ran just before (cleanup_net holds RTNL and waits for RCU) and saw stalls of
+        // 3–12 ms.
+        let base = try latencies(nil)
+        let engine0 = try latencies(zero)
+        let delayed = try latencies(twenty)
         let baseMedian = quantile(base.delays, 0.5)
         let errors = delayed.delays.map { $0 - 20_000 - baseMedian }
         let report = Report(
