@@ -25,13 +25,4 @@ enum CPUWakeupLatencyRequest {
         }
         return fd
     }
-
-    /// The machine's effective limit in µs (the strictest request held), if readable.
-    static func current() -> Int32? {
-        let fd = open(device, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var value: Int32 = 0
-        return read(fd, &value, 4) == 4 ? value : nil
-    }
 }

@@ -12,6 +12,9 @@ public class ProbeSink: @unchecked Sendable {
     private let received = Atomic<Int>(0)
     private var thread = pthread_t()
     private var running = false
+    /// Run the reading thread SCHED_FIFO at this priority (nil: normal scheduling). A normal
+    /// thread can wait behind a realtime engine and a busy sender long enough for its buffer to fill.
+    public var realtimePriority: Int32?
 
     init(expected: Int) {
         wake = fl_eventfd(0)
@@ -27,7 +30,9 @@ public class ProbeSink: @unchecked Sendable {
         let retained = Unmanaged.passRetained(self)
         let rc = pthread_create(&thread, nil, { raw in
             guard let raw else { return nil }
-            Unmanaged<ProbeSink>.fromOpaque(raw).takeRetainedValue().loop()
+            let sink = Unmanaged<ProbeSink>.fromOpaque(raw).takeRetainedValue()
+            if let priority = sink.realtimePriority { _ = fl_set_thread_fifo(priority) }
+            sink.loop()
             return nil
         }, retained.toOpaque())
         if rc != 0 { retained.release(); running = false }

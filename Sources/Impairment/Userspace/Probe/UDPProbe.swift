@@ -86,8 +86,6 @@ public final class UDPProbeReceiver: ProbeSink, @unchecked Sendable {
     /// throughput runs: fewer wakeups leave the CPU to the path under test; the kernel's receive
     /// timestamps keep the timing exact either way.
     public var lazyMicroseconds: UInt32 = 0
-    /// Run the receiving thread SCHED_FIFO at this priority (nil: normal scheduling).
-    public var realtimePriority: Int32?
 
     /// Opens a UDP socket bound to `port` (any address) inside `namespace`, with a large buffer
     /// and kernel receive timestamps.
@@ -122,7 +120,6 @@ public final class UDPProbeReceiver: ProbeSink, @unchecked Sendable {
     }
 
     override func loop() {
-        if let realtimePriority { _ = fl_set_thread_fifo(realtimePriority) }
         let batch = 64, size = 2048
         let storage = UnsafeMutableRawPointer.allocate(byteCount: batch * size, alignment: 16)
         defer { storage.deallocate() }

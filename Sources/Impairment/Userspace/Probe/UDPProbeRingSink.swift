@@ -20,10 +20,6 @@ public final class UDPProbeRingSink: ProbeSink, @unchecked Sendable {
     private let ringDrops = Atomic<Int>(0)
     private var closed = false
     public let port: UInt16
-    /// Run the reading thread SCHED_FIFO at this priority (nil: normal scheduling). It sleeps
-    /// until a block is full or 1 ms old, so it takes little; but a normal thread can wait
-    /// behind a realtime engine and a busy sender long enough for the ring to fill.
-    public var realtimePriority: Int32?
 
     /// Opens the ring on `interface` of `namespace` and installs the drop rule for `port`.
     public init(in namespace: NetworkNamespace, interface: String, port: UInt16, expected: Int = 1 << 16) throws(UserspaceEngineError) {
@@ -70,7 +66,6 @@ public final class UDPProbeRingSink: ProbeSink, @unchecked Sendable {
     public override var dropped: Int { ringDrops.load(ordering: .relaxed) }
 
     override func loop() {
-        if let realtimePriority { _ = fl_set_thread_fifo(realtimePriority) }
         let batch = 1024, copy = UDPProbe.headerSize
         let payloads = UnsafeMutableRawPointer.allocate(byteCount: batch * copy, alignment: 16)
         defer { payloads.deallocate() }
