@@ -38,6 +38,21 @@ extension RunnerKernelTests {
                     "\(result.diagnosis)")
         }
 
+        @Test("a misspelt role is named as such (not 'Unknown option --to'), and fails the run")
+        func misspeltRole() throws {
+            let r = try run("""
+            name: misspelt-role
+            time-limit: 5s
+            steps:
+              - { at: 0s, on: client, peer: [sned, --to, "server:9000", --bytes, 1KiB] }
+            expect:
+              - not: { kind: rst, cause: any }
+            """)
+            #expect(r.status == 2)
+            #expect(r.report?.results.first?.diagnosis
+                    == "bad input: a program failed to start: client exited 2, a usage error: Error: unknown role 'sned' (did you mean 'send'?); expected one of: listen, send, connect, request, hold")
+        }
+
         @Test("a run: program that is not there, or exits with a usage error, fails the run — unless the scenario expects that exit status")
         func programFailures() throws {
             let missing = try run("""
