@@ -145,7 +145,9 @@ final class ImpairmentSet: @unchecked Sendable {
         }
         let choice: EngineChoice
         do {
-            choice = try EngineChoice.decide(entry.spec, preference: preference, netemRefusal: KernelSupport.netemRefusal)
+            let shared = entries.filter { $0.spec.link == entry.spec.link }.count > 1
+            choice = try EngineChoice.decide(entry.spec, preference: preference, netemRefusal: KernelSupport.netemRefusal,
+                                             sharedDirection: shared)
         } catch {
             throw .badInput("\(entry.placement.source): impairment on \(entry.spec.link): \(error)")
         }

@@ -123,9 +123,16 @@ extension ScenarioDecoder {
                                  expected: "at least one of: \((Self.parameterKeys + ["actions"]).commaList)")
             }
             for direction in directions {
-                if let other = drafts.first(where: { $0.spec.link == direction }) {
-                    throw linkElement.error("\(direction) already has an impairment (line \(other.element.location.line))",
-                                            expected: "one entry per link direction; put everything for \(direction) in one entry")
+                // Several entries may share a direction: each packet takes the first whose match
+                // takes it. Two entries for the same packets, or one after an entry that takes
+                // every packet, would never apply.
+                if let other = drafts.first(where: { $0.spec.link == direction && $0.spec.match ?? .any == match ?? .any }) {
+                    throw linkElement.error("\(direction) already has an impairment for \(Self.packetsText(match)) (line \(other.element.location.line))",
+                                            expected: "one entry per direction and match; put everything for those packets in one entry, or give each entry its own match")
+                }
+                if let other = drafts.first(where: { $0.spec.link == direction && ($0.spec.match ?? .any).isAny }) {
+                    throw linkElement.error("the entry at line \(other.element.location.line) takes every packet of \(direction) first, so this one would never apply",
+                                            expected: "the entries with a match before the one without (each packet takes the first entry whose match takes it)")
                 }
                 let spec = ImpairmentSpec(link: direction, match: match, parameters: parameters, actions: actions,
                                           schedule: [], seed: seed, engine: engine)
@@ -137,22 +144,37 @@ extension ScenarioDecoder {
 
     /// Applies an `impair` step: a change of parameters at `at` on one or both directions of a link.
     func scheduleChange(_ e: Element, at: Interval) throws(ScenarioError) {
-        let f = try e.mapping("an impairment change: a mapping with link, the new values (delay, loss, ...) and optionally replace",
-                              allowed: ["link", "replace"] + Self.parameterKeys)
+        let f = try e.mapping("an impairment change: a mapping with link, the new values (delay, loss, ...), and optionally match and replace",
+                              allowed: ["link", "match", "replace"] + Self.parameterKeys)
         let linkElement = try f.required("link", "the link direction to change, such as 'link: router->server'")
         let directions = try linkDirections(linkElement)
         let replace = try f["replace"].map { r throws(ScenarioError) in try r.bool() } ?? false
         var local: [String: Element] = [:]
         let parameters = try decodeParameters(f, prefix: "", into: &local)
+        // The entry changed is the one for the same packets (the same match, or none); a new
+        // match makes a new entry, placed before the direction's entry for every packet.
+        var match: PacketMatch?
+        if let m = f["match"] {
+            var matchLocations: [String: Element] = [:]
+            match = try decodeMatch(m, prefix: "match", into: &matchLocations)
+            if match?.isAny == true { match = nil }
+        }
         if parameters.isEmpty && !replace {
             throw e.error("the change changes nothing",
                           expected: "new values for some of: \(Self.parameterKeys.commaList); or 'replace: true' to remove every impairment of the link")
         }
         for direction in directions {
-            var index = impairments.firstIndex { $0.spec.link == direction }
+            var index = impairments.firstIndex { $0.spec.link == direction && ($0.spec.match ?? .any) == (match ?? .any) }
             if index == nil {
-                impairments.append(ImpairmentDraft(spec: ImpairmentSpec(link: direction), element: e))
-                index = impairments.count - 1
+                let draft = ImpairmentDraft(spec: ImpairmentSpec(link: direction, match: match), element: e)
+                let catchAll = impairments.firstIndex { $0.spec.link == direction && ($0.spec.match ?? .any).isAny }
+                if match != nil, let catchAll {
+                    impairments.insert(draft, at: catchAll)
+                    index = catchAll
+                } else {
+                    impairments.append(draft)
+                    index = impairments.count - 1
+                }
             }
             guard let index else { continue }
             if impairments[index].spec.schedule.contains(where: { $0.at == at }) {
@@ -166,6 +188,15 @@ extension ScenarioDecoder {
                 impairments[index].locations["schedule[\(k)]" + (path.isEmpty ? "" : ".\(path)")] = element
             }
         }
+    }
+
+    /// "every packet", or the match in words, for messages.
+    static func packetsText(_ match: PacketMatch?) -> String {
+        guard let match, !match.isAny else { return "every packet" }
+        if match == .tcpPureACK { return "pure ACKs" }
+        if match == .tcpData { return "data segments" }
+        if match == .tcpSYN { return "SYNs" }
+        return "the same match"
     }
 
     /// Runs the impairment model's validation on every spec (errors stop the load, warnings are
@@ -518,25 +549,23 @@ extension ScenarioDecoder {
     }
 
     func decodeAction(_ e: Element, prefix: String, into locations: inout [String: Element]) throws(ScenarioError) -> TargetedAction {
-        let f = try e.mapping("a targeted action: a mapping with match, nth, action (and hold or copy-delay)",
-                              allowed: ["match", "nth", "action", "hold", "copy-delay"])
+        let f = try e.mapping("a targeted action: a mapping with match, nth or every, action (and hold or copy-delay)",
+                              allowed: ["match", "nth", "every", "action", "hold", "copy-delay"])
         locations[prefix] = e
         var match = PacketMatch.any
         if let m = f["match"] {
             locations[prefix + ".match"] = m
             match = try decodeMatch(m, prefix: prefix + ".match", into: &locations)
         }
-        let nthElement = try f.required("nth", "which matching packets, counted from 1, such as 'nth: [5, 6]'")
-        locations[prefix + ".nth"] = nthElement
-        var nth: [UInt64] = []
-        let items: [Element]
-        if case .sequence = nthElement.node {
-            items = try nthElement.sequence("packet numbers")
-        } else {
-            items = [nthElement]
+        var every: UInt64?
+        if let ev = f["every"] {
+            locations[prefix + ".every"] = ev
+            every = try ev.integer(UInt64.self, "a count: every: 10 acts on the 10th, 20th, … matching packet", in: 1...UInt64.max)
         }
-        for item in items {
-            nth.append(try item.integer(UInt64.self, "a packet number: 1 for the first matching packet", in: 0...UInt64.max))
+        var nth: [UInt64] = []
+        if let nthElement = every == nil ? try f.required("nth", "which matching packets, counted from 1, such as 'nth: [5, 6]', 'nth: 20-30', or 'every: 10'") : f["nth"] {
+            locations[prefix + ".nth"] = nthElement
+            nth = try packetNumbers(nthElement)
         }
         let actionElement = try f.required("action", "what to do: drop, corrupt, delay (with hold) or duplicate (with copy-delay)")
         locations[prefix + ".action"] = actionElement
@@ -562,6 +591,35 @@ extension ScenarioDecoder {
             throw actionElement.error("unknown action '\(Element.shortened(word))'\(Suggestion.didYouMean(word, in: actions))",
                                       expected: "one of: \(actions.commaList)")
         }
-        return TargetedAction(match: match, nth: nth, action: action)
+        return TargetedAction(match: match, nth: nth, every: every, action: action)
+    }
+
+    /// `5`, `[5, 6]`, `20-30`, `[1, 20-30]`: packet numbers counted from 1, ranges inclusive.
+    func packetNumbers(_ e: Element) throws(ScenarioError) -> [UInt64] {
+        let expected = "a packet number (1 for the first matching packet) or a range such as 20-30"
+        let items: [Element] = try { () throws(ScenarioError) -> [Element] in
+            if case .sequence = e.node { return try e.sequence("packet numbers and ranges, such as [5, 20-30]") }
+            return [e]
+        }()
+        var numbers: [UInt64] = []
+        for item in items {
+            let text = try item.text(expected)
+            let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count == 2 {
+                guard let low = UInt64(parts[0]), let high = UInt64(parts[1]) else {
+                    throw item.error("'\(Element.shortened(text))' is not a range of packet numbers", expected: "a range such as 20-30")
+                }
+                guard low <= high else {
+                    throw item.error("range \(text) runs backwards", expected: "the lower number first, such as \(high)-\(low)")
+                }
+                guard high - low < UInt64(TargetedAction.nthLimit) else {
+                    throw item.error("range \(text) holds \(high - low + 1) packets", expected: "at most \(TargetedAction.nthLimit) (for a regular pattern, every: N)")
+                }
+                numbers += Array(low...high)
+            } else {
+                numbers.append(try item.integer(UInt64.self, expected, in: 0...UInt64.max))
+            }
+        }
+        return numbers
     }
 }

@@ -52,7 +52,11 @@ struct UserspaceCoreTests {
     /// Runs `packets` through a fresh core (arrivals 100 µs apart, releases in between) and
     /// returns the log lines and the recorder.
     static func run(_ spec: ImpairmentSpec, seed: UInt64, packets: [[UInt8]]) throws -> ([String], Recorder) {
-        var core = try DecisionCore(path: "router→server", specs: [spec], seed: seed, start: 1_000_000_000)
+        try run([spec], seed: seed, packets: packets)
+    }
+
+    static func run(_ specs: [ImpairmentSpec], seed: UInt64, packets: [[UInt8]]) throws -> ([String], Recorder) {
+        var core = try DecisionCore(path: "router→server", specs: specs, seed: seed, start: 1_000_000_000)
         var sink = Recorder()
         var now: UInt64 = 1_000_000_000
         for (i, packet) in packets.enumerated() {
@@ -153,6 +157,29 @@ struct UserspaceCoreTests {
         // Data segments are packets 1, 3, 5, ...: the 5th and 6th are ids 9 and 11; the UDP one (21) is lost.
         #expect(drops == [9, 11, 21])
         #expect(lines[8].contains("rule=actions[0]#5") && lines[10].contains("rule=actions[0]#6"))
+    }
+
+    @Test("every: N acts on each N-th matching packet, besides nth's numbers")
+    func everyNth() throws {
+        let spec = ImpairmentSpec(link: try LinkDirection(parsing: "router→server"),
+                                  actions: [TargetedAction(match: .tcpData, nth: [2], every: 4, action: .drop)])
+        let packets = (0..<12).map { Self.ipv4(tcp: true, seq: UInt32(1000 + $0 * 100), payload: 100) }
+        let (_, sink) = try Self.run(spec, seed: 1, packets: packets)
+        #expect(sink.verdicts.filter { !$0.accept }.map(\.id) == [2, 4, 8, 12])
+    }
+
+    @Test("Several impairments on one direction: each packet takes the first entry whose match takes it")
+    func firstMatchingEntry() throws {
+        let acks = ImpairmentSpec(link: try LinkDirection(parsing: "router→server"), match: .tcpPureACK,
+                                  parameters: .init(loss: .random(probability: Percentage(100))))
+        let rest = ImpairmentSpec(link: try LinkDirection(parsing: "router→server"), parameters: .none)
+        var packets: [[UInt8]] = []
+        for i in 0..<5 {
+            packets.append(Self.ipv4(tcp: true, seq: UInt32(1000 + i * 100), payload: 100))
+            packets.append(Self.ipv4(tcp: true, flags: 0x10, seq: 0, payload: 0))
+        }
+        let (_, sink) = try Self.run([acks, rest], seed: 1, packets: packets)
+        #expect(sink.verdicts.filter { !$0.accept }.map(\.id) == [2, 4, 6, 8, 10])
     }
 
     @Test("Corruption flips exactly one bit of the transport payload; CE marking keeps the IPv4 checksum valid")

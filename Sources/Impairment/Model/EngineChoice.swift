@@ -46,9 +46,15 @@ public struct EngineChoice: Sendable, Equatable, Codable, CustomStringConvertibl
 
     /// Decides for `spec`. `netemRefusal` is the kernel's answer to a netem qdisc, in its own
     /// words, when it refused one (nil: netem works, or was never needed).
+    /// `sharedDirection`: other impairments of the run sit on the same link direction; netem
+    /// carries one configuration per direction, so they all go to the userspace engine, which
+    /// gives each packet the first entry whose match takes it.
     public static func decide(_ spec: ImpairmentSpec, preference: EnginePreference,
-                              netemRefusal: String?) throws(Refusal) -> EngineChoice {
-        let limitations = spec.kernelEngineLimitations
+                              netemRefusal: String?, sharedDirection: Bool = false) throws(Refusal) -> EngineChoice {
+        var limitations = spec.kernelEngineLimitations
+        if sharedDirection {
+            limitations.append("several impairments on \(spec.link) (netem carries one configuration per direction)")
+        }
         switch spec.engine {
         case .userspace:
             return .init(engine: .userspace, reason: .pinned, detail: "the scenario pins engine: userspace")

@@ -15,13 +15,19 @@ public struct TargetedAction: Sendable, Hashable, Codable {
     public var match: PacketMatch
     /// 1-based packet numbers among matching packets; sorted, no duplicates after validation.
     public var nth: [UInt64]
+    /// Every k-th matching packet (k, 2k, 3k, …) as well as those of `nth`; nil: none.
+    public var every: UInt64?
     public var action: Action
 
-    public init(match: PacketMatch, nth: [UInt64], action: Action) {
+    public init(match: PacketMatch, nth: [UInt64], every: UInt64? = nil, action: Action) {
         self.match = match
         self.nth = nth
+        self.every = every
         self.action = action
     }
+
+    /// The most packet numbers one `nth` may list (a range is expanded): beyond it, `every`.
+    public static let nthLimit = 100_000
 
     public enum Action: Sendable, Hashable, Codable, CustomStringConvertible {
         /// Discard the packet.

@@ -285,8 +285,14 @@ extension PacketMatch {
 extension TargetedAction {
     public func validate(at path: String) -> [ModelIssue] {
         var issues = match.validate(at: joinKey(path, "match"))
-        if nth.isEmpty {
-            issues.append(.init(.error, joinKey(path, "nth"), "nth: no packet numbers; give the numbers of the matching packets to act on, e.g. [5, 6]"))
+        if nth.isEmpty && every == nil {
+            issues.append(.init(.error, joinKey(path, "nth"), "nth: no packet numbers; give the numbers of the matching packets to act on, e.g. [5, 6], a range such as 20-30, or every: 10"))
+        }
+        if every == 0 {
+            issues.append(.init(.error, joinKey(path, "every"), "every: 0 is not a count; every: 10 acts on the 10th, 20th, 30th, … matching packet"))
+        }
+        if nth.count > TargetedAction.nthLimit {
+            issues.append(.init(.error, joinKey(path, "nth"), "nth: \(nth.count) packet numbers is more than \(TargetedAction.nthLimit); use every: for a regular pattern"))
         }
         if nth.contains(0) {
             issues.append(.init(.error, joinKey(path, "nth"), "nth: 0 is not a packet number; counting starts at 1 (the first matching packet)"))

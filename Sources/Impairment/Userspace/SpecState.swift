@@ -4,13 +4,15 @@ struct SpecState {
     struct ActionState {
         var match: CompiledMatch
         var nth: [UInt64]          // sorted, unique
+        var every: UInt64?
         var action: TargetedAction.Action
         var counter: UInt64 = 0
         var cursor = 0
 
-        /// Counts one matching packet; returns its number if it is one of `nth`.
+        /// Counts one matching packet; returns its number if it is one of `nth` or a multiple of `every`.
         mutating func count() -> UInt64? {
             counter &+= 1
+            if let every, every > 0, counter % every == 0 { return counter }
             while cursor < nth.count && nth[cursor] < counter { cursor += 1 }
             if cursor < nth.count && nth[cursor] == counter {
                 cursor += 1
@@ -135,7 +137,7 @@ struct SpecState {
         var actions: [ActionState] = []
         for (i, a) in spec.actions.enumerated() {
             actions.append(ActionState(match: try CompiledMatch(a.match, nodes: nodes, keyPath: "actions[\(i)].match"),
-                                       nth: Array(Set(a.nth)).sorted(), action: a.action))
+                                       nth: Array(Set(a.nth)).sorted(), every: a.every, action: a.action))
         }
         self.actions = actions
         parameters = spec.parameters
