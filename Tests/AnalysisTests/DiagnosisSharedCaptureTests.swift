@@ -189,7 +189,9 @@ struct DiagnosisSharedCaptureTests {
         let finding = try #require(loss.first)
         #expect(finding.vantage == ["sender", "receiver"])
         #expect(finding.evidence["lost_between_vantages"] == .string("sender → receiver"))
-        #expect(finding.confidence >= 0.9)
+        // Classic pcap records no capture window: the receiver's packets around the loss say it
+        // was listening, a little less surely than a recorded window would.
+        #expect(finding.confidence >= 0.85)
         // The router also swapped a few segments: both vantages show it (IP IDs at the receiver).
         #expect(result.findings.named("reordering/path-reordering").count == 1)
     }

@@ -32,7 +32,8 @@ public struct DiagnosisObserver: CaptureAnalysisObserver {
     public func digest(of analysis: CaptureAnalysis) -> VantageDigest {
         VantageDigest(vantage: vantage, path: analysis.path, frames: analysis.frames, tcpFrames: analysis.count(.tcp),
                       firstTime: analysis.firstTime, lastTime: analysis.lastTime,
-                      truncation: analysis.truncation?.description, conversations: Array(conversations))
+                      truncation: analysis.truncation?.description, window: analysis.window,
+                      conversations: Array(conversations))
     }
 }
 

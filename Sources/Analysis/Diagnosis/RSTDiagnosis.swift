@@ -119,7 +119,9 @@ extension DiagnosisContext {
         // Other vantage points: did the sender's side see this RST leave?
         var sentBySender: GroupMember?
         var sentFrame: UInt64?
-        var absentAtSender: (vantage: Int, member: GroupMember?)?
+        var absentAtSender: (vantage: Int, member: GroupMember?, coverage: CaptureWindow.Coverage)?
+        // A capture nearer the sender that does not show the RST but cannot say it was listening.
+        var silentSenderSide: String?
         for (index, digest) in digests.enumerated() where !cluster.contains(where: { $0.member.vantage == index }) {
             let member = group.members.first(where: { $0.vantage == index })
             let seenThere: RSTRecord? = member.flatMap { member in
@@ -133,15 +135,28 @@ extension DiagnosisContext {
                 sentFrame = seenThere.frame
                 continue
             }
-            // Absence counts only where the capture is nearer the sender and covers the moment.
+            // Absence counts only where the capture is nearer the sender and was listening when
+            // the RST, had the sender sent it, passed it: within a round trip before it arrived here.
             guard nearerToSender(vantage: index, member: member, than: primary.member, sender: sender,
                                  senderIsClient: senderIsClient) else { continue }
-            if let from = digest.firstTime, let to = digest.lastTime {
-                guard from <= record.time.plusSaturating(1_000_000_000), to >= record.time.minusSaturating(1_000_000_000) else { continue }
-            } else {
-                caveats.append("the \(digest.vantage) capture holds no packets at all")
+            let passed = record.time.minusSaturating(max(primaryConversation.pathRTT ?? 0, 0))
+            let coverage = digest.window.coverage(from: passed, to: record.time)
+            switch coverage {
+            case .recorded:
+                absentAtSender = (index, member, coverage)
+            case .packets:
+                caveats.append("the \(digest.vantage) capture does not record when it was listening; its own packets "
+                               + "surround the RST's time, so it was running then as far as they show")
+                absentAtSender = (index, member, coverage)
+            case .outside:
+                missing.append("the \(digest.vantage) capture, nearer \(sender.address), was not listening when the RST "
+                               + "passed (its recorded window excludes that moment)")
+            case .unknown:
+                silentSenderSide = digest.vantage
+                caveats.append("the \(digest.vantage) capture, nearer \(sender.address), does not show this RST, but it does "
+                               + "not record when it was listening and none of its packets surround the RST's time: "
+                               + "the capture window is unknown; had it been listening, a middlebox forged the RST")
             }
-            absentAtSender = (index, member)
         }
         for sighting in cluster where sighting.member.vantage != primary.member.vantage
             && (nearSender(sighting.member, fromClient: senderIsClient) == true
@@ -155,6 +170,9 @@ extension DiagnosisContext {
         if let absent = absentAtSender {
             evidence["absent_at_sender_side"] = .string(digests[absent.vantage].vantage)
             evidence["sender_side_saw_flow"] = .bool(absent.member != nil)
+            evidence["sender_side_window"] = .string(absent.coverage == .recorded ? "recorded" : "packets only")
+        } else if let silentSenderSide {
+            evidence["sender_side_window"] = .string("unknown (\(silentSenderSide))")
         }
 
         // Shape.
@@ -206,8 +224,9 @@ extension DiagnosisContext {
 
         if absentAtSender != nil && sentBySender == nil {
             cause = DiagnosisName.Cause.injectedByMiddlebox
-            confidence = mismatch ? 0.97 : (digests[absentAtSender.unsafelyUnwrapped.vantage].firstTime == nil ? 0.75 : 0.9)
-            let side = digests[absentAtSender.unsafelyUnwrapped.vantage].vantage
+            let recorded = absentAtSender?.coverage == .recorded
+            confidence = mismatch ? (recorded ? 0.97 : 0.93) : (recorded ? 0.9 : 0.8)
+            let side = absentAtSender.map { digests[$0.vantage].vantage } ?? "sender-side"
             sentence = "The RST that reached \(peer) claims to come from \(sender), but the \(side) capture, nearer "
                 + "\(sender.address), never shows it leaving" + (mismatch ? " and it arrived with \(viaTTL)" : "")
                 + ": a middlebox on the path forged it."
@@ -273,6 +292,14 @@ extension DiagnosisContext {
                            + "sender's next sequence number")
             sentence = "\(sender) reset the connection, but its shape (\(evidence["rst_flags"]?.description ?? "RST"), "
                 + "\(viaTTL)) matches none of the known causes."
+        }
+        if let silentSenderSide, absentAtSender == nil, sentBySender == nil,
+           cause != DiagnosisName.Cause.injectedByMiddlebox {
+            // The one capture that could tell the host's RST from a forged one is silent without
+            // saying it was listening: the shape's verdict is only one of two readings.
+            confidence = min(confidence, 0.5)
+            sentence += " Uncertain: the \(silentSenderSide) capture, nearer \(sender.address), does not show this RST "
+                + "leaving but does not record whether it was listening then; if it was, a middlebox forged the RST."
         }
         if !caveats.isEmpty { evidence["caveat"] = .list(caveats.map { .string($0) }) }
         if !missing.isEmpty { evidence["missing"] = .list(missing.map { .string($0) }) }

@@ -74,7 +74,18 @@ extension DiagnosisContext {
             if let sighting = event.crossVantage {
                 if sighting.originalArrived == true { return .arrived("the \(sighting.vantage) capture saw the original arrive") }
                 if sighting.originalArrived == false {
-                    return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original", 0.95)
+                    // Its absence there counts only while that capture was listening.
+                    let sent = event.originalTime ?? event.time
+                    let window = digests.first(where: { $0.vantage == sighting.vantage })?.window
+                    switch window?.coverage(from: sent, to: sent.plusSaturating(pathRTT ?? 0)) {
+                    case .recorded:
+                        return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original", 0.95)
+                    case .packets:
+                        return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original "
+                                     + "(it records no capture window; its packets surround the moment)", 0.88)
+                    case .outside, .unknown, .none:
+                        break
+                    }
                 }
             }
             if event.dsackFrame != nil { return .arrived("a D-SACK reported the duplicate") }

@@ -8,13 +8,15 @@ public struct VantageDigest: Sendable {
     public let firstTime: Int64?
     public let lastTime: Int64?
     public let truncation: String?
+    /// When the capture was listening: what decides whether a packet's absence here means anything.
+    public let window: CaptureWindow
     var conversations: [ConversationState]
     /// TTL / hop-limit histogram of each host's packets at this vantage, RSTs and capture
     /// copies left out, across all of its flows.
     let hostTTLs: [IPAddress: SmallHistogram]
 
     init(vantage: String, path: String, frames: UInt64, tcpFrames: UInt64, firstTime: Int64?, lastTime: Int64?,
-         truncation: String?, conversations: [ConversationState]) {
+         truncation: String?, window: CaptureWindow? = nil, conversations: [ConversationState]) {
         self.vantage = vantage
         self.path = path
         self.frames = frames
@@ -22,6 +24,7 @@ public struct VantageDigest: Sendable {
         self.firstTime = firstTime
         self.lastTime = lastTime
         self.truncation = truncation
+        self.window = window ?? CaptureWindow(firstPacket: firstTime, lastPacket: lastTime)
         self.conversations = conversations
         var ttls: [IPAddress: SmallHistogram] = [:]
         for conversation in conversations {
