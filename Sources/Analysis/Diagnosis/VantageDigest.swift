@@ -77,6 +77,26 @@ struct TTLBaseline: Sendable {
     func matches(_ ttl: UInt8) -> Bool {
         ttl == self.ttl || values.contains(where: { $0.ttl == Int(ttl) && $0.count * 5 >= packets })
     }
+
+    /// The address's packets grouped by the initial TTL they were sent with: more than one group
+    /// is more than one stack behind one address (a front end answering for a server, a NAT),
+    /// which no majority vote should hide.
+    var stacks: [(initial: Int, packets: Int, ttls: [Int])] {
+        var groups: [Int: (packets: Int, ttls: [Int])] = [:]
+        for value in values {
+            let initial = InitialTTL.values.first(where: { $0 >= value.ttl }) ?? 255
+            groups[initial, default: (0, [])].packets += value.count
+            groups[initial, default: (0, [])].ttls.append(value.ttl)
+        }
+        return groups.map { (initial: $0.key, packets: $0.value.packets, ttls: $0.value.ttls.sorted()) }
+            .sorted { $0.packets > $1.packets }
+    }
+
+    /// Packets sent with the same initial TTL as `ttl`.
+    func packetsOfStack(of ttl: UInt8) -> Int {
+        let initial = InitialTTL.values.first(where: { $0 >= Int(ttl) }) ?? 255
+        return stacks.first(where: { $0.initial == initial })?.packets ?? 0
+    }
 }
 
 /// Where a vantage point sits on a conversation's path.
