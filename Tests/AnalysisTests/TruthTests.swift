@@ -119,3 +119,34 @@ enum SentenceCheck {
         return found
     }
 }
+
+/// docs/confidence.md's promise, checked over every labelled case: findings at >= 0.8 are right in
+/// at least 95 % of cases; findings at <= 0.5 say in their text that they are uncertain.
+@Suite("Confidence calibration over the written truths")
+struct CalibrationTests {
+    @Test("high-confidence findings are right >= 95 %; low-confidence ones say they are uncertain")
+    func calibration() throws {
+        var high = (right: 0, wrong: [String]())
+        for truth in CaptureTruth.all where truth.knownIssue == nil {
+            for finding in try TruthTests.findings(truth) {
+                if finding.confidence <= 0.5 {
+                    #expect(Finding.uncertaintyMarkers.contains { finding.sentence.contains($0) },
+                            "\(truth.file): \(finding.name) at \(finding.confidence) does not say it is uncertain")
+                }
+                guard finding.confidence >= 0.8 else { continue }
+                // Right: named by the truth (must or allowed) and hit by no must-not.
+                let named = truth.must.contains { TruthTests.nameMatches(finding, $0.name) }
+                    || truth.allowed.contains { TruthTests.nameMatches(finding, $0) } || finding.severity == 0
+                let refuted = truth.mustNot.contains { TruthTests.matches(finding, $0) }
+                if named && !refuted {
+                    high.right += 1
+                } else {
+                    high.wrong.append("\(truth.file): \(TruthTests.summary(finding))")
+                }
+            }
+        }
+        let total = high.right + high.wrong.count
+        #expect(total > 0)
+        #expect(Double(high.right) >= 0.95 * Double(total), "wrong at >= 0.8: \(high.wrong)")
+    }
+}
