@@ -77,15 +77,23 @@ final class PcapngReader {
             }
             let type = p.u32(0, swapped: swapped)
             let length = Int(p.u32(4, swapped: swapped))
+            // A block whose length is damaged ends the readable part of the file: the blocks before
+            // it were good and are kept (tshark reads every packet before the damage too). Only a
+            // damaged first block leaves nothing to read.
+            func damaged(_ reason: String) throws(CaptureError) -> RecordResult {
+                if firstBlock { throw .corrupt(offset: blockOffset + 4, reason: reason) }
+                return .truncated(CaptureTruncation(offset: blockOffset, needed: max(length, 12), available: input.available,
+                                                    damage: reason))
+            }
             if length % 4 != 0 {
-                throw .corrupt(offset: blockOffset + 4, reason: "block length \(length) is not a multiple of 4")
+                return try damaged("block length \(length) is not a multiple of 4")
             }
             let minimum = isSection ? 28 : 12
             if length < minimum {
-                throw .corrupt(offset: blockOffset + 4, reason: "block length \(length) is shorter than the minimum \(minimum)")
+                return try damaged("block length \(length) is shorter than the minimum \(minimum)")
             }
             if length > Self.maximumBlockLength {
-                throw .corrupt(offset: blockOffset + 4, reason: "block length \(length) exceeds the maximum \(Self.maximumBlockLength)")
+                return try damaged("block length \(length) exceeds the maximum \(Self.maximumBlockLength)")
             }
             guard try input.ensure(length) else {
                 return .truncated(CaptureTruncation(offset: blockOffset, needed: length, available: input.available))
@@ -93,8 +101,7 @@ final class PcapngReader {
             p = input.pointer
             let trailer = Int(p.u32(length - 4, swapped: swapped))
             if trailer != length {
-                throw .corrupt(offset: blockOffset + length - 4,
-                               reason: "trailing block length \(trailer) does not match the leading length \(length) of the block at byte \(blockOffset)")
+                return try damaged("trailing block length \(trailer) does not match the leading length \(length)")
             }
             let block = UnsafeRawBufferPointer(start: p, count: length)
             switch type {
