@@ -40,6 +40,10 @@ public struct CaptureAnalysis: Sendable {
     public var captureStatistics: [CaptureInterfaceStatistics] = []
     /// Packets the capture itself lost (0 when the file says nothing about it).
     public var captureDropped: UInt64 { captureStatistics.reduce(0) { $0 &+ $1.dropped } }
+    /// When the capture was listening, as the file records it, with its packets' first and last times.
+    public var window: CaptureWindow {
+        CaptureWindow(statistics: captureStatistics, firstPacket: firstTime, lastPacket: lastTime)
+    }
 
     /// Frames that ended with `outcome`.
     public func count(_ outcome: DecodeOutcome) -> UInt64 { outcomeCounts[Int(outcome.rawValue)] }

@@ -59,6 +59,7 @@ final class CaptureWorker: @unchecked Sendable {
                                      name: point.interface,
                                      description: "\(point.namespaceLabel):\(point.interface)",
                                      filter: filter)
+        encoder.captureStart(nanoseconds: UInt64(clamping: now))
         let headerSize = UInt64(encoder.count)
         if let failure = flush() {
             close(fd)

@@ -157,6 +157,19 @@ struct PcapngEncoder {
         u32(length)
     }
 
+    /// Interface Statistics Block for interface 0 carrying only `isb_starttime`: written right
+    /// after the interface description, so that a capture killed before its final statistics block
+    /// still tells a reader when it began listening (an analysis reasoning from a packet's absence
+    /// needs to know the capture was running).
+    mutating func captureStart(nanoseconds start: UInt64) {
+        block(Self.interfaceStatisticsType) { e in
+            e.u32(0)
+            e.timestamp(start)
+            e.option(Option.isbStartTime, timestamp: start)
+            e.option(Option.endOfOptions, [])
+        }
+    }
+
     /// Interface Statistics Block for interface 0 (nanosecond timestamps).
     mutating func interfaceStatistics(timestampNanoseconds: UInt64, startNanoseconds: UInt64,
                                       endNanoseconds: UInt64, received: UInt64, interfaceDropped: UInt64,

@@ -66,14 +66,17 @@ struct PcapReaderTests {
         #expect(reader.truncation?.available == 3)
     }
 
-    @Test("an absurd captured length is a corrupt file with its offset")
+    @Test("an absurd captured length: read up to it, the damage named with its offset")
     func corruptLength() throws {
-        var file = Pcap.file(records: [(1, 0, frameA, 1502)])
-        // captured length of the first record, at 24 + 8
-        file.replaceSubrange(32..<36, with: [0xFF, 0xFF, 0xFF, 0x7F])
-        #expect(throws: CaptureError.corrupt(offset: 32, reason: "captured length 2147483647 exceeds the maximum 262144 for a pcap record")) {
-            _ = try readAll(file)
-        }
+        var file = Pcap.file(records: [(1, 0, frameA, 1502), (2, 0, frameA, 1502)])
+        // captured length of the second record, at 24 + 16 + frame + 8
+        let second = 24 + 16 + frameA.count
+        file.replaceSubrange((second + 8)..<(second + 12), with: [0xFF, 0xFF, 0xFF, 0x7F])
+        let (packets, reader) = try readAll(file)
+        #expect(packets.count == 1)
+        #expect(reader.truncation?.offset == second)
+        #expect(reader.truncation?.damage == "captured length 2147483647 exceeds the maximum 262144 for a pcap record")
+        #expect(reader.truncation?.description.hasPrefix("file is damaged at byte \(second)") == true)
         let error = CaptureError.corrupt(offset: 32, reason: "captured length 2147483647 exceeds the maximum 262144 for a pcap record")
         #expect(error.description == "byte 32: captured length 2147483647 exceeds the maximum 262144 for a pcap record")
     }
@@ -156,30 +159,54 @@ struct PcapngReaderTests {
         #expect(packets[0].3 == 1502)
     }
 
-    @Test("block length not a multiple of 4: exact error text with the byte offset")
+    @Test("block length not a multiple of 4: read up to the damage, which is named with its byte offset")
     func badBlockLength() throws {
         var file = Pcapng.section()
-        let idbOffset = file.count
         file += Pcapng.interface(linkType: 1)
-        file.replaceSubrange((idbOffset + 4)..<(idbOffset + 8), with: [7, 0, 0, 0])
-        #expect(idbOffset == 28)
+        file += Pcapng.enhanced(interface: 0, ticks: 1, frame: frameA, wire: 1502)
+        let damagedOffset = file.count
+        file += Pcapng.enhanced(interface: 0, ticks: 2, frame: frameA, wire: 1502)
+        file += Pcapng.enhanced(interface: 0, ticks: 3, frame: frameA, wire: 1502)
+        file.replaceSubrange((damagedOffset + 4)..<(damagedOffset + 8), with: [7, 0, 0, 0])
+        let (packets, reader) = try readAll(file)
+        #expect(packets.count == 1)
+        #expect(reader.truncation?.offset == damagedOffset)
+        #expect(reader.truncation?.damage == "block length 7 is not a multiple of 4")
+    }
+
+    @Test("a damaged first block leaves nothing to read: still an error with the byte offset")
+    func badFirstBlockLength() throws {
+        var file = Pcapng.section()
+        file.replaceSubrange(4..<8, with: [7, 0, 0, 0])
         #expect {
             _ = try readAll(file)
         } throws: { error in
-            (error as? CaptureError)?.description == "byte 32: block length 7 is not a multiple of 4"
+            (error as? CaptureError)?.description == "byte 4: block length 7 is not a multiple of 4"
         }
     }
 
-    @Test("mismatched trailing length is corrupt")
+    @Test("mismatched trailing length: the blocks before it are kept, the damage is reported")
     func badTrailer() throws {
         var file = Pcapng.section()
         file += Pcapng.interface(linkType: 1)
+        file += Pcapng.enhanced(interface: 0, ticks: 1, frame: frameA, wire: 1502)
+        let damagedOffset = file.count
+        file += Pcapng.enhanced(interface: 0, ticks: 2, frame: frameA, wire: 1502)
         file[file.count - 4] = 99
-        #expect {
-            _ = try readAll(file)
-        } throws: { error in
-            (error as? CaptureError)?.description == "byte 44: trailing block length 99 does not match the leading length 20 of the block at byte 28"
-        }
+        let (packets, reader) = try readAll(file)
+        #expect(packets.count == 1)
+        #expect(reader.truncation?.offset == damagedOffset)
+        #expect(reader.truncation?.damage?.hasPrefix("trailing block length 99") == true)
+    }
+
+    @Test("pcap + pcap concatenated: the first file's packets are read, the second header is named")
+    func concatenatedPcap() throws {
+        let one = Pcap.file(records: [(1, 0, frameA, 1502), (2, 0, frameA, 1502)])
+        let file = one + Pcap.file(records: [(3, 0, frameA, 1502)])
+        let (packets, reader) = try readAll(file)
+        #expect(packets.count == 2)
+        #expect(reader.truncation?.offset == one.count)
+        #expect(reader.truncation?.damage?.contains("concatenated") == true)
     }
 
     @Test("an interface ID that was never described is corrupt")

@@ -182,7 +182,7 @@ struct DiagnosisScript {
         func le32(_ v: UInt32) { out += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)] }
         func le16(_ v: UInt16) { out += [UInt8(v & 0xFF), UInt8(v >> 8)] }
         le32(0xA1B2_3C4D); le16(2); le16(4); le32(0); le32(0); le32(262_144); le32(101)
-        let base: Int64 = 1_700_000_000_000_000_000
+        let base = Self.fileEpoch
         for packet in (captures[vantage] ?? []).enumerated().sorted(by: { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }) {
             let time = base + packet.element.time
             le32(UInt32(time / 1_000_000_000)); le32(UInt32(time % 1_000_000_000))
@@ -194,11 +194,49 @@ struct DiagnosisScript {
         return out
     }
 
+    /// The epoch time the scripts' time 0 stands for in the files.
+    static let fileEpoch: Int64 = 1_700_000_000_000_000_000
+
+    /// The same capture as pcapng (nanosecond resolution, LINKTYPE_RAW), as Faultline writes it:
+    /// an Interface Statistics Block recording the start after the interface description and one
+    /// recording start and end after the packets, when `window` (script times) is given.
+    func pcapng(_ vantage: Vantage, window: (start: Int64, end: Int64)?) -> [UInt8] {
+        var out = Pcapng.section() + Pcapng.interface(linkType: 101, tsresol: 9)
+        func statistics(_ options: [(UInt16, Int64)], at time: Int64) -> [UInt8] {
+            Pcapng.block(5, littleEndian: true) { b in
+                let ticks = UInt64(Self.fileEpoch + time)
+                b.u32(0); b.u32(UInt32(ticks >> 32)); b.u32(UInt32(ticks & 0xFFFF_FFFF))
+                for (code, value) in options {
+                    let raw = UInt64(Self.fileEpoch + value)
+                    var v = Bytes()
+                    v.u32(UInt32(raw >> 32)); v.u32(UInt32(raw & 0xFFFF_FFFF))
+                    Pcapng.option(code, v.data, &b)
+                }
+                Pcapng.option(0, [], &b)
+            }
+        }
+        if let window { out += statistics([(2, window.start)], at: window.start) }
+        for packet in (captures[vantage] ?? []).enumerated().sorted(by: { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }) {
+            let bytes = packet.element.bytes
+            let ipLength = Int(bytes[2]) << 8 | Int(bytes[3])
+            out += Pcapng.enhanced(interface: 0, ticks: UInt64(Self.fileEpoch + packet.element.time), frame: bytes, wire: ipLength)
+        }
+        if let window { out += statistics([(2, window.start), (3, window.end)], at: window.end) }
+        return out
+    }
+
     /// Writes the captures of `vantages` to a fresh directory; returns their `VantageCapture`s.
-    func write(_ vantages: [Vantage] = [.client, .server], names: [Vantage: String] = [:]) throws -> [VantageCapture] {
+    /// A vantage with a `windows` entry is written as pcapng recording that capture window.
+    func write(_ vantages: [Vantage] = [.client, .server], names: [Vantage: String] = [:],
+               windows: [Vantage: (start: Int64, end: Int64)] = [:]) throws -> [VantageCapture] {
         let directory = try TemporaryDirectory.make()
         return try vantages.map { vantage in
             let name = names[vantage] ?? (vantage == .client ? "client" : "server")
+            if let window = windows[vantage] {
+                let path = directory + "/" + name + ".pcapng"
+                try TemporaryDirectory.writeFile(path, pcapng(vantage, window: window))
+                return VantageCapture(name: name, path: path)
+            }
             let path = directory + "/" + name + ".pcap"
             try TemporaryDirectory.writeFile(path, pcap(vantage))
             return VantageCapture(name: name, path: path)

@@ -110,13 +110,19 @@ struct DiagnosisSharedCaptureTests {
         #expect(findings.named("retransmission/packet-loss").isEmpty, "\(findings.names)")
     }
 
-    @Test("same segment resent five times with doubling RTO, never acknowledged: packet-loss")
+    @Test("same segment resent five times with doubling RTO, never answered: a dead connection, ambiguous why")
     func connectionLost() throws {
         let findings = try Self.diagnose("chrissanders__tcp-con-lost.pcap")
-        let loss = findings.named("retransmission/packet-loss")
-        #expect(loss.count == 1, "\(findings.names)")
-        #expect(loss.first?.evidence["retransmissions"] == .int(5))
-        #expect(loss.first?.evidence["lost_segments"] == .int(1))
+        // From one vantage, lost segments, lost ACKs and a vanished peer look the same.
+        let dead = findings.named("retransmission/undetermined")
+        #expect(dead.count == 1, "\(findings.names)")
+        let finding = try #require(dead.first)
+        #expect(finding.evidence["retransmissions"] == .int(5))
+        #expect(finding.evidence["unanswered_at_end"] == .int(5))
+        #expect(finding.severityName == "critical")
+        #expect(finding.confidence <= 0.5)
+        #expect(finding.sentence.contains("Ambiguous"))
+        #expect(findings.named("retransmission/packet-loss").isEmpty)
     }
 
     @Test("timeout retransmission of a whole flight: packet-loss")
@@ -189,7 +195,9 @@ struct DiagnosisSharedCaptureTests {
         let finding = try #require(loss.first)
         #expect(finding.vantage == ["sender", "receiver"])
         #expect(finding.evidence["lost_between_vantages"] == .string("sender → receiver"))
-        #expect(finding.confidence >= 0.9)
+        // Classic pcap records no capture window: the receiver's packets around the loss say it
+        // was listening, a little less surely than a recorded window would.
+        #expect(finding.confidence >= 0.85)
         // The router also swapped a few segments: both vantages show it (IP IDs at the receiver).
         #expect(result.findings.named("reordering/path-reordering").count == 1)
     }

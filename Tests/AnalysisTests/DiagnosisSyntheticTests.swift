@@ -9,9 +9,10 @@ struct DiagnosisSyntheticTests {
     typealias Segment = DiagnosisScript.Segment
 
     /// Writes the captures, diagnoses them, and removes the files again.
-    static func diagnose(_ script: DiagnosisScript, _ vantages: [DiagnosisScript.Vantage] = [.client, .server]) throws
+    static func diagnose(_ script: DiagnosisScript, _ vantages: [DiagnosisScript.Vantage] = [.client, .server],
+                         windows: [DiagnosisScript.Vantage: (start: Int64, end: Int64)] = [:]) throws
         -> DiagnosisResult {
-        let captures = try script.write(vantages)
+        let captures = try script.write(vantages, windows: windows)
         defer { TemporaryDirectory.remove(TemporaryDirectory.directory(of: captures[0].path)) }
         return try Diagnoser.diagnose(captures)
     }
@@ -39,7 +40,9 @@ struct DiagnosisSyntheticTests {
         s.clientData(100, at: t, seenBy: [.client])
         s.inject(Segment(fromClient: false, seq: s.serverNext, flags: 0x004, window: 0), at: t + s.oneWay,
                  into: .client, ttl: 64, ipID: 0)
-        let result = try Self.diagnose(s)
+        // The server capture's packets end before the RST: only its recorded window (as Faultline
+        // writes it) says it was still listening.
+        let result = try Self.diagnose(s, windows: [.server: (start: 0, end: t + 1_000_000_000)])
         let findings = result.findings.named("rst/injected-by-middlebox")
         #expect(findings.count == 1, "\(result.findings.names)")
         let finding = try #require(findings.first)
@@ -214,7 +217,8 @@ struct DiagnosisSyntheticTests {
 
     @Test("data lost between the vantages: packet-loss, lost between client and server captures")
     func lossBetweenVantages() throws {
-        let result = try Self.diagnose(Self.lossFlow(inflate: false, burst: false, vantages: [.client, .server]))
+        let result = try Self.diagnose(Self.lossFlow(inflate: false, burst: false, vantages: [.client, .server]),
+                                       windows: [.server: (start: 0, end: 1_000_000_000)])
         let findings = result.findings.named("retransmission/packet-loss")
         #expect(findings.count == 1, "\(result.findings.names)")
         let finding = try #require(findings.first)

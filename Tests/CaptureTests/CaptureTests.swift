@@ -151,6 +151,22 @@ struct CaptureTests {
             #expect(options[5].map(BlockWalker.u64) == stat.dropped + stat.interfaceDropped)  // isb_ifdrop
             #expect(options[7].map(BlockWalker.u64) == stat.dropped)            // isb_osdrop
             #expect(options[8].map(BlockWalker.u64) == stat.packetsWritten)     // isb_usrdeliv
+            // The capture's window: known from the start (a statistics block right after the
+            // interface description), and both ends in the final block, as the reader exposes them.
+            #expect(blocks.blocks.count >= 3 && blocks.blocks[2].type == 5)
+            #expect(blocks.blocks.count >= 3 && BlockWalker.options(blocks.blocks[2], fixed: 12)[2] != nil)
+            #expect(options[2] != nil && options[3] != nil)                      // isb_starttime, isb_endtime
+            let reader = try CaptureReader(path: path)
+            var firstPacket: Int64?
+            var lastPacket: Int64?
+            while let packet = try reader.next() {
+                if firstPacket == nil { firstPacket = packet.timestamp }
+                lastPacket = packet.timestamp
+            }
+            let window = try #require(reader.statistics.first)
+            #expect(window.startTime == stat.startNanoseconds && window.endTime == stat.endNanoseconds)
+            #expect(window.startTime.map { start in firstPacket.map { start <= $0 } ?? false } == true)
+            #expect(window.endTime.map { end in lastPacket.map { end >= $0 } ?? false } == true)
         }
     }
 

@@ -41,8 +41,14 @@ public struct CaptureTruncation: Equatable, Sendable, CustomStringConvertible {
     public var needed: Int
     /// Bytes the file still had.
     public var available: Int
+    /// Set when the file goes on but is damaged from `offset` on: why it was not read further.
+    /// Everything before the damage was read and analysed (as tshark does).
+    public var damage: String? = nil
 
     public var description: String {
-        "file is cut at byte \(offset + available): the record at byte \(offset) needs \(needed) bytes, only \(available) are present"
+        if let damage {
+            return "file is damaged at byte \(offset): \(damage); read up to there, \(available) bytes after it left unread"
+        }
+        return "file is cut at byte \(offset + available): the record at byte \(offset) needs \(needed) bytes, only \(available) are present"
     }
 }

@@ -46,6 +46,11 @@ struct PcapReader {
         input.consume(Self.fileHeaderLength)
     }
 
+    /// Whether `value` (read in either byte order) is a pcap magic number.
+    static func isMagic(_ value: UInt32) -> Bool {
+        [0xA1B2_C3D4, 0xA1B2_3C4D].contains(value) || [0xA1B2_C3D4, 0xA1B2_3C4D].contains(value.byteSwapped)
+    }
+
     /// Reads the next record. The returned bytes stay valid until the next call.
     @inline(__always)
     func next(input: ChunkedInput, frameNumber: UInt64) throws(CaptureError) -> RecordResult {
@@ -60,9 +65,16 @@ struct PcapReader {
         let captured = Int(p.u32(8, swapped: swapped))
         let original = Int(p.u32(12, swapped: swapped))
         let recordOffset = input.offset
+        // A second file's header where a record should start: pcap files concatenated. What came
+        // before is good; stop there rather than read the header as a record.
+        if PcapReader.isMagic(seconds) && captured == 0 {
+            return .truncated(CaptureTruncation(offset: recordOffset, needed: Self.recordHeaderLength, available: input.available,
+                                                damage: "a second pcap file header starts here (files concatenated)"))
+        }
         if captured > recordLimit {
-            throw .corrupt(offset: recordOffset + 8,
-                           reason: "captured length \(captured) exceeds the maximum \(recordLimit) for a pcap record")
+            return .truncated(CaptureTruncation(offset: recordOffset, needed: Self.recordHeaderLength + captured,
+                                                available: input.available,
+                                                damage: "captured length \(captured) exceeds the maximum \(recordLimit) for a pcap record"))
         }
         let total = Self.recordHeaderLength + captured
         if !(try input.ensure(total)) {

@@ -77,15 +77,23 @@ final class PcapngReader {
             }
             let type = p.u32(0, swapped: swapped)
             let length = Int(p.u32(4, swapped: swapped))
+            // A block whose length is damaged ends the readable part of the file: the blocks before
+            // it were good and are kept (tshark reads every packet before the damage too). Only a
+            // damaged first block leaves nothing to read.
+            func damaged(_ reason: String) throws(CaptureError) -> RecordResult {
+                if firstBlock { throw .corrupt(offset: blockOffset + 4, reason: reason) }
+                return .truncated(CaptureTruncation(offset: blockOffset, needed: max(length, 12), available: input.available,
+                                                    damage: reason))
+            }
             if length % 4 != 0 {
-                throw .corrupt(offset: blockOffset + 4, reason: "block length \(length) is not a multiple of 4")
+                return try damaged("block length \(length) is not a multiple of 4")
             }
             let minimum = isSection ? 28 : 12
             if length < minimum {
-                throw .corrupt(offset: blockOffset + 4, reason: "block length \(length) is shorter than the minimum \(minimum)")
+                return try damaged("block length \(length) is shorter than the minimum \(minimum)")
             }
             if length > Self.maximumBlockLength {
-                throw .corrupt(offset: blockOffset + 4, reason: "block length \(length) exceeds the maximum \(Self.maximumBlockLength)")
+                return try damaged("block length \(length) exceeds the maximum \(Self.maximumBlockLength)")
             }
             guard try input.ensure(length) else {
                 return .truncated(CaptureTruncation(offset: blockOffset, needed: length, available: input.available))
@@ -93,8 +101,7 @@ final class PcapngReader {
             p = input.pointer
             let trailer = Int(p.u32(length - 4, swapped: swapped))
             if trailer != length {
-                throw .corrupt(offset: blockOffset + length - 4,
-                               reason: "trailing block length \(trailer) does not match the leading length \(length) of the block at byte \(blockOffset)")
+                return try damaged("trailing block length \(trailer) does not match the leading length \(length)")
             }
             let block = UnsafeRawBufferPointer(start: p, count: length)
             switch type {
@@ -126,8 +133,12 @@ final class PcapngReader {
 
     // MARK: blocks
 
-    /// Interface Statistics Block: interface id, timestamp, then isb_ifrecv (4), isb_ifdrop (5),
+    /// Interface Statistics Block: interface id, timestamp, then isb_starttime (2) and
+    /// isb_endtime (3) as timestamps in the interface's resolution, isb_ifrecv (4), isb_ifdrop (5),
     /// isb_osdrop (7) as u64 options. Unknown or short options are ignored (they are advisory).
+    /// Counters are cumulative (the last block wins); the recorded window is the earliest start
+    /// and the latest end over all blocks (a writer may record its start in a first block and
+    /// its end in a last one).
     private func interfaceStatistics(_ block: UnsafeRawBufferPointer, offset: Int) throws(CaptureError) {
         guard block.count >= 24 else {
             throw .corrupt(offset: offset + 4, reason: "interface statistics block length \(block.count) is shorter than 24")
@@ -137,13 +148,23 @@ final class PcapngReader {
         guard local < sectionInterfaces.count else {
             throw .corrupt(offset: offset + 8, reason: "interface statistics for interface \(local), but the section describes \(sectionInterfaces.count)")
         }
-        let id = sectionInterfaces[local].globalIndex
+        let iface = sectionInterfaces[local]
+        let id = iface.globalIndex
         var entry = statistics[id] ?? CaptureInterfaceStatistics(interfaceID: id)
         let swapped = self.swapped
         try forEachOption(block, from: 20, blockOffset: offset) { code, value in
             guard value.count == 8, let base = value.baseAddress else { return }
             let number = base.u64(0, swapped: swapped)
             switch code {
+            case 2, 3:
+                // A timestamp: high word first, then low word, like a packet block's.
+                let ticks = UInt64(base.u32(0, swapped: swapped)) << 32 | UInt64(base.u32(4, swapped: swapped))
+                let time = iface.scale.nanoseconds(ticks) &+ iface.offsetSeconds &* 1_000_000_000
+                if code == 2 {
+                    entry.startTime = min(entry.startTime ?? time, time)
+                } else {
+                    entry.endTime = max(entry.endTime ?? time, time)
+                }
             case 4: entry.received = number
             case 5: entry.droppedByInterface = number
             case 7: entry.droppedByOS = number
@@ -384,12 +405,19 @@ public struct CaptureInterfaceStatistics: Sendable, Equatable, Codable {
     public var received: UInt64?
     public var droppedByInterface: UInt64?
     public var droppedByOS: UInt64?
+    /// When the tool began and stopped listening (`isb_starttime`, `isb_endtime`), ns since
+    /// the epoch: the window in which a packet missing from the file was really not seen.
+    public var startTime: Int64?
+    public var endTime: Int64?
 
-    public init(interfaceID: UInt32, received: UInt64? = nil, droppedByInterface: UInt64? = nil, droppedByOS: UInt64? = nil) {
+    public init(interfaceID: UInt32, received: UInt64? = nil, droppedByInterface: UInt64? = nil, droppedByOS: UInt64? = nil,
+                startTime: Int64? = nil, endTime: Int64? = nil) {
         self.interfaceID = interfaceID
         self.received = received
         self.droppedByInterface = droppedByInterface
         self.droppedByOS = droppedByOS
+        self.startTime = startTime
+        self.endTime = endTime
     }
 
     /// Packets the capture lost, as far as the tool knew: at least the larger count, since

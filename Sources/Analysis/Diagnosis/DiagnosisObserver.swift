@@ -32,7 +32,8 @@ public struct DiagnosisObserver: CaptureAnalysisObserver {
     public func digest(of analysis: CaptureAnalysis) -> VantageDigest {
         VantageDigest(vantage: vantage, path: analysis.path, frames: analysis.frames, tcpFrames: analysis.count(.tcp),
                       firstTime: analysis.firstTime, lastTime: analysis.lastTime,
-                      truncation: analysis.truncation?.description, conversations: Array(conversations))
+                      truncation: analysis.truncation?.description, window: analysis.window,
+                      conversations: Array(conversations))
     }
 }
 
@@ -271,6 +272,8 @@ struct ConversationState: Sendable {
         fwd.lastPacketFrame = frameNumber
         fwd.lastPacketAck = segment.acknowledgmentNumber
         fwd.lastPacketSeqEnd = seq &+ length &+ (syn ? 1 : 0) &+ (fin ? 1 : 0)
+        fwd.lastPacketSeq = seq
+        fwd.lastPacketTTL = segment.ip.hopLimit
         fwd.lastPacketHadACK = ack
         fwd.lastPacketFlags = tcp
     }
@@ -305,7 +308,13 @@ struct ConversationState: Sendable {
             peerLastAck: rev.packets > 0 ? rev.lastPacketAck : nil,
             peerLastSeqEnd: rev.packets > 0 ? rev.lastPacketSeqEnd : nil,
             peerLastHadACK: rev.lastPacketHadACK, peerLastFlags: rev.lastPacketFlags,
-            senderHadUnackedPeerData: unacked))
+            senderHadUnackedPeerData: unacked,
+            peerLastSeq: rev.packets > 0 ? rev.lastPacketSeq : nil,
+            peerLastTTL: rev.packets > 0 ? rev.lastPacketTTL : nil,
+            senderAck: fwd.ackKnown ? fwd.ackValue : nil,
+            senderLastTime: fwd.packets > 0 ? fwd.lastPacketTime : nil,
+            senderLastFrame: fwd.packets > 0 ? fwd.lastPacketFrame : nil,
+            senderDataUnacked: fwd.sentData && fwd.seqKnown && (!rev.ackKnown || SeqNum.greaterThan(fwd.highSeq, rev.ackValue))))
     }
 
     /// ACK bookkeeping of a packet from `fwd` about `rev`'s data.

@@ -400,6 +400,16 @@ struct RSTRecord: Sendable {
     var peerLastFlags: TCPControlFlags
     /// The receiver's (the RST's target's) unacknowledged data: the RST's sender had unread data.
     var senderHadUnackedPeerData: Bool
+    /// The first sequence number and the TTL of the peer's last segment (the one answered).
+    var peerLastSeq: UInt32?
+    var peerLastTTL: UInt8?
+    /// What the RST's sender had acknowledged of the peer's data before it.
+    var senderAck: UInt32?
+    /// The RST's sender's own last packet in this conversation before the RST.
+    var senderLastTime: Int64?
+    var senderLastFrame: UInt64?
+    /// The RST's sender had data of its own the peer had not acknowledged.
+    var senderDataUnacked: Bool
 }
 
 /// A SYN that arrived on an established connection, and how it was answered.
@@ -458,6 +468,8 @@ struct DirectionState: Sendable {
     var lastPacketFrame: UInt64 = 0
     var lastPacketAck: UInt32 = 0
     var lastPacketSeqEnd: UInt32 = 0
+    var lastPacketSeq: UInt32 = 0
+    var lastPacketTTL: UInt8 = 0
     var lastPacketHadACK = false
     var lastPacketFlags = TCPControlFlags()
     var onlySYN = true

@@ -242,7 +242,18 @@ public struct Finding: Codable, Sendable, Equatable {
         confidenceLevel = Finding.level(clamped)
         self.severity = severity.rawValue
         severityName = severity.name
-        self.sentence = sentence
+        self.sentence = Finding.flaggingUncertainty(sentence, confidence: self.confidence)
+    }
+
+    /// Words by which a sentence already says that its evidence does not decide.
+    static let uncertaintyMarkers = ["Uncertain", "uncertain", "Ambiguous", "ambiguous", "cannot tell", "cannot be told",
+                                     "does not decide", "matches none", "not in the capture", "could be seen"]
+
+    /// A finding at confidence 0.5 or below is a reading the evidence does not decide
+    /// (docs/confidence.md): its text must say so, whichever classifier wrote it.
+    static func flaggingUncertainty(_ sentence: String, confidence: Double) -> String {
+        guard confidence <= 0.5, !uncertaintyMarkers.contains(where: { sentence.contains($0) }) else { return sentence }
+        return "Uncertain (confidence \(JSONText.number(confidence))): " + sentence
     }
 
     /// `kind/cause`, e.g. `rst/injected-by-middlebox`.

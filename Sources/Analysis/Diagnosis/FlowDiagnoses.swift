@@ -109,7 +109,11 @@ extension DiagnosisContext {
         let growing = intervals.count >= 2 && zip(intervals.dropFirst(), intervals).allSatisfy { $0 >= $1 }
         if intervals.count >= 2 { evidence["intervals_growing"] = .bool(growing) }
         let digest = digests[primary.vantage]
-        let captureAfter = (digest.lastTime ?? times.last ?? 0).minusSaturating(times.last ?? 0)
+        // How long the capture kept listening after the last SYN: its recorded end when it has one
+        // (an answer that never came is absent only while it listened), else its last packet.
+        let listenedUntil = max(digest.window.recordedEnd ?? Int64.min, digest.lastTime ?? times.last ?? 0)
+        let captureAfter = listenedUntil.minusSaturating(times.last ?? 0)
+        var caveats: [String] = []
         evidence["capture_after_last_syn_ms"] = .double(Stats.ms(captureAfter))
         var vantages = [vantageName(primary)]
         var frames: [String: FrameRefs] = [
@@ -128,14 +132,25 @@ extension DiagnosisContext {
         }
         if reachedServer == nil {
             for (index, other) in digests.enumerated() where index != primary.vantage && other.role == .server {
-                if !synMembers.contains(where: { $0.vantage == index }) {
-                    reachedServer = false
-                    vantages.append(other.vantage)
-                    frames[other.vantage] = FrameRefs(first: 0, decisive: 0)
+                guard !synMembers.contains(where: { $0.vantage == index }) else { continue }
+                // The SYNs' absence means something only while that capture was listening.
+                switch other.window.coverage(from: times.first ?? 0, to: times.last ?? 0) {
+                case .recorded: break
+                case .packets:
+                    caveats.append("the \(other.vantage) capture does not record when it was listening; its own "
+                                   + "packets surround the SYNs, so it was running then as far as they show")
+                case .outside, .unknown:
+                    caveats.append("the \(other.vantage) capture does not show the SYNs, but it cannot tell whether it "
+                                   + "was listening when they were sent (capture window unknown or elsewhere)")
+                    continue
                 }
+                reachedServer = false
+                vantages.append(other.vantage)
+                frames[other.vantage] = FrameRefs(first: 0, decisive: 0)
             }
         }
         if let reachedServer { evidence["reached_server_side"] = .bool(reachedServer) }
+        if !caveats.isEmpty { evidence["caveat"] = .list(caveats.map { .string($0) }) }
         let cause: String
         let confidence: Double
         var sentence: String

@@ -114,12 +114,23 @@ extension DiagnosisContext {
             evidence["sender_baseline_packets"] = .int(Int64(baseline.packets))
             evidence["ttl_difference"] = .int(Int64(record.ttl) - Int64(baseline.ttl))
             ttlSolid = baseline.packets >= 3 && baseline.share >= 0.9
+            if baseline.stacks.count > 1 {
+                evidence["sender_stacks"] = .list(baseline.stacks.map { stack in
+                    .string("\(stack.packets) packet\(stack.packets == 1 ? "" : "s") with TTL "
+                            + "\(stack.ttls.map(String.init).joined(separator: "/")) (initial \(stack.initial))")
+                })
+                caveats.append("\(sender.address) speaks with more than one stack (initial TTLs "
+                               + "\(baseline.stacks.map { String($0.initial) }.joined(separator: " and ")))): a front end or NAT "
+                               + "answers for part of its traffic, and the RST's TTL tells only which of them sent it")
+            }
         }
 
         // Other vantage points: did the sender's side see this RST leave?
         var sentBySender: GroupMember?
         var sentFrame: UInt64?
-        var absentAtSender: (vantage: Int, member: GroupMember?)?
+        var absentAtSender: (vantage: Int, member: GroupMember?, coverage: CaptureWindow.Coverage)?
+        // A capture nearer the sender that does not show the RST but cannot say it was listening.
+        var silentSenderSide: String?
         for (index, digest) in digests.enumerated() where !cluster.contains(where: { $0.member.vantage == index }) {
             let member = group.members.first(where: { $0.vantage == index })
             let seenThere: RSTRecord? = member.flatMap { member in
@@ -133,15 +144,28 @@ extension DiagnosisContext {
                 sentFrame = seenThere.frame
                 continue
             }
-            // Absence counts only where the capture is nearer the sender and covers the moment.
+            // Absence counts only where the capture is nearer the sender and was listening when
+            // the RST, had the sender sent it, passed it: within a round trip before it arrived here.
             guard nearerToSender(vantage: index, member: member, than: primary.member, sender: sender,
                                  senderIsClient: senderIsClient) else { continue }
-            if let from = digest.firstTime, let to = digest.lastTime {
-                guard from <= record.time.plusSaturating(1_000_000_000), to >= record.time.minusSaturating(1_000_000_000) else { continue }
-            } else {
-                caveats.append("the \(digest.vantage) capture holds no packets at all")
+            let passed = record.time.minusSaturating(max(primaryConversation.pathRTT ?? 0, 0))
+            let coverage = digest.window.coverage(from: passed, to: record.time)
+            switch coverage {
+            case .recorded:
+                absentAtSender = (index, member, coverage)
+            case .packets:
+                caveats.append("the \(digest.vantage) capture does not record when it was listening; its own packets "
+                               + "surround the RST's time, so it was running then as far as they show")
+                absentAtSender = (index, member, coverage)
+            case .outside:
+                missing.append("the \(digest.vantage) capture, nearer \(sender.address), was not listening when the RST "
+                               + "passed (its recorded window excludes that moment)")
+            case .unknown:
+                silentSenderSide = digest.vantage
+                caveats.append("the \(digest.vantage) capture, nearer \(sender.address), does not show this RST, but it does "
+                               + "not record when it was listening and none of its packets surround the RST's time: "
+                               + "the capture window is unknown; had it been listening, a middlebox forged the RST")
             }
-            absentAtSender = (index, member)
         }
         for sighting in cluster where sighting.member.vantage != primary.member.vantage
             && (nearSender(sighting.member, fromClient: senderIsClient) == true
@@ -155,6 +179,9 @@ extension DiagnosisContext {
         if let absent = absentAtSender {
             evidence["absent_at_sender_side"] = .string(digests[absent.vantage].vantage)
             evidence["sender_side_saw_flow"] = .bool(absent.member != nil)
+            evidence["sender_side_window"] = .string(absent.coverage == .recorded ? "recorded" : "packets only")
+        } else if let silentSenderSide {
+            evidence["sender_side_window"] = .string("unknown (\(silentSenderSide))")
         }
 
         // Shape.
@@ -197,7 +224,7 @@ extension DiagnosisContext {
         case let .mismatch(baseline):
             viaTTL = "TTL \(record.ttl) where \(sender.address)'s own packets arrive with \(baseline.ttl)"
         case let .consistent(baseline):
-            viaTTL = "TTL \(record.ttl), as \(sender.address)'s other packets (\(baseline.packets))"
+            viaTTL = Self.consistentTTLPhrase(record.ttl, baseline: baseline, address: sender.address)
         case .noBaseline:
             viaTTL = record.ttl == 0 ? "TTL not recorded" : "TTL \(record.ttl)"
         }
@@ -206,8 +233,9 @@ extension DiagnosisContext {
 
         if absentAtSender != nil && sentBySender == nil {
             cause = DiagnosisName.Cause.injectedByMiddlebox
-            confidence = mismatch ? 0.97 : (digests[absentAtSender.unsafelyUnwrapped.vantage].firstTime == nil ? 0.75 : 0.9)
-            let side = digests[absentAtSender.unsafelyUnwrapped.vantage].vantage
+            let recorded = absentAtSender?.coverage == .recorded
+            confidence = mismatch ? (recorded ? 0.97 : 0.93) : (recorded ? 0.9 : 0.8)
+            let side = absentAtSender.map { digests[$0.vantage].vantage } ?? "sender-side"
             sentence = "The RST that reached \(peer) claims to come from \(sender), but the \(side) capture, nearer "
                 + "\(sender.address), never shows it leaving" + (mismatch ? " and it arrived with \(viaTTL)" : "")
                 + ": a middlebox on the path forged it."
@@ -236,6 +264,17 @@ extension DiagnosisContext {
         } else if record.senderSentFIN && answersAck {
             // A late segment after a normal close drew a bare RST: a consequence, not a failure.
             return nil
+        } else if let gaveUp = senderGaveUp(record, member: primary.member, senderIsClient: senderIsClient) {
+            // The RST ends a run of unanswered retransmissions: the sender's TCP ran out of
+            // retries (tcp_retries2, or the platform's equivalent); no application decided it.
+            cause = DiagnosisName.Cause.undetermined
+            confidence = 0.5
+            evidence["unanswered_retransmissions_before"] = .int(Int64(gaveUp.count))
+            evidence["retransmitting_for_s"] = .double(Double(gaveUp.span) / 1e9)
+            missing.append("which of the path, the peer, or the peer's application stopped answering")
+            sentence = "\(sender) reset the connection after \(gaveUp.count) unanswered retransmissions over "
+                + "\(JSONText.number(Double(gaveUp.span) / 1e9)) s: its TCP gave up (retries exhausted), not an "
+                + "application; uncertain why \(peer) stopped answering."
         } else if !record.senderSentFIN && (!prompt || (record.hasACK && (continuesIPID || atNextSeq))) && (atNextSeq || !record.senderSeqKnown) {
             cause = DiagnosisName.Cause.abortedByApplication
             switch verdict {
@@ -252,6 +291,16 @@ extension DiagnosisContext {
             sentence = "\(sender) tore the connection down with an RST \(when) — no FIN before it, sequence number at "
                 + "its next byte, \(viaTTL): the application aborted it (SO_LINGER 0, close with unread data, or a "
                 + "killed process), and \(peer) gets ECONNRESET."
+        } else if answersAck && prompt, let contradiction = noConnectionContradiction(record, peer: peer, sender: sender,
+                                                                                      answerWindow: answerWindow,
+                                                                                      at: primary.member) {
+            // The shape says "no such connection", but the packets say the host had one, or that
+            // the segment answered did not come from the peer's own stack.
+            cause = contradiction.strayPeer ? DiagnosisName.Cause.peerHasNoConnection : DiagnosisName.Cause.undetermined
+            confidence = 0.45
+            for (key, value) in contradiction.evidence { evidence[key] = value }
+            sentence = "Uncertain: \(sender) answered \(peer)'s segment with a bare RST at that segment's ACK number "
+                + "(\(viaTTL)), " + contradiction.sentence
         } else if answersAck && prompt {
             cause = DiagnosisName.Cause.peerHasNoConnection
             switch verdict {
@@ -273,6 +322,14 @@ extension DiagnosisContext {
                            + "sender's next sequence number")
             sentence = "\(sender) reset the connection, but its shape (\(evidence["rst_flags"]?.description ?? "RST"), "
                 + "\(viaTTL)) matches none of the known causes."
+        }
+        if let silentSenderSide, absentAtSender == nil, sentBySender == nil,
+           cause != DiagnosisName.Cause.injectedByMiddlebox {
+            // The one capture that could tell the host's RST from a forged one is silent without
+            // saying it was listening: the shape's verdict is only one of two readings.
+            confidence = min(confidence, 0.5)
+            sentence += " Uncertain: the \(silentSenderSide) capture, nearer \(sender.address), does not show this RST "
+                + "leaving but does not record whether it was listening then; if it was, a middlebox forged the RST."
         }
         if !caveats.isEmpty { evidence["caveat"] = .list(caveats.map { .string($0) }) }
         if !missing.isEmpty { evidence["missing"] = .list(missing.map { .string($0) }) }
@@ -299,8 +356,91 @@ extension DiagnosisContext {
                 frames[name] = absent.member.map(conversationFrames) ?? FrameRefs(first: 0, decisive: 0)
             }
         }
+        let consequence = Self.consequence(of: record, refusal: refusal, pathRTT: primaryConversation.pathRTT)
+        for (key, value) in consequence.evidence { evidence[key] = value }
+        if let clause = consequence.clause { sentence += " " + clause }
         return Finding(kind: DiagnosisName.Kind.rst, cause: cause, flow: group.flow, vantage: vantages, frames: frames,
-                       evidence: evidence, confidence: confidence, severity: .critical, sentence: sentence)
+                       evidence: evidence, confidence: confidence, severity: consequence.severity, sentence: sentence)
+    }
+
+    /// "TTL 245, as all 4 of X's other packets" — or as many as really match, and from which stack.
+    static func consistentTTLPhrase(_ ttl: UInt8, baseline: TTLBaseline, address: IPAddress) -> String {
+        let stacks = baseline.stacks
+        if stacks.count > 1 {
+            let same = baseline.packetsOfStack(of: ttl)
+            let others = stacks.filter { $0.packets > 0 && $0.initial != (InitialTTL.values.first(where: { $0 >= Int(ttl) }) ?? 255) }
+            let otherText = others.map { "\($0.packets) with TTL \($0.ttls.map(String.init).joined(separator: "/"))" }
+                .joined(separator: ", ")
+            return "TTL \(ttl), as \(same) of \(address)'s \(baseline.packets) other packets — the rest (\(otherText)) "
+                + "come from a second stack behind the same address"
+        }
+        let same = baseline.values.filter { $0.ttl == Int(ttl) }.reduce(0) { $0 + $1.count }
+        if same == baseline.packets {
+            return "TTL \(ttl), as \(baseline.packets == 1 ? "the" : "all \(baseline.packets) of") \(address)'s other "
+                + "packet\(baseline.packets == 1 ? "" : "s")"
+        }
+        return "TTL \(ttl), near \(address)'s other packets (\(same) of \(baseline.packets) with exactly this TTL)"
+    }
+
+    /// What the RST cost: a connection that fails with data outstanding is critical; one that was
+    /// already closing, or idle with nothing outstanding either way, loses nothing.
+    static func consequence(of record: RSTRecord, refusal: Bool, pathRTT: Int64?)
+        -> (severity: Severity, clause: String?, evidence: [String: EvidenceValue]) {
+        if refusal { return (.critical, nil, [:]) }
+        if record.senderSentFIN || record.peerSentFIN {
+            return (.minor, "The connection was already closing (a FIN came before the RST): nothing was lost.",
+                    ["closing_before_rst": .bool(true)])
+        }
+        let outstanding = record.senderHadUnackedPeerData || record.senderDataUnacked
+        let lastActivity = [record.senderLastTime, record.peerLastTime].compactMap { $0 }.max()
+        let idle = lastActivity.map { record.time.minusSaturating($0) } ?? 0
+        let idleThreshold = max(1_000_000_000, (pathRTT ?? 0).timesSaturating(10))
+        if !outstanding && lastActivity != nil && idle >= idleThreshold {
+            return (.minor, "Nothing was outstanding in either direction after \(JSONText.number(Double(idle) / 1e9)) s idle: "
+                        + "an abortive close of an idle connection, no data lost.",
+                    ["outstanding_data": .bool(false), "idle_before_rst_s": .double(Double(idle) / 1e9)])
+        }
+        return (.critical, nil, outstanding ? ["outstanding_data": .bool(true)] : [:])
+    }
+
+    /// Why "the host no longer has this connection" cannot be said of an RST answering the peer's
+    /// segment: the host itself sent a segment in this connection moments before (it had the
+    /// connection), or the segment answered came with a TTL of another initial value than the
+    /// peer's other packets (not the peer's own stack: a stray or forged segment).
+    private func noConnectionContradiction(_ record: RSTRecord, peer: TCPEndpoint, sender: TCPEndpoint,
+                                           answerWindow: Int64, at member: GroupMember)
+        -> (sentence: String, evidence: [String: EvidenceValue], strayPeer: Bool)? {
+        if let ttl = record.peerLastTTL, ttl != 0, let baseline = digests[member.vantage].baseline(of: peer.address),
+           baseline.stacks.count > 1, baseline.packetsOfStack(of: ttl) * 2 <= baseline.packets {
+            let others = baseline.stacks.filter { $0.initial != (InitialTTL.values.first(where: { $0 >= Int(ttl) }) ?? 255) }
+            let otherTTLs = others.flatMap(\.ttls).map(String.init).joined(separator: "/")
+            return ("and \(sender.address) has no such connection; but that segment arrived with TTL \(ttl) where "
+                    + "\(peer.address)'s other packets arrive with \(otherTTLs) (another initial TTL): not the same "
+                    + "host's stack — a stray or forged segment, so nothing says a host lost its state.",
+                    ["answered_segment_ttl": .int(Int64(ttl)), "peer_other_ttls": .string(otherTTLs)], true)
+        }
+        if let last = record.senderLastTime, let frame = record.senderLastFrame, record.senderPackets > 0,
+           record.time.minusSaturating(last) <= answerWindow {
+            var text = "but \(sender.address) had itself sent a segment in this connection "
+                + "\(JSONText.number(Stats.ms(record.time.minusSaturating(last)))) ms before (frame \(frame)): it had the connection"
+            var evidence: [String: EvidenceValue] = ["sender_active_frame": .int(Int64(frame))]
+            if let seq = record.peerLastSeq, let acked = record.senderAck, SeqNum.lessThan(seq, acked) {
+                text += ", and the segment answered starts below what it had acknowledged (out of window)"
+                evidence["answered_segment_out_of_window"] = .bool(true)
+            }
+            return (text + ". A reject rule or the host's answer to an invalid segment, not lost state.", evidence, false)
+        }
+        return nil
+    }
+
+    /// The run of retransmissions, none answered by the peer, that the sender's RST ends.
+    private func senderGaveUp(_ record: RSTRecord, member: GroupMember, senderIsClient: Bool) -> (count: Int, span: Int64)? {
+        let fromClient = member.flipped ? !senderIsClient : senderIsClient
+        let sending = conversation(member).direction(fromClient: fromClient)
+        let unanswered = sending.retransmissions.reversed().prefix { $0.coverAckFrame == nil && !$0.peerSpokeAfter }
+        guard unanswered.count >= 5, let last = unanswered.first, let first = unanswered.last,
+              record.time >= last.time else { return nil }
+        return (unanswered.count, record.time.minusSaturating(first.originalTime ?? first.time))
     }
 
     /// Whether the capture at `vantage` sits nearer `sender` than `reference` does: it sees the

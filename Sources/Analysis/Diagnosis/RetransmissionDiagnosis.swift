@@ -74,7 +74,18 @@ extension DiagnosisContext {
             if let sighting = event.crossVantage {
                 if sighting.originalArrived == true { return .arrived("the \(sighting.vantage) capture saw the original arrive") }
                 if sighting.originalArrived == false {
-                    return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original", 0.95)
+                    // Its absence there counts only while that capture was listening.
+                    let sent = event.originalTime ?? event.time
+                    let window = digests.first(where: { $0.vantage == sighting.vantage })?.window
+                    switch window?.coverage(from: sent, to: sent.plusSaturating(pathRTT ?? 0)) {
+                    case .recorded:
+                        return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original", 0.95)
+                    case .packets:
+                        return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original "
+                                     + "(it records no capture window; its packets surround the moment)", 0.88)
+                    case .outside, .unknown, .none:
+                        break
+                    }
                 }
             }
             if event.dsackFrame != nil { return .arrived("a D-SACK reported the duplicate") }
@@ -314,7 +325,7 @@ extension DiagnosisContext {
             guard let list = byCause[cause] else { continue }
             outcome.findings.append(makeFinding(cause: cause, episodes: list, events: events, group: group, primary: primary,
                                                 sender: sender, receiver: receiver, nearSender: nearSender,
-                                                sending: sending, pathRTT: pathRTT))
+                                                sending: sending, pathRTT: pathRTT, resetTime: resetTime))
         }
         return outcome
     }
@@ -322,7 +333,7 @@ extension DiagnosisContext {
     // swiftlint:disable:next function_body_length cyclomatic_complexity function_parameter_count
     private func makeFinding(cause: EpisodeCause, episodes: [Episode], events: [RetransmissionEvent], group: FlowGroup,
                              primary: GroupMember, sender: TCPEndpoint, receiver: TCPEndpoint, nearSender: Bool?,
-                             sending: DirectionState, pathRTT: Int64?) -> Finding {
+                             sending: DirectionState, pathRTT: Int64?, resetTime: Int64?) -> Finding {
         let all = episodes.flatMap(\.events)
         let first = events[all[0]]
         let retransmissions = all.count
@@ -410,7 +421,13 @@ extension DiagnosisContext {
                 if let lostAt = lostBetween {
                     text += " (lost between the \(vantageName(primary)) and \(lostAt) captures)"
                 }
-                if lead.rttMeasurable, let before = lead.rttBefore {
+                let inflation = evidence["rtt_inflation"]?.doubleValue ?? 1
+                if lead.rttMeasurable, let before = lead.rttBefore, inflation > 1.5 {
+                    // Said only as far as the numbers go: a risen RTT is what a filling queue shows.
+                    confidence = min(confidence, 0.65)
+                    text += "; the RTT had risen to \(JSONText.number(Stats.ms(before))) ms (\(JSONText.number(inflation))× its "
+                        + "baseline) before it, so a filling queue (congestion) cannot be ruled out"
+                } else if lead.rttMeasurable, let before = lead.rttBefore {
                     text += "; the RTT stayed near \(JSONText.number(Stats.ms(before))) ms before it, so this is loss on the path, not a filling queue"
                 } else {
                     text += ": packet loss on the path"
@@ -455,6 +472,22 @@ extension DiagnosisContext {
                 + "capture cannot tell why: \(missing.first ?? "evidence is missing")."
         }
 
+        // A connection that ends in unanswered retransmissions is dead, whatever lost them: the
+        // segments, their ACKs, or the peer itself cannot be told apart from here.
+        var finalCause = causeName
+        if let dead = deadConnection(events: events, indexes: all, resetTime: resetTime) {
+            finalCause = DiagnosisName.Cause.undetermined
+            severity = .critical
+            confidence = min(confidence, 0.5)
+            evidence["unanswered_at_end"] = .int(Int64(dead.count))
+            evidence["silent_for_s"] = .double(Double(dead.silence) / 1e9)
+            evidence["missing"] = .list([.string("a capture at \(receiver.address)'s side would show whether the data "
+                                                 + "arrived and the ACKs were lost, or the host was gone")])
+            sentence = "\(sender) sent the same data \(dead.count + 1) times over \(JSONText.number(Double(dead.silence) / 1e9)) s "
+                + "with growing timeouts and \(receiver) never answered: the connection is dead. Ambiguous between the "
+                + "segments (or their ACKs) lost on the path and a peer that vanished — from one vantage point they look the same."
+        }
+
         var related: [UInt64] = []
         for index in all.prefix(48) {
             related.append(events[index].frame)
@@ -470,7 +503,22 @@ extension DiagnosisContext {
             let sorted = list.sorted()
             frames[name] = FrameRefs(first: sorted[0], decisive: sorted[0], related: Array(sorted.prefix(64)))
         }
-        return Finding(kind: kind, cause: causeName, flow: group.flow, vantage: vantages, frames: frames,
+        return Finding(kind: kind, cause: finalCause, flow: group.flow, vantage: vantages, frames: frames,
                        evidence: evidence, confidence: confidence, severity: severity, sentence: sentence)
+    }
+
+    /// The trailing run of retransmissions of the episode that nothing answered — no ACK covered
+    /// them and the peer sent nothing after them — when it is long (at least 4, with growing
+    /// intervals: the sender's RTO backing off) and the sender did not reset the connection
+    /// nor anyone reset the connection. Returns the run's length and the time from the first copy to the last.
+    private func deadConnection(events: [RetransmissionEvent], indexes: [Int], resetTime: Int64?) -> (count: Int, silence: Int64)? {
+        let run = indexes.reversed().map { events[$0] }.prefix { $0.coverAckFrame == nil && !$0.peerSpokeAfter && !$0.fin }
+        guard run.count >= 4, let last = run.first, let first = run.last else { return nil }
+        let times = run.reversed().map(\.time)
+        let intervals = zip(times.dropFirst(), times).map { $0.minusSaturating($1) }
+        guard zip(intervals.dropFirst(), intervals).allSatisfy({ $0 >= $1 }) else { return nil }
+        // An RST after the run started ended the connection: the RST's finding tells that story.
+        if let resetTime, resetTime >= (first.originalTime ?? first.time) { return nil }
+        return (run.count, last.time.minusSaturating(first.originalTime ?? first.time))
     }
 }

@@ -8,13 +8,15 @@ public struct VantageDigest: Sendable {
     public let firstTime: Int64?
     public let lastTime: Int64?
     public let truncation: String?
+    /// When the capture was listening: what decides whether a packet's absence here means anything.
+    public let window: CaptureWindow
     var conversations: [ConversationState]
     /// TTL / hop-limit histogram of each host's packets at this vantage, RSTs and capture
     /// copies left out, across all of its flows.
     let hostTTLs: [IPAddress: SmallHistogram]
 
     init(vantage: String, path: String, frames: UInt64, tcpFrames: UInt64, firstTime: Int64?, lastTime: Int64?,
-         truncation: String?, conversations: [ConversationState]) {
+         truncation: String?, window: CaptureWindow? = nil, conversations: [ConversationState]) {
         self.vantage = vantage
         self.path = path
         self.frames = frames
@@ -22,6 +24,7 @@ public struct VantageDigest: Sendable {
         self.firstTime = firstTime
         self.lastTime = lastTime
         self.truncation = truncation
+        self.window = window ?? CaptureWindow(firstPacket: firstTime, lastPacket: lastTime)
         self.conversations = conversations
         var ttls: [IPAddress: SmallHistogram] = [:]
         for conversation in conversations {
@@ -73,6 +76,26 @@ struct TTLBaseline: Sendable {
     /// How far `ttl` is from this host's usual TTL, and whether the host ever used it.
     func matches(_ ttl: UInt8) -> Bool {
         ttl == self.ttl || values.contains(where: { $0.ttl == Int(ttl) && $0.count * 5 >= packets })
+    }
+
+    /// The address's packets grouped by the initial TTL they were sent with: more than one group
+    /// is more than one stack behind one address (a front end answering for a server, a NAT),
+    /// which no majority vote should hide.
+    var stacks: [(initial: Int, packets: Int, ttls: [Int])] {
+        var groups: [Int: (packets: Int, ttls: [Int])] = [:]
+        for value in values {
+            let initial = InitialTTL.values.first(where: { $0 >= value.ttl }) ?? 255
+            groups[initial, default: (0, [])].packets += value.count
+            groups[initial, default: (0, [])].ttls.append(value.ttl)
+        }
+        return groups.map { (initial: $0.key, packets: $0.value.packets, ttls: $0.value.ttls.sorted()) }
+            .sorted { $0.packets > $1.packets }
+    }
+
+    /// Packets sent with the same initial TTL as `ttl`.
+    func packetsOfStack(of ttl: UInt8) -> Int {
+        let initial = InitialTTL.values.first(where: { $0 >= Int(ttl) }) ?? 255
+        return stacks.first(where: { $0.initial == initial })?.packets ?? 0
     }
 }
 

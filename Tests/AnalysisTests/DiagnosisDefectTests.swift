@@ -1,0 +1,156 @@
+@testable import Analysis
+import Testing
+
+/// Hand-made captures for the defect classes of issue #11: each pins a general rule (not one
+/// shared capture): the sender's identity from all its stacks, "no connection" contradicted by the
+/// host's own recent segment or by a stray answered segment, severity from consequence, and
+/// connections that end in unanswered retransmissions.
+@Suite("Diagnosis defect classes (issue #11)")
+struct DiagnosisDefectTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    static func diagnose(_ s: DiagnosisScript) throws -> [Finding] {
+        try DiagnosisSyntheticTests.diagnose(s, [.client]).findings
+    }
+
+    @Test("two stacks behind one address: the RST's TTL is compared per stack, and the contrast is reported")
+    func twoStacks() throws {
+        var s = DiagnosisScript()
+        // A front end (TTL 245) answers the handshake and ACKs; the server behind it (TTL 53) sends the data.
+        s.emit(Segment(fromClient: true, seq: s.clientISN, flags: 0x002, window: 64240,
+                       options: DiagnosisScript.synOptions(scale: 7)), at: 0, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: s.serverISN, ack: s.clientISN &+ 1, flags: 0x012, window: 3840,
+                       options: DiagnosisScript.synOptions(scale: 7), ttl: 245), at: 10_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: true, seq: s.clientISN &+ 1, ack: s.serverISN &+ 1, window: 502), at: 10_100_000, seenBy: [.client])
+        s.emit(Segment(fromClient: true, seq: s.clientNext, ack: s.serverNext, flags: 0x018, length: 500, window: 502),
+               at: 10_200_000, seenBy: [.client])
+        s.clientNext &+= 500
+        s.emit(Segment(fromClient: false, seq: s.serverNext, ack: s.clientNext, window: 3840, ttl: 245), at: 30_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: s.serverNext, ack: s.clientNext, window: 3840, ttl: 245), at: 31_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: s.serverNext, ack: s.clientNext, flags: 0x018, length: 700, window: 33280, ttl: 53),
+               at: 35_000_000, seenBy: [.client])
+        s.serverNext &+= 700
+        s.clientAck(s.serverNext, at: 36_000_000, seenBy: [.client])
+        // 9 s later the front end resets the idle connection at its next sequence number.
+        s.emit(Segment(fromClient: false, seq: s.serverNext, flags: 0x004, window: 3840, ttl: 245), at: 9_036_000_000,
+               seenBy: [.client])
+        let findings = try Self.diagnose(s)
+        let rst = try #require(findings.first { $0.kind == "rst" }, "\(findings.names)")
+        #expect(rst.evidence["sender_stacks"] != nil)
+        #expect(rst.sentence.contains("second stack"))
+        #expect(!rst.sentence.contains("as 198.19.0.2's other packets"))
+        #expect(SentenceCheck.contradictions(rst).isEmpty)
+        // Idle for 9 s with nothing outstanding: the connection lost nothing.
+        #expect(rst.severityName == "minor")
+        #expect(rst.evidence["outstanding_data"] == .bool(false))
+    }
+
+    @Test("bare RST at the ACK number moments after the host's own SYN/ACK: not 'no longer has this connection'")
+    func hostHadTheConnection() throws {
+        var s = DiagnosisScript()
+        let t = s.handshake(at: 0, seenBy: [.client])
+        s.clientData(50, at: t, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: s.serverNext, flags: 0x004, window: 0, ipID: 0), at: t + 2 * s.oneWay,
+               seenBy: [.client])
+        let findings = try Self.diagnose(s)
+        let rst = try #require(findings.first { $0.kind == "rst" }, "\(findings.names)")
+        #expect(rst.cause != "peer-has-no-connection")
+        #expect(rst.confidence <= 0.5)
+        #expect(rst.sentence.hasPrefix("Uncertain"))
+        #expect(!rst.sentence.contains("restarted"))
+        #expect(rst.evidence["sender_active_frame"] != nil)
+    }
+
+    @Test("a stray ACK with another initial TTL than its address's SYN: the RST answering it claims no lost state")
+    func strayAnsweredSegment() throws {
+        var s = DiagnosisScript()
+        // Stray ACK (TTL 47) for a connection nobody has, answered by a bare RST at its ACK number.
+        s.emit(Segment(fromClient: true, seq: 7_000_000, ack: 9_000_000, window: 4096, ttl: 47), at: 0, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: 9_000_000, flags: 0x004, window: 0, ttl: 64), at: 100_000, seenBy: [.client])
+        // Later the same address opens a real connection with TTL 128 on another port.
+        var other = DiagnosisScript()
+        other.clientPort = 40100
+        other.serverPort = 424
+        other.emit(Segment(fromClient: true, seq: other.clientISN, flags: 0x002, window: 64512, ttl: 128), at: 15_000_000_000,
+                   seenBy: [.client])
+        other.emit(Segment(fromClient: true, seq: other.clientISN, flags: 0x002, window: 64512, ttl: 128), at: 18_000_000_000,
+                   seenBy: [.client])
+        s.merge(other)
+        let findings = try Self.diagnose(s)
+        let rst = try #require(findings.first { $0.kind == "rst" && $0.decisiveFrame == 2 }, "\(findings.names)")
+        #expect(rst.confidence <= 0.5)
+        #expect(!rst.sentence.contains("restarted"))
+        #expect(rst.evidence["answered_segment_ttl"] == .int(47))
+    }
+
+    @Test("RST after the peer's FIN: the connection was closing, the RST is not critical")
+    func rstAfterFIN() throws {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisSyntheticTests.exchanges(&s, count: 2, from: t)
+        s.emit(Segment(fromClient: false, seq: s.serverNext, ack: s.clientNext, flags: 0x011, window: 509), at: t, seenBy: [.client])
+        s.serverNext &+= 1
+        s.clientAck(s.serverNext, at: t + 1_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: true, seq: s.clientNext, ack: s.serverNext, flags: 0x014, window: 0), at: t + 6_000_000_000,
+               seenBy: [.client])
+        let findings = try Self.diagnose(s)
+        for rst in findings where rst.kind == "rst" {
+            #expect(rst.severityName != "critical", "\(rst.sentence)")
+        }
+    }
+
+    @Test("RST with data outstanding stays critical")
+    func rstWithDataOutstanding() throws {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisSyntheticTests.exchanges(&s, count: 2, from: t)
+        s.clientData(1000, at: t, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: s.serverNext, ack: s.clientNext &- 1000, flags: 0x014, window: 0),
+               at: t + 3_000_000_000, seenBy: [.client])
+        let findings = try Self.diagnose(s)
+        let rst = try #require(findings.first { $0.kind == "rst" }, "\(findings.names)")
+        #expect(rst.severityName == "critical")
+    }
+
+    /// One segment sent `copies` times with doubling timeouts, never answered.
+    static func unanswered(copies: Int, thenReset: Bool) -> DiagnosisScript {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisSyntheticTests.exchanges(&s, count: 3, from: t)
+        let seq = s.clientNext
+        var rto: Int64 = 200_000_000
+        for _ in 0..<copies {
+            s.emit(Segment(fromClient: true, seq: seq, ack: s.serverNext, flags: 0x018, length: 600, window: 502), at: t,
+                   seenBy: [.client])
+            t += rto
+            rto *= 2
+        }
+        s.clientNext = seq &+ 600
+        if thenReset {
+            s.emit(Segment(fromClient: true, seq: s.clientNext, ack: s.serverNext, flags: 0x014, window: 0), at: t,
+                   seenBy: [.client])
+        }
+        return s
+    }
+
+    @Test("one segment sent six times with backoff, peer silent: a dead connection, ambiguous why, critical")
+    func deadConnection() throws {
+        let findings = try Self.diagnose(Self.unanswered(copies: 6, thenReset: false))
+        let dead = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(dead.cause == "undetermined")
+        #expect(dead.severityName == "critical")
+        #expect(dead.confidence <= 0.5)
+        #expect(dead.sentence.contains("Ambiguous"))
+        #expect(dead.evidence["unanswered_at_end"] == .int(5))
+    }
+
+    @Test("an RST right after a run of unanswered retransmissions: the sender's TCP gave up, not an application")
+    func senderGaveUp() throws {
+        let findings = try Self.diagnose(Self.unanswered(copies: 7, thenReset: true))
+        let rst = try #require(findings.first { $0.kind == "rst" }, "\(findings.names)")
+        #expect(rst.cause != "aborted-by-application")
+        #expect(rst.confidence <= 0.5)
+        #expect(rst.sentence.contains("gave up"))
+        #expect(rst.evidence["unanswered_retransmissions_before"] == .int(6))
+    }
+}
