@@ -157,6 +157,12 @@ public final class RunningCapture: @unchecked Sendable {
         return workers.map { $0.snapshot() }
     }
 
+    /// The capture time (ns since the epoch) of the first segment advertising a zero window
+    /// seen at the points labelled `label` (a node), or at any point when nil; nil: none yet.
+    public func firstZeroWindow(at label: String?) -> UInt64? {
+        workers.filter { label == nil || $0.point.label == label }.compactMap(\.zeroWindow.firstSeen).min()
+    }
+
     /// Stops every capture: reads what the kernel still holds, writes the statistics block and
     /// the sidecar, closes handles and files. Returns the final statistics, in point order.
     /// Idempotent: later calls return the same values.

@@ -18,6 +18,8 @@ final class CaptureWorker: @unchecked Sendable {
     private var thread = pthread_t()
     private var threadStarted = false
     private var encoder = PcapngEncoder(reserving: 1 << 20)
+    /// The first zero window this point sees (for `after: zero-window` steps).
+    let zeroWindow: ZeroWindowWatch
 
     // Counters: written by the capture thread; read under `mutex` by snapshot().
     private var mutex = pthread_mutex_t()
@@ -37,6 +39,7 @@ final class CaptureWorker: @unchecked Sendable {
         self.handle = handle
         self.stopFD = stopFD
         self.sidecarPath = CaptureStats.sidecarPath(for: point.file)
+        self.zeroWindow = ZeroWindowWatch(linkType: Int(handle.linkType))
         pthread_mutex_init(&mutex, nil)
         let now = Int64(bitPattern: fl_realtime_ns())
         stats = CaptureStats(namespace: point.namespaceLabel, interface: point.interface, file: point.file,
@@ -192,6 +195,7 @@ final class CaptureWorker: @unchecked Sendable {
         let seconds = UInt64(clamping: header.ts.tv_sec)
         let nanoseconds = seconds &* 1_000_000_000 &+ (handle.nanosecondTimestamps ? fraction : fraction &* 1000)
         let captured = Int(header.caplen)
+        zeroWindow.observe(data, length: captured, timestamp: nanoseconds)
         encoder.enhancedPacket(timestampNanoseconds: nanoseconds, originalLength: header.len,
                                data: UnsafeRawBufferPointer(start: data, count: captured))
         pendingPackets &+= 1

@@ -54,7 +54,9 @@ final class ImpairmentSet: @unchecked Sendable {
 
     /// Scheduled changes, for the timeline: (time, entry index, change).
     var scheduledChanges: [(at: Duration, index: Int, change: ScheduledChange)] {
-        entries.enumerated().flatMap { i, e in e.spec.schedule.map { (at: $0.at.duration, index: i, change: $0) } }
+        entries.enumerated().flatMap { i, e in
+            e.spec.schedule.filter { $0.trigger == nil }.map { (at: $0.at.duration, index: i, change: $0) }
+        }
     }
 
     init(placements: [Scenario.ImpairmentPlacement], network: Network, seed: UInt64, preference: EnginePreference = .auto,
@@ -252,6 +254,11 @@ final class ImpairmentSet: @unchecked Sendable {
     }
 
     // MARK: changes
+
+    /// The entry for `link` and `match` (the one an event-driven `impair:` step changes).
+    func entryIndex(link: LinkDirection, match: PacketMatch?) -> Int? {
+        entries.firstIndex { $0.spec.link == link && ($0.spec.match ?? .any) == (match ?? .any) }
+    }
 
     /// Applies a scheduled change to entry `index` now, on the engine decided at the start.
     func change(_ index: Int, _ change: ScheduledChange) throws(RunnerError) {

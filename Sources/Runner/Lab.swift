@@ -31,7 +31,7 @@ public final class Lab: @unchecked Sendable {
     /// The steps a lab runs: those at time 0, except `stop`.
     public var setupSteps: [Scenario.Step] {
         scenario.steps.filter { step in
-            guard step.at == .zero else { return false }
+            guard step.at == .zero, step.after == nil else { return false }
             if case .stop = step.action { return false }
             return true
         }

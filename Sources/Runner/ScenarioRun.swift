@@ -112,6 +112,8 @@ public final class ScenarioRun: @unchecked Sendable {
     private var start: UInt64 = 0
     /// The processes still running when the time limit ended the run.
     private var stillRunning: [String] = []
+    /// An `after:` step whose event never came (the run stopped there and fails).
+    private var eventFailure: String?
     private var phases: [String: Double] = [:]
     private var phaseStart: UInt64 = 0
 
@@ -208,7 +210,10 @@ public final class ScenarioRun: @unchecked Sendable {
             return result(status: .error, error: .badInput("a program failed to start: \(failure)"), began: began,
                           findings: findings, expectations: expectations)
         }
-        if timedOut {
+        if let eventFailure = lock.withLock({ eventFailure }) {
+            status = .failed
+            error = .execution(eventFailure)
+        } else if timedOut {
             status = .failed
             error = .execution("time limit \(Interval(scenario.timeLimit)) reached with processes still running: "
                 + lock.withLock { stillRunning }.joined(separator: ", ")
@@ -358,30 +363,54 @@ public final class ScenarioRun: @unchecked Sendable {
         case change(index: Int, ScheduledChange)
     }
 
+    /// A step waiting for its event: when the event fired (0: not yet) and when it gives up.
+    private struct PendingEventStep {
+        var step: Scenario.Step
+        var trigger: Scenario.EventTrigger
+        var firedAt: UInt64 = 0
+        /// From the timeline's start (which moves later while the timeline waits for a peer).
+        var timeout: UInt64
+    }
+
     private func timeline(set: ImpairmentSet, firewall fw: Firewall, network built: Network) throws(RunnerError) -> Bool {
         var events: [(at: Duration, order: Int, event: Event)] = []
-        for (i, step) in scenario.steps.enumerated() { events.append((step.at, 1_000 + i, .step(step))) }
-        for (i, change) in set.scheduledChanges.enumerated() { events.append((change.at, i, .change(index: change.index, change.change))) }
-        events.sort { ($0.at, $0.order) < ($1.at, $1.order) }
+        var waiting: [PendingEventStep] = []
         phase("setup")
         start = fl_monotonic_ns()
         let timeLimit = UInt64(Self.nanoseconds(scenario.timeLimit))
-        log("timeline start (seed \(seed), namespaces faultline-\(getpid())-\(runID)-*)")
-        var stoppedAll = false
-        for entry in events {
-            let due = start + UInt64(Self.nanoseconds(entry.at))
-            if cancellation.sleep(until: due) { return false }
-            if let failure = set.failure { throw .execution("the userspace impairment engine failed: \(failure)") }
-            switch entry.event {
-            case .change(let index, let change):
-                log("impair \(scenario.impairments[index].spec.link): \(change.parameters)")
-                try set.change(index, change)
-            case .step(let step):
-                if try perform(step, firewall: fw, network: built) { stoppedAll = true }
+        for (i, step) in scenario.steps.enumerated() {
+            if let trigger = step.after {
+                let timeout = trigger.timeout.map { UInt64(Self.nanoseconds($0)) } ?? timeLimit
+                waiting.append(PendingEventStep(step: step, trigger: trigger, timeout: timeout))
+            } else {
+                events.append((step.at, 1_000 + i, .step(step)))
             }
-            if stoppedAll { break }
         }
-        if stoppedAll { return false }
+        for (i, change) in set.scheduledChanges.enumerated() { events.append((change.at, i, .change(index: change.index, change.change))) }
+        events.sort { ($0.at, $0.order) < ($1.at, $1.order) }
+        log("timeline start (seed \(seed), namespaces faultline-\(getpid())-\(runID)-*)")
+        let watch = EventWatch()
+        var next = 0
+        while next < events.count || !waiting.isEmpty {
+            // The next timed step, or — while event steps wait — a look every millisecond.
+            var wake = next < events.count ? start + UInt64(Self.nanoseconds(events[next].at)) : UInt64.max
+            if !waiting.isEmpty { wake = min(wake, fl_monotonic_ns() + 1_000_000) }
+            if cancellation.sleep(until: wake) { return false }
+            if let failure = set.failure { throw .execution("the userspace impairment engine failed: \(failure)") }
+            let now = fl_monotonic_ns()
+            while next < events.count, start + UInt64(Self.nanoseconds(events[next].at)) <= now {
+                let entry = events[next]
+                next += 1
+                switch entry.event {
+                case .change(let index, let change):
+                    log("impair \(scenario.impairments[index].spec.link): \(change.parameters)")
+                    try set.change(index, change)
+                case .step(let step):
+                    if try perform(step, firewall: fw, network: built) { return false }
+                }
+            }
+            if try serviceEventSteps(&waiting, watch: watch, set: set, firewall: fw, network: built) { return false }
+        }
         // No `stop: all`: the run ends when every process has exited, or at the time limit.
         while true {
             let running = lock.withLock { processes.filter { $0.child.poll() == nil } }
@@ -397,6 +426,51 @@ public final class ScenarioRun: @unchecked Sendable {
             cancellation.wait(fds: pidfds.filter { $0 >= 0 }, until: min(limit, fl_monotonic_ns() + 50_000_000))
             for fd in pidfds where fd >= 0 { close(fd) }
         }
+    }
+
+    /// Fires the event steps whose event has come (after their delay), and fails the run for
+    /// those whose event did not come in time. True when a fired step was `stop: all`.
+    private func serviceEventSteps(_ waiting: inout [PendingEventStep], watch: EventWatch, set: ImpairmentSet,
+                                   firewall fw: Firewall, network built: Network) throws(RunnerError) -> Bool {
+        guard !waiting.isEmpty else { return false }
+        let started = lock.withLock {
+            Dictionary(processes.map { ($0.process.name, (eventsPath: $0.events, exited: $0.child.poll() != nil)) },
+                       uniquingKeysWith: { a, _ in a })
+        }
+        let capture = lock.withLock { running }
+        var i = 0
+        while i < waiting.count {
+            let now = fl_monotonic_ns()
+            if waiting[i].firedAt == 0 {
+                if watch.holds(waiting[i].trigger.condition, started: started, zeroWindowSeen: { node in capture?.firstZeroWindow(at: node) != nil }) {
+                    waiting[i].firedAt = now
+                    log("event \(waiting[i].trigger.condition) (for the step at \(waiting[i].step.source))")
+                } else if now >= start + waiting[i].timeout {
+                    // The run stops here (nothing after this step can happen as written) and fails.
+                    let what = waiting[i].trigger.condition
+                    let message = "\(waiting[i].step.source): the step waits for \(what), which did not happen within "
+                        + "\(Interval(.nanoseconds(Int64(waiting[i].timeout)))) of the start"
+                    log(message)
+                    lock.withLock { eventFailure = message }
+                    return true
+                }
+            }
+            if waiting[i].firedAt != 0, now >= waiting[i].firedAt + UInt64(Self.nanoseconds(waiting[i].trigger.delay)) {
+                let pending = waiting.remove(at: i)
+                if case .impair(let link, let match, let change) = pending.step.action {
+                    guard let index = set.entryIndex(link: link, match: match) else {
+                        throw .execution("\(pending.step.source): no impairment entry for \(link)")
+                    }
+                    log("impair \(link) \(pending.trigger): \(change.parameters)")
+                    try set.change(index, change)
+                } else if try perform(pending.step, firewall: fw, network: built) {
+                    return true
+                }
+                continue
+            }
+            i += 1
+        }
+        return false
     }
 
     static func nanoseconds(_ d: Duration) -> Int64 {
@@ -454,6 +528,14 @@ public final class ScenarioRun: @unchecked Sendable {
         switch process.command {
         case .peer(let arguments):
             argv = [settings.faultlineBinary, "peer"] + arguments.map { Self.rewrite($0, topology: scenario.topology) }
+            // A step waiting for this peer's byte counts needs them as they grow, not every 100 ms.
+            let watchedBytes = scenario.steps.contains { step in
+                switch step.after?.condition {
+                case .sent(let p, _)?, .received(let p, _)?: return p == process.name
+                default: return false
+                }
+            }
+            if watchedBytes, !arguments.contains("--progress-interval") { argv += ["--progress-interval", "1ms"] }
             if let index = arguments.firstIndex(of: "--events"), index + 1 < arguments.count {
                 eventsPath = arguments[index + 1]
             } else {

@@ -32,3 +32,4 @@ typealias CountBound = Scenario.CountBound
 typealias EvidenceCondition = Scenario.EvidenceCondition
 typealias TextMatch = Scenario.TextMatch
 typealias OutputStream = Scenario.OutputStream
+typealias EventTrigger = Scenario.EventTrigger

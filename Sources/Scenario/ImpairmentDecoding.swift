@@ -142,8 +142,18 @@ extension ScenarioDecoder {
         return drafts
     }
 
-    /// Applies an `impair` step: a change of parameters at `at` on one or both directions of a link.
-    func scheduleChange(_ e: Element, at: Interval) throws(ScenarioError) {
+    /// An `impair` step that waits for an event: the change, recorded in its entry's schedule
+    /// marked with the event.
+    func eventChange(_ e: Element, trigger: EventTrigger) throws(ScenarioError) -> [(link: LinkDirection, match: PacketMatch?, change: ScheduledChange)] {
+        try scheduleChange(e, at: .zero, trigger: trigger.description)
+    }
+
+    /// Applies an `impair` step: a change of parameters at `at` (or when `trigger` happens) on one
+    /// or both directions of a link.
+    @discardableResult
+    func scheduleChange(_ e: Element, at: Interval, trigger: String? = nil) throws(ScenarioError)
+        -> [(link: LinkDirection, match: PacketMatch?, change: ScheduledChange)] {
+        var made: [(link: LinkDirection, match: PacketMatch?, change: ScheduledChange)] = []
         let f = try e.mapping("an impairment change: a mapping with link, the new values (delay, loss, ...), and optionally match and replace",
                               allowed: ["link", "match", "replace"] + Self.parameterKeys)
         let linkElement = try f.required("link", "the link direction to change, such as 'link: router->server'")
@@ -177,17 +187,20 @@ extension ScenarioDecoder {
                 }
             }
             guard let index else { continue }
-            if impairments[index].spec.schedule.contains(where: { $0.at == at }) {
+            if trigger == nil, impairments[index].spec.schedule.contains(where: { $0.at == at && $0.trigger == nil }) {
                 throw linkElement.error("\(direction) is already changed at \(at) by an earlier step",
                                         expected: "one change per link direction at a time; merge the two steps")
             }
             let k = impairments[index].spec.schedule.count
-            impairments[index].spec.schedule.append(ScheduledChange(at: at, mode: replace ? .replace : .merge, parameters: parameters))
+            let change = ScheduledChange(at: at, mode: replace ? .replace : .merge, parameters: parameters, trigger: trigger)
+            impairments[index].spec.schedule.append(change)
+            made.append((direction, match, change))
             impairments[index].locations["schedule[\(k)]"] = e
             for (path, element) in local {
                 impairments[index].locations["schedule[\(k)]" + (path.isEmpty ? "" : ".\(path)")] = element
             }
         }
+        return made
     }
 
     /// "every packet", or the match in words, for messages.

@@ -1,14 +1,20 @@
+import Impairment
+
 extension Scenario {
-    /// One step of the timeline: at `at` after the start, do `action`.
+    /// One step of the timeline: at `at` after the start — or `after` an event — do `action`.
     public struct Step: Sendable, Hashable {
-        /// Time after the timeline starts (≥ 0, at most the scenario's time limit).
+        /// Time after the timeline starts (≥ 0, at most the scenario's time limit); zero for a
+        /// step that waits for an event.
         public var at: Duration
+        /// The event the step waits for (`after: client connected`), or nil: at `at`.
+        public var after: EventTrigger?
         public var action: Action
         /// Where the step is written, for reports ("the step at zw.yaml:12:5").
         public var source: SourceLocation
 
-        public init(at: Duration, action: Action, source: SourceLocation) {
+        public init(at: Duration, after: EventTrigger? = nil, action: Action, source: SourceLocation) {
             self.at = at
+            self.after = after
             self.action = action
             self.source = source
         }
@@ -16,11 +22,11 @@ extension Scenario {
         public enum Action: Sendable, Hashable {
             /// Start a process in a node: any argv, resolved through PATH inside the node.
             case run(Process)
-            /// Never produced by the loader: an `impair:` step becomes a `ScheduledChange` in the
-            /// `spec.schedule` of each placement it changes (creating an empty placement for a
-            /// direction that had none), so the schedule is the one place changes are found.
-            /// Runners ignore this case; it is scheduled for removal once no code matches on it.
-            case impair(ImpairmentPlacement)
+            /// An `impair:` step that waits for an event: the change of the entries for `link`
+            /// and `match`. (A timed `impair:` step becomes a `ScheduledChange` in the entry's
+            /// schedule instead; this one is there too, marked `trigger`, so that the engine is
+            /// chosen for every state the entry passes through.)
+            case impair(link: LinkDirection, match: PacketMatch?, change: ScheduledChange)
             /// Install a firewall rule defined in the scenario's `firewall` list.
             case addRule(name: String)
             /// Remove an installed firewall rule.
@@ -35,6 +41,62 @@ extension Scenario {
         public enum StopTarget: Sendable, Hashable {
             case all
             case process(String)
+        }
+    }
+
+    /// What an `after:` step waits for, then how long after it the step acts (`delay`), and how
+    /// long the event may take before the run fails (`timeout`; nil: the time limit).
+    public struct EventTrigger: Sendable, Hashable, CustomStringConvertible {
+        public enum Condition: Sendable, Hashable, CustomStringConvertible {
+            /// A peer reported `start` (or `listening`, for `listen`); a program is running.
+            case ready(String)
+            /// A peer connected (`connected`) or accepted (`accepted`) a connection.
+            case connected(String)
+            /// The process exited.
+            case exited(String)
+            /// A peer's bytes written / read reached a size.
+            case sent(String, ByteCount)
+            case received(String, ByteCount)
+            /// A peer's send() found the send buffer full (`write_blocked`).
+            case writeBlocked(String)
+            /// A capture saw a TCP segment advertising a zero window (at one node, or any).
+            case zeroWindow(at: String?)
+
+            public var description: String {
+                switch self {
+                case .ready(let p): return "\(p) ready"
+                case .connected(let p): return "\(p) connected"
+                case .exited(let p): return "\(p) exited"
+                case .sent(let p, let n): return "\(p) sent \(n)"
+                case .received(let p, let n): return "\(p) received \(n)"
+                case .writeBlocked(let p): return "\(p) write-blocked"
+                case .zeroWindow(let node): return "zero-window" + (node.map { " at \($0)" } ?? "")
+                }
+            }
+
+            /// The process the condition watches, if any.
+            public var process: String? {
+                switch self {
+                case .ready(let p), .connected(let p), .exited(let p), .sent(let p, _), .received(let p, _), .writeBlocked(let p): return p
+                case .zeroWindow: return nil
+                }
+            }
+        }
+
+        public var condition: Condition
+        public var delay: Duration
+        public var timeout: Duration?
+
+        public init(condition: Condition, delay: Duration = .zero, timeout: Duration? = nil) {
+            self.condition = condition
+            self.delay = delay
+            self.timeout = timeout
+        }
+
+        public var description: String {
+            var s = "after \(condition)"
+            if delay != .zero { s += " + \(Interval(delay))" }
+            return s
         }
     }
 

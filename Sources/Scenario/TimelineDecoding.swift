@@ -109,7 +109,7 @@ extension ScenarioDecoder {
     // MARK: steps
 
     static let actionKeys = ["run", "peer", "impair", "add-rule", "remove-rule", "signal", "stop"]
-    static let stepKeys = ["at", "on", "name", "to"] + actionKeys
+    static let stepKeys = ["at", "after", "delay", "timeout", "on", "name", "to"] + actionKeys
 
     func decodeSteps(_ e: Element?) throws(ScenarioError) -> [Step] {
         guard let e else { return [] }
@@ -119,8 +119,23 @@ extension ScenarioDecoder {
         var stoppedAll: Element?
         var touchedRules: Set<String> = []
         for item in try e.sequence("a list of steps, such as '- { at: 0s, on: server, peer: [listen, --port, \"9000\"] }'") {
-            let f = try item.mapping("a step: a mapping with at and one action (\(Self.actionKeys.commaList))", allowed: Self.stepKeys)
-            let atElement = try f.required("at", "the step's time since the start, such as 'at: 100ms'")
+            let f = try item.mapping("a step: a mapping with at (or after) and one action (\(Self.actionKeys.commaList))", allowed: Self.stepKeys)
+            if let afterElement = f["after"] {
+                if let atElement = f["at"] {
+                    throw atElement.error("'at' and 'after' in one step", expected: "at: a time, or after: an event (with an optional delay)")
+                }
+                if let stoppedAll {
+                    throw item.error("a step after 'stop: all' (line \(stoppedAll.location.line))", expected: "'stop: all' as the last step")
+                }
+                let trigger = try eventTrigger(afterElement, f)
+                let step = try eventStep(f, item: item, trigger: trigger, installed: &installed, touchedRules: &touchedRules)
+                if case .stop(.all) = step.action { stoppedAll = item }
+                steps.append(step)
+                continue
+            }
+            try f.forbid("delay", unless: false, "delay only with after: (the wait after the event)")
+            try f.forbid("timeout", unless: false, "timeout only with after: (how long the event may take)")
+            let atElement = try f.required("at", "the step's time since the start, such as 'at: 100ms', or the event it waits for, such as 'after: client connected'")
             let at = try duration(atElement, "a time since the start, such as 100ms")
             if at < .zero {
                 throw atElement.error("\(at) is negative", expected: "a time since the start, 0 or later")
@@ -195,6 +210,120 @@ extension ScenarioDecoder {
             steps.append(Step(at: at.duration, action: stepAction, source: item.location))
         }
         return steps
+    }
+
+    static let eventForms = "PROCESS ready, PROCESS connected, PROCESS exited, PROCESS sent SIZE, PROCESS received SIZE, PROCESS write-blocked, zero-window, or zero-window at NODE"
+
+    /// `after: client connected` with the step's optional `delay` and `timeout`.
+    func eventTrigger(_ e: Element, _ f: Fields) throws(ScenarioError) -> EventTrigger {
+        let text = try e.text("an event: \(Self.eventForms)").trimmedSpaces()
+        let words = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        let condition: EventTrigger.Condition
+        if words.first == "zero-window" {
+            if words.count == 1 {
+                condition = .zeroWindow(at: nil)
+            } else if words.count == 3, words[1] == "at" {
+                let node = words[2]
+                guard captures.contains(where: { $0.node == node }) else {
+                    let captured = Array(Set(captures.map(\.node))).sorted()
+                    throw e.error("nothing is captured at '\(node)'\(Suggestion.didYouMean(node, in: captured))",
+                                  expected: "a captured node: \(captured.commaList)")
+                }
+                condition = .zeroWindow(at: node)
+            } else {
+                throw e.error("'\(Element.shortened(text))' is not an event", expected: Self.eventForms)
+            }
+            if captures.isEmpty { throw e.error("zero-window is seen by a capture, and 'capture' is empty", expected: "a capture point under 'capture'") }
+        } else {
+            guard words.count >= 2 else { throw e.error("'\(Element.shortened(text))' is not an event", expected: Self.eventForms) }
+            let process = words[0]
+            let names = Array(processes.keys).sorted()
+            guard let started = processes[process] else {
+                throw e.error("no process '\(process)' has been started by an earlier step\(Suggestion.didYouMean(process, in: names))",
+                              expected: names.isEmpty ? "a process an earlier step starts" : "one of: \(names.commaList), then \(Self.eventForms)")
+            }
+            let isPeer: Bool
+            if case .peer = started.process.command { isPeer = true } else { isPeer = false }
+            let what = words[1]
+            let needsPeer = ["connected", "sent", "received", "write-blocked"]
+            if needsPeer.contains(what), !isPeer {
+                throw e.error("'\(process) \(what)' needs a peer's event log, and \(process) is a program of its own (run:)",
+                              expected: "\(process) ready or \(process) exited, or start it with peer:")
+            }
+            switch (what, words.count) {
+            case ("ready", 2): condition = .ready(process)
+            case ("connected", 2): condition = .connected(process)
+            case ("exited", 2): condition = .exited(process)
+            case ("write-blocked", 2): condition = .writeBlocked(process)
+            case ("sent", 3), ("received", 3):
+                let size: ByteCount
+                do { size = try ByteCount(parsing: words[2]) } catch { throw e.error(error.description) }
+                condition = what == "sent" ? .sent(process, size) : .received(process, size)
+            default:
+                let verbs = ["ready", "connected", "exited", "sent", "received", "write-blocked"]
+                throw e.error("'\(Element.shortened(text))' is not an event\(Suggestion.didYouMean(what, in: verbs))", expected: Self.eventForms)
+            }
+        }
+        let delay = try f["delay"].map { d throws(ScenarioError) in try nonNegativeDuration(d, "a wait after the event, such as 100ms") } ?? .zero
+        var timeout: Duration?
+        if let t = f["timeout"] {
+            let value = try nonNegativeDuration(t, "how long the event may take, such as 5s")
+            if value.duration > timeLimit {
+                throw t.error("\(value) is longer than the time limit (\(timeLimitText))", expected: "a timeout up to \(timeLimitText)")
+            }
+            timeout = value.duration
+        }
+        return EventTrigger(condition: condition, delay: delay.duration, timeout: timeout)
+    }
+
+    /// The action of a step that waits for an event. The same actions as timed steps; an
+    /// `impair:` change is added to its entry's schedule marked with the event (so the engine is
+    /// chosen for that state too) and kept as a step for the runner to apply when it fires.
+    func eventStep(_ f: Fields, item: Element, trigger: EventTrigger, installed: inout [String: Bool],
+                   touchedRules: inout Set<String>) throws(ScenarioError) -> Step {
+        let action = try f.exactlyOne(of: Self.actionKeys, what: "action")
+        let starts = action.key == "run" || action.key == "peer"
+        try f.forbid("on", unless: starts, "'on' only with run or peer (the node to start the process in)")
+        try f.forbid("name", unless: starts, "'name' only with run or peer (the name of the process started)")
+        try f.forbid("to", unless: action.key == "signal", "'to' only with signal (the process to signal)")
+        let stepAction: Step.Action
+        switch action.key {
+        case "run", "peer":
+            let node = try nodeReference(try f.required("on", "the node to run in, such as 'on: client'"))
+            let argv = try arguments(action.value, peer: action.key == "peer")
+            let name = try processName(f["name"], node: node, step: item)
+            let process = Process(name: name, node: node, command: action.key == "peer" ? .peer(argv) : .argv(argv))
+            processes[name] = (process, f["name"] ?? item)
+            stepAction = .run(process)
+        case "impair":
+            let changes = try eventChange(action.value, trigger: trigger)
+            guard changes.count == 1, let only = changes.first else {
+                throw action.value.error("an impair step after an event changes one link direction", expected: "link: NODE->NODE (not NODE-NODE)")
+            }
+            stepAction = .impair(link: only.link, match: only.match, change: only.change)
+        case "add-rule", "remove-rule":
+            let name = try ruleReference(action.value)
+            let adding = action.key == "add-rule"
+            if installed[name] == adding {
+                throw action.value.error("rule '\(name)' cannot be \(adding ? "added" : "removed") \(trigger): it \(adding ? "is installed" : "is not installed") by then",
+                                         expected: adding ? "add-rule for a rule not yet installed" : "remove-rule for an installed rule")
+            }
+            touchedRules.insert(name)
+            installed[name] = adding
+            stepAction = adding ? .addRule(name: name) : .removeRule(name: name)
+        case "signal":
+            let signals = Signal.allNames
+            let word = try action.value.text("a signal name such as SIGKILL or TERM")
+            guard let signal = Signal(name: word) else {
+                throw action.value.error("unknown signal '\(word)'\(Suggestion.didYouMean(word.uppercased(), in: signals))",
+                                         expected: "one of: \(signals.commaList)")
+            }
+            stepAction = .signal(process: try processReference(try f.required("to", "the process to signal, such as 'to: server'")), signal: signal)
+        default: // stop
+            let word = try action.value.text("all, or the name of a process")
+            stepAction = word == "all" ? .stop(.all) : .stop(.process(try processReference(action.value)))
+        }
+        return Step(at: .zero, after: trigger, action: stepAction, source: item.location)
     }
 
     /// argv for `run`, or the role and its arguments for `peer`: a non-empty list of scalars.

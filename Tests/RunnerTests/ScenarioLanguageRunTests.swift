@@ -123,6 +123,25 @@ extension RunnerKernelTests {
             #expect(result.expectations.first?.found == "no finding on that flow")
         }
 
+        @Test("an event that never comes stops the run at its timeout and fails it, saying which step waited for what")
+        func eventTimeout() throws {
+            let r = try run("""
+            name: event-never-comes
+            time-limit: 5s
+            steps:
+              - { at: 0s, on: server, peer: [listen, --port, "9000"] }
+              - { after: server connected, timeout: 500ms, stop: all }
+            expect:
+              - not: { kind: rst, cause: any }
+            """)
+            #expect(r.status == 1)
+            let result = try #require(r.report?.results.first)
+            #expect(result.status == .failed)
+            #expect(result.diagnosis.hasSuffix("s.yaml:5:5: the step waits for server connected, which did not happen within 500ms of the start"),
+                    "\(result.diagnosis)")
+            #expect(result.seconds < 4, "the run should stop at the timeout, not at the time limit")
+        }
+
         @Test("every example in Scenarios/examples passes 5 times out of 5")
         func examples() throws {
             let dir = TestSupport.temporaryDirectory("fl-examples")

@@ -12,11 +12,16 @@ public struct ScheduledChange: Sendable, Hashable, Codable {
     public var at: Interval
     public var mode: Mode
     public var parameters: ImpairmentParameters
+    /// Set for a change made when an event happens ("after client connected"), not at `at`:
+    /// engines skip it in their own schedule, the runner applies it when the event fires. It is
+    /// part of the schedule so that the engine is chosen for every state the impairment takes.
+    public var trigger: String?
 
-    public init(at: Interval, mode: Mode = .merge, parameters: ImpairmentParameters) {
+    public init(at: Interval, mode: Mode = .merge, parameters: ImpairmentParameters, trigger: String? = nil) {
         self.at = at
         self.mode = mode
         self.parameters = parameters
+        self.trigger = trigger
     }
 
     /// The configuration after applying this change to `current`.

@@ -63,7 +63,9 @@ extension ImpairmentSpec {
             if change.at < .zero {
                 issues.append(.init(.error, joinKey(p, "at"), "at: \(change.at) is negative, expected 0 or more (time since the impairment was installed)"))
             }
-            if let first = seenTimes[change.at] {
+            if change.trigger != nil {
+                // Made when an event happens: its `at` is no time of its own.
+            } else if let first = seenTimes[change.at] {
                 issues.append(.init(.error, joinKey(p, "at"), "at: \(change.at) is also the time of schedule[\(first)]; merge the two changes into one"))
             } else {
                 seenTimes[change.at] = i

@@ -142,7 +142,7 @@ struct SpecState {
         self.actions = actions
         parameters = spec.parameters
         tuned = Tuned(spec.parameters)
-        changes = spec.schedule.enumerated()
+        changes = spec.schedule.enumerated().filter { $0.element.trigger == nil }
             .map { (time: start &+ UInt64(max($0.element.at.nanoseconds, 0)), index: $0.offset, change: $0.element) }
             .sorted { $0.time < $1.time || ($0.time == $1.time && $0.index < $1.index) }
 
