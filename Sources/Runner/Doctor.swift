@@ -1,6 +1,7 @@
 import CLinux
 import CNftables
 import Glibc
+import Impairment
 import Netlink
 
 /// Probes, in throwaway namespaces, each kernel feature Faultline uses, and says what to do
@@ -64,10 +65,10 @@ public enum Doctor {
                                     remedy: "Load the veth module (CONFIG_VETH): modprobe veth", hasFallback: false))
         }
 
-        features.append(probeQdisc(name: "netem", in: a, ready: vethReady, qdisc: Qdisc(interface: "probe0", kind: "netem", options: netemProbeOptions),
+        features.append(probeQdisc(name: "netem", in: a, ready: vethReady, qdisc: NetemProbe.request.qdisc(interface: "probe0"),
                                     okDetail: "kernel netem qdisc", hasFallback: true,
                                     remedy: "Load sch_netem (modprobe sch_netem; CONFIG_NET_SCH_NETEM). Until then Faultline applies impairments with its userspace engine (NFQUEUE); scenarios pinned to `engine: netem` cannot run"))
-        features.append(probeQdisc(name: "tbf", in: a, ready: vethReady, qdisc: Qdisc(interface: "probe0", kind: "tbf", options: tbfProbeOptions),
+        features.append(probeQdisc(name: "tbf", in: a, ready: vethReady, qdisc: tbfProbe?.qdisc(interface: "probe0"),
                                     okDetail: "token bucket filter qdisc (rate limits)", hasFallback: true,
                                     remedy: "Load sch_tbf (modprobe sch_tbf); rate limits then run in the userspace engine"))
         features.append(probeNFQueue(in: a))
@@ -80,34 +81,28 @@ public enum Doctor {
 
     // MARK: probes
 
-    /// struct tc_netem_qopt {latency, limit, loss, gap, duplicate, jitter}: limit 1000, nothing else.
-    static let netemProbeOptions: [UInt8] = NetlinkMessage.le(UInt32(0)) + NetlinkMessage.le(UInt32(1000)) + [UInt8](repeating: 0, count: 16)
-
-    /// TCA_TBF_PARMS (tc_tbf_qopt: rate, peakrate, limit, buffer, mtu) at 1 Mbit/s with an
-    /// Ethernet link layer (so no rate table is needed), plus TCA_TBF_BURST.
-    static var tbfProbeOptions: [UInt8] {
-        var options = NetlinkMessage(type: 0, flags: 0)
-        let rate: [UInt8] = [0, 1 /* TC_LINKLAYER_ETHERNET */] + NetlinkMessage.le(UInt16(0)) + NetlinkMessage.le(Int16(-1))
-            + NetlinkMessage.le(UInt16(0)) + NetlinkMessage.le(UInt32(125_000))
-        let parms = rate + [UInt8](repeating: 0, count: 12) + NetlinkMessage.le(UInt32(15_000)) + NetlinkMessage.le(UInt32(1_000_000))
-            + NetlinkMessage.le(UInt32(0))
-        options.put(1 /* TCA_TBF_PARMS */, bytes: parms)
-        options.put(6 /* TCA_TBF_BURST */, u32: 15_000)
-        return Array(options.bytes.dropFirst(NetlinkMessage.headerLength))
+    /// A 1 Mbit/s tbf, encoded by the engine's own `KernelPlan` (nil when the packet scheduler
+    /// clock cannot be read: the probe then says so).
+    static var tbfProbe: QdiscRequest? {
+        guard let clock = try? PschedClock.current(), let rate = try? Rate(parsing: "1mbit"),
+              let plan = try? KernelPlan(parameters: ImpairmentParameters(rate: RateLimit(rate: rate)), seed: nil, clock: clock)
+        else { return nil }
+        return plan.qdiscs.first
     }
 
-    static func probeQdisc(name: String, in namespace: NetworkNamespace, ready: Bool, qdisc: Qdisc, okDetail: String,
+    static func probeQdisc(name: String, in namespace: NetworkNamespace, ready: Bool, qdisc: Qdisc?, okDetail: String,
                            hasFallback: Bool, remedy: String) -> Feature {
         guard ready else { return Feature(name: name, available: false, detail: "not probed: no veth to attach to", remedy: remedy, hasFallback: hasFallback) }
+        guard let qdisc else {
+            return Feature(name: name, available: false, detail: "not probed: the packet scheduler clock (/proc/net/psched) cannot be read", remedy: remedy, hasFallback: hasFallback)
+        }
         do {
             let handle = try namespace.netlink()
             try handle.apply(qdisc)
             try handle.deleteQdisc(interface: qdisc.interface)
             return Feature(name: name, available: true, detail: okDetail, hasFallback: hasFallback)
         } catch {
-            var detail = "RTM_NEWQDISC kind \"\(qdisc.kind)\": \(error.errno.name)"
-            if let message = error.kernelMessage { detail += ", kernel says \"\(message)\"" }
-            return Feature(name: name, available: false, detail: detail, remedy: remedy, hasFallback: hasFallback)
+            return Feature(name: name, available: false, detail: NetemProbe.words(error, kind: qdisc.kind), remedy: remedy, hasFallback: hasFallback)
         }
     }
 

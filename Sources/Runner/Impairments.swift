@@ -4,10 +4,31 @@ import Impairment
 import Netlink
 import Scenario
 
-/// A scenario's impairments in place: the kernel engine (netem/tbf qdiscs) where it can express
-/// a spec and the kernel has the qdisc, the userspace engine (NFQUEUE on a forwarding node)
-/// otherwise. Schedule changes are applied by the runner's timeline through `change(_:_:)`, so
-/// both engines change at the timeline's times.
+/// Which engine carries one impairment of a run, and why — for the live line, report.txt and
+/// result.json.
+public struct ImpairmentEngineUse: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// The link direction, e.g. "router→server".
+    public var link: String
+    /// "kernel netem", "kernel tbf", "kernel netem+tbf" or "userspace NFQUEUE".
+    public var engine: String
+    /// Where it runs: the node (and its interface, for the kernel engine).
+    public var node: String
+    public var interface: String?
+    /// chosen, pinned or fallback.
+    public var reason: String
+    /// Why, in words (the key that pinned it, what netem cannot express, or the kernel's refusal).
+    public var detail: String
+
+    public var description: String {
+        "\(link): \(engine) on \(node)\(interface.map { " " + $0 } ?? "") (\(reason): \(detail))"
+    }
+}
+
+/// A scenario's impairments in place: each entry's engine is decided before anything is
+/// installed (`EngineChoice`, from every state the entry passes through, the run's
+/// `--engine` and the kernel's answer to netem), then the kernel entries get their qdiscs and
+/// one userspace engine starts per forwarding node. Schedule changes are applied by the
+/// runner's timeline through `change(_:_:)`, on the engine decided at the start.
 final class ImpairmentSet: @unchecked Sendable {
     enum Placed {
         case none
@@ -19,10 +40,12 @@ final class ImpairmentSet: @unchecked Sendable {
         var placement: Scenario.ImpairmentPlacement
         var spec: ImpairmentSpec
         var current: ImpairmentParameters
+        var choice: EngineChoice?
         var placed: Placed = .none
     }
 
     private let network: Network
+    private let preference: EnginePreference
     private let say: @Sendable (String) -> Void
     private let decisionLogDirectory: String?
     private var entries: [Entry]
@@ -34,9 +57,10 @@ final class ImpairmentSet: @unchecked Sendable {
         entries.enumerated().flatMap { i, e in e.spec.schedule.map { (at: $0.at.duration, index: i, change: $0) } }
     }
 
-    init(placements: [Scenario.ImpairmentPlacement], network: Network, seed: UInt64, decisionLogDirectory: String?,
-         say: @escaping @Sendable (String) -> Void) {
+    init(placements: [Scenario.ImpairmentPlacement], network: Network, seed: UInt64, preference: EnginePreference = .auto,
+         decisionLogDirectory: String?, say: @escaping @Sendable (String) -> Void) {
         self.network = network
+        self.preference = preference
         self.say = say
         self.decisionLogDirectory = decisionLogDirectory
         self.entries = placements.enumerated().map { i, p in
@@ -52,44 +76,88 @@ final class ImpairmentSet: @unchecked Sendable {
         return generator.next()
     }
 
-    /// What each impairment runs on, for the report.
-    var engineSummary: [String] {
+    /// What each impairment runs on and why.
+    var engineUses: [ImpairmentEngineUse] {
         lock.withLock {
             entries.map { e in
+                let link = "\(e.spec.link)"
+                let reason = e.choice?.reason.rawValue ?? "chosen"
+                let detail = e.choice?.detail ?? ""
                 switch e.placed {
-                case .none: return "\(e.spec.link): nothing to do at start"
-                case .kernel(_, let interface, let plan): return "\(e.spec.link): kernel \(plan.qdiscs.map(\.kind).joined(separator: "+")) on \(e.placement.node) \(interface)"
-                case .userspace(let engine, _): return "\(e.spec.link): userspace engine on \(engines[engine].router)"
+                case .userspace(let engine, _):
+                    return ImpairmentEngineUse(link: link, engine: "userspace NFQUEUE", node: engines[engine].router, interface: nil,
+                                               reason: reason, detail: detail)
+                case .kernel, .none:
+                    return ImpairmentEngineUse(link: link, engine: "kernel " + Self.kernelKinds(e.spec).joined(separator: "+"),
+                                               node: e.placement.node, interface: e.placement.interface, reason: reason, detail: detail)
                 }
             }
         }
     }
 
+    /// The qdisc kinds the kernel engine uses for `spec` over its whole schedule.
+    static func kernelKinds(_ spec: ImpairmentSpec) -> [String] {
+        var kinds: [String] = []
+        if spec.needsNetem { kinds.append("netem") }
+        let tbfChild = spec.allParameters.contains { p in
+            guard let rate = p.rate else { return false }
+            if case .bytes? = rate.queueLimit { return true }
+            return rate.burst != nil
+        }
+        if !spec.needsNetem || tbfChild { kinds.append("tbf") }
+        return kinds
+    }
+
     // MARK: start
 
     func start() throws(RunnerError) {
+        for i in entries.indices {
+            let choice = try decide(i)
+            lock.withLock { entries[i].choice = choice }
+        }
         var userspace: [(index: Int, router: String)] = []
         for i in entries.indices {
-            let entry = entries[i]
-            let useKernel: Bool
-            switch entry.spec.engine {
-            case .userspace: useKernel = false
-            case .kernel: useKernel = true
-            case .automatic:
-                useKernel = entry.spec.kernelEngineLimitations.isEmpty && !(KernelSupport.netemMissing && Self.needsNetem(entry.current))
-            }
-            if useKernel {
+            let entry = lock.withLock { entries[i] }
+            if entry.choice?.engine == .kernel {
                 do throws(RunnerError) {
                     try applyKernel(index: i, parameters: entry.current, operation: .add)
                     continue
                 } catch {
-                    if entry.spec.engine == .kernel || !KernelSupport.netemMissing { throw error }
-                    // automatic, netem missing: fall through to userspace
+                    // Only `auto` falls back, and only for the kernel's refusal of netem itself.
+                    guard entry.choice?.reason == .chosen, let refusal = KernelSupport.netemRefusal else { throw error }
+                    lock.withLock { entries[i].choice = EngineChoice(engine: .userspace, reason: .fallback, detail: "the kernel refused netem: \(refusal)") }
                 }
             }
             userspace.append((i, try router(for: entry)))
         }
-        // One engine per forwarding node.
+        try startUserspaceEngines(userspace)
+    }
+
+    /// The engine for entry `i`. Asks the kernel about netem first when the answer matters and
+    /// is not known yet, so that the choice never waits for a refusal in the middle of a run.
+    private func decide(_ i: Int) throws(RunnerError) -> EngineChoice {
+        let entry = entries[i]
+        let kernelMayCarryIt = entry.spec.engine != .userspace && !(entry.spec.engine == .automatic && preference == .userspace)
+        if kernelMayCarryIt, entry.spec.needsNetem, entry.spec.kernelEngineLimitations.isEmpty, !KernelSupport.netemProbed {
+            if let handle = try? network.handle(entry.placement.node) {
+                KernelSupport.probeNetem(handle: handle, interface: entry.placement.interface, say: say)
+            }
+        }
+        let choice: EngineChoice
+        do {
+            choice = try EngineChoice.decide(entry.spec, preference: preference, netemRefusal: KernelSupport.netemRefusal)
+        } catch {
+            throw .badInput("\(entry.placement.source): impairment on \(entry.spec.link): \(error)")
+        }
+        if choice.engine == .kernel, entry.spec.needsNetem, let refusal = KernelSupport.netemRefusal {
+            throw .environment("\(entry.placement.source): impairment on \(entry.spec.link) is \(choice.reason.rawValue) to the kernel (\(choice.detail)), "
+                + "but the kernel refused netem: \(refusal). Load it with `modprobe sch_netem`, or run with --engine auto or userspace")
+        }
+        return choice
+    }
+
+    /// One userspace engine per forwarding node, carrying every entry placed there.
+    private func startUserspaceEngines(_ userspace: [(index: Int, router: String)]) throws(RunnerError) {
         var routers: [String] = []
         for (_, router) in userspace where !routers.contains(router) { routers.append(router) }
         for router in routers {
@@ -142,18 +210,13 @@ final class ImpairmentSet: @unchecked Sendable {
         let forwarding = Set(network.topology.nodes.filter(\.forwarding).map(\.name))
         if forwarding.contains(link.from) { return link.from }
         if forwarding.contains(link.to) { return link.to }
-        throw .badInput("\(entry.placement.source): impairment on \(link) needs the userspace engine (\(KernelSupport.netemMissing ? "netem is not in this kernel" : entry.spec.kernelEngineLimitations.joined(separator: "; "))), "
+        throw .badInput("\(entry.placement.source): impairment on \(link) needs the userspace engine (\(entry.choice?.detail ?? "")), "
             + "which works on a forwarding node's path, but neither \(link.from) nor \(link.to) forwards. Put the impairment on a link of the router")
     }
 
-    static func needsNetem(_ p: ImpairmentParameters) -> Bool {
-        var withoutRate = p
-        withoutRate.rate = nil
-        return !withoutRate.isEmpty
-    }
-
+    /// Installs, changes or removes entry `i`'s qdiscs so that they carry `parameters`.
     private func applyKernel(index i: Int, parameters: ImpairmentParameters, operation: NetlinkHandle.QdiscOperation) throws(RunnerError) {
-        let entry = entries[i]
+        let entry = lock.withLock { entries[i] }
         let clock: PschedClock
         do { clock = try PschedClock.current() } catch { throw .environment("\(error)") }
         let plan: KernelPlan
@@ -165,27 +228,22 @@ final class ImpairmentSet: @unchecked Sendable {
         let handle: NetlinkHandle
         do { handle = try network.handle(entry.placement.node) } catch { throw .execution(error.description) }
         let interface = entry.placement.interface
-        // A change of shape (kinds) is a delete and a fresh add; otherwise a change in place.
-        var op = operation
-        if case .kernel(_, _, let old) = entry.placed, op == .change, old.qdiscs.map(\.kind) != plan.qdiscs.map(\.kind) {
-            try? handle.deleteQdisc(interface: interface)
-            op = .add
-        }
-        if plan.qdiscs.isEmpty, case .kernel = entry.placed {
-            try? handle.deleteQdisc(interface: interface)
-        }
-        for request in plan.qdiscs {
-            do {
-                try handle.apply(request.qdisc(interface: interface), op)
-            } catch {
-                let classified = KernelEngineError.classify(error, kind: request.kind)
-                if case .netemUnavailable = classified {
-                    KernelSupport.noteNetemMissing(say: say)
-                    if entry.spec.engine == .kernel {
-                        throw .environment("\(entry.placement.source): the scenario pins `engine: netem`, but \(classified)")
+        var installed = KernelPlan(qdiscs: [])
+        if case .kernel(_, _, let old) = entry.placed { installed = old }
+        for step in installed.steps(toReach: plan) {
+            switch step {
+            case .deleteRoot:
+                try? handle.deleteQdisc(interface: interface)
+            case .apply(let request, let op):
+                do {
+                    try handle.apply(request.qdisc(interface: interface), op)
+                } catch {
+                    let classified = KernelEngineError.classify(error, kind: request.kind)
+                    if case .netemUnavailable(let refusal) = classified {
+                        KernelSupport.noteNetemRefused(refusal, say: say)
                     }
+                    throw .environment("\(entry.placement.source): \(classified)")
                 }
-                throw .environment("\(entry.placement.source): \(classified)")
             }
         }
         lock.withLock { entries[i].placed = .kernel(node: entry.placement.node, interface: interface, plan: plan) }
@@ -193,7 +251,7 @@ final class ImpairmentSet: @unchecked Sendable {
 
     // MARK: changes
 
-    /// Applies a scheduled change to entry `index` now.
+    /// Applies a scheduled change to entry `index` now, on the engine decided at the start.
     func change(_ index: Int, _ change: ScheduledChange) throws(RunnerError) {
         let (placed, current) = lock.withLock { (entries[index].placed, entries[index].current) }
         let next = change.apply(to: current)
@@ -203,14 +261,9 @@ final class ImpairmentSet: @unchecked Sendable {
                 throw .execution("impairment change on \(entries[index].spec.link) at \(change.at): \(error)")
             }
         case .kernel, .none:
-            try applyKernel(index: index, parameters: next, operation: placedIsKernel(placed) ? .change : .add)
+            try applyKernel(index: index, parameters: next, operation: .change)
         }
         lock.withLock { entries[index].current = next }
-    }
-
-    private func placedIsKernel(_ p: Placed) -> Bool {
-        if case .kernel = p { return true }
-        return false
     }
 
     /// A failure of a userspace engine during the run, if any.
@@ -229,21 +282,36 @@ final class ImpairmentSet: @unchecked Sendable {
     }
 }
 
-/// What the kernel lacks, learnt once per process (and said once).
+/// What the kernel says to netem, learnt once per process (and said once): asked with a
+/// throwaway netem qdisc before the first entry that needs it is placed, or learnt from a refusal.
 enum KernelSupport {
-    private static let state = LockedBox<(missing: Bool, said: Bool)>((false, false))
+    private static let state = LockedBox<(probed: Bool, refusal: String?, said: Bool)>((false, nil, false))
 
-    static var netemMissing: Bool { state.withLock { $0.missing } }
+    /// The kernel's refusal of netem in its own words ("RTM_NEWQDISC kind "netem": ENOENT, kernel
+    /// says "Specified qdisc kind is unknown""), nil while netem worked or was never asked.
+    static var netemRefusal: String? { state.withLock { $0.refusal } }
+    static var netemProbed: Bool { state.withLock { $0.probed } }
 
-    static func noteNetemMissing(say: (String) -> Void) {
+    /// Asks the kernel: installs the smallest netem qdisc on `interface` and removes it again.
+    static func probeNetem(handle: NetlinkHandle, interface: String, say: (String) -> Void) {
+        guard let refusal = NetemProbe.refusal(handle: handle, interface: interface) else {
+            state.withLock { $0.probed = true }
+            return
+        }
+        noteNetemRefused(refusal, say: say)
+    }
+
+    static func noteNetemRefused(_ error: NetlinkError, say: (String) -> Void) {
+        let words = NetemProbe.words(error)
         let first = state.withLock { s -> Bool in
-            s.missing = true
+            s.probed = true
+            s.refusal = words
             if s.said { return false }
             s.said = true
             return true
         }
         if first {
-            say("netem is not available in this kernel (modprobe sch_netem): impairments it would carry run in Faultline's userspace engine (NFQUEUE) instead")
+            say("the kernel refused netem (\(words)): impairments it would carry run in Faultline's userspace engine (NFQUEUE) instead; modprobe sch_netem to use the kernel's")
         }
     }
 }

@@ -62,11 +62,12 @@ public final class Lab: @unchecked Sendable {
         do { try built.keepFlowsInOrder() } catch { throw RunnerError.environment("keep each flow's packets in order (rps_cpus): \(error)") }
         let firewall = Firewall(network: built, rules: scenario.firewall)
         try firewall.installInitial()
-        let set = ImpairmentSet(placements: scenario.impairments, network: built, seed: seed, decisionLogDirectory: nil, say: settings.say)
+        let set = ImpairmentSet(placements: scenario.impairments, network: built, seed: seed, preference: settings.engine,
+                                decisionLogDirectory: nil, say: settings.say)
         impairments = set
         try set.start()
         var lines: [String] = []
-        for line in set.engineSummary { lines.append("impairment \(line)") }
+        for use in set.engineUses { lines.append("impairment \(use)") }
         for rule in scenario.firewall where rule.installed { lines.append("firewall rule '\(rule.name)' on \(rule.node)") }
         for step in setupSteps {
             switch step.action {

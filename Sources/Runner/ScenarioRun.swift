@@ -18,17 +18,20 @@ public struct RunSettings: Sendable {
     public var faultlineBinary: String
     /// Keep the captures of runs that passed (false: only their findings and reports).
     public var keepPassedCaptures: Bool
+    /// `--engine`: the engine for impairments the scenarios leave on `auto`.
+    public var engine: EnginePreference
     /// Notes for the user (engine fallbacks, ...), said once each.
     public var say: @Sendable (String) -> Void
 
     public init(artifactsRoot: String, detector: DetectorChoice = .builtin, seed: UInt64? = nil,
                 faultlineBinary: String = RunSettings.ownExecutable(), keepPassedCaptures: Bool = true,
-                say: @escaping @Sendable (String) -> Void = { _ in }) {
+                engine: EnginePreference = .auto, say: @escaping @Sendable (String) -> Void = { _ in }) {
         self.artifactsRoot = artifactsRoot
         self.detector = detector
         self.seed = seed
         self.faultlineBinary = faultlineBinary
         self.keepPassedCaptures = keepPassedCaptures
+        self.engine = engine
         self.say = say
     }
 
@@ -75,6 +78,8 @@ public struct ScenarioResult: Codable, Sendable {
     public var exitCode: Int32
     public var detector: String
     public var notes: [String]
+    /// Which engine carried each impairment, and why.
+    public var engines: [ImpairmentEngineUse]
     /// Seconds spent in each phase: setup (network, rules, captures, engines), timeline,
     /// teardown, analysis.
     public var phases: [String: Double]
@@ -227,7 +232,7 @@ public final class ScenarioRun: @unchecked Sendable {
             artifacts: artifacts, diagnosis: Self.oneLine(findings: findings, status: status, error: error),
             expectations: expectations, findings: findings, captures: lock.withLock { captures }, processes: processExit,
             error: error.map { "\($0.category): \($0)" }, exitCode: exitCode, detector: settings.detector.description,
-            notes: lock.withLock { notes }, phases: lock.withLock { phases })
+            notes: lock.withLock { notes }, engines: lock.withLock { impairments }?.engineUses ?? [], phases: lock.withLock { phases })
         if status == .interrupted { result.diagnosis = "interrupted (\(cancellation.signal == SIGTERM ? "SIGTERM" : "SIGINT")): torn down" }
         writeArtifacts(result)
         return result
@@ -314,11 +319,11 @@ public final class ScenarioRun: @unchecked Sendable {
             }
         }
         // 4. impairments
-        let set = ImpairmentSet(placements: scenario.impairments, network: built, seed: seed, decisionLogDirectory: artifacts,
-                                say: { [settings] text in settings.say(text) })
+        let set = ImpairmentSet(placements: scenario.impairments, network: built, seed: seed, preference: settings.engine,
+                                decisionLogDirectory: artifacts, say: { [settings] text in settings.say(text) })
         lock.withLock { impairments = set }
         try set.start()
-        for line in set.engineSummary { note("impairment \(line)") }
+        for use in set.engineUses { log("impairment \(use)") }
         if cancellation.isCancelled { return false }
         // 5. the timeline
         return try timeline(set: set, firewall: fw, network: built)

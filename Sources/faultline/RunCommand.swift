@@ -2,7 +2,10 @@ import ArgumentParser
 import Foundation
 import Glibc
 import Runner
+import Impairment
 import Scenario
+
+extension EnginePreference: ExpressibleByArgument {}
 
 /// `faultline run`: scenarios, in parallel, each in its own namespaces, checked against their
 /// expectations.
@@ -84,6 +87,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep the pcapng files of passed runs: all or failed (default: all, or failed with --repeat > 1).", valueName: "which"))
     var keepCaptures: String?
 
+    @Option(help: ArgumentHelp("The engine for impairments a scenario leaves on `engine: auto`: auto (the kernel's netem/tbf where it can express them and the kernel has them, else the userspace NFQUEUE engine), kernel (netem/tbf only; an impairment netem cannot express is refused, naming the key) or userspace. An impairment the scenario pins keeps its engine. Each run's report names the engine of every impairment and why.", valueName: "engine"))
+    var engine: EnginePreference = .auto
+
     @Flag(name: .shortAndLong, help: "Print every expectation, finding and note of every run.")
     var verbose = false
 
@@ -148,7 +154,8 @@ struct RunCommand: ParsableCommand {
         _ = watcher
         let jobCount = jobs ?? ProcessInfo.processInfo.activeProcessorCount
         let keepPassed = (keepCaptures ?? (repeatCount > 1 ? "failed" : "all")) == "all"
-        let settings = RunSettings(artifactsRoot: runFolder, detector: detectorChoice, seed: seed, keepPassedCaptures: keepPassed)
+        let settings = RunSettings(artifactsRoot: runFolder, detector: detectorChoice, seed: seed, keepPassedCaptures: keepPassed,
+                                   engine: engine)
         let catalog = CatalogRun(scenarios: scenarios, options: .init(jobs: jobCount, repeatCount: repeatCount, settings: settings),
                                  runFolder: runFolder, cancellation: cancellation, observer: view)
         let began = Date()

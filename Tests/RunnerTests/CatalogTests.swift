@@ -60,6 +60,21 @@ extension RunnerKernelTests {
             }
         }
 
+        @Test("--engine kernel refuses an impairment netem cannot express, naming the key, before any traffic; --engine userspace carries a plain rate in NFQUEUE")
+        func enginePreference() throws {
+            let dir = TestSupport.temporaryDirectory("fl-engine")
+            defer { TestSupport.removeTree(dir) }
+            let refused = try Faultline.run(["run", Faultline.catalog + "/r5-duplicate-syn.yaml", "--engine", "kernel", "--artifacts", dir + "/a"],
+                                            directory: dir)
+            #expect(refused.status == 2, "\(refused.output)\(refused.error)")
+            #expect(refused.output.contains("impairment on client→router: --engine kernel, but netem cannot express actions"), "\(refused.output)")
+            let userspace = try Faultline.run(["run", Faultline.catalog + "/t4-congestion.yaml", "--engine", "userspace", "--json",
+                                               "--artifacts", dir + "/b"], directory: dir)
+            let report = try JSONDecoder().decode(RunReport.self, from: Data(userspace.output.utf8))
+            let use = try #require(report.results.first?.engines.first)
+            #expect(use.engine == "userspace NFQUEUE" && use.reason == "pinned" && use.detail == "--engine userspace")
+        }
+
         @Test("the whole catalog passes with default parallelism, within 60 s, and the root namespace is left exactly as it was")
         func wholeCatalog() throws {
             let dir = TestSupport.temporaryDirectory("fl-catalog")
@@ -80,6 +95,19 @@ extension RunnerKernelTests {
             for result in report.results where result.status != .passed {
                 Issue.record("\(result.name): \(result.status) — \(result.diagnosis)\n\(TextReport.scenario(result))")
             }
+            // Which engine carried each impairment follows what the kernel answers to netem.
+            let randomLoss = try #require(report.results.first { $0.name == "t1-random-loss" })
+            let netem = try #require(randomLoss.engines.first)
+            if KernelFeatures.hasNetem {
+                #expect(netem.engine == "kernel netem" && netem.reason == "chosen" && netem.interface == "to-server")
+            } else {
+                #expect(netem.engine == "userspace NFQUEUE" && netem.reason == "fallback")
+                #expect(netem.detail == "the kernel refused netem: RTM_NEWQDISC kind \"netem\": ENOENT, kernel says \"Specified qdisc kind is unknown\"")
+            }
+            let actions = try #require(report.results.first { $0.name == "r5-duplicate-syn" }?.engines.first)
+            #expect(actions.engine == "userspace NFQUEUE" && actions.reason == "chosen" && actions.detail.hasPrefix("netem cannot express actions"))
+            let rate = try #require(report.results.first { $0.name == "t4-congestion" }?.engines.first)
+            #expect(rate.engine == "kernel tbf" && rate.reason == "chosen")
             #expect(report.wallSeconds <= 60, "the catalog took \(report.wallSeconds) s")
             print("catalog wall time: \(String(format: "%.1f", report.wallSeconds)) s with -j \(report.jobs)")
             for result in report.results {

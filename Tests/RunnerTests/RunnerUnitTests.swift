@@ -162,7 +162,7 @@ struct RunnerUnitTests {
     func junit() throws {
         let failed = ScenarioResult(name: "a<b", file: "f.yaml", repetition: 1, seed: 1, status: .failed, seconds: 1.5, artifacts: "/x",
                                     diagnosis: "d", expectations: [ExpectationResult(source: "f.yaml:1:1", expected: "x -> y", found: "\"z\" & w", passed: false)],
-                                    findings: [], captures: [], processes: [:], error: nil, exitCode: 1, detector: "builtin", notes: [], phases: [:])
+                                    findings: [], captures: [], processes: [:], error: nil, exitCode: 1, detector: "builtin", notes: [], engines: [], phases: [:])
         var errored = failed
         errored.status = .error
         errored.error = "environment: no root"
@@ -178,7 +178,7 @@ struct RunnerUnitTests {
         func result(_ code: Int32) -> ScenarioResult {
             ScenarioResult(name: "n", file: "f", repetition: 1, seed: 0, status: code == 0 ? .passed : .failed, seconds: 0, artifacts: "",
                            diagnosis: "", expectations: [], findings: [], captures: [], processes: [:], error: nil, exitCode: code,
-                           detector: "builtin", notes: [], phases: [:])
+                           detector: "builtin", notes: [], engines: [], phases: [:])
         }
         let none = Cancellation()
         #expect(CatalogRun.exitCode([result(0), result(1)], cancellation: none) == 1)

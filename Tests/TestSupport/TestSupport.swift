@@ -70,6 +70,14 @@ public enum TestSupport {
         return (code, result.standardOutput)
     }
 
+    /// Like `runCommand`, with stderr too (status -1 when it could not run or timed out).
+    public static func runCommandCapturingErrors(_ argv: [String]) -> (status: Int32, output: String, error: String) {
+        let environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        guard let result = try? ChildProcess.run(argv, environment: environment) else { return (-1, "", "could not run \(argv[0])") }
+        guard case .exited(let code)? = result.status else { return (-1, result.standardOutput, result.standardError) }
+        return (code, result.standardOutput, result.standardError)
+    }
+
     /// What Faultline must never change or leave behind in the root namespace.
     public struct RootSnapshot: Equatable, CustomStringConvertible {
         public var links: String
