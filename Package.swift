@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "Peers", dependencies: ["CLinux"]),
         .target(name: "Capture", dependencies: ["Netlink", "CLinux", "CPcap"]),
         .target(name: "Analysis"),
-        .target(name: "Scenario", dependencies: ["Impairment", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Scenario", dependencies: ["Impairment", "Analysis", .product(name: "Yams", package: "Yams")]),
         .target(name: "Runner", dependencies: ["Scenario", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "CLinux", "CNftables"]),
         .executableTarget(name: "faultline", dependencies: [
             "Runner", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Scenario",
@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "PeersTests", dependencies: ["Peers", "Netlink", "TestSupport"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Analysis", "Netlink", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"], exclude: ["Fixtures"]),
-        .testTarget(name: "ScenarioTests", dependencies: ["Scenario"], resources: [.copy("Malformed")]),
+        .testTarget(name: "ScenarioTests", dependencies: ["Scenario", "Analysis"], resources: [.copy("Malformed")]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Scenario", "Netlink", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

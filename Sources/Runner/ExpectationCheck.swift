@@ -41,6 +41,8 @@ struct ProcessOutcome: Sendable {
     var exitStatus: Int64?
     var events: [PeerEvents.Event]?
     var eventsError: String?
+    /// What the process wrote (read back from its artifacts), for `stdout:` / `stderr:`.
+    var output: [Scenario.OutputStream: String] = [:]
 
     var summary: PeerEvents.Event? { events?.last { $0.name == "summary" } }
 
@@ -56,6 +58,23 @@ struct ProcessOutcome: Sendable {
     init(name: String, node: String, exitStatus: Int64?, eventLog: String) {
         self.init(name: name, node: node, exitStatus: exitStatus)
         do { events = try PeerEvents.parse(eventLog) } catch { eventsError = "\(error)" }
+    }
+
+    /// Why this process did not do what it was started for at all — it could not start, its
+    /// arguments were refused, or its target could not be resolved — or nil. A run whose process
+    /// failed this way tested nothing, so it must not pass (`ScenarioRun` makes it an error).
+    var startFailure: String? {
+        if let events, let resolve = events.first(where: { $0.name == "error" && $0.string("call") == "getaddrinfo" }) {
+            return "\(name) could not resolve its target: \(resolve.string("detail") ?? resolve.string("errno") ?? "getaddrinfo failed")"
+        }
+        guard let exitStatus else { return nil }
+        let said = (output[.stderr] ?? "").split(separator: "\n").first.map { ": \($0)" } ?? ""
+        switch exitStatus {
+        case 2: return "\(name) exited 2, a usage error\(said)"
+        case 126: return "\(name) could not be executed (exit 126)\(said)"
+        case 127: return "\(name) was not found (exit 127)\(said)"
+        default: return nil
+        }
     }
 
     func firstError(calls: Set<String>) -> String? {
@@ -124,17 +143,28 @@ struct ExpectationChecker {
     func check(_ expectation: Scenario.Expectation) -> ExpectationResult {
         let source = expectation.source.description
         switch expectation.check {
-        case .present(let pattern, let minCount):
-            if detector == .tshark { return tsharkPresent(pattern, minCount: minCount, source: source) }
+        case .present(let pattern, let count):
+            if detector == .tshark { return tsharkPresent(pattern, minCount: max(1, count.min), source: source) }
             let matching = findings.filter { matches($0, pattern) }
-            let expected = "\(pattern)" + (minCount > 1 ? " (at least \(minCount))" : "")
-            if matching.count >= minCount {
-                return ExpectationResult(source: source, expected: expected, found: describe(matching), passed: true)
+            let expected = "\(pattern)\(count)"
+            if count.allows(matching.count) {
+                return ExpectationResult(source: source, expected: expected, found: matching.isEmpty ? "none" : describe(matching), passed: true)
             }
-            let failures = findings.filter(\.isFailure)
-            let found = matching.isEmpty
-                ? (failures.isEmpty ? (findings.isEmpty ? "no finding" : "only " + describe(findings)) : describe(failures))
-                : "only \(matching.count): " + describe(matching)
+            // What was found instead, on the expectation's own flow and vantage only: findings of
+            // other connections say nothing about this one.
+            let scoped = findings.filter { matchesScope($0, pattern) }
+            let failures = scoped.filter(\.isFailure)
+            let elsewhere = pattern.flow == nil ? "" : " on that flow"
+            let found: String
+            if !matching.isEmpty {
+                found = (matching.count < count.min ? "only \(matching.count): " : "\(matching.count): ") + describe(matching)
+            } else if !pattern.evidence.isEmpty, let near = scoped.first(where: { $0.kind == pattern.kind && (pattern.cause == nil || $0.cause == pattern.cause) }) {
+                found = "\(near.diagnosis) with evidence " + near.evidence.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+            } else if !failures.isEmpty {
+                found = describe(failures)
+            } else {
+                found = scoped.isEmpty ? "no finding\(elsewhere)" : "only " + describe(scoped)
+            }
             return ExpectationResult(source: source, expected: expected, found: found, passed: false)
         case .absent(let pattern):
             if detector == .tshark { return tsharkAbsent(pattern, source: source) }
@@ -153,6 +183,22 @@ struct ExpectationChecker {
                 return ExpectationResult(source: source, expected: expected, found: "\(field.rawValue) \(actual)",
                                          passed: Self.compare(actual, comparison, value))
             }
+        case .output(let process, let stream, let match):
+            let expected = "\(process) \(stream.rawValue) \(match)"
+            guard let outcome = processes[process] else {
+                return ExpectationResult(source: source, expected: expected, found: "the process never started", passed: false)
+            }
+            let text = outcome.output[stream] ?? ""
+            let passed: Bool
+            switch match {
+            case .contains(let t): passed = text.contains(t)
+            case .lacks(let t): passed = !text.contains(t)
+            case .matches(let r):
+                passed = (try? NSRegularExpression(pattern: r)).map { $0.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil } ?? false
+            }
+            let shown = text.count > 200 ? String(text.prefix(200)) + "…" : text
+            return ExpectationResult(source: source, expected: expected,
+                                     found: text.isEmpty ? "\(stream.rawValue) was empty" : "\(stream.rawValue): \(shown.debugDescription)", passed: passed)
         case .tsharkFlag(let flag, let minCount, let flow, let vantage):
             let bare = flag.hasPrefix("tcp.analysis.") ? String(flag.dropFirst("tcp.analysis.".count)) : flag
             let count = marks.filter { $0.flags.contains(bare) && markMatches($0, flow: flow, vantage: vantage) }.count
@@ -184,6 +230,34 @@ struct ExpectationChecker {
     func matches(_ finding: Finding, _ pattern: Scenario.DiagnosisPattern) -> Bool {
         guard finding.kind == pattern.kind else { return false }
         if let cause = pattern.cause, finding.cause != cause { return false }
+        if !pattern.evidence.allSatisfy({ Self.holds($0, in: finding) }) { return false }
+        return matchesScope(finding, pattern)
+    }
+
+    /// Whether an evidence condition holds for a finding (a missing field never holds).
+    static func holds(_ condition: Scenario.EvidenceCondition, in finding: Finding) -> Bool {
+        guard let value = finding.evidence[condition.key] else { return false }
+        switch (condition.value, value) {
+        case (.number(let wanted), .int(let actual)):
+            return condition.comparison.holds(Double(actual), wanted)
+        case (.number(let wanted), .double(let actual)):
+            return condition.comparison.holds(actual, wanted)
+        case (.number(let wanted), .array(let items)):
+            // A list's count (e.g. the frames of every stall).
+            return condition.comparison.holds(Double(items.count), wanted)
+        case (.bool(let wanted), .bool(let actual)):
+            return condition.comparison == .notEqual ? actual != wanted : actual == wanted
+        case (.text, _), (.number, .string):
+            let wantedText: String
+            if case .text(let t) = condition.value { wantedText = t } else { wantedText = condition.value.description }
+            return condition.comparison == .notEqual ? value.description != wantedText : value.description == wantedText
+        default:
+            return false
+        }
+    }
+
+    /// The pattern's flow and vantage alone.
+    func matchesScope(_ finding: Finding, _ pattern: Scenario.DiagnosisPattern) -> Bool {
         if let vantage = pattern.vantage, !finding.vantage.contains(vantage) { return false }
         if let flow = pattern.flow {
             guard let f = finding.flow else { return false }

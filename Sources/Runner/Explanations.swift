@@ -213,5 +213,37 @@ public enum Explanations {
             fix: "Nothing to fix.",
             myths: ["\"Keep-alives are retransmissions.\" They re-send one old byte (or none) on purpose; the zero window (or its absence) tells a probe from a keep-alive."],
             scenarios: []),
+        Explanation(
+            kind: "zero-window", cause: "undetermined", rows: "",
+            title: "a zero window whose cause the captures cannot decide",
+            meaning: "The receiver advertised a zero window, but the captures do not show whether its application reads slowly or stopped reading (for example the capture ends while the window is still at zero and no probe was answered, or only part of the episode was recorded).",
+            wire: "Window 0 from the receiver; what follows (window updates after reads, or persist probes answered with 0) is missing or too short to judge. The finding's `missing` evidence says what would decide it.",
+            fix: "Capture longer, through the end of the episode, and at the receiver; on the receiving host `ss -tn` shows whether Recv-Q drains.",
+            myths: ["\"Undetermined means nothing happened.\" The zero window is real; only its cause is open."],
+            scenarios: []),
+        Explanation(
+            kind: "rst", cause: "undetermined", rows: "",
+            title: "a reset whose origin the captures cannot decide",
+            meaning: "A connection was reset, but the evidence does not tell a refusal, an abort, a forged reset or a host that lost the connection apart — typically one vantage point, no baseline of the sender's TTL or IP ID, or a reset outside any window the analyzer can check.",
+            wire: "An RST whose sequence number, TTL and timing fit more than one explanation. The finding lists the candidates and what is missing (a second capture nearer the sender, the sender's other packets).",
+            fix: "Capture at both ends: a reset the host never sent is absent from the capture next to it. Compare the RST's TTL and IP ID with the host's other packets.",
+            myths: ["\"Every RST is an error.\" Many are orderly (a close with unread data, an answer to a stray segment); the cause decides whether to worry."],
+            scenarios: []),
+        Explanation(
+            kind: "syn", cause: "undetermined", rows: "",
+            title: "a handshake anomaly whose cause the captures cannot decide",
+            meaning: "SYNs were repeated or answered unusually, but the captures do not show why: the SYN may have been lost, dropped by a filter, or answered outside the capture.",
+            wire: "Repeated SYNs (1 s, 3 s … apart on Linux) or a SYN answered by something other than a SYN/ACK, without the other vantage point that would place the silence.",
+            fix: "Capture at the server too: a SYN that never arrives was dropped on the path; one that arrives unanswered was refused by the host's own filter or backlog.",
+            myths: ["\"A repeated SYN means the server is down.\" A full listen queue, a firewall or a lost SYN/ACK look the same from the client."],
+            scenarios: []),
+        Explanation(
+            kind: "retransmission", cause: "undetermined", rows: "",
+            title: "retransmissions whose cause the captures cannot decide",
+            meaning: "Data was sent again, but the evidence does not separate loss, reordering, a spurious timeout and a receiver holding its ACK — typically one vantage point without SACK, or too few round trips to judge the RTT.",
+            wire: "Retransmitted segments; what would decide (D-SACKs, the original arriving at the receiver's capture, the RTT before and after) is absent. The finding says what is missing.",
+            fix: "Capture at both ends and keep SACK on: then lost originals, late originals and spurious retransmissions are told apart.",
+            myths: ["\"A retransmission means a packet was lost.\" Spurious retransmissions (RTO below the RTT, delayed ACKs) are common; without SACK or a second vantage point loss and reordering look alike."],
+            scenarios: []),
     ]
 }

@@ -197,11 +197,17 @@ public final class ScenarioRun: @unchecked Sendable {
             return result(status: .error, error: error, began: began, findings: findings, expectations: [])
         }
         phase("analysis")
-        let checker = ExpectationChecker(scenario: scenario, findings: findings, marks: marks, processes: processOutcomes(),
+        let outcomes = processOutcomes()
+        let checker = ExpectationChecker(scenario: scenario, findings: findings, marks: marks, processes: outcomes,
                                          detector: settings.detector, addresses: addresses)
         let expectations = checker.check()
         var status: ScenarioResult.Status = expectations.allSatisfy { !$0.checked || $0.passed } ? .passed : .failed
         var error: RunnerError?
+        if let failure = Self.startFailure(outcomes, scenario: scenario) {
+            // The run tested nothing: whatever the expectations say, it is the scenario's error.
+            return result(status: .error, error: .badInput("a program failed to start: \(failure)"), began: began,
+                          findings: findings, expectations: expectations)
+        }
         if timedOut {
             status = .failed
             error = .execution("time limit \(Interval(scenario.timeLimit)) reached with processes still running: "
@@ -229,7 +235,7 @@ public final class ScenarioRun: @unchecked Sendable {
                                      uniquingKeysWith: { a, _ in a })
         var result = ScenarioResult(
             name: scenario.name, file: scenario.file, repetition: repetition, seed: seed, status: status, seconds: seconds,
-            artifacts: artifacts, diagnosis: Self.oneLine(findings: findings, status: status, error: error),
+            artifacts: artifacts, diagnosis: Self.oneLine(findings: findings, status: status, error: error, expectations: expectations),
             expectations: expectations, findings: findings, captures: lock.withLock { captures }, processes: processExit,
             error: error.map { "\($0.category): \($0)" }, exitCode: exitCode, detector: settings.detector.description,
             notes: lock.withLock { notes }, engines: lock.withLock { impairments }?.engineUses ?? [], phases: lock.withLock { phases })
@@ -238,9 +244,27 @@ public final class ScenarioRun: @unchecked Sendable {
         return result
     }
 
-    /// The main failure finding's sentence (or summary), else what happened.
-    static func oneLine(findings: [Finding], status: ScenarioResult.Status, error: RunnerError?) -> String {
+    /// The first process that did not start what it was for (could not start, refused its
+    /// arguments, could not resolve its target) — unless the scenario expects its exit status.
+    static func startFailure(_ outcomes: [String: ProcessOutcome], scenario: Scenario) -> String? {
+        let expectedExits = Set(scenario.expectations.compactMap { e -> String? in
+            if case .peer(let process, .exitStatus, _, _) = e.check { return process }
+            return nil
+        })
+        return outcomes.values.sorted { $0.name < $1.name }.lazy
+            .filter { !expectedExits.contains($0.name) }.compactMap(\.startFailure).first
+    }
+
+    /// The headline: what happened, in that order — the run's error, the time limit, the main
+    /// failure finding, a failed expectation, or that all held.
+    static func oneLine(findings: [Finding], status: ScenarioResult.Status, error: RunnerError?,
+                        expectations: [ExpectationResult] = []) -> String {
         if let error, status == .error { return "\(error.category): \(error)" }
+        if let error, status == .failed { return "\(error)" }   // "time limit 5s reached with …"
+        let failed = expectations.filter { $0.checked && !$0.passed }
+        if status == .failed, let first = failed.first {
+            return "expectation failed: expected \(first.expected), found \(first.found)" + (failed.count > 1 ? " (+\(failed.count - 1) more)" : "")
+        }
         let failures = findings.filter(\.isFailure).sorted { ($0.confidence ?? 0) > ($1.confidence ?? 0) }
         if let main = failures.first {
             let text = main.sentence.isEmpty ? main.summary : "\(main.diagnosis): \(main.sentence)"
@@ -439,11 +463,13 @@ public final class ScenarioRun: @unchecked Sendable {
         case .argv(let arguments):
             argv = arguments.map { Self.rewrite($0, topology: scenario.topology) }
         }
-        let logPath = "\(artifacts)/\(process.name).log"
-        let logFD = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // stdout and stderr apart, so that expectations can look at either.
+        let stdoutFD = open(Self.outputPath(artifacts, process.name, .stdout), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let stderrFD = open(Self.outputPath(artifacts, process.name, .stderr), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
         defer {
-            if logFD >= 0 { close(logFD) }
+            if stdoutFD >= 0 { close(stdoutFD) }
+            if stderrFD >= 0 { close(stderrFD) }
             if devNull >= 0 { close(devNull) }
         }
         var environment = ProcessInfo.processInfo.environment
@@ -457,7 +483,7 @@ public final class ScenarioRun: @unchecked Sendable {
         environment["FAULTLINE_ARTIFACTS"] = artifacts
         log("start \(process.name) on \(process.node): \(argv.dropFirst(process.command.isPeer ? 1 : 0).joined(separator: " "))")
         do {
-            let child = try namespace.spawn(argv, environment: environment, stdin: devNull, stdout: logFD, stderr: logFD)
+            let child = try namespace.spawn(argv, environment: environment, stdin: devNull, stdout: stdoutFD, stderr: stderrFD)
             lock.withLock { processes.append((process, child, eventsPath)) }
             if case .peer(let arguments) = process.command, let eventsPath {
                 // The timeline holds until the peer is ready: its `start` event (its signal
@@ -476,6 +502,11 @@ public final class ScenarioRun: @unchecked Sendable {
         } catch {
             throw Self.classify(error, doing: "start process '\(process.name)' (\(source))", badInputOnMissing: true)
         }
+    }
+
+    /// `<artifacts>/<process>.stdout.log` / `.stderr.log`.
+    static func outputPath(_ artifacts: String, _ process: String, _ stream: Scenario.OutputStream) -> String {
+        "\(artifacts)/\(process).\(stream.rawValue).log"
     }
 
     /// Polls a peer's event log for an event (every millisecond), until it comes, the peer
@@ -545,6 +576,11 @@ public final class ScenarioRun: @unchecked Sendable {
         var out: [String: ProcessOutcome] = [:]
         for (process, child, eventsPath) in list {
             var outcome = ProcessOutcome(name: process.name, node: process.node)
+            for stream in Scenario.OutputStream.allCases {
+                if let data = FileManager.default.contents(atPath: Self.outputPath(artifacts, process.name, stream)) {
+                    outcome.output[stream] = String(decoding: data, as: UTF8.self)
+                }
+            }
             if let status = child.poll() {
                 switch status {
                 case .exited(let code): outcome.exitStatus = Int64(code)

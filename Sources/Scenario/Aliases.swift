@@ -28,3 +28,7 @@ typealias ImpairmentPlacement = Scenario.ImpairmentPlacement
 typealias ScenarioWarning = Scenario.Warning
 typealias SourceLocation = Scenario.SourceLocation
 typealias DiagnosisVocabulary = Scenario.DiagnosisVocabulary
+typealias CountBound = Scenario.CountBound
+typealias EvidenceCondition = Scenario.EvidenceCondition
+typealias TextMatch = Scenario.TextMatch
+typealias OutputStream = Scenario.OutputStream

@@ -1,25 +1,25 @@
+import Analysis
+
 extension Scenario {
     /// The words scenario expectations use: diagnosis kinds and causes (the analyzer's findings are
     /// matched by the exact strings `kind/cause`), tshark's TCP analysis flags, and errno names.
     ///
-    /// The diagnoses are those of `failure-modes.md` (shared docs). The scenario validator accepts
-    /// exactly these; the analyzer (which does not depend on this module) must emit the same strings,
-    /// so keep this list and the analyzer's in step.
+    /// The diagnoses are the analyzer's own (`DiagnosisName.all`), so a scenario can name every
+    /// cause the analyzer can emit — `undetermined` included — and no list is kept in step by hand.
     public enum DiagnosisVocabulary {
-        /// Kind → its causes, in the order failure-modes.md presents them.
-        public static let causesByKind: [(kind: String, causes: [String])] = [
-            ("zero-window", ["receiver-slow", "receiver-stopped-reading"]),
-            ("rst", ["refused-by-host", "injected-by-middlebox", "aborted-by-application", "peer-has-no-connection"]),
-            ("syn", ["duplicate-answered-with-challenge-ack", "unanswered"]),
-            ("retransmission", ["packet-loss", "spurious-delayed-ack", "rtt-exceeds-rto", "congestion-loss"]),
-            // "Also recognise (so they are not mistaken for the failures above)":
-            // every packet seen twice or more (a span port, a capture on two interfaces).
-            ("capture-artifact", ["duplicated-capture"]),
-            // out-of-order arrivals filled within a fraction of the RTT without a retransmission.
-            ("reordering", ["path-reordering"]),
-            // keep-alives and their answers, where they are not zero-window probes.
-            ("keep-alive", ["benign"]),
-        ]
+        /// Kind → its causes, in the analyzer's order.
+        public static let causesByKind: [(kind: String, causes: [String])] = {
+            var out: [(kind: String, causes: [String])] = []
+            for diagnosis in DiagnosisName.all {
+                let parts = diagnosis.split(separator: "/", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { continue }
+                if let i = out.firstIndex(where: { $0.kind == parts[0] }) { out[i].causes.append(parts[1]) } else { out.append((parts[0], [parts[1]])) }
+            }
+            return out
+        }()
+
+        /// `cause: any` in an expectation: a finding of the kind, whatever its cause.
+        public static let anyCause = "any"
 
         public static var kinds: [String] { causesByKind.map(\.kind) }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Impairment
 
 extension ScenarioDecoder {
@@ -24,22 +25,20 @@ extension ScenarioDecoder {
             }
             switch form {
             case "kind":
-                let f = try item.mapping("a diagnosis expectation: kind, cause, flow, vantage, min-count",
-                                         allowed: ["kind", "cause", "flow", "vantage", "min-count"])
+                let f = try item.mapping("a diagnosis expectation: kind, cause, flow, vantage, evidence, and count, min-count or max-count",
+                                         allowed: ["kind", "cause", "flow", "vantage", "evidence", "count", "min-count", "max-count"])
                 let pattern = try diagnosisPattern(f, causeRequired: true, item: item)
-                let minCount = try f["min-count"].map { m throws(ScenarioError) in
-                    try m.integer(Int.self, "a count of 1 or more", in: 1...Int.max)
-                } ?? 1
-                out.append(Expectation(check: .present(pattern, minCount: minCount), source: item.location))
+                out.append(Expectation(check: .present(pattern, count: try countBound(f)), source: item.location))
             case "not":
                 let f = try item.mapping("an absence expectation: 'not:' and nothing else", allowed: ["not"])
                 let inner = try f.required("not", "the diagnosis that must not be found")
-                let g = try inner.mapping("a diagnosis that must not be found: kind, and optionally cause, flow, vantage",
-                                          allowed: ["kind", "cause", "flow", "vantage"])
+                let g = try inner.mapping("a diagnosis that must not be found: kind, and optionally cause, flow, vantage, evidence",
+                                          allowed: ["kind", "cause", "flow", "vantage", "evidence"])
                 let pattern = try diagnosisPattern(g, causeRequired: false, item: item)
                 out.append(Expectation(check: .absent(pattern), source: item.location))
             case "peer":
-                let fieldNames = PeerField.allCases.map(\.rawValue)
+                let streamNames = OutputStream.allCases.map(\.rawValue)
+                let fieldNames = PeerField.allCases.map(\.rawValue) + streamNames
                 let f = try item.mapping("a process expectation: peer and one or more of \(fieldNames.commaList)",
                                          allowed: ["peer"] + fieldNames)
                 let process = try processReference(try f.required("peer", "the process"))
@@ -50,6 +49,11 @@ extension ScenarioDecoder {
                 let isPeer: Bool
                 if case .peer = processes[process]?.process.command { isPeer = true } else { isPeer = false }
                 for entry in fields {
+                    if let stream = OutputStream(rawValue: entry.key) {
+                        out.append(Expectation(check: .output(process: process, stream: stream, match: try textMatch(entry.value)),
+                                               source: entry.keyElement.location))
+                        continue
+                    }
                     guard let field = PeerField(rawValue: entry.key) else { continue }
                     if !isPeer, field != .exitStatus {
                         throw ScenarioError(entry.keyElement.location, Element.message(
@@ -107,22 +111,110 @@ extension ScenarioDecoder {
         }
         var cause: String?
         if let c = f["cause"] {
-            let text = try c.text("a cause of \(kind): one of \(causes.commaList)")
-            guard causes.contains(text) else {
+            let text = try c.text("a cause of \(kind): one of \(causes.commaList), or any")
+            if text == DiagnosisVocabulary.anyCause {
+                cause = nil
+            } else if !causes.contains(text) {
                 if let owner = DiagnosisVocabulary.causesByKind.first(where: { $0.causes.contains(text) }) {
                     throw c.error("cause '\(text)' belongs to kind '\(owner.kind)', not '\(kind)'",
                                   expected: "'kind: \(owner.kind)', or a cause of \(kind): \(causes.commaList)")
                 }
-                throw c.error("unknown cause '\(text)' for kind '\(kind)'\(Suggestion.didYouMean(text, in: causes))",
-                              expected: "one of: \(causes.commaList)")
+                throw c.error("unknown cause '\(text)' for kind '\(kind)'\(Suggestion.didYouMean(text, in: causes + [DiagnosisVocabulary.anyCause]))",
+                              expected: "one of: \(causes.commaList), or any")
+            } else {
+                cause = text
             }
-            cause = text
         } else if causeRequired {
-            throw f.element.error("missing key 'cause'", expected: "a cause of \(kind): one of \(causes.commaList)")
+            throw f.element.error("missing key 'cause'", expected: "a cause of \(kind): one of \(causes.commaList), or 'cause: any' for a finding of any cause")
         }
         let flow = try f["flow"].map { v throws(ScenarioError) in try self.flow(v) }
         let vantage = try f["vantage"].map { v throws(ScenarioError) in try self.vantage(v) }
-        return DiagnosisPattern(kind: kind, cause: cause, flow: flow, vantage: vantage)
+        let evidence = try f["evidence"].map { v throws(ScenarioError) in try evidenceConditions(v) } ?? []
+        return DiagnosisPattern(kind: kind, cause: cause, flow: flow, vantage: vantage, evidence: evidence)
+    }
+
+    /// `count` (exactly), or `min-count` and/or `max-count`.
+    func countBound(_ f: Fields) throws(ScenarioError) -> CountBound {
+        if let exact = f["count"] {
+            for key in ["min-count", "max-count"] {
+                try f.forbid(key, unless: false, "count alone (it is exact), or min-count and max-count for a range")
+            }
+            let n = try exact.integer(Int.self, "a count of 0 or more", in: 0...Int.max)
+            return CountBound(min: n, max: n)
+        }
+        let minCount = try f["min-count"].map { m throws(ScenarioError) in
+            try m.integer(Int.self, "a count of 0 or more", in: 0...Int.max)
+        }
+        let maxCount = try f["max-count"].map { m throws(ScenarioError) in
+            try m.integer(Int.self, "a count of 0 or more", in: 0...Int.max)
+        }
+        let bound = CountBound(min: minCount ?? (maxCount == nil ? 1 : 0), max: maxCount)
+        if let maxCount, bound.min > maxCount, let e = f["max-count"] {
+            throw e.error("max-count \(maxCount) is below min-count \(bound.min)", expected: "a max-count of at least \(bound.min)")
+        }
+        return bound
+    }
+
+    /// `evidence: { rst_ttl: 64, zero_window_stalls: ">= 3", forged: yes }`: conditions on a
+    /// finding's evidence fields (the keys `faultline analyze --json` prints under "evidence").
+    func evidenceConditions(_ e: Element) throws(ScenarioError) -> [EvidenceCondition] {
+        let expected = "a mapping of evidence fields to values, such as { rst_ttl: 64, zero_window_stalls: \">= 3\" }"
+        guard case .mapping = e.node else { throw e.wrongType(expected: expected) }
+        var conditions: [EvidenceCondition] = []
+        for entry in try e.namedMapping(expected) {
+            let keyOK = !entry.name.isEmpty && entry.name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+            guard keyOK else {
+                throw entry.key.error("'\(Element.shortened(entry.name))' is not an evidence field name",
+                                             expected: "a field name of lowercase letters, digits and '_', as in `faultline analyze --json`")
+            }
+            guard case .scalar(let scalar) = entry.value.node else {
+                throw entry.value.wrongType(expected: "a number, a comparison such as \">= 3\", a text, or yes/no")
+            }
+            let text = scalar.string.trimmedSpaces()
+            var comparison = Comparison.equal
+            var rest = text
+            for (spelling, c) in Self.comparisonSpellings where text.hasPrefix(spelling) {
+                comparison = c
+                rest = String(text.dropFirst(spelling.count)).trimmedSpaces()
+                break
+            }
+            let value: EvidenceCondition.Value
+            if let number = Double(rest), scalar.style == .plain || scalar.style == .any || rest != text {
+                value = .number(number)
+            } else if rest == text, ["yes", "true"].contains(text) {
+                value = .bool(true)
+            } else if rest == text, ["no", "false"].contains(text) {
+                value = .bool(false)
+            } else {
+                guard comparison == .equal || comparison == .notEqual else {
+                    throw entry.value.error("'\(rest)' is not a number to compare with \(comparison.rawValue)", expected: "a number after \(comparison.rawValue)")
+                }
+                value = .text(rest)
+            }
+            conditions.append(EvidenceCondition(key: entry.name, comparison: comparison, value: value))
+        }
+        if conditions.isEmpty { throw e.error("no evidence condition", expected: expected) }
+        return conditions
+    }
+
+    /// `stdout: "200 OK"` (contains), or `{ contains: … }`, `{ matches: REGEX }`, `{ lacks: … }`.
+    func textMatch(_ e: Element) throws(ScenarioError) -> TextMatch {
+        let expected = "a text the output contains, or { contains: TEXT }, { matches: REGEX } or { lacks: TEXT }"
+        if case .scalar = e.node { return .contains(try e.text(expected)) }
+        let f = try e.mapping(expected, allowed: ["contains", "matches", "lacks"])
+        let one = try f.exactlyOne(of: ["contains", "matches", "lacks"], what: "text match")
+        let text = try one.value.text(expected)
+        switch one.key {
+        case "contains": return .contains(text)
+        case "lacks": return .lacks(text)
+        default:
+            do {
+                _ = try NSRegularExpression(pattern: text)
+            } catch {
+                throw one.value.error("'\(Element.shortened(text))' is not a regular expression", expected: "a regular expression (ICU syntax), such as 'HTTP/1\\.[01] 200'")
+            }
+            return .matches(text)
+        }
     }
 
     /// A captured node.
@@ -138,8 +230,8 @@ extension ScenarioDecoder {
     // MARK: flows
 
     func flow(_ e: Element) throws(ScenarioError) -> Flow {
-        let expected = "a flow such as \"client -> server:9000\" (node names or addresses, optional ports; [addr]:port for IPv6)"
-        let text = try e.text(expected)
+        let expected = "a flow such as \"client -> server:9000\" (node names, address names such as {server.ipv6}, or addresses; optional ports; [addr]:port for IPv6)"
+        let text = try resolvingAddressNames(try e.text(expected), in: e)
         var parts: [String] = []
         for arrow in ["->", "→"] where text.contains(arrow) {
             parts = text.splitting(on: arrow)

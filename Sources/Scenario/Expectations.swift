@@ -13,12 +13,15 @@ extension Scenario {
         }
 
         public enum Check: Sendable, Hashable {
-            /// At least `minCount` findings of this diagnosis (matching flow and vantage when given).
-            case present(DiagnosisPattern, minCount: Int)
+            /// Findings of this diagnosis (matching flow, vantage and evidence when given), as many
+            /// as `count` allows (`min-count`, `max-count`, `count`; at least one by default).
+            case present(DiagnosisPattern, count: CountBound)
             /// No finding of this diagnosis (cause nil: of any cause of the kind).
             case absent(DiagnosisPattern)
             /// A fact from a process's event log compared with a value.
             case peer(process: String, field: PeerField, comparison: Comparison, value: PeerValue)
+            /// A process's standard output or error contains a text, or matches a regular expression.
+            case output(process: String, stream: OutputStream, match: TextMatch)
             /// tshark's expert analysis sets `flag` on at least `minCount` packets.
             case tsharkFlag(flag: String, minCount: Int, flow: Flow?, vantage: String?)
         }
@@ -34,12 +37,15 @@ extension Scenario {
         public var flow: Flow?
         /// Only findings seen from this node's capture.
         public var vantage: String?
+        /// Only findings whose evidence satisfies every condition (`evidence: { rst_ttl: 64 }`).
+        public var evidence: [EvidenceCondition]
 
-        public init(kind: String, cause: String?, flow: Flow? = nil, vantage: String? = nil) {
+        public init(kind: String, cause: String?, flow: Flow? = nil, vantage: String? = nil, evidence: [EvidenceCondition] = []) {
             self.kind = kind
             self.cause = cause
             self.flow = flow
             self.vantage = vantage
+            self.evidence = evidence
         }
 
         /// `rst/refused-by-host`, `rst`: the string findings are matched by.
@@ -49,7 +55,87 @@ extension Scenario {
             var s = diagnosis
             if let flow { s += " on \(flow)" }
             if let vantage { s += " at \(vantage)" }
+            if !evidence.isEmpty { s += " with " + evidence.map(\.description).joined(separator: ", ") }
             return s
+        }
+    }
+
+    /// How many findings a `kind:` expectation wants: `min-count` (default 1), `max-count`, or
+    /// exactly `count`.
+    public struct CountBound: Sendable, Hashable, CustomStringConvertible {
+        public var min: Int
+        public var max: Int?
+
+        public init(min: Int = 1, max: Int? = nil) {
+            self.min = min
+            self.max = max
+        }
+
+        public static func atLeast(_ n: Int) -> CountBound { CountBound(min: n) }
+
+        public func allows(_ n: Int) -> Bool { n >= min && (max.map { n <= $0 } ?? true) }
+
+        /// "", " (at least 3)", " (at most 2)", " (exactly 1)", " (2 to 4)" — after the pattern.
+        public var description: String {
+            switch (min, max) {
+            case (1, nil): return ""
+            case (let lo, nil): return " (at least \(lo))"
+            case (let lo, let hi?) where lo == hi: return " (exactly \(lo))"
+            case (0, let hi?): return " (at most \(hi))"
+            case (let lo, let hi?): return " (\(lo) to \(hi))"
+            }
+        }
+    }
+
+    /// One condition on a finding's evidence field: a number compared (`">= 3"`), a text or a
+    /// yes/no equal.
+    public struct EvidenceCondition: Sendable, Hashable, CustomStringConvertible {
+        public enum Value: Sendable, Hashable, CustomStringConvertible {
+            case number(Double)
+            case text(String)
+            case bool(Bool)
+
+            public var description: String {
+                switch self {
+                case .number(let n): return n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+                case .text(let t): return "\"\(t)\""
+                case .bool(let b): return b ? "yes" : "no"
+                }
+            }
+        }
+
+        public var key: String
+        public var comparison: Comparison
+        public var value: Value
+
+        public init(key: String, comparison: Comparison = .equal, value: Value) {
+            self.key = key
+            self.comparison = comparison
+            self.value = value
+        }
+
+        public var description: String { "\(key) \(comparison.rawValue) \(value)" }
+    }
+
+    public enum OutputStream: String, Sendable, Hashable, CaseIterable {
+        case stdout, stderr
+    }
+
+    /// A text to find in a program's output.
+    public enum TextMatch: Sendable, Hashable, CustomStringConvertible {
+        /// The text appears somewhere.
+        case contains(String)
+        /// The regular expression (POSIX extended) matches somewhere.
+        case matches(String)
+        /// The text does not appear.
+        case lacks(String)
+
+        public var description: String {
+            switch self {
+            case .contains(let t): return "contains \"\(t)\""
+            case .matches(let r): return "matches /\(r)/"
+            case .lacks(let t): return "does not contain \"\(t)\""
+            }
         }
     }
 

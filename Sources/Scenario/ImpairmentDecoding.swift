@@ -470,9 +470,9 @@ extension ScenarioDecoder {
         for (key, modelKey) in [("source", "source"), ("destination", "destination")] {
             guard let v = f[key] else { continue }
             locations[prefix + "." + modelKey] = v
-            let address = try v.parsed("a node name, an address or a prefix") { text throws(ValueParseError) in
-                try AddressMatch(parsing: text)
-            }
+            let written = try resolvingAddressNames(try v.text("a node name, an address or a prefix"), in: v)
+            let address: AddressMatch
+            do { address = try AddressMatch(parsing: written) } catch { throw v.error(error.description) }
             if case .node(let name) = address, topology.node(named: name) == nil {
                 throw v.error("no node '\(name)' in the topology\(Suggestion.didYouMean(name, in: nodeNames))",
                               expected: "a node (\(nodeNames.commaList)), an address such as 198.18.1.2, or a prefix such as 198.18.1.0/24")

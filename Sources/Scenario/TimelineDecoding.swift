@@ -63,10 +63,10 @@ extension ScenarioDecoder {
                 for key in ["family", "table", "chain"] {
                     try f.forbid(key, unless: false, "no '\(key)' with a ruleset (the ruleset names its own tables and chains)")
                 }
-                let text = try body.value.text("nft ruleset text, such as 'table inet t { chain c { type filter hook input priority 0; } }'")
+                let text = try resolvingAddressNames(try body.value.text("nft ruleset text, such as 'table inet t { chain c { type filter hook input priority 0; } }'"), in: body.value)
                 bodyValue = .ruleset(text)
             } else {
-                let text = try body.value.text("one nft rule, such as 'tcp dport 9000 reject with tcp reset'")
+                let text = try resolvingAddressNames(try body.value.text("one nft rule, such as 'tcp dport 9000 reject with tcp reset'"), in: body.value)
                 if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                     throw body.value.error("the rule is empty", expected: "one nft rule, such as 'tcp dport 9000 reject with tcp reset'")
                 }
@@ -211,7 +211,7 @@ extension ScenarioDecoder {
             if item.isNull, s.style == .plain || s.style == .any {
                 throw item.wrongType(expected: "one argument (write \"\" for an empty one)")
             }
-            argv.append(s.string)
+            argv.append(try resolvingAddressNames(s.string, in: item))
         }
         if argv[0].isEmpty { throw items[0].error("the program name is empty", expected: expected) }
         return argv

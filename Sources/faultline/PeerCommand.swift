@@ -33,6 +33,15 @@ struct PeerCLI: ParsableCommand {
 
     /// Parses and runs; returns the exit code (0 done, 1 network failure, 2 bad arguments).
     static func main(arguments: [String]) -> Int32 {
+        // ArgumentParser would blame the first option it cannot place ("Unknown option '--to'")
+        // for a misspelt role; name the role instead.
+        let roles = configuration.subcommands.map { $0.configuration.commandName ?? "" }
+        if let first = arguments.first, !first.hasPrefix("-"), first != "help", !roles.contains(first) {
+            let near = roles.min { editDistance($0, first) < editDistance($1, first) }
+            let hint = near.map { editDistance($0, first) <= 2 ? " (did you mean '\($0)'?)" : "" } ?? ""
+            writeText("Error: unknown role '\(first)'\(hint); expected one of: \(roles.joined(separator: ", "))\n", to: 2)
+            return Peers.ExitCode.usage
+        }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
@@ -44,6 +53,23 @@ struct PeerCLI: ParsableCommand {
             if code == .validationFailure { return Peers.ExitCode.usage }
             return code.rawValue
         }
+    }
+
+    /// Levenshtein distance, for "did you mean".
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...max(1, b.count) where !b.isEmpty {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                let next = min(row[j] + 1, row[j - 1] + 1, previous + cost)
+                previous = row[j]
+                row[j] = next
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
     }
 
     static func writeText(_ text: String, to fd: Int32) {

@@ -79,7 +79,7 @@ struct ExampleScenarioTests {
             ],
             expectations: [
                 S.Expectation(check: .present(S.DiagnosisPattern(kind: "zero-window", cause: "receiver-stopped-reading", flow: serverFlow),
-                                              minCount: 1),
+                                              count: .atLeast(1)),
                               source: Self.loc(f, 13, 5)),
                 S.Expectation(check: .absent(S.DiagnosisPattern(kind: "rst", cause: nil)), source: Self.loc(f, 14, 5)),
                 S.Expectation(check: .peer(process: "client", field: .writeBlocked, comparison: .greaterOrEqual, value: .duration(.seconds(1))),
@@ -158,7 +158,7 @@ struct ExampleScenarioTests {
             ],
             expectations: [
                 S.Expectation(check: .present(S.DiagnosisPattern(kind: "rst", cause: "injected-by-middlebox", flow: flow, vantage: "client"),
-                                              minCount: 1),
+                                              count: .atLeast(1)),
                               source: Self.loc(f, 23, 5)),
                 S.Expectation(check: .absent(S.DiagnosisPattern(kind: "rst", cause: nil, vantage: "server")), source: Self.loc(f, 27, 5)),
                 S.Expectation(check: .peer(process: "client", field: .writeErrno, comparison: .equal, value: .errno("ECONNRESET")),
@@ -311,7 +311,7 @@ struct ExampleScenarioTests {
                 S.Expectation(check: .present(S.DiagnosisPattern(kind: "retransmission", cause: "rtt-exceeds-rto",
                                                                  flow: S.Flow(from: .init(host: .node("sender")),
                                                                               to: .init(host: .address(.v4(198 << 24 | 18 << 16 | 3 << 8 | 2)), port: 9000))),
-                                              minCount: 2),
+                                              count: .atLeast(2)),
                               source: Self.loc(f, 52, 5)),
                 S.Expectation(check: .absent(S.DiagnosisPattern(kind: "retransmission", cause: "packet-loss",
                                                                 flow: S.Flow(from: .init(host: .address(.v6(0xfd00_fa17_0020_0000, 1))),

@@ -60,3 +60,30 @@ public struct ImpairmentParameters: Sendable, Hashable, Codable {
         return m
     }
 }
+
+extension ImpairmentParameters: CustomStringConvertible {
+    /// tc-like words for logs: "delay 100ms ±10ms, loss 1%, rate 10mbit" ("nothing" when empty).
+    public var description: String {
+        var parts: [String] = []
+        if let d = delay {
+            var text = "delay \(d.delay)"
+            if d.jitter != .zero { text += " ±\(d.jitter)" }
+            if let dist = d.distribution { text += " \(dist)" }
+            parts.append(text)
+        }
+        if let loss {
+            switch loss {
+            case .random(let p, _): parts.append("loss \(p)")
+            default: parts.append("loss \(loss.name)")
+            }
+        }
+        if let duplicate { parts.append("duplicate \(duplicate.probability)") }
+        if let corrupt { parts.append("corrupt \(corrupt.probability)") }
+        if let reorder { parts.append("reorder \(reorder.probability)") }
+        if let rate { parts.append("rate \(rate.rate)") }
+        if slot != nil { parts.append("slot") }
+        if ecn == true { parts.append("ecn") }
+        if let limit { parts.append("limit \(limit)") }
+        return parts.isEmpty ? "nothing" : parts.joined(separator: ", ")
+    }
+}
