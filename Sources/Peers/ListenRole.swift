@@ -35,6 +35,9 @@ public struct ListenOptions: Sendable, Equatable {
     public var closeUnreadAfter: UInt64?
     /// Wait this long after listen() before the first accept().
     public var acceptDelay: PeerDuration?
+    /// Serve every connection at once (accepting while the others are being read) instead of
+    /// one after another. With plain reading or `--never-read`.
+    public var concurrent: Bool = false
 
     public init(port: UInt16, bindAddress: String? = nil, backlog: Int32 = 16, connections: Int = 1,
                 reading: Reading = .sink(readSize: 65536), receiveBuffer: ByteSize? = nil, sendBuffer: ByteSize? = nil,
@@ -70,6 +73,15 @@ public struct ListenOptions: Sendable, Equatable {
         default: break
         }
         if connections < 0 { out.append("--connections must be 0 (no limit) or more") }
+        if concurrent {
+            switch reading {
+            case .sink, .never: break
+            default: out.append("--concurrent works with plain reading or --never-read (paced reading and --respond serve one connection at a time)")
+            }
+            if abortAfter != nil || closeUnreadAfter != nil {
+                out.append("--concurrent does not combine with --abort-after/--close-unread-after")
+            }
+        }
         return out
     }
 
@@ -93,6 +105,7 @@ public struct ListenOptions: Sendable, Equatable {
         if let abortAfter { out["abort_after"] = .from(abortAfter) }
         if let closeUnreadAfter { out["close_unread_after"] = .from(closeUnreadAfter) }
         if let acceptDelay { out["accept_delay_ns"] = .from(acceptDelay.nanoseconds) }
+        if concurrent { out["concurrent"] = .bool(true) }
         return out
     }
 }
@@ -112,6 +125,10 @@ struct ListenRole {
         }
         if let delay = options.acceptDelay {
             try session.sleep(for: delay)
+        }
+        if options.concurrent {
+            try serveConcurrently(listener, session)
+            return
         }
         var served = 0
         while options.connections == 0 || served < options.connections {
@@ -180,6 +197,72 @@ struct ListenRole {
             session.emit("accepted", fields)
             session.attach(connection)
             return connection
+        }
+    }
+
+    /// `--concurrent`: one poll over the listener and every open connection. Each connection is
+    /// read as data comes (or never, with --never-read) until its peer closes; new ones are
+    /// accepted meanwhile. TCP_INFO samples follow the latest connection.
+    private func serveConcurrently(_ listener: Socket, _ session: PeerSession) throws(PeerStop) {
+        var open: [(socket: Socket, number: Int, read: UInt64)] = []
+        var accepted = 0
+        let buffer = ByteBuffer(count: 65536)
+        let reads: Bool
+        if case .never = options.reading { reads = false } else { reads = true }
+        while true {
+            let acceptMore = options.connections == 0 || accepted < options.connections
+            if !acceptMore && open.isEmpty { return }
+            var watched: [(socket: Socket, events: Int16)] = acceptMore ? [(listener, Int16(POLLIN))] : []
+            for c in open { watched.append((c.socket, reads ? Int16(POLLIN) | LinuxSocket.pollRDHUP : LinuxSocket.pollRDHUP)) }
+            guard case .ready(let index, _) = try session.wait(onAny: watched, until: nil) else { continue }
+            if acceptMore && index == 0 {
+                let connection: Socket?
+                do { connection = try listener.accept() } catch { throw .failed(error) }
+                guard let connection else { continue }
+                accepted += 1
+                do { if options.noDelay { try connection.setNoDelay(true) } } catch { throw .failed(error) }
+                var fields = JSONObject()
+                fields["local"] = .from(connection.localAddress?.description)
+                fields["remote"] = .from(connection.remoteAddress?.description)
+                fields["connection"] = .from(accepted)
+                fields["rcvbuf"] = .from(connection.receiveBuffer)
+                fields["sndbuf"] = .from(connection.sendBuffer)
+                fields["inq"] = connection.inputQueue.map { .from($0) } ?? .null
+                session.emit("accepted", fields)
+                session.attach(connection)
+                open.append((connection, accepted, 0))
+                continue
+            }
+            let k = index - (acceptMore ? 1 : 0)
+            guard open.indices.contains(k) else { continue }
+            if !reads {
+                // --never-read: the peer closed or reset; the application would not notice.
+                session.emit("peer_closed", JSONObject([("connection", .from(open[k].number)),
+                                                        ("unread_bytes", open[k].socket.inputQueue.map { .from($0) } ?? .null)]))
+                open.remove(at: k)
+                continue
+            }
+            var ended = false
+            drain: while true {
+                switch open[k].socket.receive(into: buffer, count: buffer.count) {
+                case .transferred(let n):
+                    session.addRead(n)
+                    open[k].read += UInt64(n)
+                    try session.checkpoint()
+                case .wouldBlock:
+                    break drain
+                case .endOfStream:
+                    ended = true
+                    break drain
+                case .failed(let error):
+                    throw .failed(SocketError(call: "recv", errno: error))
+                }
+            }
+            if ended {
+                session.emit("eof", JSONObject([("connection", .from(open[k].number)), ("bytes_read", .from(open[k].read))]))
+                session.close(open[k].socket, .close, reason: "peer closed")
+                open.remove(at: k)
+            }
         }
     }
 

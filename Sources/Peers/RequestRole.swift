@@ -10,13 +10,17 @@ public struct RequestOptions: Sendable, Equatable {
     public var think: PeerDuration?
     /// Set TCP_QUICKACK before each read (acknowledge responses at once).
     public var quickAck: Bool
+    /// Clear TCP_QUICKACK before each read, so the kernel delays its ACKs of responses.
+    public var delayAcks: Bool
 
-    public init(client: ClientOptions, count: Int = 1, size: Int = 100, think: PeerDuration? = nil, quickAck: Bool = false) {
+    public init(client: ClientOptions, count: Int = 1, size: Int = 100, think: PeerDuration? = nil, quickAck: Bool = false,
+                delayAcks: Bool = false) {
         self.client = client
         self.count = count
         self.size = size
         self.think = think
         self.quickAck = quickAck
+        self.delayAcks = delayAcks
     }
 
     public func problems() -> [String] {
@@ -24,6 +28,7 @@ public struct RequestOptions: Sendable, Equatable {
         if count < 1 { out.append("--count must be at least 1") }
         if size < RequestFrame.headerSize { out.append("--size must be at least \(RequestFrame.headerSize) bytes (the frame's length header)") }
         if size > Int(UInt32.max) { out.append("--size must fit the 4-byte length header (at most 4 GiB - 1)") }
+        if quickAck && delayAcks { out.append("--quickack and --delay-acks exclude each other: acknowledge at once, or delay") }
         return out
     }
 
@@ -33,6 +38,7 @@ public struct RequestOptions: Sendable, Equatable {
         out["size"] = .from(size)
         if let think { out["think_ns"] = .from(think.nanoseconds) }
         if quickAck { out["quickack"] = .bool(true) }
+        if delayAcks { out["delay_acks"] = .bool(true) }
         return out
     }
 }
@@ -68,8 +74,8 @@ struct RequestRole {
         request.store(bigEndian: UInt32(clamping: options.size), at: 0)
         let input = ByteBuffer(count: 65536)
         let rearm = { () throws(PeerStop) -> Void in
-            guard options.quickAck else { return }
-            do throws(SocketError) { try connection.setQuickAck(true) } catch { throw PeerStop.failed(error) }
+            guard options.quickAck || options.delayAcks else { return }
+            do throws(SocketError) { try connection.setQuickAck(options.quickAck) } catch { throw PeerStop.failed(error) }
         }
         for sequence in 1...options.count {
             let started = PeerSession.now

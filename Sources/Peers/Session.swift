@@ -142,6 +142,22 @@ final class PeerSession {
     /// (if `wantUser1`) SIGUSR1 arrives. Throws on SIGTERM/SIGINT/SIGHUP and at `--exit-after`.
     /// Emits due TCP_INFO samples and progress events meanwhile.
     func wait(on socket: Socket?, events: Int16, until deadline: UInt64?, wantUser1: Bool = false) throws(PeerStop) -> Wake {
+        switch try wait(onAny: socket.map { [($0, events)] } ?? [], until: deadline, wantUser1: wantUser1) {
+        case .ready(_, let revents): return .ready(revents)
+        case .deadline: return .deadline
+        case .user1: return .user1
+        }
+    }
+
+    /// What `wait(onAny:)` woke for: one of the sockets (its index and events), the deadline, SIGUSR1.
+    enum WakeAny: Equatable {
+        case ready(index: Int, revents: Int16)
+        case deadline
+        case user1
+    }
+
+    /// `wait(on:)` for several sockets at once (a server holding many connections).
+    func wait(onAny sockets: [(socket: Socket, events: Int16)], until deadline: UInt64?, wantUser1: Bool = false) throws(PeerStop) -> WakeAny {
         while true {
             let now = Self.now
             if let exitDeadline, now >= exitDeadline { throw .exitAfter }
@@ -153,7 +169,11 @@ final class PeerSession {
                 if let candidate { wake = min(wake ?? candidate, candidate) }
             }
             var entries: [(fd: Int32, events: Int16)] = [(signalFD, Int16(POLLIN))]
-            if let socket, !socket.isClosed { entries.append((socket.fd, events)) }
+            var indices: [Int] = []
+            for (i, watched) in sockets.enumerated() where !watched.socket.isClosed {
+                entries.append((watched.socket.fd, watched.events))
+                indices.append(i)
+            }
             let timeout: UInt64? = expired ? 0 : wake.map { $0 > now ? $0 - now : 0 }
             let revents: [Int16]
             switch pollDescriptors(entries, timeoutNanoseconds: timeout) {
@@ -173,7 +193,7 @@ final class PeerSession {
                     }
                 }
             }
-            if entries.count > 1, revents[1] != 0 { return .ready(revents[1]) }
+            if let k = revents.indices.dropFirst().first(where: { revents[$0] != 0 }) { return .ready(index: indices[k - 1], revents: revents[k]) }
             if expired || (deadline.map { Self.now >= $0 } ?? false) { return .deadline }
         }
     }

@@ -256,8 +256,11 @@ struct PeerListen: ParsableCommand {
     var think: PeerDuration?
 
     @Flag(name: [.customLong("no-quickack"), .customLong("delay-acks")],
-          help: "With --respond: clear TCP_QUICKACK before each read, so the kernel delays its ACKs (T2).")
+          help: "With --respond: clear TCP_QUICKACK before each read, so the kernel delays its ACKs (40 ms on Linux; T2). A plain reader cannot delay them: Linux acknowledges at once when the application drains small segments.")
     var noQuickack = false
+
+    @Flag(help: "Serve every connection at once, accepting new ones while reading the others (plain reading or --never-read); without it connections are served one after another.")
+    var concurrent = false
 
     @Option(help: ArgumentHelp("Wait this long after listen() before the first accept(); connections wait in the backlog.", valueName: "duration"),
             transform: parseDuration)
@@ -287,11 +290,12 @@ struct PeerListen: ParsableCommand {
         }
         if respond == nil {
             if think != nil { problems.append("--think needs --respond (it is the server's pause before answering)") }
-            if noQuickack { problems.append("--no-quickack needs --respond (it delays ACKs of requests)") }
+            if noQuickack { problems.append("--no-quickack needs --respond: Linux acknowledges at once when the application drains small segments, so only a server that pauses before answering holds its ACKs") }
         }
-        let options = ListenOptions(port: port, bindAddress: bind, backlog: backlog, connections: connections, reading: reading,
+        var options = ListenOptions(port: port, bindAddress: bind, backlog: backlog, connections: connections, reading: reading,
                                     receiveBuffer: rcvbuf, sendBuffer: sndbuf, noDelay: nodelay,
                                     abortAfter: abortAfter?.bytes, closeUnreadAfter: closeUnreadAfter?.bytes, acceptDelay: acceptDelay)
+        options.concurrent = concurrent
         problems += options.problems()
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
         return .listen(options)
@@ -416,10 +420,14 @@ struct PeerRequest: ParsableCommand {
     @Flag(help: "Set TCP_QUICKACK before each read: acknowledge responses at once.")
     var quickack = false
 
+    @Flag(help: "Clear TCP_QUICKACK before each read, so the kernel delays its ACKs of responses (a delayed-ACK receiver).")
+    var delayAcks = false
+
     @OptionGroup(title: "Event log and lifetime") var common: PeerCommonOptions
 
     func role() throws -> Peers.Role {
-        let options = RequestOptions(client: try client.options(), count: count, size: try intSize(size, "--size"), think: think, quickAck: quickack)
+        let options = RequestOptions(client: try client.options(), count: count, size: try intSize(size, "--size"), think: think, quickAck: quickack,
+                                     delayAcks: delayAcks)
         let problems = options.problems()
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
         return .request(options)

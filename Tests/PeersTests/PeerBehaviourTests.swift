@@ -77,6 +77,32 @@ struct PeerBehaviourTests {
         #expect(clientSummary.uint("max_write_block_ns") >= 20_000_000, "\(client.diagnostics)")
     }
 
+    @Test("listen --concurrent reads a second connection while the first stays open; without it the second waits unread")
+    func concurrentListener() throws {
+        for concurrent in [true, false] {
+            let lab = try PeerLab()
+            defer { lab.close() }
+            let server = try lab.start("server", "server", ["listen", "--port", "9005", "--connections", "2"] + (concurrent ? ["--concurrent"] : []))
+            try #require(server.waitFor("listening") != nil, "\(server.diagnostics)")
+            let target = "\(try lab.address("server")):9005"
+            let holder = try lab.start("client", "holder", ["send", "--to", target, "--bytes", "1KiB", "--keep-open"])
+            try #require(holder.waitFor("connected") != nil, "\(holder.diagnostics)")
+            let second = try lab.start("client", "second", ["send", "--to", target, "--bytes", "32KiB"])
+            #expect(second.exitCode() == 0, "\(second.diagnostics)")
+            usleep(200_000)
+            let accepted = server.events().filter { $0.name == "accepted" }.count
+            let read = server.events().filter { $0.name == "progress" || $0.name == "eof" }.compactMap { $0.int("bytes_read") }.max() ?? 0
+            if concurrent {
+                #expect(accepted == 2, "\(server.diagnostics)")
+                #expect(read >= 33 * 1024, "both connections read: \(read) bytes")
+            } else {
+                #expect(accepted == 1, "one after another: the second waits in the backlog")
+            }
+            holder.terminate()
+            server.terminate()
+        }
+    }
+
     @Test("connect to a closed port: ECONNREFUSED in under 100 ms, exit 1")
     func connectRefused() throws {
         let lab = try PeerLab()
