@@ -22,6 +22,8 @@ final class ScenarioDecoder {
     var impairments: [ImpairmentDraft] = []
     var processes: [String: (process: Process, element: Element)] = [:]
     var warnings: [ScenarioWarning] = []
+    /// `faultline peer`'s own check of a peer step's arguments, when the caller has one.
+    var peerArgumentCheck: Scenario.PeerArgumentCheck?
 
     init(file: String) {
         self.file = file

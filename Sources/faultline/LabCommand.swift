@@ -34,7 +34,7 @@ struct LabCommand: ParsableCommand {
         let out = StandardStream(fd: 1)
         let scenario: Scenario
         do {
-            scenario = try Scenario.load(path: path)
+            scenario = try Scenario.load(path: path, peerArguments: PeerCLI.check(arguments:))
         } catch {
             err.line("error: \(error)")
             throw ExitCode(ScenarioError.exitCode)

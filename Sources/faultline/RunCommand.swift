@@ -117,7 +117,7 @@ struct RunCommand: ParsableCommand {
         var scenarios: [Scenario] = []
         for path in paths {
             do {
-                scenarios += try Scenario.load(pathOrFolder: path)
+                scenarios += try Scenario.load(pathOrFolder: path, peerArguments: PeerCLI.check(arguments:))
             } catch {
                 errorOut.line("error: \(error)")
                 throw ExitCode(ScenarioError.exitCode)
