@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Analysis", "Netlink", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"], exclude: ["Fixtures"]),
         .testTarget(name: "ScenarioTests", dependencies: ["Scenario"], resources: [.copy("Malformed")]),
-        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Scenario", "Netlink", "TestSupport"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Scenario", "Netlink", "Analysis", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
