@@ -224,6 +224,10 @@ struct FlowGraph {
                     let info = MarkKind.all[kind]
                     marks += "<use href='#mk-\(info.key)' x='\(sx)' y='\(SVGText.number(markY - Double(offset) * 10))' class='mk' data-k='\(info.key)' data-n='1' data-f='\(frame)'>"
                     marks += "<title>frame \(frame) · \(seconds(table.times[row])) s · \(info.label)</title></use>"
+                    if info.flag == nil {
+                        // RSTs, D-SACKs and challenge ACKs are rare and decisive: name them on the graph.
+                        marks += "<text class='mk-label' x='\(SVGText.number(tx + 8))' y='\(SVGText.number(markY - Double(offset) * 10 + 4))'>\(info.label)</text>"
+                    }
                     rows.append(MarkRow(vantage: vantageName, frame: frame, time: table.times[row], kind: kind,
                                         position: fromSender ? flow.relative(table.seqs[row]) : flow.relative(table.acks[row]), count: 1))
                 }

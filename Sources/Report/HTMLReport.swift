@@ -109,6 +109,12 @@ public enum HTMLReport {
         for finding in flow.findings {
             out += findingArticle(finding, analysis: analysis, context: context)
         }
+        let seenAt = Set(flow.members.map(\.vantage))
+        let unseen = analysis.vantages.indices.filter { !seenAt.contains($0) }.map { analysis.vantages[$0].name }
+        if !unseen.isEmpty {
+            out += "<p class='note unseen'>Not seen at \(SVGText.escape(unseen.joined(separator: ", "))): "
+            out += "\(unseen.count == 1 ? "that capture holds" : "those captures hold") no packet of this flow.</p>"
+        }
         let span = max(flow.lastTime - flow.firstTime, 1_000_000)
         let wholeStart = flow.firstTime - span / 50, wholeEnd = flow.lastTime + span / 50
         var whole = FlowGraph(flow: flow, analysis: analysis, kernel: context.kernel, timeline: context.timeline, zero: zero,
@@ -155,14 +161,21 @@ public enum HTMLReport {
         out += "<p class='meta'>confidence <b>\(finding.confidenceLevel)</b> (\(SVGText.number(finding.confidence))) · seen at "
         out += finding.vantage.map { vantage in
             let refs = finding.frames[vantage]
-            return "\(SVGText.escape(vantage))" + (refs.map { " (frames \($0.first) → decisive \($0.decisive))" } ?? "")
+            guard let refs, refs.first > 0 else { return "\(SVGText.escape(vantage)) (not in its capture)" }
+            return "\(SVGText.escape(vantage)) (frames \(refs.first) → decisive \(refs.decisive))"
         }.joined(separator: ", ")
         out += "</p><table class='evidence'><caption>Evidence</caption><tbody>"
-        for key in finding.evidence.keys.sorted() {
+        // `caveat` and `missing` are not measurements: they are listed under Caveats.
+        for key in finding.evidence.keys.sorted() where key != "caveat" && key != "missing" {
             out += "<tr><th scope='row'>\(SVGText.escape(key))</th><td>\(SVGText.escape(finding.evidence[key]?.description ?? ""))</td></tr>"
         }
         out += "</tbody></table>"
         var caveats: [String] = []
+        switch finding.evidence["caveat"] {
+        case .list(let items)?: caveats += items.map(\.description)
+        case let value?: caveats.append(value.description)
+        case nil: break
+        }
         if let missing = finding.evidence["missing"] { caveats.append("Undetermined: it would take \(missing.description) to decide.") }
         if finding.vantage.count == 1 && analysis.vantages.count > 1 {
             caveats.append("Only the \(finding.vantage.first ?? "") capture supports it; the other vantage points do not show it.")
@@ -243,7 +256,7 @@ public enum HTMLReport {
     .sack{fill:none;stroke:#56B4E9;stroke-width:3;opacity:.85}.ackpt{fill:#009E73}
     .kline{fill:none;stroke-width:1.5}.state{fill:#eee;stroke:#999;stroke-width:.5}.state-text{font-size:10px}
     .ev path{stroke:#999;stroke-dasharray:2 2}.ev text{font-size:10px}.ev-impairment path{stroke:#D55E00}.ev-rule path{stroke:#CC79A7}.ev-peer path{stroke:#0072B2}
-    .mk:hover{opacity:.6}
+    .mk:hover{opacity:.6}svg.graph .mk-label{font-size:10px;font-weight:600}
     ul.marks-legend{columns:2;list-style:none;padding:0}ul.marks-legend li{break-inside:avoid;margin:2px 0}ul.marks-legend svg{vertical-align:middle}
     .lab{background:#f4f8fb;border:1px solid #cfe0ee;padding:2px 14px 8px;margin-top:1em}
     tr.exp-fail td:first-child{color:#D55E00;font-weight:700}
