@@ -215,7 +215,7 @@ public enum HTMLReport {
     static func timelineSection(_ events: [TimelineEvent], zero: Int64) -> String {
         guard !events.isEmpty else { return "" }
         var out = "<section class='timeline-table'><h2>Timeline</h2><table><thead><tr><th>time (s)</th><th>what</th><th>event</th></tr></thead><tbody>"
-        for event in events.sorted(by: { $0.time < $1.time }) {
+        for event in events.enumerated().sorted(by: { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }).map(\.element) {
             out += "<tr class='ev-\(event.category)'><td>\(SVGText.seconds(Double(event.time - zero) / 1e9))</td><td>\(SVGText.escape(event.category))</td><td>\(SVGText.escape(event.text))</td></tr>"
         }
         return out + "</tbody></table></section>"

@@ -87,7 +87,9 @@ public enum RunHTMLReport {
                 }
             }
         }
-        context.timeline.sort { $0.time < $1.time }
+        // Stable: events at the same nanosecond keep their order, so a rebuilt report is the same file.
+        context.timeline = context.timeline.enumerated()
+            .sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
         context.kernel = ArtifactReaders.kernelSamples(path: folder + "/" + TCPInfoSampler.fileName)
         for explanation in Explanations.all { context.explanations[explanation.diagnosis] = explanation.text }
         return context
