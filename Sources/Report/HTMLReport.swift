@@ -176,7 +176,7 @@ public enum HTMLReport {
         case let value?: caveats.append(value.description)
         case nil: break
         }
-        if let missing = finding.evidence["missing"] { caveats.append("Undetermined: it would take \(missing.description) to decide.") }
+        if let missing = finding.evidence["missing"] { caveats.append("Undetermined. What is missing: \(missing.description)") }
         if finding.vantage.count == 1 && analysis.vantages.count > 1 {
             caveats.append("Only the \(finding.vantage.first ?? "") capture supports it; the other vantage points do not show it.")
         }
