@@ -25,6 +25,8 @@ public struct Scenario: Sendable, Hashable {
     public var warnings: [Warning]
     /// The file it came from, as named when loaded.
     public var file: String
+    /// `lab:` notes (what to try, questions, hints), if the scenario has any.
+    public var lab: LabGuide?
 
     public static let defaultTimeLimit: Duration = .seconds(30)
 
