@@ -235,7 +235,8 @@ struct ConversationState: Sendable {
                 fwd.gapCount += 1
                 if fwd.gaps.count < 256 {
                     fwd.gaps.append(CaptureGap(from: before, to: seq, frame: frameNumber, time: time, gapIPID: ipID,
-                                               beforeIPID: fwd.lastDataIPID, beforeIPIDKnown: fwd.lastDataIPIDKnown))
+                                               beforeIPID: fwd.lastDataIPID, beforeIPIDKnown: fwd.lastDataIPIDKnown,
+                                               gapTSval: segment.options.hasTimestamp ? segment.options.timestampValue : nil))
                 }
             }
             let resent = !flags.intersection([.retransmission, .fastRetransmission, .spuriousRetransmission, .outOfOrder]).isEmpty
@@ -410,6 +411,9 @@ struct ConversationState: Sendable {
                 let block = options.sackBlock(0)
                 var i = rev.retransmissions.count - 1
                 var checked = 0
+                // One D-SACK reports one duplicate arrival: the newest copy sent of those bytes (not
+                // yet explained by an earlier D-SACK). It says the copy before it arrived — nothing
+                // about older copies, which may well have been the one that filled the hole.
                 while i >= 0 && checked < 64 {
                     let event = rev.retransmissions[i]
                     if event.dsackFrame == nil && SeqNum.lessThan(block.left, event.seq &+ max(event.length, 1))
@@ -417,6 +421,7 @@ struct ConversationState: Sendable {
                         rev.retransmissions[i].dsackFrame = f.frameNumber
                         rev.retransmissions[i].dsackTime = time
                         rev.retransmissions[i].dsackWindowZero = segment.window == 0
+                        break
                     }
                     i -= 1
                     checked += 1
@@ -506,6 +511,13 @@ struct ConversationState: Sendable {
                     let span = gap.gapIPID &- gap.beforeIPID
                     let offset = ipID &- gap.beforeIPID
                     byIPID = span <= 4096 && offset >= 1 && offset < span
+                }
+                // A TSval later than that of the segment that revealed the gap: the sender stamped
+                // this copy after it, so it is a retransmission, not a late original.
+                if let gapTSval = gap.gapTSval, f.segment.options.hasTimestamp,
+                   Int32(bitPattern: f.segment.options.timestampValue &- gapTSval) > 0 {
+                    if SeqNum.greaterOrEqual(seq &+ f.segment.payloadLength, gap.to) { fwd.gaps[i].filled = true }
+                    return false
                 }
                 let delay = f.timestamp &- gap.time
                 var pathRTT: Int64 = shared.initialRTT

@@ -328,6 +328,8 @@ struct CaptureGap: Sendable {
     var gapIPID: UInt16
     var beforeIPID: UInt16
     var beforeIPIDKnown: Bool
+    /// The TSval of the segment that revealed the gap (nil without timestamps).
+    var gapTSval: UInt32?
     var filled = false
 }
 
