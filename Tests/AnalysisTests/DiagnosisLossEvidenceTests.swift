@@ -12,10 +12,26 @@ struct DiagnosisLossEvidenceTests {
     /// At the client: five segments, the first lost on the path, three duplicate ACKs (with SACK
     /// blocks when negotiated), a fast retransmission, the ACK of everything a round trip later.
     /// With `spuriousCopy` the client also resends the second segment just before that ACK.
-    static func fastRetransmit(sack: Bool, spuriousCopy: Bool = false) -> DiagnosisScript {
+    /// With `retransmittedSYN` the client's first SYN is answered late: the SYN/ACK arrives just
+    /// after the client resent the SYN 1 s later, so the last SYN's "RTT" is 20 µs, not 10 ms.
+    static func fastRetransmit(sack: Bool, spuriousCopy: Bool = false, retransmittedSYN: Bool = false) -> DiagnosisScript {
         var s = DiagnosisScript()
         s.oneWay = 5_000_000
-        var t = s.handshake(at: 0, sack: sack, seenBy: [.client])
+        var t: Int64
+        if retransmittedSYN {
+            for at: Int64 in [0, 1_000_000_000] {
+                s.emit(Segment(fromClient: true, seq: s.clientISN, flags: 0x002, window: 64240,
+                               options: DiagnosisScript.synOptions(scale: 7, sack: sack)), at: at, seenBy: [.client])
+            }
+            s.emit(Segment(fromClient: false, seq: s.serverISN, ack: s.clientISN &+ 1, flags: 0x012, window: 65160,
+                           options: DiagnosisScript.synOptions(scale: 7, sack: sack)),
+                   at: 1_000_020_000 - s.oneWay, seenBy: [.client])
+            s.emit(Segment(fromClient: true, seq: s.clientISN &+ 1, ack: s.serverISN &+ 1, window: 502), at: 1_000_030_000,
+                   seenBy: [.client])
+            t = 1_000_040_000
+        } else {
+            t = s.handshake(at: 0, sack: sack, seenBy: [.client])
+        }
         t = Self.exchanges(&s, count: 5, from: t)
         let first = s.clientNext
         var ends: [UInt32] = []
@@ -111,5 +127,21 @@ struct DiagnosisLossEvidenceTests {
         let findings = try DiagnosisSyntheticTests.diagnose(s, [.server]).findings
         #expect(!findings.contains { $0.kind == "reordering" }, "\(findings.names)")
         #expect(findings.contains { $0.name == "retransmission/packet-loss" }, "\(findings.names) \(findings.map(\.sentence))")
+    }
+}
+
+/// Karn's rule for the handshake (issue #11, defect class 5).
+@Suite("Handshake RTT across a retransmitted SYN")
+struct DiagnosisKarnTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("a SYN resent after 1 s gives no handshake RTT (which copy was answered?): the path RTT comes from clean ACK samples")
+    func retransmittedSYN() throws {
+        let s = DiagnosisLossEvidenceTests.fastRetransmit(sack: true, retransmittedSYN: true)
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        let rtt = try #require(loss.evidence["path_rtt_ms"]?.doubleValue)
+        #expect(rtt > 5 && rtt < 20, "path RTT \(rtt) ms taken across the retransmitted SYN")
+        #expect(loss.cause == "packet-loss")
     }
 }

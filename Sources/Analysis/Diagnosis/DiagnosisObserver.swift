@@ -53,7 +53,12 @@ struct ConversationState: Sendable {
         var firstFrame: UInt64 = 0
         var lastFrame: UInt64 = 0
         var packets = 0
+        /// The handshake RTT (tshark's initial RTT), Karn-clean: 0 when the SYN or SYN/ACK was
+        /// retransmitted, since which copy was answered is unknown and a SYN resent after 1 s
+        /// would make every threshold built on it a second too long.
         var initialRTT: Int64 = 0
+        /// A SYN or SYN/ACK was sent more than once before the handshake completed.
+        var handshakeRetransmitted = false
         var established = false
         var firstSYNTime: Int64?
         var firstSYNACKTime: Int64?
@@ -80,7 +85,7 @@ struct ConversationState: Sendable {
         shared.packets += 1
         shared.lastTime = frame.timestamp
         shared.lastFrame = frame.frameNumber
-        if let rtt = frame.initialRTT, shared.initialRTT == 0 { shared.initialRTT = rtt }
+        if let rtt = frame.initialRTT, shared.initialRTT == 0, !shared.handshakeRetransmitted { shared.initialRTT = rtt }
         if frame.fromClient {
             Self.step(frame, fromClient: true, fwd: &clientDir, rev: &serverDir, shared: &shared)
         } else {
@@ -170,6 +175,7 @@ struct ConversationState: Sendable {
                 shared.lateSYNs.append(LateSYN(frame: frameNumber, time: time, fromClient: fromClient, seq: seq))
                 shared.pendingLateSYN = shared.lateSYNs.count - 1
             }
+            if fwd.synCount > 0 && !shared.established { shared.handshakeRetransmitted = true }
             if fwd.synCount == 0 { fwd.isn = seq }
             fwd.synCount += 1
             if fwd.synFrames.count < 32 {
@@ -179,6 +185,7 @@ struct ConversationState: Sendable {
             if segment.options.sackPermitted { fwd.sackPermitted = true }
             if shared.firstSYNTime == nil { shared.firstSYNTime = time }
         } else if syn && ack {
+            if fwd.synAckCount > 0 && !shared.established { shared.handshakeRetransmitted = true }
             if fwd.synAckCount == 0 {
                 fwd.synAckFrame = frameNumber
                 fwd.synAckTime = time
