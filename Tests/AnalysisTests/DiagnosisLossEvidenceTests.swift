@@ -145,3 +145,35 @@ struct DiagnosisKarnTests {
         #expect(loss.cause == "packet-loss")
     }
 }
+
+/// Delayed ACK against an RTT jump (issue #11, defect class 6).
+@Suite("Delayed ACK of a lone trailing segment")
+struct DiagnosisDelayedAckTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("the flight acknowledged at the usual RTT, the lone last segment waits, a D-SACK follows: spurious-delayed-ack")
+    func loneTrailingSegment() throws {
+        var s = DiagnosisScript()
+        s.oneWay = 5_000_000
+        var t = s.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisLossEvidenceTests.exchanges(&s, count: 5, from: t)
+        // A flight of three: the first two acknowledged at once (one ACK for two segments)...
+        s.clientData(1000, at: t, seenBy: [.client])
+        s.clientData(1000, at: t + 10_000, seenBy: [.client])
+        let twoAcked = s.clientNext
+        let (last, _) = s.clientData(500, at: t + 20_000, seenBy: [.client])
+        s.serverAck(twoAcked, at: t + s.oneWay + 20_000, seenBy: [.client])
+        // ...the lone last one waits: the RTO fires at 210 ms, the delayed ACK (sent before the copy
+        // reached the server) arrives just after, then the D-SACK for the copy.
+        let resend = t + 210_000_000
+        s.emit(Segment(fromClient: true, seq: last, ack: s.serverNext, flags: 0x018, length: 500, window: 502),
+               at: resend, seenBy: [.client])
+        s.serverAck(s.clientNext, at: resend + s.oneWay - 1_000_000, seenBy: [.client])
+        s.serverAck(s.clientNext, at: resend + s.oneWay + 20_000, sack: [(last, s.clientNext)], seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        let finding = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(finding.cause == "spurious-delayed-ack", "\(finding.sentence)")
+        #expect(finding.evidence["lone_trailing_segment"] == .bool(true))
+        #expect(!findings.contains { $0.cause == "rtt-exceeds-rto" })
+    }
+}

@@ -568,6 +568,7 @@ struct ConversationState: Sendable {
             event.originalIPID = copies.oldest.ipID
             event.originalLength = copies.oldest.length
             event.earlierCopies = copies.count
+            event.previousSegmentTime = fwd.sent.copies(covering: copies.oldest.seq &- 1, before: copies.oldest.frame)?.newest.time
         }
         event.senderHighSeq = fwd.highSeq
         event.tsharkRTO = f.rto
@@ -579,6 +580,7 @@ struct ConversationState: Sendable {
             event.recentInflatedBefore = fwd.rtt.recent.filter { $0 >= fwd.rtt.minimum.timesSaturating(2) }.count
         }
         event.samplesBefore = fwd.rtt.count
+        event.peerAckedUpToIt = rev.ackKnown && rev.ackValue == seq
         if rev.ackKnown && rev.ackValue == seq && fwd.duplicateAckRun > 0 {
             event.lossSignal.insert(.duplicateAcks)
             event.duplicateAcksBefore = fwd.duplicateAckRun

@@ -286,6 +286,11 @@ struct RetransmissionEvent: Sendable {
     var recentCountBefore = 0
     var lossSignal: LossSignal = []
     var duplicateAcksBefore = 0
+    /// When the segment just before the original (in sequence) was sent: the original went out in
+    /// the same flight when that is less than a round trip earlier.
+    var previousSegmentTime: Int64?
+    /// The peer's cumulative ACK stood exactly at this segment: everything before it had arrived.
+    var peerAckedUpToIt = false
     /// The peer had already acknowledged these bytes when this copy was seen.
     var peerAckedBefore = false
     /// The peer's receive window was zero (or a zero-window stall was on) at that moment.

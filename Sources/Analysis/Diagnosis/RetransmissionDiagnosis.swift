@@ -57,6 +57,25 @@ extension DiagnosisContext {
         var dsackDelay: Int64?
         var retransmissionDelay: Int64?
         var receiverLimitedRTT = false
+        /// Only the lone last segment of a flight waited for its ACK (T2's shape).
+        var loneTrailing = false
+    }
+
+    /// The retransmitted segment was the last of a flight (sent within a round trip of the one
+    /// before it, nothing after it), everything before it was acknowledged, and the RTT samples
+    /// before it (those segments' ACKs) and after it were at the connection's usual level: only
+    /// the lone trailing segment waited. A path that slowed would have delayed the whole flight
+    /// and the samples after it.
+    static func loneTrailingSegmentWaited(_ event: RetransmissionEvent) -> Bool {
+        guard event.earlierCopies == 1, event.peerAckedUpToIt,
+              event.senderHighSeq == event.seq &+ event.length &+ (event.fin ? 1 : 0),
+              let median = event.recentMedianBefore, let minimum = event.minRTTBefore, event.recentCountBefore >= 2,
+              let original = event.originalTime, let previous = event.previousSegmentTime,
+              original.minusSaturating(previous) < max(minimum, 1)
+        else { return false }
+        let usual = minimum.timesSaturating(2)
+        let after = Stats.median(event.samplesAfter)
+        return median <= usual && (after.map { $0 <= usual } ?? true)
     }
 
     // swiftlint:disable:next function_body_length cyclomatic_complexity
@@ -245,7 +264,17 @@ extension DiagnosisContext {
                     guard let retransmissionDelay, let pathRTT else { return false }
                     return retransmissionDelay >= 4 * pathRTT && retransmissionDelay >= 1_000_000
                 }()
-                if nearSender != false {
+                if nearSender != false, let dsackTime = event.dsackTime, dsackTime >= event.time,
+                   Self.loneTrailingSegmentWaited(event) {
+                    // T2, the delayed ACK's own shape: the rest of the flight was acknowledged at the
+                    // usual RTT and only the flight's last segment waited — a receiver holding its
+                    // ACK for a lone segment — and a D-SACK after the copy says the original had
+                    // arrived. The path did not slow (that would have delayed the whole flight).
+                    episode.cause = .delayedAck
+                    episode.loneTrailing = true
+                    episode.dsackDelay = dsackTime.minusSaturating(event.time)
+                    episode.decisive = event.dsackFrame ?? event.frame
+                } else if nearSender != false {
                     // T3: the first ACK of the original came with an RTT far above the earlier srtt.
                     if let coverTime = event.coverAckTime, !event.coverAckHasDSACK, let originalTime = event.originalTime,
                        let srtt = event.srttBefore, event.dsackFrame.map({ _ in (event.dsackTime ?? 0) > coverTime }) ?? true {
@@ -482,6 +511,15 @@ extension DiagnosisContext {
             evidence["dsacks"] = .int(Int64(all.filter { events[$0].dsackFrame != nil }.count))
             let after = lead.retransmissionDelay.map { JSONText.number(Stats.ms($0)) } ?? "?"
             let rtt = pathRTT.map { JSONText.number(Stats.ms($0)) } ?? "?"
+            if lead.loneTrailing {
+                evidence["lone_trailing_segment"] = .bool(true)
+                let typical = sending.rtt.recentMedian.map { JSONText.number(Stats.ms($0)) } ?? rtt
+                sentence = "The segments of \(sender)'s flight were acknowledged at the usual \(typical) ms RTT; only the "
+                    + "lone last one waited (\(after) ms, until the sender resent it) — \(receiver) was holding its "
+                    + "delayed ACK for a single segment — and a D-SACK after the copy says the original had arrived: "
+                    + "the retransmission was spurious, the path did not slow."
+                break
+            }
             sentence = "\(sender) resent data \(after) ms after the original — far longer than the \(rtt) ms path RTT — "
                 + "while \(receiver) was still holding its delayed ACK; \(receiver) answered the duplicate at once with a "
                 + "D-SACK, so the retransmission was spurious: the sender's RTO is shorter than the receiver's delayed-ACK timer."
