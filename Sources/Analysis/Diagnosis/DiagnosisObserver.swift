@@ -325,7 +325,9 @@ struct ConversationState: Sendable {
             senderDataUnacked: fwd.sentData && fwd.seqKnown && (!rev.ackKnown || SeqNum.greaterThan(fwd.highSeq, rev.ackValue)),
             peerPackets: rev.packets - rev.rsts,
             copiedIPIDFrom: copiedIPID(segment, answering: rev),
-            reservedBits: segment.flags.rawValue & 0x0E00))
+            reservedBits: segment.flags.rawValue & 0x0E00,
+            peerAckOfSender: rev.ackKnown ? rev.ackValue : nil,
+            senderFINFrame: fwd.sentFIN ? fwd.finFrame : nil))
     }
 
     /// The frame of the peer's recent packet whose IP ID the RST carries (IPv4, non-zero IDs

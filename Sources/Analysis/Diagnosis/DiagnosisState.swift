@@ -436,6 +436,10 @@ struct RSTRecord: Sendable {
     var copiedIPIDFrom: UInt64?
     /// Reserved TCP header bits (0x0E00) set in the RST: no host's stack sends them.
     var reservedBits: UInt16 = 0
+    /// The highest ACK number the peer sent for the RST's sender's data (any earlier peer
+    /// segment, not only the last), and the frame of the sender's FIN, if it sent one.
+    var peerAckOfSender: UInt32?
+    var senderFINFrame: UInt64?
 }
 
 /// A SYN that arrived on an established connection, and how it was answered.
