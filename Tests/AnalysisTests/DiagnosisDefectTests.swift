@@ -187,3 +187,42 @@ struct DiagnosisClosedWithUnreadTests {
         }
     }
 }
+
+/// What is not flow control, and what is not benign (defect class 8).
+@Suite("Zero window after both FINs; keep-alive answered by an RST")
+struct DiagnosisCloseAndKeepAliveTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("a zero window advertised after both FINs is no zero-window finding")
+    func zeroWindowAfterBothFINs() throws {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisSyntheticTests.exchanges(&s, count: 3, from: t)
+        s.emit(Segment(fromClient: true, seq: s.clientNext, ack: s.serverNext, flags: 0x011, window: 502), at: t, seenBy: [.client])
+        s.clientNext &+= 1
+        s.emit(Segment(fromClient: false, seq: s.serverNext, ack: s.clientNext, flags: 0x011, window: 509),
+               at: t + 2 * s.oneWay, seenBy: [.client])
+        s.serverNext &+= 1
+        // The closing side's last ACK advertises a zero window (its buffers freed), twice.
+        s.clientAck(s.serverNext, at: t + 3 * s.oneWay + 10_000, window: 0, seenBy: [.client])
+        s.clientAck(s.serverNext, at: t + 3_000_000_000, window: 0, seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        #expect(!findings.contains { $0.kind == "zero-window" }, "\(findings.map(\.sentence))")
+    }
+
+    @Test("a keep-alive answered by an RST is not benign")
+    func keepAliveAnsweredByRST() throws {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisSyntheticTests.exchanges(&s, count: 3, from: t)
+        // 75 s idle, then a keep-alive (one byte behind the next sequence number); the server,
+        // which lost the connection meanwhile, answers with a bare RST at its ACK number.
+        t += 75_000_000_000
+        s.emit(Segment(fromClient: true, seq: s.clientNext &- 1, ack: s.serverNext, window: 502), at: t, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: s.serverNext, flags: 0x004, window: 0, ipID: 0), at: t + 2 * s.oneWay,
+               seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        #expect(!findings.contains { $0.name == "keep-alive/benign" }, "\(findings.names)")
+        #expect(findings.contains { $0.kind == "rst" }, "\(findings.names)")
+    }
+}

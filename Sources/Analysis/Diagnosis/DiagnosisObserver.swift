@@ -149,6 +149,13 @@ struct ConversationState: Sendable {
         }
         if rst {
             fwd.rsts += 1
+            if rev.lastWasKeepAlive {
+                // A keep-alive answered by an RST found the connection gone: not benign.
+                rev.lastWasKeepAlive = false
+                rev.benignKeepAlives -= 1
+                rev.keepAlivesAnsweredByRST += 1
+                if rev.benignKeepAliveFrames.last == rev.lastPacketFrame { rev.benignKeepAliveFrames.removeLast() }
+            }
             recordRST(f, fromClient: fromClient, fwd: fwd, rev: rev, shared: &shared)
             fwd.lastPacketTime = time
             fwd.lastPacketFrame = frameNumber
@@ -210,10 +217,12 @@ struct ConversationState: Sendable {
         // 4. What this packet acknowledges of the peer's data.
         if ack { acknowledge(f, fwd: &fwd, rev: &rev) }
 
-        // 5. The window this packet advertises, and probes of the peer's zero window.
-        if !syn {
+        // 5. The window this packet advertises, and probes of the peer's zero window. Once both
+        // sides have sent their FIN no more data can flow: a zero window then is no flow control.
+        if !syn && !(fwd.sentFIN && rev.sentFIN) {
             trackWindow(f, fwd: &fwd)
         }
+        fwd.lastWasKeepAlive = false
         if flags.contains(.keepAlive) || flags.contains(.zeroWindowProbe) {
             if rev.window.inStall, let index = rev.window.stalls.indices.last {
                 rev.window.stalls[index].probes += 1
@@ -225,6 +234,7 @@ struct ConversationState: Sendable {
                 rev.window.lastProbeTime = time
             } else if flags.contains(.keepAlive) {
                 fwd.benignKeepAlives += 1
+                fwd.lastWasKeepAlive = true
                 if fwd.benignKeepAliveFrames.count < 16 { fwd.benignKeepAliveFrames.append(frameNumber) }
             }
         }

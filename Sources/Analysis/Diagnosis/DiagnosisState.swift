@@ -531,6 +531,10 @@ struct DirectionState: Sendable {
     var window = WindowTracker()
     var benignKeepAlives = 0
     var benignKeepAliveFrames: [UInt64] = []
+    /// This direction's last packet was a keep-alive counted as benign (until the answer shows).
+    var lastWasKeepAlive = false
+    /// Keep-alives the peer answered with an RST: the peer had lost the connection — not benign.
+    var keepAlivesAnsweredByRST = 0
 
     var ipIDSequential: Bool { ipIDSteps >= 4 && ipIDSmallSteps * 5 >= ipIDSteps * 4 }
     var ipIDAlwaysZero: Bool { packets > 0 && ipIDZero == packets }
