@@ -226,3 +226,49 @@ struct DiagnosisCloseAndKeepAliveTests {
         #expect(findings.contains { $0.kind == "rst" }, "\(findings.names)")
     }
 }
+
+/// A receive window that limits the sender without reaching zero (inconsistent_printer's class).
+@Suite("Narrow receive window")
+struct DiagnosisNarrowWindowTests {
+    static func narrowStall(stall: Int64, resumeAtOnce: Bool) -> DiagnosisScript {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        // Bulk data in 1400-byte segments, each pair acknowledged; the window shrinks.
+        for window: UInt16 in [40, 30, 20] {
+            s.clientData(1400, at: t, seenBy: [.client])
+            s.clientData(1400, at: t + 10_000, seenBy: [.client])
+            s.serverAck(s.clientNext, at: t + s.oneWay + 20_000, window: window, seenBy: [.client])
+            t += 2 * s.oneWay + 100_000
+        }
+        // Window 1 (x128 = 128 bytes): below one segment, not zero. The sender waits.
+        s.serverAck(s.clientNext, at: t, window: 1, seenBy: [.client])
+        // The receiver reads: window update, and the sender sends at once (or long after).
+        s.serverAck(s.clientNext, at: t + stall, window: 40, seenBy: [.client])
+        let resume = t + stall + s.oneWay + (resumeAtOnce ? 50_000 : 3_000_000_000)
+        s.clientData(1400, at: resume, seenBy: [.client])
+        s.serverAck(s.clientNext, at: resume + s.oneWay + 10_000, window: 40, seenBy: [.client])
+        return s
+    }
+
+    @Test("window below one segment, never zero, the sender waits 1.4 s and resumes at once: receiver-limited")
+    func narrowWindowLimits() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.narrowStall(stall: 1_400_000_000, resumeAtOnce: true))
+        let finding = try #require(findings.first { $0.kind == "zero-window" }, "\(findings.names)")
+        #expect(finding.cause == "receiver-slow")
+        #expect(finding.evidence["window_reached_zero"] == .bool(false))
+        #expect(finding.evidence["smallest_window"] == .int(128))
+        #expect(!finding.sentence.contains("fell to zero"))
+    }
+
+    @Test("a sender that stays idle after the window reopens was not held back by it: no finding")
+    func senderHadNothing() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.narrowStall(stall: 1_400_000_000, resumeAtOnce: false))
+        #expect(!findings.contains { $0.kind == "zero-window" }, "\(findings.names)")
+    }
+
+    @Test("a brief narrow window (one delayed ACK): no finding")
+    func briefNarrowWindow() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.narrowStall(stall: 20_000_000, resumeAtOnce: true))
+        #expect(!findings.contains { $0.kind == "zero-window" }, "\(findings.names)")
+    }
+}

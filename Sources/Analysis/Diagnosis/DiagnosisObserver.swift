@@ -221,6 +221,9 @@ struct ConversationState: Sendable {
         // sides have sent their FIN no more data can flow: a zero window then is no flow control.
         if !syn && !(fwd.sentFIN && rev.sentFIN) {
             trackWindow(f, fwd: &fwd)
+            if segment.window != 0 && !flags.contains(.zeroWindow) {
+                fwd.window.narrow.advertise(f.scaledWindow, segment: rev.largestSegment, frame: frameNumber, time: time)
+            }
         }
         fwd.lastWasKeepAlive = false
         if flags.contains(.keepAlive) || flags.contains(.zeroWindowProbe) {
@@ -247,6 +250,8 @@ struct ConversationState: Sendable {
         let occupies = length > 0 || syn || fin
         if length > 0 && !syn {
             fwd.sentData = true
+            fwd.largestSegment = max(fwd.largestSegment, length)
+            rev.window.narrow.senderSent(frame: frameNumber, time: time)
             let before = fwd.highSeq
             if flags.contains(.lostSegment) && fwd.seqKnown {
                 fwd.gapCount += 1

@@ -370,8 +370,59 @@ struct ZeroWindowStall: Sendable {
     var probeIntervals: [Int64] = []
 }
 
+/// A receive window that fell below one of the sender's segments without reaching zero: the
+/// sender cannot send a full segment (and, avoiding silly windows, usually sends nothing) until
+/// the receiver reads and the window reopens.
+struct NarrowWindowStall: Sendable {
+    var startFrame: UInt64
+    var startTime: Int64
+    var window: UInt32
+    var endFrame: UInt64?
+    var endTime: Int64?
+    /// The sender's data segments while the window was narrow.
+    var dataDuring = 0
+    /// The sender's first data segment after the window reopened, and how soon it came.
+    var resumedFrame: UInt64?
+    var resumedDelay: Int64?
+}
+
+/// Narrow-window stalls of one receiver (see `NarrowWindowStall`).
+struct NarrowWindowTracker: Sendable {
+    var stalls: [NarrowWindowStall] = []
+    var open = false
+
+    /// Follows one window advertisement (non-zero, scaled) against the sender's segment size.
+    mutating func advertise(_ window: UInt32, segment: UInt32, frame: UInt64, time: Int64) {
+        guard segment > 0 else { return }
+        if window < segment {
+            if !open && stalls.count < 64 {
+                stalls.append(NarrowWindowStall(startFrame: frame, startTime: time, window: window))
+                open = true
+            } else if open, let last = stalls.indices.last {
+                stalls[last].window = min(stalls[last].window, window)
+            }
+        } else if open, let last = stalls.indices.last {
+            stalls[last].endFrame = frame
+            stalls[last].endTime = time
+            open = false
+        }
+    }
+
+    /// The sender sent data: during a narrow stall, or as the first segment after one.
+    mutating func senderSent(frame: UInt64, time: Int64) {
+        guard let last = stalls.indices.last else { return }
+        if open {
+            stalls[last].dataDuring += 1
+        } else if stalls[last].resumedFrame == nil, let end = stalls[last].endTime {
+            stalls[last].resumedFrame = frame
+            stalls[last].resumedDelay = time.minusSaturating(end)
+        }
+    }
+}
+
 /// The receive-window behaviour of the side that advertises it.
 struct WindowTracker: Sendable {
+    var narrow = NarrowWindowTracker()
     var inStall = false
     var stalls: [ZeroWindowStall] = []
     var stallCount = 0
@@ -529,6 +580,8 @@ struct DirectionState: Sendable {
     var hasReorder = false
     // the window this direction advertises (for the peer's data)
     var window = WindowTracker()
+    /// The largest data segment this direction sent (its effective MSS, as far as seen).
+    var largestSegment: UInt32 = 0
     var benignKeepAlives = 0
     var benignKeepAliveFrames: [UInt64] = []
     /// This direction's last packet was a keep-alive counted as benign (until the answer shows).
