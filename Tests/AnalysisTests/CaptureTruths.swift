@@ -73,13 +73,15 @@ extension CaptureTruth {
             mustNot: [E(name: "retransmission/*", minSeverity: "major"), E(name: "rst/*")]),
         CaptureTruth(
             file: "chrissanders__inconsistent_printer.pcapng",
-            why: "The printer's window falls to 180 bytes (101) and stays shut 1.42 s; later 1092 (119), the client "
+            why: "Five times the printer's window falls below one 1460-byte segment without reaching zero (628 at 31, "
+                + "reopened 1.17 s later at 32, the client sending at once at 33; ...; 180 at 101, reopened 1.42 s later "
+                + "at 102); later 1092 (119), the client "
                 + "sends exactly 1092 bytes after 4.8 s (120) and re-sends them (121, 122) into 16 s of silence: "
                 + "a receiver that limits and then stops taking data, with no zero window advertised.",
-            must: [E(name: "zero-window/*")],
+            must: [E(name: "zero-window/receiver-slow", decisive: 32, sentenceLacks: ["fell to zero"],
+                     evidenceKeys: ["window_reached_zero", "smallest_window"])],
             mustNot: [E(name: "retransmission/packet-loss"), E(name: "retransmission/congestion-loss")],
-            allowed: ["retransmission/undetermined"],
-            knownIssue: "no finding yet for a receiver-limited window that never reaches zero"),
+            allowed: ["retransmission/undetermined"]),
         CaptureTruth(
             file: "chrissanders__nowebaccess3.pcapng",
             why: "SYN, retransmitted twice with growing intervals, never answered.",
@@ -167,8 +169,7 @@ extension CaptureTruth {
                 + "flight: retransmissions of segments lost before the capture point, not late originals.",
             must: [E(name: "retransmission/packet-loss")],
             mustNot: [E(name: "reordering/path-reordering", decisive: 187)],
-            allowed: ["reordering/path-reordering", "retransmission/undetermined"],
-            knownIssue: "first copies sent after dup ACKs, with later TSvals, still read as late originals"),
+            allowed: ["reordering/path-reordering", "retransmission/undetermined"]),
         CaptureTruth(
             file: "zeek-pr33__reordering-via-proximity.trace",
             why: "Out-of-order segments arriving within a fraction of an RTT (73/74): reordering; a few real losses.",
