@@ -16,10 +16,11 @@ enum Faultline {
         let outputPath: String
         let errorPath: String
 
-        init(_ arguments: [String], directory: String) throws {
+        /// - Parameter executable: another program to start (`arguments` then start with its argv[0]).
+        init(_ arguments: [String], directory: String, executable: String? = nil) throws {
             process = Process()
-            process.executableURL = URL(fileURLWithPath: try TestSupport.faultlineBinaryPath())
-            process.arguments = arguments
+            process.executableURL = URL(fileURLWithPath: try executable ?? TestSupport.faultlineBinaryPath())
+            process.arguments = executable == nil ? arguments : Array(arguments.dropFirst())
             process.currentDirectoryURL = URL(fileURLWithPath: directory)
             outputPath = directory + "/stdout-\(UUID().uuidString)"
             errorPath = directory + "/stderr-\(UUID().uuidString)"
@@ -62,8 +63,9 @@ enum Faultline {
     }
 
     /// Runs to completion (up to `timeout` seconds).
-    static func run(_ arguments: [String], directory: String, timeout: Double = 120) throws -> (status: Int32?, output: String, error: String) {
-        let running = try Running(arguments, directory: directory)
+    static func run(_ arguments: [String], directory: String, timeout: Double = 120,
+                    executable: String? = nil) throws -> (status: Int32?, output: String, error: String) {
+        let running = try Running(arguments, directory: directory, executable: executable)
         let status = running.wait(seconds: timeout)
         return (status, running.output, running.errorOutput)
     }
