@@ -157,7 +157,7 @@ public final class Lab: @unchecked Sendable {
     /// Every live instance (owner alive), labs first.
     public static func instances() -> [Instance] {
         var byKey: [String: Instance] = [:]
-        for (name, owner) in NamespaceSweeper.mounted() where NamespaceSweeper.isAlive(owner) {
+        for (name, owner) in NamespaceSweeper.mounted() where NamespaceSweeper.isOwnerAlive(owner, of: name) {
             let rest = name.dropFirst(NetworkNamespace.namePrefix.count).drop { $0 != "-" }.dropFirst()
             guard let dash = rest.lastIndex(of: "-") else { continue }
             let id = String(rest[..<dash])

@@ -252,7 +252,7 @@ public final class ScenarioRun: @unchecked Sendable {
         case .passed: exitCode = 0
         case .failed: exitCode = 1
         case .error: exitCode = error?.exitCode ?? 1
-        case .interrupted: exitCode = cancellation.signal == SIGTERM ? RunExitCode.terminated : RunExitCode.interrupted
+        case .interrupted: exitCode = RunExitCode.stopped(by: cancellation.signal)
         }
         let processExit = Dictionary(processOutcomes().compactMap { name, o in o.exitStatus.map { (name, $0) } },
                                      uniquingKeysWith: { a, _ in a })
@@ -262,7 +262,7 @@ public final class ScenarioRun: @unchecked Sendable {
             expectations: expectations, findings: findings, captures: lock.withLock { captures }, processes: processExit,
             error: error.map { "\($0.category): \($0)" }, exitCode: exitCode, detector: settings.detector.description,
             notes: lock.withLock { notes }, engines: lock.withLock { impairments }?.engineUses ?? [], phases: lock.withLock { phases })
-        if status == .interrupted { result.diagnosis = "interrupted (\(cancellation.signal == SIGTERM ? "SIGTERM" : "SIGINT")): torn down" }
+        if status == .interrupted { result.diagnosis = "interrupted (\(SignalWatcher.name(of: cancellation.signal))): torn down" }
         writeArtifacts(result)
         return result
     }
