@@ -27,9 +27,10 @@ let package = Package(
         .systemLibrary(name: "CNftables", pkgConfig: "libnftables", providers: [.apt(["libnftables-dev"])]),
 
         // MARK: layers
+        .target(name: "Values"),
         .target(name: "Netlink", dependencies: ["CLinux", "CMnl", "CNetlinkRoute"]),
-        .target(name: "Impairment", dependencies: ["Netlink", "CLinux", "CMnl", "CNetfilterQueue"]),
-        .target(name: "Peers", dependencies: ["CLinux"]),
+        .target(name: "Impairment", dependencies: ["Values", "Netlink", "CLinux", "CMnl", "CNetfilterQueue"]),
+        .target(name: "Peers", dependencies: ["Values", "CLinux"]),
         .target(name: "Capture", dependencies: ["Netlink", "CLinux", "CPcap"]),
         .target(name: "Analysis"),
         .target(name: "Report", dependencies: ["Analysis"]),
@@ -45,7 +46,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Netlink", "CLinux"], path: "Tests/TestSupport"),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
         .testTarget(name: "ImpairmentTests", dependencies: ["Impairment", "Netlink", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PeersTests", dependencies: ["Peers", "Netlink", "TestSupport"]),
+        .testTarget(name: "PeersTests", dependencies: ["Peers", "Impairment", "Netlink", "TestSupport"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Analysis", "Netlink", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"], exclude: ["Fixtures"]),
         .testTarget(name: "ScenarioTests", dependencies: ["Scenario", "Analysis"], resources: [.copy("Malformed")]),

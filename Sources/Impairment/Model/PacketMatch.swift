@@ -1,3 +1,4 @@
+import Values
 /// Which packets an impairment applies to. Every field is optional; a nil field matches
 /// anything, and all given fields must match (AND).
 ///
