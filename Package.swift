@@ -32,13 +32,13 @@ let package = Package(
         .target(name: "Impairment", dependencies: ["Values", "Netlink", "CLinux", "CMnl", "CNetfilterQueue"]),
         .target(name: "Peers", dependencies: ["Values", "CLinux"]),
         .target(name: "Capture", dependencies: ["Netlink", "CLinux", "CPcap"]),
-        .target(name: "Analysis"),
-        .target(name: "Report", dependencies: ["Analysis"]),
+        .target(name: "Analysis", dependencies: ["Values"]),
+        .target(name: "Report", dependencies: ["Values", "Analysis"]),
         .target(name: "Scenario", dependencies: ["Impairment", "Analysis", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Runner", dependencies: ["Scenario", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "CLinux", "CNftables"]),
-        .target(name: "FaultlineTesting", dependencies: ["Runner", "Scenario", "Impairment", "Analysis", "CLinux"]),
+        .target(name: "Runner", dependencies: ["Values", "Scenario", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "CLinux", "CNftables"]),
+        .target(name: "FaultlineTesting", dependencies: ["Values", "Runner", "Scenario", "Impairment", "Analysis", "CLinux"]),
         .executableTarget(name: "faultline", dependencies: [
-            "Runner", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "Scenario",
+            "Values", "Runner", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "Scenario",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
