@@ -48,7 +48,7 @@ public struct Finding: Codable, Sendable, Hashable {
 
     /// Kinds that mean something went wrong (the rest — capture artifacts, reordering, benign
     /// keep-alives — are recognised so that they are *not* mistaken for failures).
-    public static let failureKinds: Set<String> = ["zero-window", "rst", "syn", "retransmission"]
+    public static let failureKinds: Set<String> = ["zero-window", "rst", "syn", "retransmission", "connection-lost"]
     public var isFailure: Bool { Self.failureKinds.contains(kind) }
 
     enum CodingKeys: String, CodingKey { case kind, cause, flow, vantage, frames, evidence, confidence, sentence }
