@@ -141,6 +141,21 @@ struct SentRing: Sendable {
         head = 0
     }
 
+    /// The segments sent at or beyond `seq` (newest first, up to 4096), and the oldest one's frame.
+    func sent(from seq: UInt32) -> (count: Int, oldestFrame: UInt64?) {
+        var found = 0
+        var oldest: UInt64?
+        var i = count - 1
+        while i >= 0 && found < 4096 {
+            let entry = storage[(head + i) & (storage.count - 1)]
+            guard SeqNum.greaterOrEqual(entry.seq, seq) else { break }
+            found += 1
+            oldest = entry.frame
+            i -= 1
+        }
+        return (found, oldest)
+    }
+
     /// The frame of one of the last `lookback` segments sent with IP ID `ipID`, if any.
     func frame(withIPID ipID: UInt16, lookback: Int = 64) -> UInt64? {
         var i = count - 1
@@ -368,6 +383,12 @@ struct ZeroWindowStall: Sendable {
     var zeroReplies = 0
     var lastZeroFrame: UInt64
     var probeIntervals: [Int64] = []
+    /// The ACK number the zero window was advertised at: the window's right edge.
+    var edge: UInt32 = 0
+    /// Data segments the sender sent (or that arrived here) at or beyond that edge while the
+    /// window was zero: the receiver discards them, and they must be sent again.
+    var overruns = 0
+    var firstOverrunFrame: UInt64?
 }
 
 /// A receive window that fell below one of the sender's segments without reaching zero: the

@@ -165,6 +165,19 @@ extension DiagnosisContext {
             }
         }
 
+        /// The copy resends data that had gone beyond the receiver's zero window (at or past its
+        /// edge, first sent while it was zero): the receiver dropped it for want of room — the
+        /// zero-window episode's consequence, not loss on the path.
+        func overranZeroWindow(_ event: RetransmissionEvent) -> Bool {
+            let slack = pathRTT ?? 0
+            return receiving.window.stalls.contains { stall in
+                guard stall.overruns > 0, SeqNum.greaterOrEqual(event.seq, stall.edge), event.time >= stall.startTime
+                else { return false }
+                guard let sent = event.originalTime else { return event.seq == stall.edge }
+                return sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
+            }
+        }
+
         // Recovery episodes: a retransmission at or beyond the previous episode's recovery point
         // starts a new one.
         var episodes: [Episode] = []
@@ -188,7 +201,12 @@ extension DiagnosisContext {
             var onlyDupAcks = true
             var firstLost: RetransmissionEvent?
             var firstArrived: RetransmissionEvent?
+            var overran = 0
             for index in episode.events {
+                if overranZeroWindow(events[index]) {
+                    overran += 1
+                    continue
+                }
                 switch arrival(events[index]) {
                 case let .arrived(reason):
                     episode.arrived += 1
@@ -210,6 +228,10 @@ extension DiagnosisContext {
             episode.lossOnlyByDupAcksWithoutSACK = episode.lost > 0 && onlyDupAcks && !sackInUse
             if let resetTime, first.time >= resetTime.minusSaturating(1_000_000) {
                 continue  // after the connection was reset: a consequence, explained by the RST finding
+            }
+            if overran > 0 && episode.lost == 0 && episode.arrived == 0 {
+                outcome.absorbedByZeroWindow += episode.events.count
+                continue  // resends of data beyond a zero window: the zero-window finding explains them
             }
             if let lostEvent = firstLost {
                 // Loss: congestion when the RTT had risen before it.
