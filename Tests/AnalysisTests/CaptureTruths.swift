@@ -201,7 +201,8 @@ extension CaptureTruth {
             why: "The client sent a bare FIN (2) before the SYN/ACK arrived, then FIN/ACK 4 whose seq is the ISN "
                 + "(out of window); the server, which had answered the SYN (3), reset it one RTT later (5): it had "
                 + "the connection, so 'no longer has this connection' is contradicted.",
-            must: [E(name: "rst/*", decisive: 5, maxConfidence: 0.5)],
+            must: [E(name: "rst/*", decisive: 5, maxConfidence: 0.5),
+                   E(name: "retransmission/undetermined", sentenceHas: ["FIN (sent 2 times)", "ISN"])],
             mustNot: [E(name: "rst/peer-has-no-connection", minConfidence: 0.51),
                       E(name: "rst/*", sentenceHas: ["restarted"])],
             allowed: ["retransmission/*"]),

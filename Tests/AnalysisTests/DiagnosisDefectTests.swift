@@ -325,3 +325,28 @@ struct DiagnosisZeroWindowOverrunTests {
         #expect(zero.evidence["recurring"] == .bool(true))
     }
 }
+
+/// FINs never acknowledged get reported (fin_retransmission's class).
+@Suite("Repeated FIN never acknowledged")
+struct DiagnosisRepeatedFINTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("a FIN at the ISN, sent before the SYN/ACK and again after it, never acknowledged: reported, out of window")
+    func finAtISN() throws {
+        var s = DiagnosisScript()
+        s.emit(Segment(fromClient: true, seq: s.clientISN, flags: 0x002, window: 64240,
+                       options: DiagnosisScript.synOptions(scale: 7)), at: 0, seenBy: [.client])
+        s.emit(Segment(fromClient: true, seq: s.clientISN, flags: 0x001, window: 64240), at: 50_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: s.serverISN, ack: s.clientISN &+ 1, flags: 0x012, window: 65160,
+                       options: DiagnosisScript.synOptions(scale: 7)), at: 60_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: true, seq: s.clientISN, ack: s.serverISN &+ 1, flags: 0x011, window: 502),
+               at: 70_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: s.serverISN &+ 1, ack: 0, flags: 0x004, window: 0), at: 130_000_000,
+               seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        let fin = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(fin.sentence.contains("FIN (sent 2 times)"), "\(fin.sentence)")
+        #expect(fin.sentence.contains("out of window"))
+        #expect(fin.confidence <= 0.5)
+    }
+}

@@ -385,7 +385,7 @@ struct ConversationState: Sendable {
                 for position in rev.pendingCover.indices {
                     let index = rev.pendingCover[position]
                     let event = rev.retransmissions[index]
-                    if SeqNum.greaterOrEqual(ackNumber, event.seq &+ event.length &+ (event.fin ? 1 : 0)) {
+                    if SeqNum.greaterOrEqual(ackNumber, event.end) {
                         rev.retransmissions[index].coverAckFrame = f.frameNumber
                         rev.retransmissions[index].coverAckTime = time
                         rev.retransmissions[index].coverAckWindowZero = segment.window == 0
@@ -623,7 +623,8 @@ struct ConversationState: Sendable {
         for gap in fwd.gaps.suffix(16) where SeqNum.lessOrEqual(gap.from, seq) && SeqNum.lessThan(seq, gap.to) {
             event.lossSignal.insert(.gapAtVantage)
         }
-        let end = seq &+ length &+ (event.fin ? 1 : 0)
+        event.finAtISN = event.fin && fwd.synCount > 0 && seq == fwd.isn
+        let end = event.end
         event.peerAckedBefore = rev.ackKnown && SeqNum.greaterOrEqual(rev.ackValue, end)
         event.peerWindowZero = rev.window.inStall
         event.peerWindow = rev.window.lastScaledWindow

@@ -282,6 +282,12 @@ struct RetransmissionEvent: Sendable {
     var ipID: UInt16
     var flags: AnalysisFlags
     var fin: Bool
+    /// A bare FIN carrying the SYN's own sequence number (the ISN): the SYN occupies that number,
+    /// so no valid ACK ever covers this FIN (an ACK of ISN + 1 acknowledges the SYN only).
+    var finAtISN = false
+
+    /// The sequence number an ACK must reach to cover this copy.
+    var end: UInt32 { seq &+ length &+ (fin ? (finAtISN ? 2 : 1) : 0) }
     /// The sender's highest sequence number sent before this copy (the recovery point).
     var senderHighSeq: UInt32 = 0
     /// The first copy this vantage saw, if any.

@@ -338,10 +338,22 @@ extension DiagnosisContext {
                 }
             } else {
                 if first.fin {
-                    // FIN repeated: only worth a word when never answered at all.
-                    let silent = episode.events.allSatisfy { !events[$0].peerSpokeAfter && events[$0].coverAckFrame == nil }
-                    guard silent else { continue }
-                    if nearSender == false {
+                    // FIN repeated: worth a word when nothing ever acknowledged it (the close never
+                    // completed), whether the peer fell silent or answered other packets.
+                    guard episode.events.allSatisfy({ events[$0].coverAckFrame == nil }) else { continue }
+                    let silent = episode.events.allSatisfy { !events[$0].peerSpokeAfter }
+                    if !silent {
+                        // A FIN at the SYN's own sequence number (the ISN) lies below what the peer
+                        // expects (ISN + 1): out of window, so it is never acknowledged.
+                        let atISN = episode.events.contains { events[$0].finAtISN }
+                        // A FIN at the ISN is flagged from its first copy (it overlaps the SYN).
+                        let sent = episode.events.count + (events[episode.events[0]].finAtISN ? 0 : 1)
+                        episode.missing.append("why \(receiver.address), which answered other packets, never acknowledged "
+                                               + "\(sender.address)'s FIN (sent \(sent) times)"
+                                               + (atISN ? ": the FIN carries the SYN's own sequence number (the ISN), below "
+                                                  + "what \(receiver.address) expects, so it is out of window — "
+                                                  + "\(sender.address) closed before the handshake completed" : ""))
+                    } else if nearSender == false {
                         episode.missing.append("the FINs reached \(receiver.address)'s side (this capture) and it never "
                                                + "answered: a capture at the host itself, or its socket state, would tell "
                                                + "whether it is gone")
