@@ -53,7 +53,12 @@ struct ConversationState: Sendable {
         var firstFrame: UInt64 = 0
         var lastFrame: UInt64 = 0
         var packets = 0
+        /// The handshake RTT (tshark's initial RTT), Karn-clean: 0 when the SYN or SYN/ACK was
+        /// retransmitted, since which copy was answered is unknown and a SYN resent after 1 s
+        /// would make every threshold built on it a second too long.
         var initialRTT: Int64 = 0
+        /// A SYN or SYN/ACK was sent more than once before the handshake completed.
+        var handshakeRetransmitted = false
         var established = false
         var firstSYNTime: Int64?
         var firstSYNACKTime: Int64?
@@ -80,7 +85,7 @@ struct ConversationState: Sendable {
         shared.packets += 1
         shared.lastTime = frame.timestamp
         shared.lastFrame = frame.frameNumber
-        if let rtt = frame.initialRTT, shared.initialRTT == 0 { shared.initialRTT = rtt }
+        if let rtt = frame.initialRTT, shared.initialRTT == 0, !shared.handshakeRetransmitted { shared.initialRTT = rtt }
         if frame.fromClient {
             Self.step(frame, fromClient: true, fwd: &clientDir, rev: &serverDir, shared: &shared)
         } else {
@@ -144,6 +149,13 @@ struct ConversationState: Sendable {
         }
         if rst {
             fwd.rsts += 1
+            if rev.lastWasKeepAlive {
+                // A keep-alive answered by an RST found the connection gone: not benign.
+                rev.lastWasKeepAlive = false
+                rev.benignKeepAlives -= 1
+                rev.keepAlivesAnsweredByRST += 1
+                if rev.benignKeepAliveFrames.last == rev.lastPacketFrame { rev.benignKeepAliveFrames.removeLast() }
+            }
             recordRST(f, fromClient: fromClient, fwd: fwd, rev: rev, shared: &shared)
             fwd.lastPacketTime = time
             fwd.lastPacketFrame = frameNumber
@@ -170,6 +182,7 @@ struct ConversationState: Sendable {
                 shared.lateSYNs.append(LateSYN(frame: frameNumber, time: time, fromClient: fromClient, seq: seq))
                 shared.pendingLateSYN = shared.lateSYNs.count - 1
             }
+            if fwd.synCount > 0 && !shared.established { shared.handshakeRetransmitted = true }
             if fwd.synCount == 0 { fwd.isn = seq }
             fwd.synCount += 1
             if fwd.synFrames.count < 32 {
@@ -179,6 +192,7 @@ struct ConversationState: Sendable {
             if segment.options.sackPermitted { fwd.sackPermitted = true }
             if shared.firstSYNTime == nil { shared.firstSYNTime = time }
         } else if syn && ack {
+            if fwd.synAckCount > 0 && !shared.established { shared.handshakeRetransmitted = true }
             if fwd.synAckCount == 0 {
                 fwd.synAckFrame = frameNumber
                 fwd.synAckTime = time
@@ -203,10 +217,23 @@ struct ConversationState: Sendable {
         // 4. What this packet acknowledges of the peer's data.
         if ack { acknowledge(f, fwd: &fwd, rev: &rev) }
 
-        // 5. The window this packet advertises, and probes of the peer's zero window.
-        if !syn {
+        // 5. The window this packet advertises, and probes of the peer's zero window. Once both
+        // sides have sent their FIN no more data can flow: a zero window then is no flow control.
+        if !syn && !(fwd.sentFIN && rev.sentFIN) {
+            let stallsBefore = fwd.window.stallCount
             trackWindow(f, fwd: &fwd)
+            if fwd.window.stallCount > stallsBefore, let last = fwd.window.stalls.indices.last {
+                // Data already sent beyond the new zero window's edge is in flight to a receiver
+                // with no room for it (seen here before the zero window, at a sender-side vantage).
+                let beyond = rev.sent.sent(from: fwd.window.stalls[last].edge)
+                fwd.window.stalls[last].overruns = beyond.count
+                fwd.window.stalls[last].firstOverrunFrame = beyond.oldestFrame
+            }
+            if segment.window != 0 && !flags.contains(.zeroWindow) {
+                fwd.window.narrow.advertise(f.scaledWindow, segment: rev.largestSegment, frame: frameNumber, time: time)
+            }
         }
+        fwd.lastWasKeepAlive = false
         if flags.contains(.keepAlive) || flags.contains(.zeroWindowProbe) {
             if rev.window.inStall, let index = rev.window.stalls.indices.last {
                 rev.window.stalls[index].probes += 1
@@ -218,6 +245,7 @@ struct ConversationState: Sendable {
                 rev.window.lastProbeTime = time
             } else if flags.contains(.keepAlive) {
                 fwd.benignKeepAlives += 1
+                fwd.lastWasKeepAlive = true
                 if fwd.benignKeepAliveFrames.count < 16 { fwd.benignKeepAliveFrames.append(frameNumber) }
             }
         }
@@ -230,12 +258,21 @@ struct ConversationState: Sendable {
         let occupies = length > 0 || syn || fin
         if length > 0 && !syn {
             fwd.sentData = true
+            fwd.largestSegment = max(fwd.largestSegment, length)
+            if rev.window.inStall, let last = rev.window.stalls.indices.last, !flags.contains(.zeroWindowProbe),
+               SeqNum.greaterOrEqual(seq, rev.window.stalls[last].edge) {
+                // Data beyond a zero window: the receiver has no room and drops it.
+                rev.window.stalls[last].overruns += 1
+                if rev.window.stalls[last].firstOverrunFrame == nil { rev.window.stalls[last].firstOverrunFrame = frameNumber }
+            }
+            rev.window.narrow.senderSent(frame: frameNumber, time: time)
             let before = fwd.highSeq
             if flags.contains(.lostSegment) && fwd.seqKnown {
                 fwd.gapCount += 1
                 if fwd.gaps.count < 256 {
                     fwd.gaps.append(CaptureGap(from: before, to: seq, frame: frameNumber, time: time, gapIPID: ipID,
-                                               beforeIPID: fwd.lastDataIPID, beforeIPIDKnown: fwd.lastDataIPIDKnown))
+                                               beforeIPID: fwd.lastDataIPID, beforeIPIDKnown: fwd.lastDataIPIDKnown,
+                                               gapTSval: segment.options.hasTimestamp ? segment.options.timestampValue : nil))
                 }
             }
             let resent = !flags.intersection([.retransmission, .fastRetransmission, .spuriousRetransmission, .outOfOrder]).isEmpty
@@ -314,7 +351,22 @@ struct ConversationState: Sendable {
             senderAck: fwd.ackKnown ? fwd.ackValue : nil,
             senderLastTime: fwd.packets > 0 ? fwd.lastPacketTime : nil,
             senderLastFrame: fwd.packets > 0 ? fwd.lastPacketFrame : nil,
-            senderDataUnacked: fwd.sentData && fwd.seqKnown && (!rev.ackKnown || SeqNum.greaterThan(fwd.highSeq, rev.ackValue))))
+            senderDataUnacked: fwd.sentData && fwd.seqKnown && (!rev.ackKnown || SeqNum.greaterThan(fwd.highSeq, rev.ackValue)),
+            peerPackets: rev.packets - rev.rsts,
+            copiedIPIDFrom: copiedIPID(segment, answering: rev),
+            reservedBits: segment.flags.rawValue & 0x0E00,
+            peerAckOfSender: rev.ackKnown ? rev.ackValue : nil,
+            senderFINFrame: fwd.sentFIN ? fwd.finFrame : nil))
+    }
+
+    /// The frame of the peer's recent packet whose IP ID the RST carries (IPv4, non-zero IDs
+    /// only: 0 is what many stacks send anyway). A host numbers its packets from its own counter;
+    /// a box that builds its RST from the segment it answers often copies that segment's IP ID.
+    static func copiedIPID(_ rst: TCPSegment, answering peer: DirectionState) -> UInt64? {
+        let ipID = rst.ip.identification
+        guard rst.ip.version == 4, ipID != 0, peer.ipIDKnown else { return nil }
+        if peer.lastIPID == ipID { return peer.lastPacketFrame }
+        return peer.sent.frame(withIPID: ipID)
     }
 
     /// ACK bookkeeping of a packet from `fwd` about `rev`'s data.
@@ -333,7 +385,7 @@ struct ConversationState: Sendable {
                 for position in rev.pendingCover.indices {
                     let index = rev.pendingCover[position]
                     let event = rev.retransmissions[index]
-                    if SeqNum.greaterOrEqual(ackNumber, event.seq &+ event.length &+ (event.fin ? 1 : 0)) {
+                    if SeqNum.greaterOrEqual(ackNumber, event.end) {
                         rev.retransmissions[index].coverAckFrame = f.frameNumber
                         rev.retransmissions[index].coverAckTime = time
                         rev.retransmissions[index].coverAckWindowZero = segment.window == 0
@@ -397,6 +449,9 @@ struct ConversationState: Sendable {
                 let block = options.sackBlock(0)
                 var i = rev.retransmissions.count - 1
                 var checked = 0
+                // One D-SACK reports one duplicate arrival: the newest copy sent of those bytes (not
+                // yet explained by an earlier D-SACK). It says the copy before it arrived — nothing
+                // about older copies, which may well have been the one that filled the hole.
                 while i >= 0 && checked < 64 {
                     let event = rev.retransmissions[i]
                     if event.dsackFrame == nil && SeqNum.lessThan(block.left, event.seq &+ max(event.length, 1))
@@ -404,6 +459,7 @@ struct ConversationState: Sendable {
                         rev.retransmissions[i].dsackFrame = f.frameNumber
                         rev.retransmissions[i].dsackTime = time
                         rev.retransmissions[i].dsackWindowZero = segment.window == 0
+                        break
                     }
                     i -= 1
                     checked += 1
@@ -451,7 +507,8 @@ struct ConversationState: Sendable {
                 fwd.window.stallCount += 1
                 if fwd.window.stalls.count < 512 {
                     fwd.window.stalls.append(ZeroWindowStall(startFrame: f.frameNumber, startTime: f.timestamp,
-                                                             lastZeroFrame: f.frameNumber))
+                                                             lastZeroFrame: f.frameNumber,
+                                                             edge: segment.acknowledgmentNumber))
                 }
                 fwd.window.lastProbeTime = 0
             } else if let index = fwd.window.stalls.indices.last {
@@ -493,6 +550,13 @@ struct ConversationState: Sendable {
                     let span = gap.gapIPID &- gap.beforeIPID
                     let offset = ipID &- gap.beforeIPID
                     byIPID = span <= 4096 && offset >= 1 && offset < span
+                }
+                // A TSval later than that of the segment that revealed the gap: the sender stamped
+                // this copy after it, so it is a retransmission, not a late original.
+                if let gapTSval = gap.gapTSval, f.segment.options.hasTimestamp,
+                   Int32(bitPattern: f.segment.options.timestampValue &- gapTSval) > 0 {
+                    if SeqNum.greaterOrEqual(seq &+ f.segment.payloadLength, gap.to) { fwd.gaps[i].filled = true }
+                    return false
                 }
                 let delay = f.timestamp &- gap.time
                 var pathRTT: Int64 = shared.initialRTT
@@ -536,6 +600,7 @@ struct ConversationState: Sendable {
             event.originalIPID = copies.oldest.ipID
             event.originalLength = copies.oldest.length
             event.earlierCopies = copies.count
+            event.previousSegmentTime = fwd.sent.copies(covering: copies.oldest.seq &- 1, before: copies.oldest.frame)?.newest.time
         }
         event.senderHighSeq = fwd.highSeq
         event.tsharkRTO = f.rto
@@ -547,6 +612,7 @@ struct ConversationState: Sendable {
             event.recentInflatedBefore = fwd.rtt.recent.filter { $0 >= fwd.rtt.minimum.timesSaturating(2) }.count
         }
         event.samplesBefore = fwd.rtt.count
+        event.peerAckedUpToIt = rev.ackKnown && rev.ackValue == seq
         if rev.ackKnown && rev.ackValue == seq && fwd.duplicateAckRun > 0 {
             event.lossSignal.insert(.duplicateAcks)
             event.duplicateAcksBefore = fwd.duplicateAckRun
@@ -557,7 +623,8 @@ struct ConversationState: Sendable {
         for gap in fwd.gaps.suffix(16) where SeqNum.lessOrEqual(gap.from, seq) && SeqNum.lessThan(seq, gap.to) {
             event.lossSignal.insert(.gapAtVantage)
         }
-        let end = seq &+ length &+ (event.fin ? 1 : 0)
+        event.finAtISN = event.fin && fwd.synCount > 0 && seq == fwd.isn
+        let end = event.end
         event.peerAckedBefore = rev.ackKnown && SeqNum.greaterOrEqual(rev.ackValue, end)
         event.peerWindowZero = rev.window.inStall
         event.peerWindow = rev.window.lastScaledWindow

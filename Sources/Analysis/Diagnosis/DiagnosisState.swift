@@ -141,6 +141,32 @@ struct SentRing: Sendable {
         head = 0
     }
 
+    /// The segments sent at or beyond `seq` (newest first, up to 4096), and the oldest one's frame.
+    func sent(from seq: UInt32) -> (count: Int, oldestFrame: UInt64?) {
+        var found = 0
+        var oldest: UInt64?
+        var i = count - 1
+        while i >= 0 && found < 4096 {
+            let entry = storage[(head + i) & (storage.count - 1)]
+            guard SeqNum.greaterOrEqual(entry.seq, seq) else { break }
+            found += 1
+            oldest = entry.frame
+            i -= 1
+        }
+        return (found, oldest)
+    }
+
+    /// The frame of one of the last `lookback` segments sent with IP ID `ipID`, if any.
+    func frame(withIPID ipID: UInt16, lookback: Int = 64) -> UInt64? {
+        var i = count - 1
+        while i >= 0 && i >= count - lookback {
+            let entry = storage[(head + i) & (storage.count - 1)]
+            if entry.ipID == ipID { return entry.frame }
+            i -= 1
+        }
+        return nil
+    }
+
     /// The oldest and the newest earlier copies of the byte at `seq` (excluding `frame`).
     func copies(covering seq: UInt32, before frame: UInt64) -> (oldest: SentSegment, newest: SentSegment, count: Int)? {
         var oldest: SentSegment?
@@ -256,6 +282,12 @@ struct RetransmissionEvent: Sendable {
     var ipID: UInt16
     var flags: AnalysisFlags
     var fin: Bool
+    /// A bare FIN carrying the SYN's own sequence number (the ISN): the SYN occupies that number,
+    /// so no valid ACK ever covers this FIN (an ACK of ISN + 1 acknowledges the SYN only).
+    var finAtISN = false
+
+    /// The sequence number an ACK must reach to cover this copy.
+    var end: UInt32 { seq &+ length &+ (fin ? (finAtISN ? 2 : 1) : 0) }
     /// The sender's highest sequence number sent before this copy (the recovery point).
     var senderHighSeq: UInt32 = 0
     /// The first copy this vantage saw, if any.
@@ -275,6 +307,11 @@ struct RetransmissionEvent: Sendable {
     var recentCountBefore = 0
     var lossSignal: LossSignal = []
     var duplicateAcksBefore = 0
+    /// When the segment just before the original (in sequence) was sent: the original went out in
+    /// the same flight when that is less than a round trip earlier.
+    var previousSegmentTime: Int64?
+    /// The peer's cumulative ACK stood exactly at this segment: everything before it had arrived.
+    var peerAckedUpToIt = false
     /// The peer had already acknowledged these bytes when this copy was seen.
     var peerAckedBefore = false
     /// The peer's receive window was zero (or a zero-window stall was on) at that moment.
@@ -317,6 +354,8 @@ struct CaptureGap: Sendable {
     var gapIPID: UInt16
     var beforeIPID: UInt16
     var beforeIPIDKnown: Bool
+    /// The TSval of the segment that revealed the gap (nil without timestamps).
+    var gapTSval: UInt32?
     var filled = false
 }
 
@@ -350,10 +389,67 @@ struct ZeroWindowStall: Sendable {
     var zeroReplies = 0
     var lastZeroFrame: UInt64
     var probeIntervals: [Int64] = []
+    /// The ACK number the zero window was advertised at: the window's right edge.
+    var edge: UInt32 = 0
+    /// Data segments the sender sent (or that arrived here) at or beyond that edge while the
+    /// window was zero: the receiver discards them, and they must be sent again.
+    var overruns = 0
+    var firstOverrunFrame: UInt64?
+}
+
+/// A receive window that fell below one of the sender's segments without reaching zero: the
+/// sender cannot send a full segment (and, avoiding silly windows, usually sends nothing) until
+/// the receiver reads and the window reopens.
+struct NarrowWindowStall: Sendable {
+    var startFrame: UInt64
+    var startTime: Int64
+    var window: UInt32
+    var endFrame: UInt64?
+    var endTime: Int64?
+    /// The sender's data segments while the window was narrow.
+    var dataDuring = 0
+    /// The sender's first data segment after the window reopened, and how soon it came.
+    var resumedFrame: UInt64?
+    var resumedDelay: Int64?
+}
+
+/// Narrow-window stalls of one receiver (see `NarrowWindowStall`).
+struct NarrowWindowTracker: Sendable {
+    var stalls: [NarrowWindowStall] = []
+    var open = false
+
+    /// Follows one window advertisement (non-zero, scaled) against the sender's segment size.
+    mutating func advertise(_ window: UInt32, segment: UInt32, frame: UInt64, time: Int64) {
+        guard segment > 0 else { return }
+        if window < segment {
+            if !open && stalls.count < 64 {
+                stalls.append(NarrowWindowStall(startFrame: frame, startTime: time, window: window))
+                open = true
+            } else if open, let last = stalls.indices.last {
+                stalls[last].window = min(stalls[last].window, window)
+            }
+        } else if open, let last = stalls.indices.last {
+            stalls[last].endFrame = frame
+            stalls[last].endTime = time
+            open = false
+        }
+    }
+
+    /// The sender sent data: during a narrow stall, or as the first segment after one.
+    mutating func senderSent(frame: UInt64, time: Int64) {
+        guard let last = stalls.indices.last else { return }
+        if open {
+            stalls[last].dataDuring += 1
+        } else if stalls[last].resumedFrame == nil, let end = stalls[last].endTime {
+            stalls[last].resumedFrame = frame
+            stalls[last].resumedDelay = time.minusSaturating(end)
+        }
+    }
 }
 
 /// The receive-window behaviour of the side that advertises it.
 struct WindowTracker: Sendable {
+    var narrow = NarrowWindowTracker()
     var inStall = false
     var stalls: [ZeroWindowStall] = []
     var stallCount = 0
@@ -410,6 +506,18 @@ struct RSTRecord: Sendable {
     var senderLastFrame: UInt64?
     /// The RST's sender had data of its own the peer had not acknowledged.
     var senderDataUnacked: Bool
+    /// The peer's packets (RSTs left out) before this RST: the peer's packets after it, counted
+    /// at the end, say whether the connection survived the RST.
+    var peerPackets: Int = 0
+    /// The peer's recent packet whose IP ID this RST carries (IPv4, non-zero): a forger building
+    /// its RST from the segment it answers copies that segment's IP ID; a host numbers its own.
+    var copiedIPIDFrom: UInt64?
+    /// Reserved TCP header bits (0x0E00) set in the RST: no host's stack sends them.
+    var reservedBits: UInt16 = 0
+    /// The highest ACK number the peer sent for the RST's sender's data (any earlier peer
+    /// segment, not only the last), and the frame of the sender's FIN, if it sent one.
+    var peerAckOfSender: UInt32?
+    var senderFINFrame: UInt64?
 }
 
 /// A SYN that arrived on an established connection, and how it was answered.
@@ -499,8 +607,14 @@ struct DirectionState: Sendable {
     var hasReorder = false
     // the window this direction advertises (for the peer's data)
     var window = WindowTracker()
+    /// The largest data segment this direction sent (its effective MSS, as far as seen).
+    var largestSegment: UInt32 = 0
     var benignKeepAlives = 0
     var benignKeepAliveFrames: [UInt64] = []
+    /// This direction's last packet was a keep-alive counted as benign (until the answer shows).
+    var lastWasKeepAlive = false
+    /// Keep-alives the peer answered with an RST: the peer had lost the connection — not benign.
+    var keepAlivesAnsweredByRST = 0
 
     var ipIDSequential: Bool { ipIDSteps >= 4 && ipIDSmallSteps * 5 >= ipIDSteps * 4 }
     var ipIDAlwaysZero: Bool { packets > 0 && ipIDZero == packets }
