@@ -46,3 +46,22 @@ public struct DiagnosisCause: RawRepresentable, Hashable, Sendable, Codable, Exp
     public static let middleboxStateExpired = Self(DiagnosisName.Cause.middleboxStateExpired)
     public static let undetermined = Self(DiagnosisName.Cause.undetermined)
 }
+
+extension DiagnosisName {
+    /// Kinds that explain what the flags show without anything being wrong on the network: keep-
+    /// alives, a capture's own duplicates, reordering that cost nothing. Every other kind is a
+    /// failure — one rule for the analyzer's headline and the runner's.
+    public static let benignKinds: Set<String> = [Kind.keepAlive, Kind.captureArtifact, Kind.reordering]
+
+    public static func isFailure(kind: String) -> Bool { !benignKinds.contains(kind) }
+
+    /// Every kind the analyzer can report, in its order.
+    public static var kinds: [String] {
+        var out: [String] = []
+        for diagnosis in all {
+            let kind = String(diagnosis.prefix { $0 != "/" })
+            if !out.contains(kind) { out.append(kind) }
+        }
+        return out
+    }
+}
