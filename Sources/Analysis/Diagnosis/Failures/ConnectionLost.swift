@@ -49,7 +49,8 @@ extension FailureContext {
     private func lost(_ stall: Stall, flow: FlowTrace, at t: Int, sightings: [FlowSighting]) -> Finding? {
         let sender = stall.senderIsClient ? flow.client : flow.server
         let peer = stall.senderIsClient ? flow.server : flow.client
-        let intervals = zip(stall.resends.dropFirst(), stall.resends).map { Self.ms($0.time.minusSaturating($1.time)) }
+        let head = stall.headResends
+        let intervals = zip(head.dropFirst(), head).map { Self.ms($0.time.minusSaturating($1.time)) }
         let idle = stall.idleGap
         var evidence: [String: EvidenceValue] = [
             "silence_start_frame": .int(Int64(stall.first.frame)),
@@ -82,9 +83,12 @@ extension FailureContext {
             let ttl = other.ttlMode(fromClient: otherIsClientSide == stall.senderIsClient) ?? 0
             guard ttl > 0, ttl < senderTTL else { continue }   // downstream of the sender
             guard listened(s.trace, from: stall.first.time, to: stall.last.time) else { continue }
+            // Any copy sent after the silence began (the retransmissions) seen there? Originals in
+            // flight when the path broke may have arrived; their ACKs are what went missing.
+            let firstResend = (stall.resends.first ?? stall.first).time.minusSaturating(1_000_000)
             let seen = other.notes.contains { note in
-                note.fromClient == (otherIsClientSide == stall.senderIsClient) && note.seq == stall.first.seq
-                    && note.span == stall.first.span && note.span > 0 && note.time >= stall.first.time.minusSaturating(1_000_000_000)
+                note.fromClient == (otherIsClientSide == stall.senderIsClient) && note.span > 0 && note.time >= firstResend
+                    && stall.resends.contains { $0.seq == note.seq && $0.span == note.span }
             }
             reached = (reached ?? false) || seen
             vantages.append(traces[s.trace].vantage)
@@ -110,7 +114,7 @@ extension FailureContext {
                 + " — the peer died or the path went down"
         }
         sentence += gaveUp ? "; the sender gave up (ETIMEDOUT)." : "."
-        sentence += " The peer's side was capturing and never saw the unanswered segments."
+        sentence += " The peer's side was capturing and never saw the retransmissions."
         return Finding(kind: DiagnosisName.Kind.connectionLost, cause: cause, flow: flow.flow, vantage: vantages, frames: frames,
                        evidence: evidence, confidence: confidence, severity: .critical, sentence: sentence)
     }
@@ -130,11 +134,22 @@ struct Stall {
     /// Time between `first` and the packet before it (either direction).
     var idleGap: Int64
 
+    /// The copies of the segment sent most often (the head of the queue, resent at each RTO; a tail
+    /// loss probe of another segment may come first).
+    var headResends: [PacketNote] {
+        var counts: [UInt32: Int] = [:]
+        for note in resends { counts[note.seq, default: 0] += 1 }
+        guard let head = counts.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key })?.key else { return [] }
+        return resends.filter { $0.seq == head }
+    }
+
+    /// Intervals between the head's copies that do not shrink and at least double overall.
     var backoffGrowing: Bool {
-        let times = resends.map(\.time)
+        let times = headResends.map(\.time)
         guard times.count >= 3 else { return false }
         let intervals = zip(times.dropFirst(), times).map { $0 - $1 }
-        return zip(intervals.dropFirst(), intervals).allSatisfy { Double($0) >= 1.4 * Double($1) }
+        guard let first = intervals.first, let last = intervals.last, first > 0 else { return false }
+        return zip(intervals.dropFirst(), intervals).allSatisfy { Double($0) >= 0.8 * Double($1) } && last >= 2 * first
     }
 
     init?(_ flow: FlowTrace, senderIsClient: Bool) {
