@@ -106,6 +106,10 @@ struct RunCommand: ParsableCommand {
         do {
             detectorChoice = try DetectorChoice(parsing: detector)
             shardChoice = try shard.map { text throws(RunnerError) in try Shard(parsing: text) }
+            // Before anything is built: a report that cannot be written or a detector that
+            // cannot start fails now, not after the catalog ran.
+            if let junit { try Preflight.checkWritable(junit, flag: "--junit") }
+            try Preflight.checkDetector(detectorChoice)
         } catch {
             errorOut.line("error: \(error)")
             throw ExitCode(error.exitCode)
@@ -149,6 +153,9 @@ struct RunCommand: ParsableCommand {
         }
         _ = watcher
         let jobCount = jobs ?? ProcessInfo.processInfo.activeProcessorCount
+        if let warning = Preflight.jobsWarning(jobs: jobCount, cores: ProcessInfo.processInfo.activeProcessorCount) {
+            errorOut.line(warning)
+        }
         let keepPassed = (keepCaptures ?? (repeatCount > 1 ? "failed" : "all")) == "all"
         let settings = RunSettings(artifactsRoot: runFolder, detector: detectorChoice, seed: seed, keepPassedCaptures: keepPassed)
         let catalog = CatalogRun(scenarios: scenarios, options: .init(jobs: jobCount, repeatCount: repeatCount, settings: settings),
@@ -157,13 +164,17 @@ struct RunCommand: ParsableCommand {
         let results = catalog.run()
         let wall = Date().timeIntervalSince(began)
         view.close()
-        let code = CatalogRun.exitCode(results, cancellation: cancellation)
+        var code = CatalogRun.exitCode(results, cancellation: cancellation)
         let summary = TextReport.summary(results, repeatCount: repeatCount, wallSeconds: wall, jobs: jobCount)
         StandardStream(fd: liveFD).write(summary + "artifacts: \(runFolder)\n")
         if let junit {
             let xml = JUnitReport.xml(results, wallSeconds: wall, repeatCount: repeatCount)
-            if !FileManager.default.createFile(atPath: junit, contents: Data(xml.utf8)) {
-                errorOut.line("error: cannot write --junit \(junit)")
+            do {
+                try Preflight.write(xml, to: junit, flag: "--junit")
+            } catch {
+                // A report CI asked for and did not get is a failure, whatever the results.
+                errorOut.line("error: \(error)")
+                if code == 0 { code = error.exitCode }
             }
         }
         if json {
