@@ -8,7 +8,7 @@ struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze",
         abstract: "Diagnose pcap/pcapng captures: findings (kind / cause) with evidence, or tshark-compatible flags.",
-        discussion: """
+        discussion: HelpText.reflow("""
         Reads pcap (both byte orders, µs or ns timestamps) and pcapng
         (several interfaces, any if_tsresol); Ethernet, Linux cooked v1/v2,
         raw IP and BSD loopback links; VLAN tags; IPv4 and IPv6. Segment
@@ -43,7 +43,7 @@ struct AnalyzeCommand: ParsableCommand {
           faultline analyze --json client=a.pcap server=b.pcapng
           faultline analyze trace.pcap --annotate annotated.pcapng
           scripts/compare-tshark trace.pcap   (agreement per flag)
-        """)
+        """))
 
     @Argument(help: ArgumentHelp("Capture files (pcap or pcapng); several files are vantage points of the same traffic.",
                                  discussion: "Name a vantage with NAME=PATH (client=c.pcapng); otherwise it is named after the file."))

@@ -8,7 +8,7 @@ struct ExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run a command inside a node of a running lab (like `ip netns exec`).",
-        discussion: """
+        discussion: HelpText.reflow("""
         Joins the node's network namespace (/run/netns/faultline-<pid>-lab.<scenario>-<node>) and
         replaces itself with the command, which keeps your terminal, stdin and exit status. With
         one lab running, --lab is not needed; otherwise give its scenario name or its pid.
@@ -22,7 +22,7 @@ struct ExecCommand: ParsableCommand {
           faultline exec router --lab zw2-never-read -- nft list ruleset
           faultline exec client -- bash
           faultline exec                  list what is running
-        """)
+        """))
 
     @Argument(help: ArgumentHelp("The node: client, router, server, ...", valueName: "node"))
     var node: String?

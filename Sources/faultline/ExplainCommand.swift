@@ -7,7 +7,7 @@ struct ExplainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
         abstract: "Explain a diagnosis (KIND/CAUSE): what it means, what the wire shows, how to fix it, myths corrected.",
-        discussion: """
+        discussion: HelpText.reflow("""
         The diagnoses are the words of scenario expectations and of the analyzer's findings \
         (every cause it can emit, undetermined included). A catalog code (R2, T1, ZW2) names \
         its diagnosis; letter case does not matter. Without an argument: the list. With a kind \
@@ -20,7 +20,7 @@ struct ExplainCommand: ParsableCommand {
           faultline explain rst
           faultline explain --json T1
           faultline explain
-        """)
+        """))
 
     @Argument(help: ArgumentHelp("A diagnosis such as rst/refused-by-host, or a kind such as rst.", valueName: "kind/cause"))
     var diagnosis: String?

@@ -10,7 +10,7 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run scenarios (a file or a folder) in parallel, each in its own namespaces, and check their expectations.",
-        discussion: """
+        discussion: HelpText.reflow("""
         Each scenario run builds its own network (namespaces named faultline-<pid>-r<N>-<node>),
         its impairments and firewall rules, captures at its capture points, runs its timeline
         under a hard time limit, tears everything down (on success, failure, Ctrl-C or SIGTERM;
@@ -54,7 +54,7 @@ struct RunCommand: ParsableCommand {
           128+N stopped by signal N, everything torn down: 130 SIGINT (Ctrl-C), 143 SIGTERM,
                 129 SIGHUP, 131 SIGQUIT, 138/140 SIGUSR1/2, 142 SIGALRM; SIGPIPE is ignored
                 (a closed stdout only stops the printing)
-        """)
+        """))
 
     @Argument(help: ArgumentHelp("Scenario files or folders of *.yaml files.", valueName: "path"))
     var paths: [String]
