@@ -57,7 +57,7 @@ private final class SysfsJob: @unchecked Sendable {
 
     func run() {
         _ = fl_prctl_set_name("fl-sysfs")
-        var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGPIPE]
+        var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD, SIGPIPE]
         _ = fl_block_signals(&signals, Int32(signals.count))
         func fail(_ what: String, _ errno: Errno) { failure = NetlinkError(operation: "\(what) (sysfs of \(label))", errno: errno) }
         let cloneNewNS: Int32 = 0x0002_0000
