@@ -45,13 +45,13 @@ struct LabCommand: ParsableCommand {
             err.line("error: faultline lab needs root (network namespaces, netlink, netfilter): run it with sudo")
             throw ExitCode(3)
         }
+        let cancellation = Cancellation()
+        let watcher = SignalWatcher(cancellation: cancellation)
+        _ = watcher
         CatalogRun.sweep(say: { err.line("note: \($0)") })
         if let other = Lab.instances().first(where: { $0.isLab && $0.scenarioName == scenario.name }) {
             err.line("note: a lab of \(scenario.name) already runs (pid \(other.owner)); `faultline exec` will ask which one with --lab")
         }
-        let cancellation = Cancellation()
-        let watcher = SignalWatcher(cancellation: cancellation)
-        _ = watcher
         let seedValue = seed ?? scenario.seed ?? UInt64.random(in: 0..<1_000_000_000)
         let folder = "artifacts/lab-\(scenario.name)-\(getpid())"
         let settings = RunSettings(artifactsRoot: folder, seed: seedValue, say: { err.line("note: \($0)") })

@@ -139,6 +139,12 @@ struct RunCommand: ParsableCommand {
             return
         }
         let view = LiveView(fd: liveFD, repeatCount: repeatCount, verbose: verbose)
+        // From here on every terminating signal tears down (and SIGPIPE is ignored), the sweep included.
+        let cancellation = Cancellation()
+        let watcher = SignalWatcher(cancellation: cancellation) { signal in
+            view.emit(signal == SIGINT ? "\nCtrl-C: tearing everything down...\n" : "\(SignalWatcher.name(of: signal)): tearing everything down...\n")
+        }
+        _ = watcher
         CatalogRun.sweep(say: { view.say($0) })
         let runFolder: String
         do {
@@ -147,11 +153,6 @@ struct RunCommand: ParsableCommand {
             errorOut.line("error: \(error)")
             throw ExitCode(error.exitCode)
         }
-        let cancellation = Cancellation()
-        let watcher = SignalWatcher(cancellation: cancellation) { signal in
-            view.emit(signal == SIGINT ? "\nCtrl-C: tearing everything down...\n" : "\(SignalWatcher.name(of: signal)): tearing everything down...\n")
-        }
-        _ = watcher
         let jobCount = jobs ?? ProcessInfo.processInfo.activeProcessorCount
         if let warning = Preflight.jobsWarning(jobs: jobCount, cores: ProcessInfo.processInfo.activeProcessorCount) {
             errorOut.line(warning)
