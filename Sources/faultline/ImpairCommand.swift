@@ -11,7 +11,7 @@ struct ImpairCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "impair",
         abstract: "Build client — router — server and impair the router's forwarding path until Ctrl-C.",
-        discussion: """
+        discussion: HelpText.reflow("""
         Uses the userspace engine: NFQUEUE on the router, one queue and one
         thread per direction. It works without sch_netem and can also pick
         single packets (--action). The namespaces are named, so your own
@@ -42,7 +42,7 @@ struct ImpairCommand: ParsableCommand {
         Ctrl-C or any terminating signal tears everything down and exits
         128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM); without
         root it exits 3.
-        """)
+        """))
 
     @Option(help: "Link direction to impair: router→NODE (leaving toward NODE) or NODE→router.")
     var link = "router→server"

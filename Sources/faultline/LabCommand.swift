@@ -9,7 +9,7 @@ struct LabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "Build a scenario's network, impairments and rules, run its setup steps, and hold it until Ctrl-C.",
-        discussion: """
+        discussion: HelpText.reflow("""
         The setup steps are the scenario's steps at 0s (typically the server's listener), so you
         can drive the client by hand. The namespaces are named faultline-<pid>-lab.<scenario>-<node>
         and mounted under /run/netns: step in with `faultline exec NODE -- CMD` (or
@@ -22,7 +22,7 @@ struct LabCommand: ParsableCommand {
           faultline exec client -- faultline peer send --to 198.18.2.2:9000 --bytes 1MiB
           faultline exec server -- ss -tni
           faultline exec router -- nft list ruleset
-        """)
+        """))
 
     @Argument(help: ArgumentHelp("A scenario file.", valueName: "scenario"))
     var path: String
@@ -45,13 +45,13 @@ struct LabCommand: ParsableCommand {
             err.line("error: faultline lab needs root (network namespaces, netlink, netfilter): run it with sudo")
             throw ExitCode(3)
         }
+        let cancellation = Cancellation()
+        let watcher = SignalWatcher(cancellation: cancellation)
+        _ = watcher
         CatalogRun.sweep(say: { err.line("note: \($0)") })
         if let other = Lab.instances().first(where: { $0.isLab && $0.scenarioName == scenario.name }) {
             err.line("note: a lab of \(scenario.name) already runs (pid \(other.owner)); `faultline exec` will ask which one with --lab")
         }
-        let cancellation = Cancellation()
-        let watcher = SignalWatcher(cancellation: cancellation)
-        _ = watcher
         let seedValue = seed ?? scenario.seed ?? UInt64.random(in: 0..<1_000_000_000)
         let folder = "artifacts/lab-\(scenario.name)-\(getpid())"
         let settings = RunSettings(artifactsRoot: folder, seed: seedValue, say: { err.line("note: \($0)") })
