@@ -30,6 +30,9 @@ struct LabCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seed for the impairments' random decisions (default: the scenario's, else random).", valueName: "s"))
     var seed: UInt64?
 
+    @Flag(help: "Capture at the scenario's capture points while the lab runs; when it ends, analyse the captures as `faultline run` does (findings printed and written to findings.json in the lab's folder).")
+    var capture = false
+
     func run() throws {
         let err = StandardStream(fd: 2)
         let out = StandardStream(fd: 1)
@@ -56,9 +59,10 @@ struct LabCommand: ParsableCommand {
         let folder = "artifacts/lab-\(scenario.name)-\(getpid())"
         let settings = RunSettings(artifactsRoot: folder, seed: seedValue, say: { err.line("note: \($0)") })
         let lab = Lab(scenario: scenario, folder: folder, settings: settings)
-        defer { lab.teardown() }
+        var finished = false
+        defer { if !finished { lab.teardown() } }
         do {
-            let lines = try lab.start(seed: seedValue)
+            let lines = try lab.start(seed: seedValue, capture: capture)
             out.line("lab \(scenario.name) is up (pid \(getpid()), lab id \(lab.labID), seed \(seedValue))")
             for line in lines { out.line(line) }
             if let guide = scenario.lab {
@@ -73,6 +77,8 @@ struct LabCommand: ParsableCommand {
         }
         let signal = cancellation.waitForever()
         out.line("\ntearing the lab down...")
+        finished = true
+        for line in lab.finish() { out.line(line) }
         throw ExitCode(RunExitCode.stopped(by: signal))
     }
 }
