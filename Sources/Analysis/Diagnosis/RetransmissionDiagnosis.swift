@@ -28,7 +28,7 @@ extension DiagnosisContext {
     }
 
     private enum EpisodeCause: Hashable {
-        case loss, congestion, delayedAck, rttAboveRTO, undetermined
+        case loss, congestion, delayedAck, rttAboveRTO, ackLoss, undetermined
     }
 
     private struct Episode {
@@ -59,6 +59,39 @@ extension DiagnosisContext {
         var receiverLimitedRTT = false
         /// Only the lone last segment of a flight waited for its ACK (T2's shape).
         var loneTrailing = false
+        /// The receiver's ACKs seen at its side and missing at the sender's (see `AckLoss`).
+        var ackLoss: AckLoss?
+    }
+
+    /// ACKs lost on the return path, as two vantage points show it: the receiver-side capture saw
+    /// the receiver acknowledge the data before the sender's copy; the sender-side capture never
+    /// saw those ACKs; the sender's own packets all reached the receiver's side.
+    struct AckLoss {
+        var receiverVantage: String
+        /// The copy at the receiver's vantage, which the receiver had acknowledged before.
+        var ackedCopyFrame: UInt64
+        /// The receiver's packets seen leaving at its side and never seen at the sender's side.
+        var missingACKs: Int
+        var receiverPackets: Int
+        var senderPacketsMissing: Int
+    }
+
+    /// Looks for `AckLoss` evidence for `event` (seen at `primary`, on the sender's side).
+    func ackLossAcross(_ group: FlowGroup, fromClient: Bool, primary: GroupMember, event: RetransmissionEvent) -> AckLoss? {
+        guard !event.peerAckedBefore else { return nil }
+        for other in group.members where other.vantage != primary.vantage && nearSender(other, fromClient: fromClient) != true {
+            let there = direction(other, fromClient: fromClient)
+            guard let copy = there.retransmissions.first(where: { $0.seq == event.seq && $0.peerAckedBefore }) else { continue }
+            let receiverThere = direction(other, fromClient: !fromClient).packets
+            let receiverHere = direction(primary, fromClient: !fromClient).packets
+            let senderMissing = max(0, direction(primary, fromClient: fromClient).packets - there.packets)
+            // ACKs vanished between the captures; the sender's packets (nearly) all arrived.
+            guard receiverThere > receiverHere, senderMissing * 10 <= max(there.packets, 1) else { continue }
+            return AckLoss(receiverVantage: vantageName(other), ackedCopyFrame: copy.frame,
+                           missingACKs: receiverThere - receiverHere, receiverPackets: receiverThere,
+                           senderPacketsMissing: senderMissing)
+        }
+        return nil
     }
 
     /// The retransmitted segment was the last of a flight (sent within a round trip of the one
@@ -267,6 +300,15 @@ extension DiagnosisContext {
                     continue
                 }
                 if episode.events.allSatisfy({ events[$0].fin }) { continue }  // a repeated FIN that had arrived
+                if nearSender != false, let lost = ackLossAcross(group, fromClient: fromClient, primary: primary, event: event) {
+                    // The receiver's capture shows it acknowledging the data before the copy; the
+                    // sender's never shows those ACKs: they vanished on the return path.
+                    episode.cause = .ackLoss
+                    episode.ackLoss = lost
+                    episode.decisive = event.frame
+                    episodes[episodeIndex] = episode
+                    continue
+                }
                 if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
                     // Duplicate ACKs, then the original turned up after all: reordering.
                     let opened = event.originalTime ?? event.time
@@ -570,6 +612,32 @@ extension DiagnosisContext {
                 + "after it was sent, far above the \(srtt.map { JSONText.number(Stats.ms($0)) } ?? "?") ms smoothed RTT "
                 + "the sender's RTO was computed from: the RTO fired first and the retransmission was spurious — the path's "
                 + "RTT jumped above the RTO."
+        case .ackLoss:
+            // Packet loss whose lost packets are the ACKs (the vocabulary has no cause of its own
+            // for it yet): `lost_packets` and `lost_direction` say which and where.
+            causeName = DiagnosisName.Cause.packetLoss
+            evidence["lost_packets"] = .string("acks")
+            let lead = episodes.first(where: { $0.ackLoss != nil }) ?? episodes[0]
+            let lost = lead.ackLoss
+            confidence = 0.85
+            if let lost {
+                evidence["lost_direction"] = .string("\(receiver.address) → \(sender.address)")
+                evidence["acks_missing_at_sender_side"] = .int(Int64(lost.missingACKs))
+                evidence["receiver_packets_at_receiver_side"] = .int(Int64(lost.receiverPackets))
+                evidence["acknowledged_before_copy_at"] = .string("\(lost.receiverVantage) frame \(lost.ackedCopyFrame)")
+                if lost.senderPacketsMissing > 0 { evidence["sender_packets_missing"] = .int(Int64(lost.senderPacketsMissing)) }
+                crossFrames[lost.receiverVantage, default: []].append(lost.ackedCopyFrame)
+            }
+            let dsacks = all.filter { events[$0].dsackFrame != nil }.count
+            if dsacks > 0 { evidence["dsacks"] = .int(Int64(dsacks)) }
+            let missing = lost.map { "\($0.missingACKs) of \(receiver.address)'s packets seen leaving at the \($0.receiverVantage) capture" }
+                ?? "\(receiver.address)'s ACKs"
+            sentence = "\(receiver) had acknowledged \(sender)'s data before the sender resent it (the "
+                + "\(lost?.receiverVantage ?? "receiver-side") capture shows it), but \(missing) never reached the "
+                + "\(vantageName(primary)) capture: ACK loss — the ACKs, not the data, were lost, on the path from "
+                + "\(receiver.address) to \(sender.address). "
+                + "The data arrived; \(retransmissions == 1 ? "the retransmission was" : "the \(retransmissions) retransmissions were") "
+                + "spurious" + (dsacks > 1 ? " (the D-SACKs say so)" : dsacks == 1 ? " (a D-SACK says so)" : "") + "."
         case .undetermined:
             causeName = DiagnosisName.Cause.undetermined
             severity = .minor
