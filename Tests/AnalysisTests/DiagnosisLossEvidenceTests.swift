@@ -234,3 +234,44 @@ struct DiagnosisAckLossTests {
         #expect(!findings.contains { $0.evidence["lost_packets"] == .string("acks") }, "\(findings.names)")
     }
 }
+
+/// Several flows through one short queue (issue #11 item 10).
+@Suite("Congestion judged against the path's baseline, not a late flow's own")
+struct DiagnosisSharedQueueTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("a flow that starts with the queue already full: its loss is congestion-loss by the other flow's baseline")
+    func lateFlowInFullQueue() throws {
+        var early = DiagnosisScript()
+        var t = early.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisLossEvidenceTests.exchanges(&early, count: 4, from: t)
+        // The late flow: every round trip 9 ms (a standing queue), then a loss at the full queue.
+        var late = DiagnosisScript()
+        late.clientPort = 40001
+        late.clientISN = 7_000_000
+        late.clientNext = late.clientISN &+ 1
+        late.oneWay = 4_500_000
+        var u = late.handshake(at: 50_000_000, seenBy: [.client])
+        u = DiagnosisLossEvidenceTests.exchanges(&late, count: 8, from: u)
+        let first = late.clientNext
+        var ends: [UInt32] = []
+        for index in 0..<5 {
+            late.clientData(1000, at: u + Int64(index) * 10_000, seenBy: [.client])
+            ends.append(late.clientNext)
+        }
+        for index in 1...3 {
+            late.serverAck(first, at: u + late.oneWay + Int64(index) * 10_000, sack: [(first &+ 1000, ends[index])],
+                           seenBy: [.client])
+        }
+        let resend = u + 2 * late.oneWay + 50_000
+        late.emit(Segment(fromClient: true, seq: first, ack: late.serverNext, flags: 0x018, length: 1000, window: 502),
+                  at: resend, seenBy: [.client])
+        late.serverAck(late.clientNext, at: resend + late.oneWay + 10_000, seenBy: [.client])
+        early.merge(late)
+        let findings = try DiagnosisDefectTests.diagnose(early)
+        let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(loss.cause == "congestion-loss", "\(loss.sentence)")
+        #expect(loss.evidence["rtt_baseline_from"] != nil)
+        #expect(SentenceCheck.contradictions(loss).isEmpty)
+    }
+}

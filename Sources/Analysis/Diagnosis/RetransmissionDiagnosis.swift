@@ -57,6 +57,8 @@ extension DiagnosisContext {
         var dsackDelay: Int64?
         var retransmissionDelay: Int64?
         var receiverLimitedRTT = false
+        /// The RTT baseline came from the same hosts' other flows (this one's started inflated).
+        var baselineFromOtherFlows = false
         /// Only the lone last segment of a flight waited for its ACK (T2's shape).
         var loneTrailing = false
         /// The receiver's ACKs seen at its side and missing at the sender's (see `AckLoss`).
@@ -74,6 +76,28 @@ extension DiagnosisContext {
         var missingACKs: Int
         var receiverPackets: Int
         var senderPacketsMissing: Int
+    }
+
+    /// The smallest Karn-clean RTT of data from the same sender host to the same receiver host
+    /// over all flows of `member`'s vantage (handshake RTTs included): the path's own baseline.
+    func hostPairBaseline(_ member: GroupMember, fromClient: Bool) -> Int64? {
+        let here = conversation(member)
+        let senderIsHereClient = member.flipped ? !fromClient : fromClient
+        let senderAddress = (senderIsHereClient ? here.client : here.server).address
+        let receiverAddress = (senderIsHereClient ? here.server : here.client).address
+        var best: Int64?
+        for other in digests[member.vantage].conversations {
+            let samples: [Int64?]
+            if other.client.address == senderAddress && other.server.address == receiverAddress {
+                samples = [other.clientDir.rtt.minimumIfAny, other.shared.initialRTT > 0 ? other.shared.initialRTT : nil]
+            } else if other.server.address == senderAddress && other.client.address == receiverAddress {
+                samples = [other.serverDir.rtt.minimumIfAny, other.shared.initialRTT > 0 ? other.shared.initialRTT : nil]
+            } else {
+                continue
+            }
+            for case let sample? in samples where sample > 0 { best = min(best ?? sample, sample) }
+        }
+        return best
     }
 
     /// Looks for `AckLoss` evidence for `event` (seen at `primary`, on the sender's side).
@@ -273,11 +297,19 @@ extension DiagnosisContext {
                 episode.rttMeasurable = nearSender != false && first.samplesBefore >= 4 && first.recentMedianBefore != nil
                 if let median = first.recentMedianBefore, var baseline = first.minRTTBefore {
                     if conversation.shared.initialRTT > 0 { baseline = min(baseline, conversation.shared.initialRTT) }
+                    // A flow that started while the queue was already full has an inflated baseline
+                    // of its own; the same hosts' other flows at this vantage show the path's.
+                    if let shared = hostPairBaseline(primary, fromClient: fromClient), shared < baseline {
+                        baseline = shared
+                        episode.baselineFromOtherFlows = true
+                    }
                     episode.rttBefore = median
                     episode.rttBaseline = baseline
                     // Sustained (most of the last samples, not one scheduling hiccup) and large
                     // (≥ 3× and ≥ 2 ms above the baseline): a queue that filled.
+                    // (Against the other flows' baseline: every sample of this flow was inflated.)
                     let sustained = first.recentInflatedBefore * 4 >= first.recentCountBefore * 3
+                        || (episode.baselineFromOtherFlows && (first.minRTTBefore ?? 0) >= baseline.timesSaturating(2))
                     let inflated = episode.rttMeasurable && sustained && median >= 3 * max(baseline, 1)
                         && median.minusSaturating(baseline) >= 2_000_000
                     // A receiver that keeps its window (nearly) full delays its ACKs too: that RTT
@@ -517,6 +549,9 @@ extension DiagnosisContext {
             if nearSender != false {
                 if let before = lead.rttBefore { evidence["rtt_before_loss_ms"] = .double(Stats.ms(before)) }
                 if let baseline = lead.rttBaseline { evidence["rtt_baseline_ms"] = .double(Stats.ms(baseline)) }
+                if lead.baselineFromOtherFlows {
+                    evidence["rtt_baseline_from"] = .string("other flows between the same hosts at this vantage")
+                }
                 if let before = lead.rttBefore, let baseline = lead.rttBaseline, baseline > 0 {
                     evidence["rtt_inflation"] = .double((Double(before) / Double(baseline) * 100).rounded() / 100)
                 }
@@ -557,7 +592,8 @@ extension DiagnosisContext {
                     confidence = min(confidence, 0.65)
                     text += "; the RTT had risen to \(JSONText.number(Stats.ms(before))) ms (\(JSONText.number(inflation))× its "
                         + "baseline) before it, so a filling queue (congestion) cannot be ruled out"
-                } else if lead.rttMeasurable, let before = lead.rttBefore {
+                } else if lead.rttMeasurable, let before = lead.rttBefore,
+                          pathRTT.map({ before < 3 * $0 || before.minusSaturating($0) < 2_000_000 }) ?? true {
                     text += "; the RTT stayed near \(JSONText.number(Stats.ms(before))) ms before it, so this is loss on the path, not a filling queue"
                 } else {
                     text += ": packet loss on the path"
