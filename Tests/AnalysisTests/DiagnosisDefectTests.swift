@@ -350,3 +350,37 @@ struct DiagnosisRepeatedFINTests {
         #expect(fin.confidence <= 0.5)
     }
 }
+
+/// A tail-loss probe at a full window while the receiver withholds its ACK (issue #11 item 12).
+@Suite("Tail-loss probe inside a zero-window episode")
+struct DiagnosisProbeInStallTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("the sender fills the window, probes the last segment, the receiver ACKs late and then closes: not rtt-exceeds-rto")
+    func probeAtFullWindow() throws {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        for _ in 0..<6 {
+            let (seq, _) = s.clientData(1000, at: t, seenBy: [.client])
+            s.serverAck(seq &+ 1000, at: t + s.oneWay + 10_000, window: 32, seenBy: [.client])
+            t += 2 * s.oneWay + 1_000_000
+        }
+        // Window 32 × 128 = 4096 bytes: four segments fill it (tshark: window full on the last).
+        var last: UInt32 = 0
+        for index in 0..<4 {
+            let size: UInt32 = index == 3 ? 1096 : 1000
+            let (seq, _) = s.clientData(size, at: t + Int64(index) * 10_000, seenBy: [.client])
+            last = seq
+        }
+        // The receiver withholds its ACK; after 40 ms the sender probes with the last segment.
+        s.emit(Segment(fromClient: true, seq: last, ack: s.serverNext, flags: 0x018, length: 1096, window: 502),
+               at: t + 40_000_000, seenBy: [.client])
+        // 300 ms later it acknowledges everything with a tiny window, then a zero window.
+        s.serverAck(s.clientNext, at: t + 300_000_000, window: 1, seenBy: [.client])
+        s.serverAck(s.clientNext, at: t + 300_100_000, window: 0, seenBy: [.client])
+        s.serverAck(s.clientNext, at: t + 900_000_000, window: 32, seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        #expect(!findings.contains { $0.cause == "rtt-exceeds-rto" || $0.cause == "packet-loss" }, "\(findings.names)")
+        #expect(findings.contains { $0.kind == "zero-window" }, "\(findings.names)")
+    }
+}

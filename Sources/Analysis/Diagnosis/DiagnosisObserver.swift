@@ -282,7 +282,8 @@ struct ConversationState: Sendable {
                     recordRetransmission(f, fwd: &fwd, rev: &rev)
                 }
             }
-            fwd.sent.push(SentSegment(seq: seq, length: length, ipID: ipID, frame: frameNumber, time: time),
+            fwd.sent.push(SentSegment(seq: seq, length: length, ipID: ipID, frame: frameNumber, time: time,
+                                      filledWindow: flags.contains(.windowFull)),
                           peerAck: rev.ackValue, peerAckKnown: rev.ackKnown)
             fwd.dataPackets += 1
             fwd.lastDataIPID = ipID
@@ -599,6 +600,8 @@ struct ConversationState: Sendable {
             event.originalTime = copies.oldest.time
             event.originalIPID = copies.oldest.ipID
             event.originalLength = copies.oldest.length
+            // Any copy in the flight that filled the window counts: the probe resends the last one.
+            event.originalFilledWindow = copies.oldest.filledWindow || copies.newest.filledWindow
             event.earlierCopies = copies.count
             event.previousSegmentTime = fwd.sent.copies(covering: copies.oldest.seq &- 1, before: copies.oldest.frame)?.newest.time
         }

@@ -235,6 +235,23 @@ extension DiagnosisContext {
             }
         }
 
+        /// A probe of data that had filled the receiver's window, while the receiver withheld its
+        /// ACK and then closed the window (a stall starting before the covering ACK plus a round
+        /// trip): the zero-window episode's own tail-loss probe, not an RTT jump.
+        func probeOfFullWindow(_ event: RetransmissionEvent) -> Bool {
+            guard event.originalFilledWindow, let sent = event.originalTime else { return false }
+            let until = (event.coverAckTime ?? event.time).plusSaturating(max(pathRTT ?? 0, 1_000_000).timesSaturating(2))
+            return receiving.window.stalls.contains { $0.startTime >= sent && $0.startTime <= until }
+        }
+
+        /// `probeOfFullWindow` where nothing but the absence of a D-SACK would call the original
+        /// lost (a receiver out of room need not answer a duplicate): no duplicate ACKs or SACK
+        /// hole at it, no gap, no other vantage that missed it.
+        func probeInStall(_ event: RetransmissionEvent) -> Bool {
+            guard probeOfFullWindow(event), event.lossSignal.isEmpty, !event.coverAckMatchesRetransmissionOnly else { return false }
+            return event.crossVantage?.originalArrived != false
+        }
+
         // Recovery episodes: a retransmission at or beyond the previous episode's recovery point
         // starts a new one.
         var episodes: [Episode] = []
@@ -260,7 +277,7 @@ extension DiagnosisContext {
             var firstArrived: RetransmissionEvent?
             var overran = 0
             for index in episode.events {
-                if overranZeroWindow(events[index]) {
+                if overranZeroWindow(events[index]) || probeInStall(events[index]) {
                     overran += 1
                     continue
                 }
@@ -326,7 +343,7 @@ extension DiagnosisContext {
                 }
             } else if let event = firstArrived {
                 let zeroWindow = event.peerWindowZero || event.dsackWindowZero || event.coverAckWindowZero
-                    || sentIntoZeroWindow(event)
+                    || sentIntoZeroWindow(event) || probeOfFullWindow(event)
                 if zeroWindow {
                     outcome.absorbedByZeroWindow += episode.events.count
                     continue
