@@ -384,3 +384,34 @@ struct DiagnosisProbeInStallTests {
         #expect(findings.contains { $0.kind == "zero-window" }, "\(findings.names)")
     }
 }
+
+/// Jitter that delivers the FIN before the last data segment (issue #11 item 13).
+@Suite("FIN overtaking the last data segment")
+struct DiagnosisFINOvertakesTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("at the receiver: FIN before the last segment, one duplicate ACK, then the segment: reordering, not loss")
+    func finBeforeLastSegment() throws {
+        var s = DiagnosisScript()
+        s.oneWay = 5_000_000
+        var t = s.handshake(at: 0, seenBy: [.server])
+        t = DiagnosisLossEvidenceTests.exchanges(&s, count: 4, from: t, seenBy: [.server])
+        s.clientData(1000, at: t, seenBy: [.server])
+        let lateSeq = s.clientNext
+        let lateID = s.clientIPID
+        s.clientIPID &+= 1
+        s.clientNext &+= 1000
+        // The FIN, sent after the last segment, arrives first; the server's duplicate ACK.
+        s.emit(Segment(fromClient: true, seq: s.clientNext, ack: s.serverNext, flags: 0x011, window: 502),
+               at: t + 20_000, seenBy: [.server])
+        let fin = s.clientNext
+        s.serverAck(lateSeq, at: t + s.oneWay + 30_000, sack: [(fin, fin &+ 1)], seenBy: [.server])
+        // The late segment (its IP ID before the FIN's), 300 µs later: no retransmission anywhere.
+        s.emit(Segment(fromClient: true, seq: lateSeq, ack: s.serverNext, flags: 0x018, length: 1000, window: 502,
+                       ipID: lateID), at: t + 330_000, seenBy: [.server])
+        s.serverAck(fin &+ 1, at: t + s.oneWay + 340_000, seenBy: [.server])
+        let findings = try DiagnosisSyntheticTests.diagnose(s, [.server]).findings
+        #expect(!findings.contains { $0.kind == "retransmission" }, "\(findings.names) \(findings.map(\.sentence))")
+        #expect(findings.contains { $0.name == "reordering/path-reordering" }, "\(findings.names)")
+    }
+}

@@ -266,15 +266,7 @@ struct ConversationState: Sendable {
                 if rev.window.stalls[last].firstOverrunFrame == nil { rev.window.stalls[last].firstOverrunFrame = frameNumber }
             }
             rev.window.narrow.senderSent(frame: frameNumber, time: time)
-            let before = fwd.highSeq
-            if flags.contains(.lostSegment) && fwd.seqKnown {
-                fwd.gapCount += 1
-                if fwd.gaps.count < 256 {
-                    fwd.gaps.append(CaptureGap(from: before, to: seq, frame: frameNumber, time: time, gapIPID: ipID,
-                                               beforeIPID: fwd.lastDataIPID, beforeIPIDKnown: fwd.lastDataIPIDKnown,
-                                               gapTSval: segment.options.hasTimestamp ? segment.options.timestampValue : nil))
-                }
-            }
+            recordGap(f, fwd: &fwd)
             let resent = !flags.intersection([.retransmission, .fastRetransmission, .spuriousRetransmission, .outOfOrder]).isEmpty
                 && !flags.contains(.keepAlive) && !flags.contains(.zeroWindowProbe)
             if resent && fwd.seqKnown {
@@ -290,6 +282,9 @@ struct ConversationState: Sendable {
             fwd.lastDataIPIDKnown = segment.ip.version == 4
         } else if fin && length == 0 && flags.contains(.retransmission) && fwd.seqKnown {
             recordRetransmission(f, fwd: &fwd, rev: &rev)
+        } else if fin && !syn {
+            // A FIN can reveal a gap too (the path delivered it before the last data segment).
+            recordGap(f, fwd: &fwd)
         }
         if occupies {
             let end = seq &+ length &+ (syn ? 1 : 0) &+ (fin ? 1 : 0)
@@ -532,6 +527,19 @@ struct ConversationState: Sendable {
         }
         fwd.window.lastRawWindow = raw
         fwd.window.lastScaledWindow = f.scaledWindow
+    }
+
+    /// A hole in this vantage's view of the direction's sequence space, revealed by `f` (tshark's
+    /// lost_segment flag on it): data or a FIN beyond the highest sequence number seen.
+    static func recordGap(_ f: FrameAnalysis, fwd: inout DirectionState) {
+        guard f.flags.contains(.lostSegment) && fwd.seqKnown else { return }
+        let segment = f.segment
+        fwd.gapCount += 1
+        guard fwd.gaps.count < 256 else { return }
+        fwd.gaps.append(CaptureGap(from: fwd.highSeq, to: segment.sequenceNumber, frame: f.frameNumber, time: f.timestamp,
+                                   gapIPID: segment.ip.identification, beforeIPID: fwd.lastDataIPID,
+                                   beforeIPIDKnown: fwd.lastDataIPIDKnown,
+                                   gapTSval: segment.options.hasTimestamp ? segment.options.timestampValue : nil))
     }
 
     /// A re-sent-looking segment that fills a gap this vantage saw, arriving as the late original:
