@@ -170,4 +170,69 @@ struct FailureModeTests {
         #expect(!findings.contains { $0.cause == "listen-queue-overflow" })
         #expect(findings.contains { $0.name == "syn/unanswered" })
     }
+
+    // MARK: F4 Nagle meets delayed ACK vs a slow server
+
+    /// Requests of `first` + `rest` bytes (the rest sent when the server's delayed ACK of the first
+    /// arrives, 40 ms later), each answered at once; or, with `rest` 0, whole requests answered
+    /// after `think`.
+    static func exchanges(first: UInt32, rest: UInt32, think: Int64 = 0, count: Int = 5,
+                          narrowWindow: Bool = false) -> DiagnosisScript {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0) + Self.ms
+        for _ in 0..<count {
+            if narrowWindow { s.serverAck(s.clientNext, at: t - 2 * s.oneWay, window: 1) }
+            s.clientData(first, at: t)
+            var answerAt = t + s.oneWay + think
+            if rest > 0 {
+                let ackAt = t + s.oneWay + 40 * Self.ms
+                s.serverAck(s.clientNext, at: ackAt)
+                s.clientData(rest, at: ackAt + s.oneWay + 20_000)
+                answerAt = ackAt + 2 * s.oneWay + 60_000
+            }
+            s.serverData(100, at: answerAt)
+            t = answerAt + s.oneWay + 200_000
+        }
+        return s
+    }
+
+    @Test("A small segment, a 40 ms delayed ACK of exactly it, then the rest at once: stall/nagle-delayed-ack naming the held segment and the ACK")
+    func nagleDelayedAck() throws {
+        let findings = try Self.diagnose(Self.exchanges(first: 20, rest: 180))
+        let finding = try #require(findings.first { $0.name == "stall/nagle-delayed-ack" })
+        #expect(finding.evidence["stalls"] == 5)
+        #expect(finding.evidence["first_segment_bytes"] == 20)
+        #expect(finding.evidence["held_segment_bytes"] == 180)
+        // Client vantage: SYN, SYN/ACK, ACK, then the first segment (4), the delayed ACK (5), the held one (6).
+        #expect(finding.vantage.first == "client")
+        #expect(finding.evidence["first_segment_frame"] == 4)
+        #expect(finding.evidence["waited_for_ack_frame"] == 5)
+        #expect(finding.evidence["held_segment_frame"] == 6)
+        #expect(finding.decisiveFrame == 6)
+        #expect((finding.evidence["median_stall_ms"]?.doubleValue ?? 0) >= 40)
+        #expect(finding.vantage.contains("server"))
+        #expect(finding.confidence >= 0.8)
+        #expect(!findings.contains { $0.cause == "server-think-time" })
+    }
+
+    @Test("Look-alike: whole requests answered 40 ms late are a slow server, never Nagle")
+    func slowServer() throws {
+        let findings = try Self.diagnose(Self.exchanges(first: 200, rest: 0, think: 40 * Self.ms))
+        let finding = try #require(findings.first { $0.name == "stall/server-think-time" })
+        #expect(finding.evidence["slow_exchanges"] == 5)
+        #expect((finding.evidence["median_think_ms"]?.doubleValue ?? 0) >= 40)
+        #expect(!findings.contains { $0.cause == "nagle-delayed-ack" })
+    }
+
+    @Test("Look-alike: a second segment that waited for the receiver's window to open is no Nagle stall")
+    func windowHeldSegment() throws {
+        let findings = try Self.diagnose(Self.exchanges(first: 20, rest: 180, narrowWindow: true))
+        #expect(!findings.contains { $0.cause == "nagle-delayed-ack" })
+    }
+
+    @Test("Prompt exchanges are no stall at all")
+    func promptExchanges() throws {
+        let findings = try Self.diagnose(Self.exchanges(first: 200, rest: 0))
+        #expect(!findings.contains { $0.kind == "stall" })
+    }
 }

@@ -19,6 +19,7 @@ enum FailureDiagnosis {
         context.icmpRejections()
         context.listenQueueOverflows()
         context.connectionsLost()
+        context.stalls()
         return context.findings
     }
 }
