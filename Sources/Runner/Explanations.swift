@@ -335,6 +335,26 @@ public enum Explanations {
             myths: ["\"Gaps in a capture are network delay.\" Most gaps are one end waiting: for an ACK, for the application, for a timer."],
             scenarios: []),
         Explanation(
+            kind: "latency", cause: "bufferbloat", rows: "F5",
+            title: "a deep queue at the bottleneck filled up (bufferbloat)",
+            meaning: "The bottleneck (a rate-limited link, a modem, a Wi-Fi driver, a switch port) has a FIFO queue far deeper than its rate needs. It never drops, so a loss-based congestion control (CUBIC, Reno) keeps growing its window and the excess stands in the queue: the round trip climbs from the path's own to hundreds of milliseconds or seconds, while nothing is lost. Every other packet through that queue — another connection's SYN, a small request, a DNS query, a game's update — waits behind it.",
+            wire: "At the sender: the ACKs of its data come later and later (ACK RTT from 0.1 ms to hundreds of ms) while bytes in flight grow to hundreds of kilobytes; no retransmission, no duplicate ACK, no zero window. A second connection started during the transfer takes as long for its handshake and its first answer. tshark flags nothing; its ack_rtt column shows the climb.",
+            fix: "Put an AQM at the bottleneck (fq_codel, cake: tc qdisc replace dev X root cake bandwidth R), or size its queue to about one bandwidth-delay product; a delay-based congestion control (BBR) on the sender also keeps the queue short. More bandwidth only moves the problem.",
+            myths: [
+                "\"No packet loss means the network is fine.\" The loss-free path here adds hundreds of milliseconds to everything that shares it.",
+                "\"Bigger buffers are better: they prevent loss.\" Loss is how TCP learns the rate; a buffer that never drops makes every flow behind it slow.",
+                "\"High latency under load is congestion loss.\" Congestion loss shows retransmissions after the RTT climb; bufferbloat shows the climb alone.",
+            ],
+            scenarios: ["f5-bufferbloat"]),
+        Explanation(
+            kind: "latency", cause: "undetermined", rows: "",
+            title: "a round trip that grew for a reason the captures cannot decide",
+            meaning: "The round trip grew far beyond the path's own, but the captures do not show whether a queue, a receiver or a route change did it.",
+            wire: "ACKs arriving later and later, without the loss-free, load-driven climb of a queue.",
+            fix: "Capture at the sender and at the bottleneck; read the queue's length there (tc -s qdisc).",
+            myths: ["\"RTT is a property of the path.\" Under load it is mostly the queues on it."],
+            scenarios: []),
+        Explanation(
             kind: "zero-window", cause: "undetermined", rows: "",
             title: "a zero window whose cause the captures cannot decide",
             meaning: "The receiver advertised a zero window, but the captures do not show whether its application reads slowly or stopped reading (for example the capture ends while the window is still at zero and no probe was answered, or only part of the episode was recorded).",

@@ -14,6 +14,7 @@ public enum DiagnosisName {
         // Issue #18 failure modes (Failures/).
         public static let connectionLost = "connection-lost"
         public static let stall = "stall"
+        public static let latency = "latency"
     }
 
     public enum Cause {
@@ -39,6 +40,7 @@ public enum DiagnosisName {
         public static let middleboxStateExpired = "middlebox-state-expired"
         public static let nagleDelayedAck = "nagle-delayed-ack"
         public static let serverThinkTime = "server-think-time"
+        public static let bufferbloat = "bufferbloat"
         /// Used with any kind when the evidence does not decide; the finding then carries a
         /// `missing` evidence field saying what would.
         public static let undetermined = "undetermined"
@@ -57,6 +59,7 @@ public enum DiagnosisName {
         // Issue #18 failure modes (Failures/).
         "connection-lost/peer-or-path-down", "connection-lost/middlebox-state-expired", "connection-lost/undetermined",
         "stall/nagle-delayed-ack", "stall/server-think-time", "stall/undetermined",
+        "latency/bufferbloat", "latency/undetermined",
     ]
 }
 

@@ -34,10 +34,15 @@ extension FailureContext {
                     nagle[flow.flow] = Self.merged(nagle[flow.flow], finding)
                     break
                 }
-                guard nagle[flow.flow] == nil else { continue }
+                guard nagle[flow.flow] == nil, !queuedBehind.contains(flow.flow) else { continue }
+                // Think time is measured where the server is: from the client's side a queue on the
+                // path (bufferbloat) adds to it. Only when no capture was taken there, from elsewhere.
+                if !isServerSide(t, server: flow.server.address),
+                   sightings(of: flow).contains(where: { isServerSide($0.trace, server: flow.server.address) }) { continue }
                 let exchanges = Self.exchanges(flow, rtt: rtt)
                 let slow = exchanges.filter(\.slow)
-                guard slow.count >= 2 else { continue }
+                // Most exchanges slow: a server that is slow, not one slow answer among many.
+                guard slow.count >= 2, slow.count * 2 >= exchanges.count else { continue }
                 let finding = thinkFinding(exchanges, flow: flow, rtt: rtt, at: t)
                 if think[flow.flow] == nil { order.append(flow.flow) }
                 think[flow.flow] = Self.merged(think[flow.flow], finding)
