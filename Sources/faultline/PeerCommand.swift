@@ -422,6 +422,10 @@ struct PeerRequest: ParsableCommand {
               --think 50ms --quickack
             against `listen --respond 100 --think 100ms --no-quickack`, with
             rto_min 5ms on the client's route: spurious retransmissions (T2)
+          faultline peer request --to 198.18.2.2:9000 --count 10 --size 200 \\
+              --split-write 20
+            against `listen --respond 100 --delay-acks`: each request's second
+            write waits ~40 ms for the delayed ACK of the first (Nagle, F4)
         """))
 
     @OptionGroup(title: "Connection") var client: PeerClientOptions
@@ -441,11 +445,15 @@ struct PeerRequest: ParsableCommand {
     @Flag(help: "Clear TCP_QUICKACK before each read, so the kernel delays its ACKs of responses (a delayed-ACK receiver).")
     var delayAcks = false
 
+    @Option(help: ArgumentHelp("Write each request in two calls: the first N bytes, then the rest. With Nagle on (no --nodelay) the second waits for the ACK of the first.",
+                               valueName: "size"), transform: parseSize)
+    var splitWrite: ByteSize?
+
     @OptionGroup(title: "Event log and lifetime") var common: PeerCommonOptions
 
     func role() throws -> Peers.Role {
         let options = RequestOptions(client: try client.options(), count: count, size: try intSize(size, "--size"), think: think, quickAck: quickack,
-                                     delayAcks: delayAcks)
+                                     delayAcks: delayAcks, splitWrite: try splitWrite.map { try intSize($0, "--split-write") })
         let problems = options.problems()
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
         return .request(options)
