@@ -314,7 +314,20 @@ struct ConversationState: Sendable {
             senderAck: fwd.ackKnown ? fwd.ackValue : nil,
             senderLastTime: fwd.packets > 0 ? fwd.lastPacketTime : nil,
             senderLastFrame: fwd.packets > 0 ? fwd.lastPacketFrame : nil,
-            senderDataUnacked: fwd.sentData && fwd.seqKnown && (!rev.ackKnown || SeqNum.greaterThan(fwd.highSeq, rev.ackValue))))
+            senderDataUnacked: fwd.sentData && fwd.seqKnown && (!rev.ackKnown || SeqNum.greaterThan(fwd.highSeq, rev.ackValue)),
+            peerPackets: rev.packets - rev.rsts,
+            copiedIPIDFrom: copiedIPID(segment, answering: rev),
+            reservedBits: segment.flags.rawValue & 0x0E00))
+    }
+
+    /// The frame of the peer's recent packet whose IP ID the RST carries (IPv4, non-zero IDs
+    /// only: 0 is what many stacks send anyway). A host numbers its packets from its own counter;
+    /// a box that builds its RST from the segment it answers often copies that segment's IP ID.
+    static func copiedIPID(_ rst: TCPSegment, answering peer: DirectionState) -> UInt64? {
+        let ipID = rst.ip.identification
+        guard rst.ip.version == 4, ipID != 0, peer.ipIDKnown else { return nil }
+        if peer.lastIPID == ipID { return peer.lastPacketFrame }
+        return peer.sent.frame(withIPID: ipID)
     }
 
     /// ACK bookkeeping of a packet from `fwd` about `rev`'s data.

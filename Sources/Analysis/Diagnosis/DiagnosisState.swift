@@ -141,6 +141,17 @@ struct SentRing: Sendable {
         head = 0
     }
 
+    /// The frame of one of the last `lookback` segments sent with IP ID `ipID`, if any.
+    func frame(withIPID ipID: UInt16, lookback: Int = 64) -> UInt64? {
+        var i = count - 1
+        while i >= 0 && i >= count - lookback {
+            let entry = storage[(head + i) & (storage.count - 1)]
+            if entry.ipID == ipID { return entry.frame }
+            i -= 1
+        }
+        return nil
+    }
+
     /// The oldest and the newest earlier copies of the byte at `seq` (excluding `frame`).
     func copies(covering seq: UInt32, before frame: UInt64) -> (oldest: SentSegment, newest: SentSegment, count: Int)? {
         var oldest: SentSegment?
@@ -410,6 +421,14 @@ struct RSTRecord: Sendable {
     var senderLastFrame: UInt64?
     /// The RST's sender had data of its own the peer had not acknowledged.
     var senderDataUnacked: Bool
+    /// The peer's packets (RSTs left out) before this RST: the peer's packets after it, counted
+    /// at the end, say whether the connection survived the RST.
+    var peerPackets: Int = 0
+    /// The peer's recent packet whose IP ID this RST carries (IPv4, non-zero): a forger building
+    /// its RST from the segment it answers copies that segment's IP ID; a host numbers its own.
+    var copiedIPIDFrom: UInt64?
+    /// Reserved TCP header bits (0x0E00) set in the RST: no host's stack sends them.
+    var reservedBits: UInt16 = 0
 }
 
 /// A SYN that arrived on an established connection, and how it was answered.

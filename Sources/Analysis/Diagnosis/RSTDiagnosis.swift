@@ -41,9 +41,28 @@ extension DiagnosisContext {
         }
         var findings: [Finding] = []
         for cluster in clusters {
-            if let finding = classify(cluster, group: group) { findings.append(finding) }
+            guard let finding = classify(cluster, group: group) else { continue }
+            findings.append(finding)
+            if let own = hostsOwnRST(after: cluster[0], finding: finding),
+               let ownFinding = classify([own], group: group) {
+                findings.append(ownFinding)
+            }
         }
         return findings
+    }
+
+    /// After a forged RST the connection survived, a later RST without the forger's marks is the
+    /// host's own act, judged on its own — not a consequence of the forged one.
+    private func hostsOwnRST(after forged: RSTSighting, finding: Finding) -> RSTSighting? {
+        guard finding.cause == DiagnosisName.Cause.injectedByMiddlebox,
+              finding.evidence["connection_survived"] == .bool(true) else { return nil }
+        let rsts = conversation(forged.member).shared.rsts
+        guard let own = rsts.first(where: { later in
+            later.time >= forged.record.time && later.frame != forged.record.frame && later.copiedIPIDFrom == nil
+                && later.reservedBits == 0
+                && later.peerPackets > forged.record.peerPackets
+        }) else { return nil }
+        return RSTSighting(member: forged.member, record: own, index: 0)
     }
 
     /// The RST that explains the others: usually the first. But when an application aborts
@@ -97,7 +116,9 @@ extension DiagnosisContext {
         evidence["rst_ip_id"] = .int(Int64(record.ipID))
         evidence["rst_flags"] = .string(record.hasACK ? "RST/ACK" : "RST")
         evidence["rst_window"] = .int(Int64(record.window))
-        let later = primaryConversation.shared.rstCount - 1
+        // RSTs after this one (the record list is capped; the count is not).
+        let recordedBefore = primaryConversation.shared.rsts.filter { $0.frame < record.frame }.count
+        let later = primaryConversation.shared.rstCount - recordedBefore - 1
         if later > 0 { evidence["later_rsts"] = .int(Int64(later)) }
 
         // TTL against the sender's baseline at the primary vantage.
@@ -215,10 +236,6 @@ extension DiagnosisContext {
         if refusal { evidence["rst_seq"] = .string("0, acknowledging the SYN (ISN + 1)") }
         if record.senderSentFIN { evidence["sender_sent_fin_before"] = .bool(true) }
 
-        // Decide.
-        var cause: String
-        var confidence: Double
-        var sentence: String
         let viaTTL: String
         switch verdict {
         case let .mismatch(baseline):
@@ -228,6 +245,18 @@ extension DiagnosisContext {
         case .noBaseline:
             viaTTL = record.ttl == 0 ? "TTL not recorded" : "TTL \(record.ttl)"
         }
+        // Signs of a forger in the RST itself and in what the claimed sender did after it.
+        var isMismatch = false
+        if case .mismatch = verdict { isMismatch = true }
+        let forgery = forgerySigns(record, in: primaryConversation, sender: sender, peer: peer,
+                                   verdict: TTLVerdictSummary(mismatch: isMismatch),
+                                   viaTTL: viaTTL, continuesIPID: continuesIPID)
+        for (key, value) in forgery.evidence { evidence[key] = value }
+
+        // Decide.
+        var cause: String
+        var confidence: Double
+        var sentence: String
         var mismatch = false
         if case .mismatch = verdict { mismatch = true }
 
@@ -236,18 +265,18 @@ extension DiagnosisContext {
             let recorded = absentAtSender?.coverage == .recorded
             confidence = mismatch ? (recorded ? 0.97 : 0.93) : (recorded ? 0.9 : 0.8)
             let side = absentAtSender.map { digests[$0.vantage].vantage } ?? "sender-side"
+            let signs = forgery.phrases.isEmpty ? "" : "; " + forgery.phrases.joined(separator: "; ")
             sentence = "The RST that reached \(peer) claims to come from \(sender), but the \(side) capture, nearer "
-                + "\(sender.address), never shows it leaving" + (mismatch ? " and it arrived with \(viaTTL)" : "")
-                + ": a middlebox on the path forged it."
-        } else if mismatch && sentBySender == nil {
+                + "\(sender.address), never shows it leaving" + signs + ": a middlebox on the path forged it."
+        } else if sentBySender == nil, !forgery.intrinsic.isEmpty {
             cause = DiagnosisName.Cause.injectedByMiddlebox
-            confidence = ttlSolid ? 0.88 : 0.7
-            if !ttlSolid { caveats.append("few packets from \(sender.address) to take its usual TTL from") }
+            confidence = forgery.confidence(ttlSolid: ttlSolid)
+            if mismatch && !ttlSolid { caveats.append("few packets from \(sender.address) to take its usual TTL from") }
             if digests.count == 1 {
                 missing.append("a capture at \(sender.address)'s side would show whether it really sent this RST")
             }
-            sentence = "The RST that reached \(peer) claims to come from \(sender) but arrived with \(viaTTL): "
-                + "a box a different number of hops away (a firewall or middlebox) generated it."
+            sentence = "The RST that reached \(peer) claims to come from \(sender), but "
+                + forgery.phrases.joined(separator: "; ") + ": a box on the path (a firewall or middlebox) forged it."
         } else if refusal {
             cause = DiagnosisName.Cause.refusedByHost
             switch verdict {
@@ -337,7 +366,7 @@ extension DiagnosisContext {
         // Frames in every vantage involved.
         var vantages: [String] = [vantageName(primary.member)]
         var frames: [String: FrameRefs] = [:]
-        let related = primaryConversation.shared.rsts.dropFirst().prefix(64).map(\.frame)
+        let related = primaryConversation.shared.rsts.filter { $0.frame > record.frame }.prefix(64).map(\.frame)
         let firstFrame = (refusal || prompt) ? (record.peerLastFrame ?? record.frame) : record.frame
         frames[vantageName(primary.member)] = FrameRefs(first: firstFrame, decisive: record.frame, related: Array(related))
         for sighting in cluster where sighting.member.vantage != primary.member.vantage {
@@ -356,7 +385,14 @@ extension DiagnosisContext {
                 frames[name] = absent.member.map(conversationFrames) ?? FrameRefs(first: 0, decisive: 0)
             }
         }
-        let consequence = Self.consequence(of: record, refusal: refusal, pathRTT: primaryConversation.pathRTT)
+        var consequence = Self.consequence(of: record, refusal: refusal, pathRTT: primaryConversation.pathRTT)
+        if forgery.peerContinued > 0 && cause == DiagnosisName.Cause.injectedByMiddlebox {
+            // The RST's target went on with the connection: it rejected the forged RST (an
+            // unacceptable sequence or ACK number), so the RST cost nothing but its own packet.
+            consequence = (.minor, "\(peer) went on with the connection after it (\(forgery.peerContinued) more "
+                           + "packet\(forgery.peerContinued == 1 ? "" : "s")): the forged RST was ignored.",
+                           ["connection_survived": .bool(true)])
+        }
         for (key, value) in consequence.evidence { evidence[key] = value }
         if let clause = consequence.clause { sentence += " " + clause }
         return Finding(kind: DiagnosisName.Kind.rst, cause: cause, flow: group.flow, vantage: vantages, frames: frames,
@@ -459,4 +495,106 @@ extension DiagnosisContext {
         return digests[vantage].role == (senderIsClient ? .client : .server)
             && digests[reference.vantage].role != digests[vantage].role
     }
+}
+
+/// What marks an RST as built by a box on the path rather than by the host it claims to come
+/// from. The intrinsic signs are in the RST itself (each independent of the others: a forger may
+/// get any of them right); the supporting ones are what the claimed sender did, and count only
+/// beside an intrinsic one (a host may well go on talking after answering a stray segment).
+struct ForgerySigns {
+    enum Sign: String {
+        case ttlOff = "TTL off the sender's path"
+        case copiedIPID = "IP ID copied from the segment answered"
+        case copiedIPIDRun = "a run of RSTs, each with the IP ID of the segment it answers"
+        case reservedBits = "reserved header bits set"
+        case ackAtISN = "ACK number at the ISN, not ISN + 1"
+        case hostContinued = "the claimed sender kept talking after it"
+        case breaksIPIDSequence = "IP ID outside the sender's own sequence"
+    }
+
+    var intrinsic: [Sign] = []
+    var supporting: [Sign] = []
+    var phrases: [String] = []
+    var evidence: [String: EvidenceValue] = [:]
+    /// Packets the RST's target sent after it (RSTs left out): the connection went on.
+    var peerContinued = 0
+
+    /// TTL alone keeps its measured confidence (0.88 with a solid baseline), any other single
+    /// sign starts at 0.55; every further independent sign removes 40 % of the remaining doubt,
+    /// up to 0.95 (one vantage can still be fooled by an odd host).
+    func confidence(ttlSolid: Bool) -> Double {
+        guard let first = intrinsic.first else { return 0 }
+        let base = first == .ttlOff ? (ttlSolid ? 0.88 : 0.7) : 0.55
+        let further = intrinsic.count - 1 + supporting.count
+        var doubt = 1 - base
+        for _ in 0..<further { doubt *= 0.6 }
+        return min(0.95, 1 - doubt)
+    }
+}
+
+extension DiagnosisContext {
+    /// Reads every sign of a forger an RST and its conversation offer (see `ForgerySigns`).
+    func forgerySigns(_ record: RSTRecord, in conversation: ConversationState, sender: TCPEndpoint, peer: TCPEndpoint,
+                      verdict: TTLVerdictSummary, viaTTL: String, continuesIPID: Bool) -> ForgerySigns {
+        var signs = ForgerySigns()
+        if verdict.mismatch {
+            signs.intrinsic.append(.ttlOff)
+            signs.phrases.append("it arrived with \(viaTTL)")
+        }
+        if let answered = record.copiedIPIDFrom {
+            let run = conversation.shared.rsts.filter { $0.fromClient == record.fromClient && $0.copiedIPIDFrom != nil }.count
+            signs.evidence["rsts_copying_answered_ip_id"] = .int(Int64(run))
+            signs.evidence["ip_id_copied_from_frame"] = .int(Int64(answered))
+            signs.intrinsic.append(.copiedIPID)
+            if run >= 2 {
+                signs.intrinsic.append(.copiedIPIDRun)
+                signs.phrases.append("\(run) RSTs, one per segment of \(peer.address)'s in flight, each carry the IP ID of "
+                                     + "the segment they answer (the first that of frame \(answered)), as a box copying "
+                                     + "the packet it answers does")
+            } else {
+                signs.phrases.append("it carries the IP ID \(record.ipID) of the segment it answers (frame \(answered)), "
+                                     + "not one of \(sender.address)'s own")
+            }
+        }
+        if record.reservedBits != 0 {
+            signs.intrinsic.append(.reservedBits)
+            signs.evidence["rst_reserved_bits"] = .string("0x" + String(record.reservedBits, radix: 16))
+            signs.phrases.append("it has reserved TCP header bits set (0x\(String(record.reservedBits, radix: 16))), "
+                                 + "which no host's stack sends")
+        }
+        if record.hasACK, record.peerOnlySYN, let isn = record.peerISN, record.ack == isn {
+            signs.intrinsic.append(.ackAtISN)
+            signs.evidence["rst_ack_is_isn"] = .bool(true)
+            signs.phrases.append("its ACK number is \(peer.address)'s ISN itself, not ISN + 1: it does not acknowledge the "
+                                 + "SYN as the host's own TCP would")
+        }
+        // What the claimed sender and the target did after it.
+        let senderDirection = conversation.direction(fromClient: record.fromClient)
+        let peerDirection = conversation.direction(fromClient: !record.fromClient)
+        let senderAfter = senderDirection.packets - senderDirection.rsts - record.senderPackets
+        signs.peerContinued = max(0, peerDirection.packets - peerDirection.rsts - record.peerPackets)
+        if senderAfter > 0 {
+            signs.supporting.append(.hostContinued)
+            signs.evidence["host_kept_talking_after_rst"] = .bool(true)
+            signs.evidence["host_packets_after_rst"] = .int(Int64(senderAfter))
+            signs.phrases.append("\(sender.address) went on with the connection after it (\(senderAfter) more "
+                                 + "packet\(senderAfter == 1 ? "" : "s") with its own IP IDs): it never reset it")
+        }
+        if record.senderIPIDKnown && record.senderIPIDSequential && record.ipID != 0 && !continuesIPID {
+            signs.supporting.append(.breaksIPIDSequence)
+            signs.evidence["ip_id_breaks_sender_sequence"] = .bool(true)
+        }
+        if !signs.intrinsic.isEmpty {
+            signs.evidence["forgery_signs"] = .list((signs.intrinsic + signs.supporting).map { .string($0.rawValue) })
+        } else {
+            signs.phrases = []
+            signs.evidence = signs.evidence.filter { $0.key == "host_packets_after_rst" }
+        }
+        return signs
+    }
+}
+
+/// The TTL verdict as the sign reader needs it.
+struct TTLVerdictSummary {
+    var mismatch: Bool
 }
