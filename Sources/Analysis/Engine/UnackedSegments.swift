@@ -150,6 +150,18 @@ struct UnackedSegments {
         return last &- first
     }
 
+    /// The same list emptied, keeping its buffers (a retired conversation's slot handed on).
+    func emptied() -> UnackedSegments {
+        var list = self
+        // A very long list's buffer is not worth keeping for the next connection.
+        if ring.count > 256 { list.ring = [] }
+        if others.capacity > 256 { list.others = [] }
+        list.head = 0
+        list.orderedCount = 0
+        list.others.removeAll(keepingCapacity: true)
+        return list
+    }
+
     /// Entries oldest first (for inspection and tests; allocates).
     var entries: [UnackedSegment] {
         var all: [UnackedSegment] = []

@@ -26,6 +26,19 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
         public var reusedPorts: Bool
         public var clientToServer: Direction
         public var serverToClient: Direction
+
+        public init(_ conversation: TCPConversation) {
+            id = conversation.id
+            client = conversation.client.description
+            server = conversation.server.description
+            firstFrame = conversation.firstFrame
+            lastFrame = conversation.lastFrame
+            durationSeconds = (Double(conversation.lastTime) - Double(conversation.firstTime)) / 1e9
+            initialRTTMilliseconds = conversation.knownInitialRTT.map { Double($0) / 1e6 }
+            reusedPorts = conversation.reusedPorts
+            clientToServer = Direction(conversation.clientFlow)
+            serverToClient = Direction(conversation.serverFlow)
+        }
     }
 
     public var file: String
@@ -55,18 +68,16 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
         // In Double: a corrupt file's timestamps can be anywhere in Int64, and their difference overflow it.
         durationSeconds = (Double(analysis.lastTime ?? 0) - Double(analysis.firstTime ?? 0)) / 1e9
         captureDropped = analysis.captureStatistics.isEmpty ? nil : analysis.captureDropped
-        conversations = analysis.analyzer.conversations.map { conversation in
-            Conversation(
-                id: conversation.id,
-                client: conversation.client.description,
-                server: conversation.server.description,
-                firstFrame: conversation.firstFrame,
-                lastFrame: conversation.lastFrame,
-                durationSeconds: (Double(conversation.lastTime) - Double(conversation.firstTime)) / 1e9,
-                initialRTTMilliseconds: conversation.knownInitialRTT.map { Double($0) / 1e6 },
-                reusedPorts: conversation.reusedPorts,
-                clientToServer: Direction(conversation.clientFlow),
-                serverToClient: Direction(conversation.serverFlow))
+        let analyzer = analysis.analyzer
+        if analyzer.retirement == nil {
+            conversations = analyzer.conversations.map(Conversation.init)
+        } else {
+            // Retired ones as they were when retired, then those still held; in tcp.stream order
+            // (a conversation revived by a late packet appears once per life).
+            let held = analyzer.heldSlots.map { Conversation(analyzer.conversations[$0]) }
+            conversations = (analysis.retiredSummaries + held).enumerated()
+                .sorted { $0.element.id != $1.element.id ? $0.element.id < $1.element.id : $0.offset < $1.offset }
+                .map(\.element)
         }
     }
 
