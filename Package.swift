@@ -30,10 +30,11 @@ let package = Package(
         .target(name: "Peers", dependencies: ["CLinux"]),
         .target(name: "Capture", dependencies: ["Netlink", "CLinux", "CPcap"]),
         .target(name: "Analysis"),
+        .target(name: "Report", dependencies: ["Analysis"]),
         .target(name: "Scenario", dependencies: ["Impairment", "Analysis", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Runner", dependencies: ["Scenario", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "CLinux", "CNftables"]),
+        .target(name: "Runner", dependencies: ["Scenario", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "CLinux", "CNftables"]),
         .executableTarget(name: "faultline", dependencies: [
-            "Runner", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Scenario",
+            "Runner", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "Scenario",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -45,7 +46,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Analysis", "Netlink", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"], exclude: ["Fixtures"]),
         .testTarget(name: "ScenarioTests", dependencies: ["Scenario", "Analysis"], resources: [.copy("Malformed")]),
-        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Scenario", "Netlink", "TestSupport"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Scenario", "Netlink", "Analysis", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -62,6 +62,9 @@ public enum CaptureSession {
         var workers: [CaptureWorker] = []
         do throws(PacketCaptureError) {
             for point in points {
+                // The window starts before the handle opens: the kernel queues (and timestamps)
+                // packets from activation on, before the worker exists.
+                let opened = Int64(bitPattern: fl_realtime_ns())
                 let handle: PcapHandle
                 if let namespace = point.namespace {
                     handle = try namespace.run { () throws(PacketCaptureError) -> PcapHandle in
@@ -71,7 +74,7 @@ public enum CaptureSession {
                     handle = try PcapHandle.open(interface: point.interface, namespaceLabel: point.namespaceLabel, settings: settings)
                 }
                 let worker = try CaptureWorker(point: point, handle: handle, stopFD: stopFD, filter: filter,
-                                               bufferSize: bufferSize)
+                                               bufferSize: bufferSize, openedNanoseconds: opened)
                 workers.append(worker)
             }
             for worker in workers { try worker.startThread() }

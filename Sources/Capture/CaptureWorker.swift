@@ -34,14 +34,15 @@ final class CaptureWorker: @unchecked Sendable {
     /// How often the sidecar and libpcap's counters are refreshed while running.
     private static let sidecarInterval: UInt64 = 1_000_000_000
 
-    init(point: CapturePoint, handle: PcapHandle, stopFD: Int32, filter: String?, bufferSize: Int) throws(PacketCaptureError) {
+    init(point: CapturePoint, handle: PcapHandle, stopFD: Int32, filter: String?, bufferSize: Int,
+         openedNanoseconds: Int64 = Int64(bitPattern: fl_realtime_ns())) throws(PacketCaptureError) {
         self.point = point
         self.handle = handle
         self.stopFD = stopFD
         self.sidecarPath = CaptureStats.sidecarPath(for: point.file)
         self.zeroWindow = ZeroWindowWatch(linkType: Int(handle.linkType))
         pthread_mutex_init(&mutex, nil)
-        let now = Int64(bitPattern: fl_realtime_ns())
+        let now = openedNanoseconds
         stats = CaptureStats(namespace: point.namespaceLabel, interface: point.interface, file: point.file,
                              linkType: Int(handle.linkType), snapLength: Int(handle.snapLength), bufferSize: bufferSize,
                              filter: filter, received: 0, dropped: 0, interfaceDropped: 0, packetsWritten: 0,

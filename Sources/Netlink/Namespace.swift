@@ -28,7 +28,8 @@ public final class NetworkNamespace: @unchecked Sendable {
     /// - Parameter name: nil for an anonymous namespace; otherwise it is mounted as
     ///   `/run/netns/faultline-<pid>-<name>`.
     public static func create(name: String? = nil, label: String? = nil) throws(NetlinkError) -> NetworkNamespace {
-        let thread = try NamespaceThread(entry: .unshare, label: label ?? name ?? "(anonymous)")
+        let entry: NamespaceThread.Entry = NamespaceNursery.shared.map { .unshareWithin($0.fd) } ?? .unshare
+        let thread = try NamespaceThread(entry: entry, label: label ?? name ?? "(anonymous)")
         let fd: Int32 = thread.run { Glibc.open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC) }
         if fd < 0 {
             let error = Errno.current

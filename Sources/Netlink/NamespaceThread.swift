@@ -12,6 +12,7 @@ final class NamespaceThread: @unchecked Sendable {
     enum Entry {
         case unshare          // a brand-new namespace
         case join(Int32)      // an existing namespace, by fd
+        case unshareWithin(Int32)  // a brand-new namespace, created from inside another (by fd)
     }
 
     private var mutex = pthread_mutex_t()
@@ -45,7 +46,7 @@ final class NamespaceThread: @unchecked Sendable {
             pthread_join(thread, nil)
             let what: String
             switch entry {
-            case .unshare: what = "create network namespace \(label) (unshare CLONE_NEWNET)"
+            case .unshare, .unshareWithin: what = "create network namespace \(label) (unshare CLONE_NEWNET)"
             case .join: what = "enter network namespace \(label) (setns)"
             }
             throw NetlinkError(operation: what, errno: failure)
@@ -67,6 +68,9 @@ final class NamespaceThread: @unchecked Sendable {
         switch entry {
         case .unshare: rc = fl_unshare(fl_clone_newnet())
         case .join(let fd): rc = fl_setns(fd, fl_clone_newnet())
+        case .unshareWithin(let fd):
+            let joined = fl_setns(fd, fl_clone_newnet())
+            rc = joined != 0 ? joined : fl_unshare(fl_clone_newnet())
         }
         pthread_mutex_lock(&mutex)
         if rc != 0 { startupError = Errno.current }

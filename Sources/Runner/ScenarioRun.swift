@@ -22,6 +22,10 @@ public struct RunSettings: Sendable {
     public var engine: EnginePreference
     /// Notes for the user (engine fallbacks, ...), said once each.
     public var say: @Sendable (String) -> Void
+    /// How often the kernel's TCP_INFO of every socket is sampled (tcpinfo.jsonl); 0: not at all.
+    public var tcpInfoIntervalMilliseconds: Double = 10
+    /// Draw every flow in report.html, not only those with a finding.
+    public var reportAllFlows = false
 
     public init(artifactsRoot: String, detector: DetectorChoice = .builtin, seed: UInt64? = nil,
                 faultlineBinary: String = RunSettings.ownExecutable(), keepPassedCaptures: Bool = true,
@@ -109,6 +113,10 @@ public final class ScenarioRun: @unchecked Sendable {
     private var processes: [(process: Scenario.Process, child: ChildProcess, events: String?)] = []
     private var notes: [String] = []
     private var timelineLog: [String] = []
+    /// The same lines as JSON with both clocks (timeline.jsonl): the report puts them on the
+    /// captures' wall-clock axis and converts the peers' monotonic event times with them.
+    private var timelineJSONLines: [String] = []
+    private var sampler: TCPInfoSampler?
     private var start: UInt64 = 0
     /// The processes still running when the time limit ended the run.
     private var stillRunning: [String] = []
@@ -149,8 +157,13 @@ public final class ScenarioRun: @unchecked Sendable {
     }
 
     private func log(_ text: String) {
-        let t = start == 0 ? 0 : Double(fl_monotonic_ns() &- start) / 1e9
-        lock.withLock { timelineLog.append(String(format: "%9.6f  ", t) + text) }
+        let monotonic = fl_monotonic_ns(), epoch = fl_realtime_ns()
+        let t = start == 0 ? 0 : Double(monotonic &- start) / 1e9
+        let json = "{\"epoch_ns\":\(epoch),\"mono_ns\":\(monotonic),\"text\":\(JSONString.quote(text))}\n"
+        lock.withLock {
+            timelineLog.append(String(format: "%9.6f  ", t) + text)
+            timelineJSONLines.append(json)
+        }
     }
 
     // MARK: run
@@ -220,6 +233,11 @@ public final class ScenarioRun: @unchecked Sendable {
                 + " (end the timeline with `stop: all`, or raise `time-limit`)")
         }
         let outcome = result(status: status, error: error, began: began, findings: findings, expectations: expectations)
+        do {
+            try RunHTMLReport.write(artifacts: artifacts, allFlows: settings.reportAllFlows)
+        } catch {
+            settings.say("report.html for \(scenario.name): \(error)")
+        }
         if status == .passed && !settings.keepPassedCaptures {
             for capture in captureFiles { unlink(capture.path) }
         }
@@ -345,6 +363,18 @@ public final class ScenarioRun: @unchecked Sendable {
                 }
             } catch {
                 throw error.isPermissionProblem ? .environment("capture: \(error)") : .execution("capture: \(error)")
+            }
+        }
+        // 3b. the kernel's view of every TCP socket, sampled from the start like the captures
+        if settings.tcpInfoIntervalMilliseconds > 0 {
+            do {
+                let namespaces = try scenario.topology.nodes.map { node throws(NetlinkError) in (node: node.name, namespace: try built.namespace(node.name)) }
+                let made = try TCPInfoSampler(namespaces: namespaces, intervalNanoseconds: UInt64(settings.tcpInfoIntervalMilliseconds * 1e6),
+                                              path: "\(artifacts)/\(TCPInfoSampler.fileName)")
+                made.start()
+                lock.withLock { sampler = made }
+            } catch {
+                note("tcpinfo sampler not started: \(error)")
             }
         }
         // 4. impairments
@@ -643,6 +673,11 @@ public final class ScenarioRun: @unchecked Sendable {
                 }
             }
         }
+        if let sampler = lock.withLock({ sampler }) {
+            let outcome = sampler.stop()
+            note(outcome.cost.summary)
+            for error in outcome.errors { note("tcpinfo sampler: \(error)") }
+        }
         stop(all)
         if !all.isEmpty { log("processes stopped") }
         if let set {
@@ -692,6 +727,7 @@ public final class ScenarioRun: @unchecked Sendable {
         }
         let timeline = lock.withLock { timelineLog }.joined(separator: "\n") + "\n"
         _ = FileManager.default.createFile(atPath: artifacts + "/timeline.log", contents: Data(timeline.utf8))
+        _ = FileManager.default.createFile(atPath: artifacts + "/timeline.jsonl", contents: Data(lock.withLock { timelineJSONLines }.joined().utf8))
         _ = FileManager.default.createFile(atPath: artifacts + "/report.txt", contents: Data(TextReport.scenario(result, verbose: true).utf8))
     }
 

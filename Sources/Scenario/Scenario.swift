@@ -25,6 +25,8 @@ public struct Scenario: Sendable, Hashable {
     public var warnings: [Warning]
     /// The file it came from, as named when loaded.
     public var file: String
+    /// `lab:` notes (what to try, questions, hints), if the scenario has any.
+    public var lab: LabGuide?
 
     public static let defaultTimeLimit: Duration = .seconds(30)
 
@@ -56,27 +58,34 @@ public struct Scenario: Sendable, Hashable {
 
     // MARK: loading
 
+    /// Checks the arguments of a `peer:` step the way `faultline peer` parses them: nil when they
+    /// are accepted, else the parser's message. The command line provides it (the peers' parser
+    /// lives there), so a file's peer arguments are checked when it is loaded, not when it runs.
+    public typealias PeerArgumentCheck = @Sendable ([String]) -> String?
+
     /// Reads and checks one scenario file.
-    public static func load(path: String) throws(ScenarioError) -> Scenario {
+    public static func load(path: String, peerArguments: PeerArgumentCheck? = nil) throws(ScenarioError) -> Scenario {
         let text = try readText(path: path)
-        return try parse(text: text, file: path)
+        return try parse(text: text, file: path, peerArguments: peerArguments)
     }
 
     /// Checks a scenario given as text; `file` names it in errors.
-    public static func parse(text: String, file: String = "<scenario>") throws(ScenarioError) -> Scenario {
+    public static func parse(text: String, file: String = "<scenario>", peerArguments: PeerArgumentCheck? = nil) throws(ScenarioError) -> Scenario {
         let root = try Document.compose(text: text, file: file)
-        return try ScenarioDecoder(file: file).decode(root)
+        let decoder = ScenarioDecoder(file: file)
+        decoder.peerArgumentCheck = peerArguments
+        return try decoder.decode(root)
     }
 
     /// Every `*.yaml` and `*.yml` file directly inside `folder`, sorted by file name, each checked;
     /// the first bad file stops the load. Two files may not use the same scenario `name`.
-    public static func load(folder: String) throws(ScenarioError) -> [Scenario] {
+    public static func load(folder: String, peerArguments: PeerArgumentCheck? = nil) throws(ScenarioError) -> [Scenario] {
         let files = try scenarioFiles(in: folder)
         var scenarios: [Scenario] = []
         var names: [String: String] = [:]
         for file in files {
             let text = try readText(path: file)
-            let scenario = try parse(text: text, file: file)
+            let scenario = try parse(text: text, file: file, peerArguments: peerArguments)
             if let other = names[scenario.name] {
                 let root = try Document.compose(text: text, file: file)
                 let at = (try? root.mapping("", allowed: ScenarioDecoder.topLevelKeys))?["name"]?.location
@@ -91,12 +100,12 @@ public struct Scenario: Sendable, Hashable {
     }
 
     /// A file or a folder: a folder loads every scenario in it (see `load(folder:)`).
-    public static func load(pathOrFolder path: String) throws(ScenarioError) -> [Scenario] {
+    public static func load(pathOrFolder path: String, peerArguments: PeerArgumentCheck? = nil) throws(ScenarioError) -> [Scenario] {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            return try load(folder: path)
+            return try load(folder: path, peerArguments: peerArguments)
         }
-        return [try load(path: path)]
+        return [try load(path: path, peerArguments: peerArguments)]
     }
 
     /// The scenario files of a folder, sorted by name (paths joined with the folder as given).

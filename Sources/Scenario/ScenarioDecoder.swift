@@ -10,7 +10,7 @@ final class ScenarioDecoder {
     let file: String
 
     static let topLevelKeys = ["name", "summary", "seed", "time-limit", "topology", "capture",
-                               "impairments", "firewall", "steps", "expect"]
+                               "impairments", "firewall", "steps", "expect", "lab"]
 
     // Facts gathered while decoding, used by later sections.
     var topology = Topology(origin: .line, nodes: [], links: [])
@@ -22,6 +22,8 @@ final class ScenarioDecoder {
     var impairments: [ImpairmentDraft] = []
     var processes: [String: (process: Process, element: Element)] = [:]
     var warnings: [ScenarioWarning] = []
+    /// `faultline peer`'s own check of a peer step's arguments, when the caller has one.
+    var peerArgumentCheck: Scenario.PeerArgumentCheck?
 
     init(file: String) {
         self.file = file
@@ -52,9 +54,12 @@ final class ScenarioDecoder {
         let steps = try decodeSteps(top["steps"])
         let expectations = try decodeExpectations(top["expect"])
         let placements = try finishImpairments()
-        return Scenario(name: name, summary: summary, topology: topology, impairments: placements,
+        let lab = try decodeLab(top["lab"])
+        var scenario = Scenario(name: name, summary: summary, topology: topology, impairments: placements,
                         firewall: firewall, captures: captures, steps: steps, expectations: expectations,
                         seed: seed, timeLimit: timeLimit, warnings: warnings, file: file)
+        scenario.lab = lab
+        return scenario
     }
 
     // MARK: shared value readers

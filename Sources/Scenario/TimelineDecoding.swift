@@ -343,6 +343,11 @@ extension ScenarioDecoder {
             argv.append(try resolvingAddressNames(s.string, in: item))
         }
         if argv[0].isEmpty { throw items[0].error("the program name is empty", expected: expected) }
+        if peer, let check = peerArgumentCheck, let problem = check(argv) {
+            let said = problem.split(separator: "\n").first.map(String.init) ?? problem
+            throw e.error("faultline peer refuses these arguments: \(said.hasPrefix("Error: ") ? String(said.dropFirst(7)) : said)",
+                          expected: "the arguments of `faultline peer \(argv[0])` (see `faultline peer \(argv[0]) --help`)")
+        }
         return argv
     }
 

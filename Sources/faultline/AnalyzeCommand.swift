@@ -52,14 +52,21 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write a copy of the first capture with a pcapng comment on each packet a finding points at.", valueName: "OUT.pcapng"))
     var annotate: String?
 
+    @Option(name: .long, help: ArgumentHelp("Also write a self-contained HTML report (time-sequence graphs of the flows with a finding).", valueName: "OUT.html"))
+    var html: String?
+
+    @Flag(name: .customLong("all-flows"), help: "With --html: draw every flow, not only those with a finding.")
+    var allFlows = false
+
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one capture file") }
         if flags && json { throw ValidationError("--flags and --json cannot be combined") }
         if flags && annotate != nil { throw ValidationError("--flags and --annotate cannot be combined") }
+        if flags && html != nil { throw ValidationError("--flags and --html cannot be combined") }
     }
 
     func run() throws {
-        if flags { try runFlags() } else { try runDiagnosis() }
+        if flags { try runFlags() } else if let html { try runHTML(html) } else { try runDiagnosis() }
     }
 
     /// tshark-compatible flags, one file after the other, streamed.

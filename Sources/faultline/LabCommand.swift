@@ -34,7 +34,7 @@ struct LabCommand: ParsableCommand {
         let out = StandardStream(fd: 1)
         let scenario: Scenario
         do {
-            scenario = try Scenario.load(path: path)
+            scenario = try Scenario.load(path: path, peerArguments: PeerCLI.check(arguments:))
         } catch {
             err.line("error: \(error)")
             throw ExitCode(ScenarioError.exitCode)
@@ -60,6 +60,11 @@ struct LabCommand: ParsableCommand {
             let lines = try lab.start(seed: seedValue)
             out.line("lab \(scenario.name) is up (pid \(getpid()), lab id \(lab.labID), seed \(seedValue))")
             for line in lines { out.line(line) }
+            if let guide = scenario.lab {
+                out.line("")
+                out.write(guide.text)
+                out.line("")
+            }
             out.line("Ctrl-C tears it down.")
         } catch {
             err.line("error: \(error)")

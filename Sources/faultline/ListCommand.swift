@@ -38,7 +38,7 @@ struct ListCommand: ParsableCommand {
         var scenarios: [Scenario] = []
         for path in paths {
             do {
-                scenarios += try Scenario.load(pathOrFolder: path)
+                scenarios += try Scenario.load(pathOrFolder: path, peerArguments: PeerCLI.check(arguments:))
             } catch {
                 StandardStream(fd: 2).line("error: \(error)")
                 throw ExitCode(2)

@@ -55,6 +55,24 @@ struct PeerCLI: ParsableCommand {
         }
     }
 
+    /// The check a scenario file's `peer:` arguments get when it is loaded: nil when this parser
+    /// accepts them (the run's own `--events` is added later), else its first message.
+    @Sendable static func check(arguments: [String]) -> String? {
+        let roles = configuration.subcommands.map { $0.configuration.commandName ?? "" }
+        if let first = arguments.first, !roles.contains(first) {
+            let near = roles.min { editDistance($0, first) < editDistance($1, first) }
+            let hint = near.map { editDistance($0, first) <= 2 ? " (did you mean '\($0)'?)" : "" } ?? ""
+            return "unknown role '\(first)'\(hint); expected one of: \(roles.joined(separator: ", "))"
+        }
+        do {
+            _ = try parseAsRoot(arguments)
+            return nil
+        } catch {
+            if exitCode(for: error) == .success { return "--help is not a role's argument" }
+            return fullMessage(for: error)
+        }
+    }
+
     /// Levenshtein distance, for "did you mean".
     static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)

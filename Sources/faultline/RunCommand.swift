@@ -78,6 +78,12 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print the results as one JSON document on stdout (the live view goes to stderr).")
     var json = false
 
+    @Option(name: .customLong("tcpinfo-interval"), help: ArgumentHelp("Sample every TCP socket's TCP_INFO this often, in ms, into tcpinfo.jsonl (0: off).", valueName: "ms"))
+    var tcpInfoInterval: Double = 10
+
+    @Flag(name: .customLong("all-flows"), help: "Draw every flow in report.html, not only those with a finding.")
+    var allFlows = false
+
     @Option(help: ArgumentHelp("Write JUnit XML here (one testcase per scenario run).", valueName: "file"))
     var junit: String?
 
@@ -117,7 +123,7 @@ struct RunCommand: ParsableCommand {
         var scenarios: [Scenario] = []
         for path in paths {
             do {
-                scenarios += try Scenario.load(pathOrFolder: path)
+                scenarios += try Scenario.load(pathOrFolder: path, peerArguments: PeerCLI.check(arguments:))
             } catch {
                 errorOut.line("error: \(error)")
                 throw ExitCode(ScenarioError.exitCode)
@@ -154,8 +160,10 @@ struct RunCommand: ParsableCommand {
         _ = watcher
         let jobCount = jobs ?? ProcessInfo.processInfo.activeProcessorCount
         let keepPassed = (keepCaptures ?? (repeatCount > 1 ? "failed" : "all")) == "all"
-        let settings = RunSettings(artifactsRoot: runFolder, detector: detectorChoice, seed: seed, keepPassedCaptures: keepPassed,
+        var settings = RunSettings(artifactsRoot: runFolder, detector: detectorChoice, seed: seed, keepPassedCaptures: keepPassed,
                                    engine: engine)
+        settings.tcpInfoIntervalMilliseconds = max(0, tcpInfoInterval)
+        settings.reportAllFlows = allFlows
         let catalog = CatalogRun(scenarios: scenarios, options: .init(jobs: jobCount, repeatCount: repeatCount, settings: settings),
                                  runFolder: runFolder, cancellation: cancellation, observer: view)
         let began = Date()

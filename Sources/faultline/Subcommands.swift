@@ -7,6 +7,7 @@ extension Faultline {
         BenchTopologyCommand.self,
         BenchCaptureCommand.self,
         AnalyzeCommand.self,
+        ReportCommand.self,
         PeerCommand.self,
         RunCommand.self,
         LabCommand.self,

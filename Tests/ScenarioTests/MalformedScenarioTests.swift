@@ -48,7 +48,7 @@ struct MalformedScenarioTests {
         let path = Self.folder.appendingPathComponent("unknown-top-level-key.yaml").path
         let text = try String(contentsOfFile: path, encoding: .utf8)
         #expect(throws: ScenarioError(file: "x.yaml", line: 2, column: 1,
-                                      message: "unknown key 'captures' (did you mean 'capture'?); expected one of: name, summary, seed, time-limit, topology, capture, impairments, firewall, steps, expect")) {
+                                      message: "unknown key 'captures' (did you mean 'capture'?); expected one of: name, summary, seed, time-limit, topology, capture, impairments, firewall, steps, expect, lab")) {
             try Scenario.parse(text: text, file: "x.yaml")
         }
     }

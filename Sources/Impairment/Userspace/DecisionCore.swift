@@ -120,7 +120,9 @@ public struct DecisionCore {
             record.rule = .action(spec: chosen.spec, action: chosen.action, nth: chosen.nth)
             applyAction(chosen.spec, chosen.action, id: id, packet: packet, length: length, whole: whole,
                         headers: headers, now: now, record: &record, sink: &sink)
-        } else if let s = specs.firstIndex(where: { $0.match?.matches(headers) ?? true }) {
+        } else if let s = specs.firstIndex(where: { !$0.parameters.isEmpty && ($0.match?.matches(headers) ?? true) }) {
+            // An entry with nothing in force (one a later change will fill, or one a change
+            // emptied) is transparent: its packets go on to the next entry whose match takes them.
             record.rule = .parameters(spec: s)
             netem(s, id: id, packet: packet, length: length, whole: whole, headers: headers, now: now,
                   record: &record, sink: &sink)
