@@ -167,8 +167,7 @@ extension CaptureTruth {
                 + "flight: retransmissions of segments lost before the capture point, not late originals.",
             must: [E(name: "retransmission/packet-loss")],
             mustNot: [E(name: "reordering/path-reordering", decisive: 187)],
-            allowed: ["reordering/path-reordering", "retransmission/undetermined"],
-            knownIssue: "first copies sent after dup ACKs, with later TSvals, still read as late originals"),
+            allowed: ["reordering/path-reordering", "retransmission/undetermined"]),
         CaptureTruth(
             file: "zeek-pr33__reordering-via-proximity.trace",
             why: "Out-of-order segments arriving within a fraction of an RTT (73/74): reordering; a few real losses.",

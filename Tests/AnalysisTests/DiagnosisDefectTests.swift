@@ -154,3 +154,36 @@ struct DiagnosisDefectTests {
         #expect(rst.evidence["unanswered_retransmissions_before"] == .int(6))
     }
 }
+
+/// An RST checked against every earlier peer segment, not only the last (defect class 7).
+@Suite("RST after the local side closed with unread data")
+struct DiagnosisClosedWithUnreadTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("FIN, then the peer's data keeps coming, RST at the peer's ACK number: an abort, not undetermined")
+    func closedWithUnreadData() throws {
+        for withACK in [false, true] {
+            var s = DiagnosisScript()
+            var t = s.handshake(at: 0, seenBy: [.client])
+            t = DiagnosisSyntheticTests.exchanges(&s, count: 3, from: t)
+            // The server's application closes: FIN. The client acknowledges it and sends more data,
+            // which the server never acknowledges.
+            s.emit(Segment(fromClient: false, seq: s.serverNext, ack: s.clientNext, flags: 0x011, window: 509),
+                   at: t, seenBy: [.client])
+            s.serverNext &+= 1
+            s.clientAck(s.serverNext, at: t + 2 * s.oneWay, seenBy: [.client])
+            s.clientData(1000, at: t + 2 * s.oneWay + 10_000, seenBy: [.client])
+            s.clientData(1000, at: t + 2 * s.oneWay + 20_000, seenBy: [.client])
+            // The RST answers the first data segment (the vantage already saw the second).
+            s.emit(Segment(fromClient: false, seq: s.serverNext, ack: withACK ? s.clientNext &- 1000 : 0,
+                           flags: withACK ? 0x014 : 0x004, window: 0),
+                   at: t + 2 * s.oneWay + 10_000 + s.oneWay, seenBy: [.client])
+            let findings = try DiagnosisDefectTests.diagnose(s)
+            let rst = try #require(findings.first { $0.kind == "rst" }, "\(findings.names)")
+            #expect(rst.cause == "aborted-by-application", "\(withACK): \(rst.sentence)")
+            #expect(rst.evidence["unread_data"] == .bool(true))
+            #expect(rst.severityName != "minor")
+            #expect(SentenceCheck.contradictions(rst).isEmpty)
+        }
+    }
+}

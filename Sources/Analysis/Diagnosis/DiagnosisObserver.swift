@@ -60,7 +60,12 @@ struct ConversationState: Sendable {
         var firstFrame: UInt64 = 0
         var lastFrame: UInt64 = 0
         var packets = 0
+        /// The handshake RTT (tshark's initial RTT), Karn-clean: 0 when the SYN or SYN/ACK was
+        /// retransmitted, since which copy was answered is unknown and a SYN resent after 1 s
+        /// would make every threshold built on it a second too long.
         var initialRTT: Int64 = 0
+        /// A SYN or SYN/ACK was sent more than once before the handshake completed.
+        var handshakeRetransmitted = false
         var established = false
         var firstSYNTime: Int64?
         var firstSYNACKTime: Int64?
@@ -87,7 +92,7 @@ struct ConversationState: Sendable {
         shared.packets += 1
         shared.lastTime = frame.timestamp
         shared.lastFrame = frame.frameNumber
-        if let rtt = frame.initialRTT, shared.initialRTT == 0 { shared.initialRTT = rtt }
+        if let rtt = frame.initialRTT, shared.initialRTT == 0, !shared.handshakeRetransmitted { shared.initialRTT = rtt }
         if frame.fromClient {
             Self.step(frame, fromClient: true, fwd: &clientDir, rev: &serverDir, shared: &shared)
         } else {
@@ -177,6 +182,7 @@ struct ConversationState: Sendable {
                 shared.lateSYNs.append(LateSYN(frame: frameNumber, time: time, fromClient: fromClient, seq: seq))
                 shared.pendingLateSYN = shared.lateSYNs.count - 1
             }
+            if fwd.synCount > 0 && !shared.established { shared.handshakeRetransmitted = true }
             if fwd.synCount == 0 { fwd.isn = seq }
             fwd.synCount += 1
             if fwd.synFrames.count < 32 {
@@ -186,6 +192,7 @@ struct ConversationState: Sendable {
             if segment.options.sackPermitted { fwd.sackPermitted = true }
             if shared.firstSYNTime == nil { shared.firstSYNTime = time }
         } else if syn && ack {
+            if fwd.synAckCount > 0 && !shared.established { shared.handshakeRetransmitted = true }
             if fwd.synAckCount == 0 {
                 fwd.synAckFrame = frameNumber
                 fwd.synAckTime = time
@@ -242,7 +249,8 @@ struct ConversationState: Sendable {
                 fwd.gapCount += 1
                 if fwd.gaps.count < 256 {
                     fwd.gaps.append(CaptureGap(from: before, to: seq, frame: frameNumber, time: time, gapIPID: ipID,
-                                               beforeIPID: fwd.lastDataIPID, beforeIPIDKnown: fwd.lastDataIPIDKnown))
+                                               beforeIPID: fwd.lastDataIPID, beforeIPIDKnown: fwd.lastDataIPIDKnown,
+                                               gapTSval: segment.options.hasTimestamp ? segment.options.timestampValue : nil))
                 }
             }
             let resent = !flags.intersection([.retransmission, .fastRetransmission, .spuriousRetransmission, .outOfOrder]).isEmpty
@@ -324,7 +332,9 @@ struct ConversationState: Sendable {
             senderDataUnacked: fwd.sentData && fwd.seqKnown && (!rev.ackKnown || SeqNum.greaterThan(fwd.highSeq, rev.ackValue)),
             peerPackets: rev.packets - rev.rsts,
             copiedIPIDFrom: copiedIPID(segment, answering: rev),
-            reservedBits: segment.flags.rawValue & 0x0E00))
+            reservedBits: segment.flags.rawValue & 0x0E00,
+            peerAckOfSender: rev.ackKnown ? rev.ackValue : nil,
+            senderFINFrame: fwd.sentFIN ? fwd.finFrame : nil))
     }
 
     /// The frame of the peer's recent packet whose IP ID the RST carries (IPv4, non-zero IDs
@@ -417,6 +427,9 @@ struct ConversationState: Sendable {
                 let block = options.sackBlock(0)
                 var i = rev.retransmissions.count - 1
                 var checked = 0
+                // One D-SACK reports one duplicate arrival: the newest copy sent of those bytes (not
+                // yet explained by an earlier D-SACK). It says the copy before it arrived — nothing
+                // about older copies, which may well have been the one that filled the hole.
                 while i >= 0 && checked < 64 {
                     let event = rev.retransmissions[i]
                     if event.dsackFrame == nil && SeqNum.lessThan(block.left, event.seq &+ max(event.length, 1))
@@ -424,6 +437,7 @@ struct ConversationState: Sendable {
                         rev.retransmissions[i].dsackFrame = f.frameNumber
                         rev.retransmissions[i].dsackTime = time
                         rev.retransmissions[i].dsackWindowZero = segment.window == 0
+                        break
                     }
                     i -= 1
                     checked += 1
@@ -514,6 +528,13 @@ struct ConversationState: Sendable {
                     let offset = ipID &- gap.beforeIPID
                     byIPID = span <= 4096 && offset >= 1 && offset < span
                 }
+                // A TSval later than that of the segment that revealed the gap: the sender stamped
+                // this copy after it, so it is a retransmission, not a late original.
+                if let gapTSval = gap.gapTSval, f.segment.options.hasTimestamp,
+                   Int32(bitPattern: f.segment.options.timestampValue &- gapTSval) > 0 {
+                    if SeqNum.greaterOrEqual(seq &+ f.segment.payloadLength, gap.to) { fwd.gaps[i].filled = true }
+                    return false
+                }
                 let delay = f.timestamp &- gap.time
                 var pathRTT: Int64 = shared.initialRTT
                 if let sample = fwd.rtt.minimumIfAny { pathRTT = pathRTT > 0 ? min(pathRTT, sample) : sample }
@@ -556,6 +577,7 @@ struct ConversationState: Sendable {
             event.originalIPID = copies.oldest.ipID
             event.originalLength = copies.oldest.length
             event.earlierCopies = copies.count
+            event.previousSegmentTime = fwd.sent.copies(covering: copies.oldest.seq &- 1, before: copies.oldest.frame)?.newest.time
         }
         event.senderHighSeq = fwd.highSeq
         event.tsharkRTO = f.rto
@@ -567,6 +589,7 @@ struct ConversationState: Sendable {
             event.recentInflatedBefore = fwd.rtt.recent.filter { $0 >= fwd.rtt.minimum.timesSaturating(2) }.count
         }
         event.samplesBefore = fwd.rtt.count
+        event.peerAckedUpToIt = rev.ackKnown && rev.ackValue == seq
         if rev.ackKnown && rev.ackValue == seq && fwd.duplicateAckRun > 0 {
             event.lossSignal.insert(.duplicateAcks)
             event.duplicateAcksBefore = fwd.duplicateAckRun

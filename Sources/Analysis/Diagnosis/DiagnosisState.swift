@@ -286,6 +286,11 @@ struct RetransmissionEvent: Sendable {
     var recentCountBefore = 0
     var lossSignal: LossSignal = []
     var duplicateAcksBefore = 0
+    /// When the segment just before the original (in sequence) was sent: the original went out in
+    /// the same flight when that is less than a round trip earlier.
+    var previousSegmentTime: Int64?
+    /// The peer's cumulative ACK stood exactly at this segment: everything before it had arrived.
+    var peerAckedUpToIt = false
     /// The peer had already acknowledged these bytes when this copy was seen.
     var peerAckedBefore = false
     /// The peer's receive window was zero (or a zero-window stall was on) at that moment.
@@ -328,6 +333,8 @@ struct CaptureGap: Sendable {
     var gapIPID: UInt16
     var beforeIPID: UInt16
     var beforeIPIDKnown: Bool
+    /// The TSval of the segment that revealed the gap (nil without timestamps).
+    var gapTSval: UInt32?
     var filled = false
 }
 
@@ -429,6 +436,10 @@ struct RSTRecord: Sendable {
     var copiedIPIDFrom: UInt64?
     /// Reserved TCP header bits (0x0E00) set in the RST: no host's stack sends them.
     var reservedBits: UInt16 = 0
+    /// The highest ACK number the peer sent for the RST's sender's data (any earlier peer
+    /// segment, not only the last), and the frame of the sender's FIN, if it sent one.
+    var peerAckOfSender: UInt32?
+    var senderFINFrame: UInt64?
 }
 
 /// A SYN that arrived on an established connection, and how it was answered.

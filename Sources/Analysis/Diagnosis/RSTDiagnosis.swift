@@ -234,6 +234,12 @@ extension DiagnosisContext {
             evidence["rst_seq"] = .string("the ACK number of the segment it answers")
         }
         if refusal { evidence["rst_seq"] = .string("0, acknowledging the SYN (ISN + 1)") }
+        // The RST sits where the peer's ACKs (the last or an earlier one) put the sender's next
+        // byte, after the sender's own FIN, with the peer's data never acknowledged: the sender's
+        // application closed while data was still coming.
+        let atPeerAck = record.peerAckOfSender.map { $0 == record.seq } ?? false
+        let closedWithUnreadData = record.senderSentFIN && !record.peerSentFIN && record.senderHadUnackedPeerData
+            && (answersAck || atPeerAck)
         if record.senderSentFIN { evidence["sender_sent_fin_before"] = .bool(true) }
 
         let viaTTL: String
@@ -290,6 +296,23 @@ extension DiagnosisContext {
             if sentBySender != nil { confidence = 0.95 }
             sentence = "\(sender) answered \(peer)'s SYN at once with RST/ACK (\(viaTTL)): nothing listens on port "
                 + "\(sender.port), and connect() fails with ECONNREFUSED."
+        } else if closedWithUnreadData {
+            // Data kept coming to a side that had closed (FIN sent, the peer's data never
+            // acknowledged): the host answers data for a closed socket with an RST at the sequence
+            // number the peer acknowledged — in any earlier peer segment, not only the last.
+            cause = DiagnosisName.Cause.abortedByApplication
+            switch verdict {
+            case .consistent: confidence = ttlSolid ? 0.85 : 0.75
+            case .noBaseline, .mismatch: confidence = 0.6
+            }
+            evidence["unread_data"] = .bool(true)
+            evidence["rst_seq"] = .string("the ACK number \(peer.address) had sent for \(sender.address)'s data")
+            if let fin = record.senderFINFrame { evidence["sender_fin_frame"] = .int(Int64(fin)) }
+            let finText = record.senderFINFrame.map { " (FIN, frame \($0))" } ?? " (FIN)"
+            sentence = "\(sender) had closed its side\(finText) while \(peer) was still sending, and reset the connection "
+                + "when that data arrived — RST at the sequence number \(peer) had acknowledged, \(viaTTL): the "
+                + "application closed its socket with data unread (data for a closed socket draws an RST), so "
+                + "\(peer)'s data was never delivered and it gets ECONNRESET."
         } else if record.senderSentFIN && answersAck {
             // A late segment after a normal close drew a bare RST: a consequence, not a failure.
             return nil
@@ -423,6 +446,9 @@ extension DiagnosisContext {
     static func consequence(of record: RSTRecord, refusal: Bool, pathRTT: Int64?)
         -> (severity: Severity, clause: String?, evidence: [String: EvidenceValue]) {
         if refusal { return (.critical, nil, [:]) }
+        if record.senderSentFIN && !record.peerSentFIN && record.senderHadUnackedPeerData {
+            return (.major, nil, ["closing_before_rst": .bool(true), "outstanding_data": .bool(true)])
+        }
         if record.senderSentFIN || record.peerSentFIN {
             return (.minor, "The connection was already closing (a FIN came before the RST): nothing was lost.",
                     ["closing_before_rst": .bool(true)])

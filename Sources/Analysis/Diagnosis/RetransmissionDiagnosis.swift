@@ -35,8 +35,14 @@ extension DiagnosisContext {
         var events: [Int] = []
         var recoveryPoint: UInt32 = 0
         var cause: EpisodeCause = .undetermined
+        /// Why originals were judged lost, and why others were judged to have arrived: kept
+        /// apart, since the second kind is evidence of spurious retransmissions, never of loss.
         var reasons: [String] = []
+        var arrivedReasons: [String] = []
         var strength = 0.0
+        /// Every lost original was judged by duplicate ACKs alone, without SACK: a late original
+        /// (reordering) draws the same duplicate ACKs and, without D-SACK, the same ACKs after.
+        var lossOnlyByDupAcksWithoutSACK = false
         var lost = 0
         var lostSeqs = Set<UInt32>()
         var arrived = 0
@@ -51,6 +57,25 @@ extension DiagnosisContext {
         var dsackDelay: Int64?
         var retransmissionDelay: Int64?
         var receiverLimitedRTT = false
+        /// Only the lone last segment of a flight waited for its ACK (T2's shape).
+        var loneTrailing = false
+    }
+
+    /// The retransmitted segment was the last of a flight (sent within a round trip of the one
+    /// before it, nothing after it), everything before it was acknowledged, and the RTT samples
+    /// before it (those segments' ACKs) and after it were at the connection's usual level: only
+    /// the lone trailing segment waited. A path that slowed would have delayed the whole flight
+    /// and the samples after it.
+    static func loneTrailingSegmentWaited(_ event: RetransmissionEvent) -> Bool {
+        guard event.earlierCopies == 1, event.peerAckedUpToIt,
+              event.senderHighSeq == event.seq &+ event.length &+ (event.fin ? 1 : 0),
+              let median = event.recentMedianBefore, let minimum = event.minRTTBefore, event.recentCountBefore >= 2,
+              let original = event.originalTime, let previous = event.previousSegmentTime,
+              original.minusSaturating(previous) < max(minimum, 1)
+        else { return false }
+        let usual = minimum.timesSaturating(2)
+        let after = Stats.median(event.samplesAfter)
+        return median <= usual && (after.map { $0 <= usual } ?? true)
     }
 
     // swiftlint:disable:next function_body_length cyclomatic_complexity
@@ -110,7 +135,7 @@ extension DiagnosisContext {
                 return .lost("the ACK ends where the resegmented retransmission ends, not where the original did", 0.8)
             }
             if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
-                return .lost("duplicate ACKs/SACK from \(receiver.address) stood at it before the retransmission", 0.85)
+                return .lost(Self.dupAckLossReason(receiver), 0.85)
             }
             if event.lossSignal.contains(.gapAtVantage) && nearSender != true {
                 return .lost("this capture has a gap where the original should be", 0.7)
@@ -159,6 +184,8 @@ extension DiagnosisContext {
             var episode = episodes[episodeIndex]
             let first = events[episode.events[0]]
             var reasons: [String] = []
+            var lossReasons: [String] = []
+            var onlyDupAcks = true
             var firstLost: RetransmissionEvent?
             var firstArrived: RetransmissionEvent?
             for index in episode.events {
@@ -172,12 +199,15 @@ extension DiagnosisContext {
                     episode.lostSeqs.insert(events[index].seq)
                     episode.strength = max(episode.strength, strength)
                     if firstLost == nil { firstLost = events[index] }
-                    if !reasons.contains(reason) { reasons.append(reason) }
+                    if !lossReasons.contains(reason) { lossReasons.append(reason) }
+                    if reason != Self.dupAckLossReason(receiver) { onlyDupAcks = false }
                 case .unknown:
                     break
                 }
             }
-            episode.reasons = reasons
+            episode.reasons = lossReasons
+            episode.arrivedReasons = reasons
+            episode.lossOnlyByDupAcksWithoutSACK = episode.lost > 0 && onlyDupAcks && !sackInUse
             if let resetTime, first.time >= resetTime.minusSaturating(1_000_000) {
                 continue  // after the connection was reset: a consequence, explained by the RST finding
             }
@@ -234,7 +264,17 @@ extension DiagnosisContext {
                     guard let retransmissionDelay, let pathRTT else { return false }
                     return retransmissionDelay >= 4 * pathRTT && retransmissionDelay >= 1_000_000
                 }()
-                if nearSender != false {
+                if nearSender != false, let dsackTime = event.dsackTime, dsackTime >= event.time,
+                   Self.loneTrailingSegmentWaited(event) {
+                    // T2, the delayed ACK's own shape: the rest of the flight was acknowledged at the
+                    // usual RTT and only the flight's last segment waited — a receiver holding its
+                    // ACK for a lone segment — and a D-SACK after the copy says the original had
+                    // arrived. The path did not slow (that would have delayed the whole flight).
+                    episode.cause = .delayedAck
+                    episode.loneTrailing = true
+                    episode.dsackDelay = dsackTime.minusSaturating(event.time)
+                    episode.decisive = event.dsackFrame ?? event.frame
+                } else if nearSender != false {
                     // T3: the first ACK of the original came with an RTT far above the earlier srtt.
                     if let coverTime = event.coverAckTime, !event.coverAckHasDSACK, let originalTime = event.originalTime,
                        let srtt = event.srttBefore, event.dsackFrame.map({ _ in (event.dsackTime ?? 0) > coverTime }) ?? true {
@@ -270,7 +310,7 @@ extension DiagnosisContext {
                     }
                 }
                 if episode.cause == .undetermined && episode.missing.isEmpty {
-                    episode.missing.append("the original arrived (\(reasons.joined(separator: "; "))), but neither a prompt "
+                    episode.missing.append("the original arrived (\(episode.arrivedReasons.joined(separator: "; "))), but neither a prompt "
                                            + "D-SACK after a late retransmission (delayed ACK) nor an RTT sample far above "
                                            + "the smoothed RTT (RTT jump) explains why it was resent")
                 }
@@ -345,9 +385,23 @@ extension DiagnosisContext {
         if sending.retransmissionCount > sending.retransmissions.count {
             evidence["retransmissions_total"] = .int(Int64(sending.retransmissionCount))
         }
+        // What decided the cause: loss reasons for loss, arrival reasons otherwise. Arrivals in a
+        // loss episode are its spurious retransmissions and are listed as such.
+        let lossCause = cause == .loss || cause == .congestion
         var reasons: [String] = []
-        for episode in episodes { for reason in episode.reasons where !reasons.contains(reason) { reasons.append(reason) } }
+        var spuriousReasons: [String] = []
+        for episode in episodes {
+            for reason in episode.reasons where !reasons.contains(reason) { reasons.append(reason) }
+            for reason in episode.arrivedReasons {
+                if lossCause {
+                    if !spuriousReasons.contains(reason) { spuriousReasons.append(reason) }
+                } else if !reasons.contains(reason) {
+                    reasons.append(reason)
+                }
+            }
+        }
         if !reasons.isEmpty { evidence["how_known"] = .list(reasons.map { .string($0) }) }
+        if !spuriousReasons.isEmpty { evidence["why_some_were_spurious"] = .list(spuriousReasons.map { .string($0) }) }
         if let pathRTT { evidence["path_rtt_ms"] = .double(Stats.ms(pathRTT)) }
         let fast = all.filter { events[$0].flags.contains(.fastRetransmission) }.count
         if fast > 0 { evidence["fast_retransmissions"] = .int(Int64(fast)) }
@@ -433,6 +487,18 @@ extension DiagnosisContext {
                     text += ": packet loss on the path"
                 }
                 sentence = text + "."
+                if episodes.allSatisfy({ $0.lost == 0 || $0.lossOnlyByDupAcksWithoutSACK }) {
+                    // Without SACK a late original draws the same duplicate ACKs, and no D-SACK
+                    // can say it came after all: loss and reordering cannot be told apart.
+                    confidence = min(confidence, 0.45)
+                    evidence["alternative"] = .string(DiagnosisName.Cause.pathReordering)
+                    evidence["missing"] = .list([.string("SACK (not negotiated): a D-SACK would report a late original; "
+                                                         + "or a capture at \(receiver.address)'s side")])
+                    sentence = "Ambiguous between packet-loss and path-reordering: " + sentence.prefix(1).lowercased()
+                        + sentence.dropFirst().dropLast() + "; but only duplicate ACKs said the segment"
+                        + (lostSeqs == 1 ? " was" : "s were") + " missing, and without SACK a late original (reordering) "
+                        + "draws the same ACKs."
+                }
             }
         case .delayedAck:
             causeName = DiagnosisName.Cause.spuriousDelayedAck
@@ -445,6 +511,15 @@ extension DiagnosisContext {
             evidence["dsacks"] = .int(Int64(all.filter { events[$0].dsackFrame != nil }.count))
             let after = lead.retransmissionDelay.map { JSONText.number(Stats.ms($0)) } ?? "?"
             let rtt = pathRTT.map { JSONText.number(Stats.ms($0)) } ?? "?"
+            if lead.loneTrailing {
+                evidence["lone_trailing_segment"] = .bool(true)
+                let typical = sending.rtt.recentMedian.map { JSONText.number(Stats.ms($0)) } ?? rtt
+                sentence = "The segments of \(sender)'s flight were acknowledged at the usual \(typical) ms RTT; only the "
+                    + "lone last one waited (\(after) ms, until the sender resent it) — \(receiver) was holding its "
+                    + "delayed ACK for a single segment — and a D-SACK after the copy says the original had arrived: "
+                    + "the retransmission was spurious, the path did not slow."
+                break
+            }
             sentence = "\(sender) resent data \(after) ms after the original — far longer than the \(rtt) ms path RTT — "
                 + "while \(receiver) was still holding its delayed ACK; \(receiver) answered the duplicate at once with a "
                 + "D-SACK, so the retransmission was spurious: the sender's RTO is shorter than the receiver's delayed-ACK timer."
@@ -505,6 +580,11 @@ extension DiagnosisContext {
         }
         return Finding(kind: kind, cause: finalCause, flow: group.flow, vantage: vantages, frames: frames,
                        evidence: evidence, confidence: confidence, severity: severity, sentence: sentence)
+    }
+
+    /// The reason given when duplicate ACKs or SACK blocks stood at a segment before it was resent.
+    static func dupAckLossReason(_ receiver: TCPEndpoint) -> String {
+        "duplicate ACKs/SACK from \(receiver.address) stood at it before the retransmission"
     }
 
     /// The trailing run of retransmissions of the episode that nothing answered — no ACK covered

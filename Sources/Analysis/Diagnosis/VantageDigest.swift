@@ -136,8 +136,9 @@ extension ConversationState {
     /// The vantage's place on the path: from the handshake timing (the side that answers at
     /// once is near), else from TTLs (fewer hops travelled is nearer).
     var position: VantagePosition {
-        if let syn = shared.firstSYNTime, let synAck = shared.firstSYNACKTime, let ack = shared.firstACKAfterSYNACKTime,
-           synAck >= syn, ack >= synAck {
+        // Karn: with a retransmitted SYN or SYN/ACK, which copy was answered is unknown.
+        if !shared.handshakeRetransmitted, let syn = shared.firstSYNTime, let synAck = shared.firstSYNACKTime,
+           let ack = shared.firstACKAfterSYNACKTime, synAck >= syn, ack >= synAck {
             let toServer = synAck.minusSaturating(syn)
             let toClient = ack.minusSaturating(synAck)
             if toServer > toClient.timesSaturating(3) && toServer.minusSaturating(toClient) > 50_000 { return .nearClient }

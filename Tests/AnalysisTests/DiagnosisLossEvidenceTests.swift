@@ -1,0 +1,179 @@
+@testable import Analysis
+import Testing
+
+/// Loss against reordering (issue #11, defect class 4): an ACK sooner than a round trip is
+/// evidence of a spurious retransmission, never of loss; without SACK, duplicate ACKs alone cannot
+/// tell a lost segment from a late one; a first copy stamped after the segments that revealed
+/// its gap is a retransmission, not a late original.
+@Suite("Loss evidence: what decides loss, and what cannot")
+struct DiagnosisLossEvidenceTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    /// At the client: five segments, the first lost on the path, three duplicate ACKs (with SACK
+    /// blocks when negotiated), a fast retransmission, the ACK of everything a round trip later.
+    /// With `spuriousCopy` the client also resends the second segment just before that ACK.
+    /// With `retransmittedSYN` the client's first SYN is answered late: the SYN/ACK arrives just
+    /// after the client resent the SYN 1 s later, so the last SYN's "RTT" is 20 µs, not 10 ms.
+    static func fastRetransmit(sack: Bool, spuriousCopy: Bool = false, retransmittedSYN: Bool = false) -> DiagnosisScript {
+        var s = DiagnosisScript()
+        s.oneWay = 5_000_000
+        var t: Int64
+        if retransmittedSYN {
+            for at: Int64 in [0, 1_000_000_000] {
+                s.emit(Segment(fromClient: true, seq: s.clientISN, flags: 0x002, window: 64240,
+                               options: DiagnosisScript.synOptions(scale: 7, sack: sack)), at: at, seenBy: [.client])
+            }
+            s.emit(Segment(fromClient: false, seq: s.serverISN, ack: s.clientISN &+ 1, flags: 0x012, window: 65160,
+                           options: DiagnosisScript.synOptions(scale: 7, sack: sack)),
+                   at: 1_000_020_000 - s.oneWay, seenBy: [.client])
+            s.emit(Segment(fromClient: true, seq: s.clientISN &+ 1, ack: s.serverISN &+ 1, window: 502), at: 1_000_030_000,
+                   seenBy: [.client])
+            t = 1_000_040_000
+        } else {
+            t = s.handshake(at: 0, sack: sack, seenBy: [.client])
+        }
+        t = Self.exchanges(&s, count: 5, from: t)
+        let first = s.clientNext
+        var ends: [UInt32] = []
+        for index in 0..<5 {
+            s.clientData(1000, at: t + Int64(index) * 10_000, seenBy: [.client])
+            ends.append(s.clientNext)
+        }
+        for index in 1...3 {
+            let blocks: [(UInt32, UInt32)] = sack ? [(first &+ 1000, ends[index])] : []
+            // Server clock: the client sees it one way later.
+            s.serverAck(first, at: t + s.oneWay + Int64(index) * 10_000, sack: blocks, seenBy: [.client])
+        }
+        let resend = t + 2 * s.oneWay + 50_000
+        s.emit(Segment(fromClient: true, seq: first, ack: s.serverNext, flags: 0x018, length: 1000, window: 502),
+               at: resend, seenBy: [.client])
+        if spuriousCopy {
+            s.emit(Segment(fromClient: true, seq: first &+ 1000, ack: s.serverNext, flags: 0x018, length: 1000, window: 502),
+                   at: resend + 2 * s.oneWay - 200_000, seenBy: [.client])
+        }
+        s.serverAck(s.clientNext, at: resend + s.oneWay + 10_000, seenBy: [.client])
+        return s
+    }
+
+    @Test("without SACK, duplicate ACKs alone: ambiguous between packet-loss and path-reordering, <= 0.5")
+    func noSACKAmbiguous() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.fastRetransmit(sack: false))
+        let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(loss.cause == "packet-loss")
+        #expect(loss.confidence <= 0.5)
+        #expect(loss.sentence.contains("Ambiguous between packet-loss and path-reordering"), "\(loss.sentence)")
+        #expect(loss.evidence["alternative"] == .string("path-reordering"))
+    }
+
+    @Test("with SACK blocks standing at the hole: packet-loss, not ambiguous")
+    func sackDecides() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.fastRetransmit(sack: true))
+        let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(loss.cause == "packet-loss")
+        #expect(loss.confidence > 0.5)
+        #expect(!loss.sentence.contains("Ambiguous"))
+    }
+
+    @Test("an ACK sooner than a round trip is listed as why a copy was spurious, never as evidence of loss")
+    func soonerACKIsNotLossEvidence() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.fastRetransmit(sack: true, spuriousCopy: true))
+        let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(loss.cause == "packet-loss")
+        let howKnown = loss.evidence["how_known"]?.description ?? ""
+        #expect(!howKnown.contains("sooner than a round trip"), "\(howKnown)")
+        #expect(loss.evidence["why_some_were_spurious"]?.description.contains("sooner than a round trip") == true,
+                "\(loss.evidence)")
+    }
+
+    /// Request/response exchanges one after the other (each a full round trip apart).
+    static func exchanges(_ s: inout DiagnosisScript, count: Int, from start: Int64,
+                          seenBy: Set<DiagnosisScript.Vantage> = [.client]) -> Int64 {
+        var t = start
+        for _ in 0..<count {
+            s.clientData(100, at: t, seenBy: seenBy)
+            s.serverData(1000, at: t + s.oneWay + 50_000, seenBy: seenBy)
+            s.clientAck(s.serverNext, at: t + 2 * s.oneWay + 60_000, seenBy: seenBy)
+            t += 2 * s.oneWay + 1_000_000
+        }
+        return t
+    }
+
+    static func timestamps(_ value: UInt32) -> [UInt8] {
+        [1, 1, 8, 10] + DiagnosisScript.be32(value) + [0, 0, 0, 0]
+    }
+
+    @Test("a first copy stamped later than the segment that revealed its gap fills it as a retransmission")
+    func laterTSvalIsRetransmission() throws {
+        // At the receiver (server): segment A never seen, B and C arrive; dup ACKs; then A's first
+        // copy, whose TSval is later than C's and arrives soon after (within a quarter RTT).
+        var s = DiagnosisScript()
+        s.oneWay = 20_000_000
+        var t = s.handshake(at: 0, seenBy: [.server])
+        t = Self.exchanges(&s, count: 5, from: t, seenBy: [.server])
+        let a = s.clientNext
+        s.clientNext &+= 1000  // A: lost before the capture point
+        var tsval: UInt32 = 1000
+        for _ in 0..<2 {
+            s.emit(Segment(fromClient: true, seq: s.clientNext, ack: s.serverNext, flags: 0x018, length: 1000, window: 502,
+                           options: Self.timestamps(tsval)), at: t, seenBy: [.server])
+            s.clientNext &+= 1000
+            s.serverAck(a, at: t + s.oneWay + 10_000, seenBy: [.server])
+            tsval += 1
+            t += 1_000_000
+        }
+        s.emit(Segment(fromClient: true, seq: a, ack: s.serverNext, flags: 0x018, length: 1000, window: 502,
+                       options: Self.timestamps(tsval + 5)), at: t, seenBy: [.server])
+        s.serverAck(s.clientNext, at: t + s.oneWay + 10_000, seenBy: [.server])
+        let findings = try DiagnosisSyntheticTests.diagnose(s, [.server]).findings
+        #expect(!findings.contains { $0.kind == "reordering" }, "\(findings.names)")
+        #expect(findings.contains { $0.name == "retransmission/packet-loss" }, "\(findings.names) \(findings.map(\.sentence))")
+    }
+}
+
+/// Karn's rule for the handshake (issue #11, defect class 5).
+@Suite("Handshake RTT across a retransmitted SYN")
+struct DiagnosisKarnTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("a SYN resent after 1 s gives no handshake RTT (which copy was answered?): the path RTT comes from clean ACK samples")
+    func retransmittedSYN() throws {
+        let s = DiagnosisLossEvidenceTests.fastRetransmit(sack: true, retransmittedSYN: true)
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        let rtt = try #require(loss.evidence["path_rtt_ms"]?.doubleValue)
+        #expect(rtt > 5 && rtt < 20, "path RTT \(rtt) ms taken across the retransmitted SYN")
+        #expect(loss.cause == "packet-loss")
+    }
+}
+
+/// Delayed ACK against an RTT jump (issue #11, defect class 6).
+@Suite("Delayed ACK of a lone trailing segment")
+struct DiagnosisDelayedAckTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("the flight acknowledged at the usual RTT, the lone last segment waits, a D-SACK follows: spurious-delayed-ack")
+    func loneTrailingSegment() throws {
+        var s = DiagnosisScript()
+        s.oneWay = 5_000_000
+        var t = s.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisLossEvidenceTests.exchanges(&s, count: 5, from: t)
+        // A flight of three: the first two acknowledged at once (one ACK for two segments)...
+        s.clientData(1000, at: t, seenBy: [.client])
+        s.clientData(1000, at: t + 10_000, seenBy: [.client])
+        let twoAcked = s.clientNext
+        let (last, _) = s.clientData(500, at: t + 20_000, seenBy: [.client])
+        s.serverAck(twoAcked, at: t + s.oneWay + 20_000, seenBy: [.client])
+        // ...the lone last one waits: the RTO fires at 210 ms, the delayed ACK (sent before the copy
+        // reached the server) arrives just after, then the D-SACK for the copy.
+        let resend = t + 210_000_000
+        s.emit(Segment(fromClient: true, seq: last, ack: s.serverNext, flags: 0x018, length: 500, window: 502),
+               at: resend, seenBy: [.client])
+        s.serverAck(s.clientNext, at: resend + s.oneWay - 1_000_000, seenBy: [.client])
+        s.serverAck(s.clientNext, at: resend + s.oneWay + 20_000, sack: [(last, s.clientNext)], seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        let finding = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(finding.cause == "spurious-delayed-ack", "\(finding.sentence)")
+        #expect(finding.evidence["lone_trailing_segment"] == .bool(true))
+        #expect(!findings.contains { $0.cause == "rtt-exceeds-rto" })
+    }
+}
