@@ -58,11 +58,22 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(name: .customLong("all-flows"), help: "With --html: draw every flow, not only those with a finding.")
     var allFlows = false
 
+    @Flag(name: .long, help: ArgumentHelp("Live: print each finding as soon as its connection ends (one capture, e.g. '-' for a pipe from tcpdump -w -).",
+                                          discussion: "Connections are judged on the capture so far; with --json, one finding per line."))
+    var follow = false
+
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one capture file") }
         if flags && json { throw ValidationError("--flags and --json cannot be combined") }
         if flags && annotate != nil { throw ValidationError("--flags and --annotate cannot be combined") }
         if flags && html != nil { throw ValidationError("--flags and --html cannot be combined") }
+        if files.contains(where: { VantageCapture(argument: $0).path == "-" })
+            && (files.count > 1 || annotate != nil || html != nil) {
+            throw ValidationError("standard input ('-') must be the only capture, without --annotate or --html")
+        }
+        if follow && (files.count != 1 || flags || html != nil || annotate != nil) {
+            throw ValidationError("--follow takes one capture and no --flags, --html or --annotate")
+        }
     }
 
     func run() throws {
@@ -76,7 +87,8 @@ struct AnalyzeCommand: ParsableCommand {
         for path in files {
             do throws(CaptureError) {
                 var writer = FlagLinesWriter(output: output, prefix: files.count > 1 ? "\(path):" : "")
-                let analysis = try CaptureAnalysis.run(path: path, observer: &writer)
+                // Finished conversations are retired: their tombstones keep every later flag as tshark's.
+                let analysis = try CaptureAnalysis.run(path: path, observer: &writer, retirement: .flags)
                 if let cut = analysis.truncation {
                     output.flush()
                     Self.printError("warning: \(path): \(cut); analysed the \(analysis.frames) frames before it")
@@ -94,6 +106,7 @@ struct AnalyzeCommand: ParsableCommand {
     /// Every file analysed, then judged together: flows matched across vantages.
     private func runDiagnosis() throws {
         let captures = files.map(VantageCapture.init(argument:))
+        if captures.count == 1 { return try runSingleDiagnosis(captures[0]) }
         var digests: [VantageDigest] = []
         var analyses: [CaptureAnalysis] = []
         var failed = false
@@ -140,6 +153,77 @@ struct AnalyzeCommand: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+    }
+
+    /// One capture (a file or '-'): finished connections are diagnosed and freed as the capture
+    /// goes (memory follows the connections open at once); the findings are those of the
+    /// whole-capture diagnosis, in the same order. With --follow each is printed at once.
+    private func runSingleDiagnosis(_ given: VantageCapture) throws {
+        var capture = given
+        if capture.path == "-" && !files[0].contains("=") { capture.name = "stdin" }
+        let output = OutputBuffer(fd: 1)
+        var observer = DiagnosisObserver(vantage: capture.name)
+        if follow {
+            let json = self.json
+            observer.follow { findings in
+                if json {
+                    for finding in findings { output.append(Self.jsonLine(finding)) }
+                } else {
+                    output.append(DiagnosisReport.text(findings))
+                }
+                output.flush()
+            }
+        }
+        let analysis: CaptureAnalysis
+        do throws(CaptureError) {
+            analysis = try CaptureAnalysis.run(path: capture.path, observer: &observer, retirement: .diagnosis,
+                                               keepSummaries: !follow)
+        } catch {
+            output.flush()
+            Self.printError("error: \(capture.path): \(error)")
+            throw ExitCode(2)
+        }
+        if let cut = analysis.truncation {
+            output.flush()
+            Self.printError("warning: \(capture.path): \(cut); analysed the \(analysis.frames) frames before it")
+        }
+        let result = observer.retiredRunResult(of: analysis)
+        if follow {
+            // The connections still open at the end, judged with the whole capture.
+            if json {
+                for finding in result.findings { output.append(Self.jsonLine(finding)) }
+            } else if !result.findings.isEmpty {
+                output.append(DiagnosisReport.text(result.findings))
+            }
+            output.flush()
+            return
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let summaries = try encoder.encode([CaptureSummary(analysis)])
+            output.append(FindingsJSON.render(result, extraMembers: ["captures": String(decoding: summaries, as: UTF8.self)]))
+            output.append("\n")
+        } else {
+            output.append(CaptureSummary(analysis).text)
+            output.append(DiagnosisReport.text(result))
+        }
+        output.flush()
+        if let annotate, let first = result.vantages.first {
+            do throws(AnnotateError) {
+                let count = try PcapngAnnotator.annotate(result, vantage: first.name, output: annotate)
+                Self.printError("annotated \(count) packets of \(first.path) in \(annotate)")
+            } catch {
+                Self.printError("error: --annotate \(annotate): \(error)")
+                throw ExitCode(2)
+            }
+        }
+    }
+
+    /// One finding as a JSON object on one line (--follow --json).
+    static func jsonLine(_ finding: Finding) -> String {
+        let array = FindingsJSON.render([finding], pretty: false)
+        return String(array.dropFirst().dropLast()) + "\n"
     }
 
     static func printError(_ message: String) {
