@@ -189,8 +189,12 @@ public struct TCPAnalyzer: Sendable {
     /// Moves a conversation that just had a packet to the end of its activity list.
     @inline(__always)
     private mutating func touch(_ index: Int) {
-        let flows = (conversations[index].clientFlow, conversations[index].serverFlow)
-        let closed = (flows.0.sawFIN && flows.1.sawFIN) || flows.0.sawRST || flows.1.sawRST
+        // Read in place: copying the flows would retain their buffers on every packet.
+        let closed = conversations.withUnsafeBufferPointer { all in
+            let conversation = all.baseAddress.unsafelyUnwrapped + index
+            return (conversation.pointee.clientFlow.sawFIN && conversation.pointee.serverFlow.sawFIN)
+                || conversation.pointee.clientFlow.sawRST || conversation.pointee.serverFlow.sawRST
+        }
         let slot = Int32(index)
         links.withUnsafeMutableBufferPointer { buffer in
             let links = buffer.baseAddress.unsafelyUnwrapped
