@@ -187,3 +187,166 @@ struct DiagnosisClosedWithUnreadTests {
         }
     }
 }
+
+/// What is not flow control, and what is not benign (defect class 8).
+@Suite("Zero window after both FINs; keep-alive answered by an RST")
+struct DiagnosisCloseAndKeepAliveTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("a zero window advertised after both FINs is no zero-window finding")
+    func zeroWindowAfterBothFINs() throws {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisSyntheticTests.exchanges(&s, count: 3, from: t)
+        s.emit(Segment(fromClient: true, seq: s.clientNext, ack: s.serverNext, flags: 0x011, window: 502), at: t, seenBy: [.client])
+        s.clientNext &+= 1
+        s.emit(Segment(fromClient: false, seq: s.serverNext, ack: s.clientNext, flags: 0x011, window: 509),
+               at: t + 2 * s.oneWay, seenBy: [.client])
+        s.serverNext &+= 1
+        // The closing side's last ACK advertises a zero window (its buffers freed), twice.
+        s.clientAck(s.serverNext, at: t + 3 * s.oneWay + 10_000, window: 0, seenBy: [.client])
+        s.clientAck(s.serverNext, at: t + 3_000_000_000, window: 0, seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        #expect(!findings.contains { $0.kind == "zero-window" }, "\(findings.map(\.sentence))")
+    }
+
+    @Test("a keep-alive answered by an RST is not benign")
+    func keepAliveAnsweredByRST() throws {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisSyntheticTests.exchanges(&s, count: 3, from: t)
+        // 75 s idle, then a keep-alive (one byte behind the next sequence number); the server,
+        // which lost the connection meanwhile, answers with a bare RST at its ACK number.
+        t += 75_000_000_000
+        s.emit(Segment(fromClient: true, seq: s.clientNext &- 1, ack: s.serverNext, window: 502), at: t, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: s.serverNext, flags: 0x004, window: 0, ipID: 0), at: t + 2 * s.oneWay,
+               seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        #expect(!findings.contains { $0.name == "keep-alive/benign" }, "\(findings.names)")
+        #expect(findings.contains { $0.kind == "rst" }, "\(findings.names)")
+    }
+}
+
+/// A receive window that limits the sender without reaching zero (inconsistent_printer's class).
+@Suite("Narrow receive window")
+struct DiagnosisNarrowWindowTests {
+    static func narrowStall(stall: Int64, resumeAtOnce: Bool) -> DiagnosisScript {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        // Bulk data in 1400-byte segments, each pair acknowledged; the window shrinks.
+        for window: UInt16 in [40, 30, 20] {
+            s.clientData(1400, at: t, seenBy: [.client])
+            s.clientData(1400, at: t + 10_000, seenBy: [.client])
+            s.serverAck(s.clientNext, at: t + s.oneWay + 20_000, window: window, seenBy: [.client])
+            t += 2 * s.oneWay + 100_000
+        }
+        // Window 1 (x128 = 128 bytes): below one segment, not zero. The sender waits.
+        s.serverAck(s.clientNext, at: t, window: 1, seenBy: [.client])
+        // The receiver reads: window update, and the sender sends at once (or long after).
+        s.serverAck(s.clientNext, at: t + stall, window: 40, seenBy: [.client])
+        let resume = t + stall + s.oneWay + (resumeAtOnce ? 50_000 : 3_000_000_000)
+        s.clientData(1400, at: resume, seenBy: [.client])
+        s.serverAck(s.clientNext, at: resume + s.oneWay + 10_000, window: 40, seenBy: [.client])
+        return s
+    }
+
+    @Test("window below one segment, never zero, the sender waits 1.4 s and resumes at once: receiver-limited")
+    func narrowWindowLimits() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.narrowStall(stall: 1_400_000_000, resumeAtOnce: true))
+        let finding = try #require(findings.first { $0.kind == "zero-window" }, "\(findings.names)")
+        #expect(finding.cause == "receiver-slow")
+        #expect(finding.evidence["window_reached_zero"] == .bool(false))
+        #expect(finding.evidence["smallest_window"] == .int(128))
+        #expect(!finding.sentence.contains("fell to zero"))
+    }
+
+    @Test("a sender that stays idle after the window reopens was not held back by it: no finding")
+    func senderHadNothing() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.narrowStall(stall: 1_400_000_000, resumeAtOnce: false))
+        #expect(!findings.contains { $0.kind == "zero-window" }, "\(findings.names)")
+    }
+
+    @Test("a brief narrow window (one delayed ACK): no finding")
+    func briefNarrowWindow() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.narrowStall(stall: 20_000_000, resumeAtOnce: true))
+        #expect(!findings.contains { $0.kind == "zero-window" }, "\(findings.names)")
+    }
+}
+
+/// Zero windows that recur or that the sender overruns (206_example_b's class; issue item 11).
+@Suite("Zero-window overruns and recurring brief zero windows")
+struct DiagnosisZeroWindowOverrunTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("segments sent beyond a zero window and resent from its edge: the zero-window episode, not path loss")
+    func overrunNotLoss() throws {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisLossEvidenceTests.exchanges(&s, count: 3, from: t, seenBy: [.client])
+        // The server's window closes at `edge` while four more segments are in flight (dropped).
+        s.clientData(1000, at: t, seenBy: [.client])
+        let edge = s.clientNext
+        for index in 0..<4 { s.clientData(1000, at: t + 10_000 + Int64(index) * 10_000, seenBy: [.client]) }
+        for index in 0..<5 {
+            s.serverAck(edge, at: t + s.oneWay + 5_000 + Int64(index) * 10_000, window: 0, seenBy: [.client])
+        }
+        // It reopens 30 ms later; the client resends from the edge.
+        let reopen = t + 30_000_000
+        s.serverAck(edge, at: reopen, window: 509, seenBy: [.client])
+        var seq = edge
+        for index in 0..<4 {
+            s.emit(Segment(fromClient: true, seq: seq, ack: s.serverNext, flags: 0x018, length: 1000, window: 502),
+                   at: reopen + s.oneWay + 10_000 + Int64(index) * 10_000, seenBy: [.client])
+            seq &+= 1000
+        }
+        s.serverAck(seq, at: reopen + 2 * s.oneWay + 60_000, window: 509, seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        let zero = try #require(findings.first { $0.kind == "zero-window" }, "\(findings.names)")
+        #expect(zero.evidence["overrun_segments"] == .int(4), "\(zero.evidence)")
+        #expect(zero.sentence.contains("beyond the zero window"))
+        #expect(!findings.contains { $0.name == "retransmission/packet-loss" || $0.name == "retransmission/congestion-loss" },
+                "\(findings.names)")
+    }
+
+    @Test("eight brief zero windows, each reopened ~1 ms later: recurrence shows a slow reader")
+    func recurringBriefStalls() throws {
+        var s = DiagnosisScript()
+        s.oneWay = 1_000_000
+        var t = s.handshake(at: 0, seenBy: [.client])
+        for _ in 0..<8 {
+            s.clientData(1000, at: t, seenBy: [.client])
+            s.serverAck(s.clientNext, at: t + s.oneWay + 10_000, window: 0, seenBy: [.client])
+            s.serverAck(s.clientNext, at: t + s.oneWay + 1_010_000, window: 509, seenBy: [.client])
+            t += 2 * s.oneWay + 1_100_000
+        }
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        let zero = try #require(findings.first { $0.kind == "zero-window" }, "\(findings.names)")
+        #expect(zero.cause == "receiver-slow")
+        #expect(zero.evidence["recurring"] == .bool(true))
+    }
+}
+
+/// FINs never acknowledged get reported (fin_retransmission's class).
+@Suite("Repeated FIN never acknowledged")
+struct DiagnosisRepeatedFINTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("a FIN at the ISN, sent before the SYN/ACK and again after it, never acknowledged: reported, out of window")
+    func finAtISN() throws {
+        var s = DiagnosisScript()
+        s.emit(Segment(fromClient: true, seq: s.clientISN, flags: 0x002, window: 64240,
+                       options: DiagnosisScript.synOptions(scale: 7)), at: 0, seenBy: [.client])
+        s.emit(Segment(fromClient: true, seq: s.clientISN, flags: 0x001, window: 64240), at: 50_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: s.serverISN, ack: s.clientISN &+ 1, flags: 0x012, window: 65160,
+                       options: DiagnosisScript.synOptions(scale: 7)), at: 60_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: true, seq: s.clientISN, ack: s.serverISN &+ 1, flags: 0x011, window: 502),
+               at: 70_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: s.serverISN &+ 1, ack: 0, flags: 0x004, window: 0), at: 130_000_000,
+               seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        let fin = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(fin.sentence.contains("FIN (sent 2 times)"), "\(fin.sentence)")
+        #expect(fin.sentence.contains("out of window"))
+        #expect(fin.confidence <= 0.5)
+    }
+}

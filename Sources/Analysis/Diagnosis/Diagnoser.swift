@@ -332,7 +332,9 @@ struct DiagnosisContext {
         var absorbed: [Bool: Int] = [:]
         var retransmissions: [Finding] = []
         var reorderingFromRetransmissions: [Bool: [ReorderEvent]] = [:]
-        let resetTime = rst.isEmpty ? nil
+        // A forged RST the connection survived ended nothing: retransmissions after it still count.
+        let ending = rst.filter { $0.evidence["connection_survived"] != .bool(true) }
+        let resetTime = ending.isEmpty ? nil
             : group.members.compactMap { conversation($0).shared.rsts.first?.time }.min()
         for fromClient in [true, false] {
             let outcome = retransmissionFindings(group, fromClient: fromClient, resetTime: resetTime)
@@ -345,6 +347,7 @@ struct DiagnosisContext {
             // The client's window stalls the server's data: those retransmissions are the server's.
             findings += zeroWindowFindings(group, advertiserIsClient: advertiserIsClient,
                                            spuriousInStall: absorbed[!advertiserIsClient] ?? 0)
+            findings += narrowWindowFindings(group, advertiserIsClient: advertiserIsClient)
         }
         findings += reorderingFindings(group, extra: reorderingFromRetransmissions)
         findings += keepAliveFindings(group)

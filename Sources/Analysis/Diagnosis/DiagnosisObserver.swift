@@ -156,6 +156,13 @@ struct ConversationState: Sendable {
         }
         if rst {
             fwd.rsts += 1
+            if rev.lastWasKeepAlive {
+                // A keep-alive answered by an RST found the connection gone: not benign.
+                rev.lastWasKeepAlive = false
+                rev.benignKeepAlives -= 1
+                rev.keepAlivesAnsweredByRST += 1
+                if rev.benignKeepAliveFrames.last == rev.lastPacketFrame { rev.benignKeepAliveFrames.removeLast() }
+            }
             recordRST(f, fromClient: fromClient, fwd: fwd, rev: rev, shared: &shared)
             fwd.lastPacketTime = time
             fwd.lastPacketFrame = frameNumber
@@ -217,10 +224,23 @@ struct ConversationState: Sendable {
         // 4. What this packet acknowledges of the peer's data.
         if ack { acknowledge(f, fwd: &fwd, rev: &rev) }
 
-        // 5. The window this packet advertises, and probes of the peer's zero window.
-        if !syn {
+        // 5. The window this packet advertises, and probes of the peer's zero window. Once both
+        // sides have sent their FIN no more data can flow: a zero window then is no flow control.
+        if !syn && !(fwd.sentFIN && rev.sentFIN) {
+            let stallsBefore = fwd.window.stallCount
             trackWindow(f, fwd: &fwd)
+            if fwd.window.stallCount > stallsBefore, let last = fwd.window.stalls.indices.last {
+                // Data already sent beyond the new zero window's edge is in flight to a receiver
+                // with no room for it (seen here before the zero window, at a sender-side vantage).
+                let beyond = rev.sent.sent(from: fwd.window.stalls[last].edge)
+                fwd.window.stalls[last].overruns = beyond.count
+                fwd.window.stalls[last].firstOverrunFrame = beyond.oldestFrame
+            }
+            if segment.window != 0 && !flags.contains(.zeroWindow) {
+                fwd.window.narrow.advertise(f.scaledWindow, segment: rev.largestSegment, frame: frameNumber, time: time)
+            }
         }
+        fwd.lastWasKeepAlive = false
         if flags.contains(.keepAlive) || flags.contains(.zeroWindowProbe) {
             if rev.window.inStall, let index = rev.window.stalls.indices.last {
                 rev.window.stalls[index].probes += 1
@@ -232,6 +252,7 @@ struct ConversationState: Sendable {
                 rev.window.lastProbeTime = time
             } else if flags.contains(.keepAlive) {
                 fwd.benignKeepAlives += 1
+                fwd.lastWasKeepAlive = true
                 if fwd.benignKeepAliveFrames.count < 16 { fwd.benignKeepAliveFrames.append(frameNumber) }
             }
         }
@@ -244,6 +265,14 @@ struct ConversationState: Sendable {
         let occupies = length > 0 || syn || fin
         if length > 0 && !syn {
             fwd.sentData = true
+            fwd.largestSegment = max(fwd.largestSegment, length)
+            if rev.window.inStall, let last = rev.window.stalls.indices.last, !flags.contains(.zeroWindowProbe),
+               SeqNum.greaterOrEqual(seq, rev.window.stalls[last].edge) {
+                // Data beyond a zero window: the receiver has no room and drops it.
+                rev.window.stalls[last].overruns += 1
+                if rev.window.stalls[last].firstOverrunFrame == nil { rev.window.stalls[last].firstOverrunFrame = frameNumber }
+            }
+            rev.window.narrow.senderSent(frame: frameNumber, time: time)
             let before = fwd.highSeq
             if flags.contains(.lostSegment) && fwd.seqKnown {
                 fwd.gapCount += 1
@@ -363,7 +392,7 @@ struct ConversationState: Sendable {
                 for position in rev.pendingCover.indices {
                     let index = rev.pendingCover[position]
                     let event = rev.retransmissions[index]
-                    if SeqNum.greaterOrEqual(ackNumber, event.seq &+ event.length &+ (event.fin ? 1 : 0)) {
+                    if SeqNum.greaterOrEqual(ackNumber, event.end) {
                         rev.retransmissions[index].coverAckFrame = f.frameNumber
                         rev.retransmissions[index].coverAckTime = time
                         rev.retransmissions[index].coverAckWindowZero = segment.window == 0
@@ -485,7 +514,8 @@ struct ConversationState: Sendable {
                 fwd.window.stallCount += 1
                 if fwd.window.stalls.count < 512 {
                     fwd.window.stalls.append(ZeroWindowStall(startFrame: f.frameNumber, startTime: f.timestamp,
-                                                             lastZeroFrame: f.frameNumber))
+                                                             lastZeroFrame: f.frameNumber,
+                                                             edge: segment.acknowledgmentNumber))
                 }
                 fwd.window.lastProbeTime = 0
             } else if let index = fwd.window.stalls.indices.last {
@@ -600,7 +630,8 @@ struct ConversationState: Sendable {
         for gap in fwd.gaps.suffix(16) where SeqNum.lessOrEqual(gap.from, seq) && SeqNum.lessThan(seq, gap.to) {
             event.lossSignal.insert(.gapAtVantage)
         }
-        let end = seq &+ length &+ (event.fin ? 1 : 0)
+        event.finAtISN = event.fin && fwd.synCount > 0 && seq == fwd.isn
+        let end = event.end
         event.peerAckedBefore = rev.ackKnown && SeqNum.greaterOrEqual(rev.ackValue, end)
         event.peerWindowZero = rev.window.inStall
         event.peerWindow = rev.window.lastScaledWindow

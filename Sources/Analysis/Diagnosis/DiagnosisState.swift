@@ -141,6 +141,21 @@ struct SentRing: Sendable {
         head = 0
     }
 
+    /// The segments sent at or beyond `seq` (newest first, up to 4096), and the oldest one's frame.
+    func sent(from seq: UInt32) -> (count: Int, oldestFrame: UInt64?) {
+        var found = 0
+        var oldest: UInt64?
+        var i = count - 1
+        while i >= 0 && found < 4096 {
+            let entry = storage[(head + i) & (storage.count - 1)]
+            guard SeqNum.greaterOrEqual(entry.seq, seq) else { break }
+            found += 1
+            oldest = entry.frame
+            i -= 1
+        }
+        return (found, oldest)
+    }
+
     /// The frame of one of the last `lookback` segments sent with IP ID `ipID`, if any.
     func frame(withIPID ipID: UInt16, lookback: Int = 64) -> UInt64? {
         var i = count - 1
@@ -267,6 +282,12 @@ struct RetransmissionEvent: Sendable {
     var ipID: UInt16
     var flags: AnalysisFlags
     var fin: Bool
+    /// A bare FIN carrying the SYN's own sequence number (the ISN): the SYN occupies that number,
+    /// so no valid ACK ever covers this FIN (an ACK of ISN + 1 acknowledges the SYN only).
+    var finAtISN = false
+
+    /// The sequence number an ACK must reach to cover this copy.
+    var end: UInt32 { seq &+ length &+ (fin ? (finAtISN ? 2 : 1) : 0) }
     /// The sender's highest sequence number sent before this copy (the recovery point).
     var senderHighSeq: UInt32 = 0
     /// The first copy this vantage saw, if any.
@@ -368,10 +389,67 @@ struct ZeroWindowStall: Sendable {
     var zeroReplies = 0
     var lastZeroFrame: UInt64
     var probeIntervals: [Int64] = []
+    /// The ACK number the zero window was advertised at: the window's right edge.
+    var edge: UInt32 = 0
+    /// Data segments the sender sent (or that arrived here) at or beyond that edge while the
+    /// window was zero: the receiver discards them, and they must be sent again.
+    var overruns = 0
+    var firstOverrunFrame: UInt64?
+}
+
+/// A receive window that fell below one of the sender's segments without reaching zero: the
+/// sender cannot send a full segment (and, avoiding silly windows, usually sends nothing) until
+/// the receiver reads and the window reopens.
+struct NarrowWindowStall: Sendable {
+    var startFrame: UInt64
+    var startTime: Int64
+    var window: UInt32
+    var endFrame: UInt64?
+    var endTime: Int64?
+    /// The sender's data segments while the window was narrow.
+    var dataDuring = 0
+    /// The sender's first data segment after the window reopened, and how soon it came.
+    var resumedFrame: UInt64?
+    var resumedDelay: Int64?
+}
+
+/// Narrow-window stalls of one receiver (see `NarrowWindowStall`).
+struct NarrowWindowTracker: Sendable {
+    var stalls: [NarrowWindowStall] = []
+    var open = false
+
+    /// Follows one window advertisement (non-zero, scaled) against the sender's segment size.
+    mutating func advertise(_ window: UInt32, segment: UInt32, frame: UInt64, time: Int64) {
+        guard segment > 0 else { return }
+        if window < segment {
+            if !open && stalls.count < 64 {
+                stalls.append(NarrowWindowStall(startFrame: frame, startTime: time, window: window))
+                open = true
+            } else if open, let last = stalls.indices.last {
+                stalls[last].window = min(stalls[last].window, window)
+            }
+        } else if open, let last = stalls.indices.last {
+            stalls[last].endFrame = frame
+            stalls[last].endTime = time
+            open = false
+        }
+    }
+
+    /// The sender sent data: during a narrow stall, or as the first segment after one.
+    mutating func senderSent(frame: UInt64, time: Int64) {
+        guard let last = stalls.indices.last else { return }
+        if open {
+            stalls[last].dataDuring += 1
+        } else if stalls[last].resumedFrame == nil, let end = stalls[last].endTime {
+            stalls[last].resumedFrame = frame
+            stalls[last].resumedDelay = time.minusSaturating(end)
+        }
+    }
 }
 
 /// The receive-window behaviour of the side that advertises it.
 struct WindowTracker: Sendable {
+    var narrow = NarrowWindowTracker()
     var inStall = false
     var stalls: [ZeroWindowStall] = []
     var stallCount = 0
@@ -529,8 +607,14 @@ struct DirectionState: Sendable {
     var hasReorder = false
     // the window this direction advertises (for the peer's data)
     var window = WindowTracker()
+    /// The largest data segment this direction sent (its effective MSS, as far as seen).
+    var largestSegment: UInt32 = 0
     var benignKeepAlives = 0
     var benignKeepAliveFrames: [UInt64] = []
+    /// This direction's last packet was a keep-alive counted as benign (until the answer shows).
+    var lastWasKeepAlive = false
+    /// Keep-alives the peer answered with an RST: the peer had lost the connection — not benign.
+    var keepAlivesAnsweredByRST = 0
 
     var ipIDSequential: Bool { ipIDSteps >= 4 && ipIDSmallSteps * 5 >= ipIDSteps * 4 }
     var ipIDAlwaysZero: Bool { packets > 0 && ipIDZero == packets }

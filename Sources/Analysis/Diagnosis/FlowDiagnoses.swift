@@ -225,14 +225,25 @@ extension DiagnosisContext {
 
         // Flow control that lasts a moment (the receiver not scheduled for a few µs) is not a
         // failure: every stall over, none longer than 2 RTTs (at least 1 ms), no probe.
+        // Unless it recurs (a slow reader shows itself by recurring stalls, however brief) or
+        // costs data (segments sent beyond the zero window were dropped and resent).
+        let overruns = stalls.reduce(0) { $0 + $1.overruns }
+        if overruns > 0 {
+            evidence["overrun_segments"] = .int(Int64(overruns))
+            if let frame = stalls.compactMap(\.firstOverrunFrame).first { evidence["first_overrun_frame"] = .int(Int64(frame)) }
+        }
+        let recurring = window.stallCount >= 3
+        if recurring { evidence["recurring"] = .bool(true) }
         let momentary = max((conversation.pathRTT ?? 0).timesSaturating(2), 1_000_000)
-        if !ongoing && probes == 0 && duration(longest) < momentary { return [] }
+        if !ongoing && probes == 0 && duration(longest) < momentary && !recurring && overruns == 0 && spuriousInStall == 0 {
+            return []
+        }
 
         let stoppedAtEnd = ongoing && (duration(lastStall) >= 1_000_000_000 || lastStall.probes >= 2)
         let longPause = stalls.first { $0.probes >= 3 || duration($0) >= 2_000_000_000 }
         let cause: String
         let confidence: Double
-        let sentence: String
+        var sentence: String
         var decisive: UInt64
         if stoppedAtEnd {
             cause = DiagnosisName.Cause.receiverStoppedReading
@@ -265,6 +276,18 @@ extension DiagnosisContext {
             sentence = "\(receiver)'s receive window hit zero just before the capture ends; whether it would reopen is not in the capture."
         }
         if decisive == 0 { decisive = firstStall.startFrame }
+        if overruns > 0 {
+            let plural = overruns == 1 ? "" : "s"
+            var edgeText = ""
+            // Relative to the sender's ISN, as tshark shows it, when the handshake was seen.
+            let sending = direction(primary, fromClient: !advertiserIsClient)
+            if let edge = stalls.first(where: { $0.overruns > 0 })?.edge, sending.synCount + sending.synAckCount > 0 {
+                edgeText = " (at or past its edge, relative sequence \(edge &- sending.isn))"
+            }
+            let overrunText: String = " \(sender) sent \(overruns) segment\(plural) beyond the zero window" + edgeText
+            sentence += overrunText + ", which \(receiver) had no room for and dropped: the retransmissions from that "
+                + "edge are this episode's consequence, not loss on the path."
+        }
         var related = stalls.prefix(32).map(\.startFrame) + stalls.prefix(32).compactMap(\.endFrame)
         related = Array(Set(related)).sorted()
         return [Finding(
@@ -352,5 +375,66 @@ extension DiagnosisContext {
             confidence: 0.9, severity: .info,
             sentence: "\(count) keep-alive\(count == 1 ? "" : "s") (one byte behind the next sequence number) while the "
                 + "peer's window was open: the idle connection is being checked, nothing is wrong.")]
+    }
+}
+
+extension DiagnosisContext {
+    // MARK: narrow window (receiver-limited without reaching zero)
+
+    /// The receiver's window fell below one of the sender's segments, the sender waited, and it
+    /// sent at once when the window reopened: the receiver limited the transfer without ever
+    /// advertising zero. Reported (as the zero-window family's receiver-slow) only when the
+    /// receiver had no zero-window stall, which the zero-window finding already explains.
+    func narrowWindowFindings(_ group: FlowGroup, advertiserIsClient: Bool) -> [Finding] {
+        for member in group.members {
+            let advertiser = direction(member, fromClient: advertiserIsClient)
+            let sending = direction(member, fromClient: !advertiserIsClient)
+            guard advertiser.window.stallCount == 0 else { continue }
+            let rtt = conversation(member).pathRTT ?? 0
+            // Long enough to matter (not one delayed ACK), the sender idle while it lasted, and
+            // resuming at once when it ended: the window, not the application, held it back.
+            let minimum = max(200_000_000, rtt.timesSaturating(4))
+            let prompt = max(10_000_000, rtt.timesSaturating(2))
+            let limiting = advertiser.window.narrow.stalls.filter { stall in
+                guard let end = stall.endTime, let resumed = stall.resumedDelay else { return false }
+                return end.minusSaturating(stall.startTime) >= minimum && stall.dataDuring <= 2 && resumed <= prompt
+            }
+            guard let first = limiting.first, let firstEnd = first.endTime else { continue }
+            let receiver = advertiserIsClient ? group.client : group.server
+            let sender = advertiserIsClient ? group.server : group.client
+            let longest = limiting.map { ($0.endTime ?? $0.startTime).minusSaturating($0.startTime) }.max() ?? 0
+            let total = limiting.reduce(Int64(0)) { $0.plusSaturating(($1.endTime ?? $1.startTime).minusSaturating($1.startTime)) }
+            let smallest = limiting.map(\.window).min() ?? first.window
+            var related: [UInt64] = []
+            for stall in limiting.prefix(20) {
+                related.append(stall.startFrame)
+                if let end = stall.endFrame { related.append(end) }
+                if let resumed = stall.resumedFrame { related.append(resumed) }
+            }
+            let evidence: [String: EvidenceValue] = [
+                "window_reached_zero": .bool(false),
+                "smallest_window": .int(Int64(smallest)),
+                "sender_segment_size": .int(Int64(sending.largestSegment)),
+                "stalls": .int(Int64(limiting.count)),
+                "longest_stall_ms": .double(Stats.ms(longest)),
+                "total_stalled_ms": .double(Stats.ms(total)),
+                "first_stall_ms": .double(Stats.ms(firstEnd.minusSaturating(first.startTime))),
+                "sender_resumed_after_ms": .double(Stats.ms(first.resumedDelay ?? 0)),
+            ]
+            let count = limiting.count
+            let sentence = "\(receiver)'s receive window fell to \(first.window) bytes at frame \(first.startFrame) — less "
+                + "than one of \(sender)'s \(sending.largestSegment)-byte segments, though never zero — and \(sender) "
+                + "waited \(JSONText.number(Stats.ms(firstEnd.minusSaturating(first.startTime)))) ms until the window "
+                + "reopened, sending at once when it did"
+                + (count > 1 ? " (\(count) such stalls, \(JSONText.number(Stats.ms(total))) ms in all)" : "")
+                + ": the receiver reads slowly and its window, not the network, limited the transfer."
+            let confidence = count > 1 || longest >= 1_000_000_000 ? 0.8 : 0.7
+            return [Finding(kind: DiagnosisName.Kind.zeroWindow, cause: DiagnosisName.Cause.receiverSlow, flow: group.flow,
+                            vantage: [vantageName(member)],
+                            frames: [vantageName(member): FrameRefs(first: first.startFrame, decisive: first.endFrame ?? first.startFrame,
+                                                                    related: Array(related.prefix(64)))],
+                            evidence: evidence, confidence: confidence, severity: .major, sentence: sentence)]
+        }
+        return []
     }
 }
