@@ -10,6 +10,8 @@ let package = Package(
     products: [
         .executable(name: "faultline", targets: ["faultline"]),
         .library(name: "Analysis", targets: ["Analysis"]),
+        // For users' own test suites: load or build scenarios, run them, look at the findings.
+        .library(name: "FaultlineTesting", targets: ["FaultlineTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,6 +35,7 @@ let package = Package(
         .target(name: "Report", dependencies: ["Analysis"]),
         .target(name: "Scenario", dependencies: ["Impairment", "Analysis", .product(name: "Yams", package: "Yams")]),
         .target(name: "Runner", dependencies: ["Scenario", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "CLinux", "CNftables"]),
+        .target(name: "FaultlineTesting", dependencies: ["Runner", "Scenario", "Impairment", "Analysis", "CLinux"]),
         .executableTarget(name: "faultline", dependencies: [
             "Runner", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "Scenario",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

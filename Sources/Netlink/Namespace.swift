@@ -18,6 +18,8 @@ public final class NetworkNamespace: @unchecked Sendable {
     public let mountedName: String?
     /// An open fd on the namespace (for IFLA_NET_NS_FD and setns).
     public let fd: Int32
+    /// The namespace's nsfs inode (what /proc/PID/ns/net of every process inside it shows).
+    public let inode: UInt64?
 
     private let thread: NamespaceThread
     private let lock = PThreadMutex()
@@ -61,18 +63,23 @@ public final class NetworkNamespace: @unchecked Sendable {
         }
         do {
             let thread = try NamespaceThread(entry: .join(fd), label: mountedName)
-            return NetworkNamespace(label: mountedName, mountedName: nil, fd: fd, thread: thread)
+            return NetworkNamespace(label: mountedName, mountedName: nil, fd: fd, thread: thread, owns: false)
         } catch {
             close(fd)
             throw error
         }
     }
 
-    private init(label: String, mountedName: String?, fd: Int32, thread: NamespaceThread) {
+    /// Created here (not joined): its processes end with it.
+    private let ownsNamespace: Bool
+
+    private init(label: String, mountedName: String?, fd: Int32, thread: NamespaceThread, owns: Bool = true) {
+        self.ownsNamespace = owns
         self.label = label
         self.mountedName = mountedName
         self.fd = fd
         self.thread = thread
+        self.inode = NamespaceProcesses.inode(ofFD: fd)
     }
 
     private static func mount(fd: Int32, as name: String, thread: NamespaceThread) throws(NetlinkError) {
@@ -113,8 +120,10 @@ public final class NetworkNamespace: @unchecked Sendable {
         lock.withLock { children.filter { !$0.hasExited } }
     }
 
-    /// Kills every child, stops the thread, closes the fd and unmounts a named namespace.
-    /// The kernel frees the namespace (and its veth ends) once nothing holds it.
+    /// Kills every child, then every other process still in the namespace (daemons, orphaned
+    /// grandchildren, `faultline exec` and `ip netns exec` sessions), stops the thread, unmounts
+    /// a named namespace and closes the fd. The kernel frees the namespace (and its veth ends)
+    /// once nothing holds it. A namespace this object joined (`open`) is left to its owner.
     public func destroy() {
         let toKill: [ChildProcess] = lock.withLock {
             if destroyed { return [] }
@@ -123,6 +132,7 @@ public final class NetworkNamespace: @unchecked Sendable {
         }
         for child in toKill { child.kill() }
         for child in toKill { _ = child.wait() }
+        if ownsNamespace, let inode { NamespaceProcesses.killAll(in: inode) }
         thread.stop()
         if let mountedName {
             let target = "\(Self.runDirectory)/\(mountedName)"

@@ -2,7 +2,12 @@ import CLinux
 import Glibc
 
 /// Removes named namespaces (`/run/netns/faultline-<pid>-...`) whose owner process is gone —
-/// what a SIGKILLed lab leaves behind. Names without Faultline's prefix are never touched.
+/// what a SIGKILLed lab leaves behind — after killing every process still running in them.
+/// Names without Faultline's prefix are never touched.
+///
+/// An owner is alive only if its pid holds an fd on the namespace (every owner does, from the
+/// namespace's creation until after its unmount): a pid the kernel reused for another process
+/// holds none, so a dead run's namespaces cannot be kept forever by a stranger with its pid.
 public enum NamespaceSweeper {
     public struct Swept: Sendable, Equatable {
         public var name: String
@@ -21,8 +26,20 @@ public enum NamespaceSweeper {
         return pid
     }
 
+    /// Whether a process with this pid exists (any process: see `isOwnerAlive` for owners).
     public static func isAlive(_ pid: Int32) -> Bool {
         kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// Whether `pid` is alive and is the owner of the namespace mounted at /run/netns/`name`:
+    /// it holds an fd on that namespace. When its fds cannot be read (no rights), a live pid counts.
+    public static func isOwnerAlive(_ pid: Int32, of name: String) -> Bool {
+        guard isAlive(pid) else { return false }
+        guard let inode = NamespaceProcesses.inode(atPath: "\(NetworkNamespace.runDirectory)/\(name)") else { return false }
+        guard let held = NamespaceProcesses.heldNamespaces(of: pid) else {
+            return access("/proc/\(pid)", F_OK) == 0
+        }
+        return held.contains(inode)
     }
 
     /// Names of Faultline namespaces currently mounted, with their owners.
@@ -39,13 +56,15 @@ public enum NamespaceSweeper {
         return result.sorted { $0.0 < $1.0 }
     }
 
-    /// Unmounts and removes every Faultline namespace whose owner is dead. Killing processes
-    /// still running inside them is left to the kernel: PR_SET_PDEATHSIG took them with their owner.
+    /// Kills every process still running in each Faultline namespace whose owner is dead (the
+    /// owner's direct children died with it, PR_SET_PDEATHSIG; daemons and grandchildren did
+    /// not), then unmounts and removes it.
     @discardableResult
     public static func sweep() -> [Swept] {
         var swept: [Swept] = []
-        for (name, owner) in mounted() where !isAlive(owner) {
+        for (name, owner) in mounted() where !isOwnerAlive(owner, of: name) {
             let path = "\(NetworkNamespace.runDirectory)/\(name)"
+            if let inode = NamespaceProcesses.inode(atPath: path) { NamespaceProcesses.killAll(in: inode) }
             _ = fl_umount_detach(path)
             if unlink(path) == 0 { swept.append(Swept(name: name, ownerPID: owner)) }
         }

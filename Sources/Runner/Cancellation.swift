@@ -59,17 +59,39 @@ public final class Cancellation: @unchecked Sendable {
     }
 }
 
-/// SIGINT, SIGTERM and SIGHUP to a cancellation, through a self-pipe the handler writes one byte
-/// to (the handler does nothing else); a thread of our own reads it. A second signal while the
-/// teardown runs is noted and ignored: the teardown always finishes.
+/// Every terminating signal a user or a system sends (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+/// SIGUSR2, SIGALRM) to a cancellation, through a self-pipe the handler writes one byte to (the
+/// handler does nothing else); a thread of our own reads it. A second signal while the teardown
+/// runs is noted and ignored: the teardown always finishes. SIGPIPE is ignored: a closed stdout
+/// (`faultline run ... | head -1`) makes writes fail with EPIPE, which only stops the printing.
+/// The command exits with `RunExitCode.stopped(by:)`: 128 + the signal's number.
 public final class SignalWatcher: @unchecked Sendable {
+    /// The signals that cancel (SIGKILL and SIGSTOP cannot be caught; SIGPIPE is ignored).
+    public static let terminating: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM]
+
+    /// "SIGINT", "SIGTERM", ...; a cancellation without a signal is reported as SIGINT.
+    public static func name(of signal: Int32) -> String {
+        switch signal {
+        case 0, SIGINT: return "SIGINT"
+        case SIGTERM: return "SIGTERM"
+        case SIGHUP: return "SIGHUP"
+        case SIGQUIT: return "SIGQUIT"
+        case SIGUSR1: return "SIGUSR1"
+        case SIGUSR2: return "SIGUSR2"
+        case SIGALRM: return "SIGALRM"
+        case SIGPIPE: return "SIGPIPE"
+        default: return "signal \(signal)"
+        }
+    }
+
     private let pipe: Int32
     private let thread: Thread?
     public let cancellation: Cancellation
 
     public init(cancellation: Cancellation, onSignal: @escaping @Sendable (Int32) -> Void = { _ in }) {
         self.cancellation = cancellation
-        let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+        let signals = Self.terminating
+        _ = fl_ignore_signal(SIGPIPE)
         pipe = signals.withUnsafeBufferPointer { fl_signal_pipe($0.baseAddress, Int32($0.count)) }
         guard pipe >= 0 else { thread = nil; return }
         let fd = pipe

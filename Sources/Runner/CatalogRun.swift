@@ -150,11 +150,11 @@ public final class CatalogRun: @unchecked Sendable {
         }
     }
 
-    /// The exit code for a set of results: 130/143 if interrupted, else the worst of 3 (the
+    /// The exit code for a set of results: 128 + the signal if interrupted (130 for SIGINT), else the worst of 3 (the
     /// environment), 2 (bad input), 1 (an expectation failed), 0.
     public static func exitCode(_ results: [ScenarioResult], cancellation: Cancellation) -> Int32 {
         if cancellation.isCancelled {
-            return cancellation.signal == SIGTERM ? RunExitCode.terminated : RunExitCode.interrupted
+            return RunExitCode.stopped(by: cancellation.signal)
         }
         let codes = Set(results.map(\.exitCode))
         for code in [RunExitCode.environment, RunExitCode.badInput, RunExitCode.expectationFailed] where codes.contains(code) {

@@ -153,10 +153,8 @@ enum TsharkFlags {
 }
 
 enum DiagnosisFlagNames {
-    /// tcp.analysis.* flags tshark 4.0 sets, without the prefix.
-    static let tshark = ["retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order",
-                         "lost_segment", "ack_lost_segment", "duplicate_ack", "zero_window", "zero_window_probe",
-                         "zero_window_probe_ack", "window_full", "window_update", "keep_alive", "keep_alive_ack", "reused_ports"]
+    /// tcp.analysis.* flags tshark 4.0 sets, without the prefix: the analyzer's own table.
+    static let tshark = AnalysisFlags.all.map(\.name)
 }
 
 /// An external detector: `PROGRAM ARGS... CAPTURE...`, findings as JSON on stdout.

@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 
 /// One diagnosis a detector reports: what went wrong on which connection, seen from where, on
@@ -48,8 +49,9 @@ public struct Finding: Codable, Sendable, Hashable {
 
     /// Kinds that mean something went wrong (the rest — capture artifacts, reordering, benign
     /// keep-alives — are recognised so that they are *not* mistaken for failures).
-    public static let failureKinds: Set<String> = ["zero-window", "rst", "syn", "retransmission"]
-    public var isFailure: Bool { Self.failureKinds.contains(kind) }
+    /// The analyzer's rule (`DiagnosisName.isFailure`): one answer for the runner and the analyzer.
+    public static var failureKinds: Set<String> { Set(DiagnosisName.kinds.filter(DiagnosisName.isFailure(kind:))) }
+    public var isFailure: Bool { DiagnosisName.isFailure(kind: kind) }
 
     enum CodingKeys: String, CodingKey { case kind, cause, flow, vantage, frames, evidence, confidence, sentence }
 

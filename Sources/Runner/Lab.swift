@@ -16,9 +16,8 @@ public final class Lab: @unchecked Sendable {
     public let scenario: Scenario
     public let folder: String
     public let settings: RunSettings
-    private var network: Network?
-    private var impairments: ImpairmentSet?
-    private var processes: [ChildProcess] = []
+    /// The same network `faultline run` builds for the scenario (no captures, no sampler).
+    private var testbed: Testbed?
 
     public init(scenario: Scenario, folder: String, settings: RunSettings) {
         self.scenario = scenario
@@ -44,62 +43,24 @@ public final class Lab: @unchecked Sendable {
         } catch {
             throw .environment("cannot create \(folder): \(error.localizedDescription)")
         }
-        let built: Network
-        let plan = NetworkPlan.topology(scenario.topology)
-        do {
-            built = try plan.build(namedWith: labID)
-        } catch {
-            throw ScenarioRun.classify(error, doing: "build the topology")
-        }
-        network = built
-        do {
-            for nodeRoute in NetworkPlan.connectedRoutes(scenario.topology) {
-                try built.handle(nodeRoute.node).addRoute(nodeRoute.route, replace: true)
-            }
-        } catch {
-            throw ScenarioRun.classify(error, doing: "configure the topology")
-        }
-        do { try built.keepFlowsInOrder() } catch { throw RunnerError.environment("keep each flow's packets in order (rps_cpus): \(error)") }
-        let firewall = Firewall(network: built, rules: scenario.firewall)
-        try firewall.installInitial()
-        let set = ImpairmentSet(placements: scenario.impairments, network: built, seed: seed, preference: settings.engine,
-                                decisionLogDirectory: nil, say: settings.say)
-        impairments = set
-        try set.start()
+        let bed = Testbed(scenario: scenario, options: .init(label: labID, folder: folder, seed: seed, settings: settings,
+                                                             capture: false, sampleTCPInfo: false, decisionLogs: false))
+        testbed = bed
+        try bed.build()
+        guard let firewall = bed.firewall else { throw .execution("the lab's testbed was not built") }
         var lines: [String] = []
-        for use in set.engineUses { lines.append("impairment \(use)") }
+        for use in bed.impairments?.engineUses ?? [] { lines.append("impairment \(use)") }
         for rule in scenario.firewall where rule.installed { lines.append("firewall rule '\(rule.name)' on \(rule.node)") }
         for step in setupSteps {
             switch step.action {
             case .run(let process):
-                var argv: [String]
-                var readyEvent: (event: String, path: String)?
-                switch process.command {
-                case .peer(let arguments):
-                    argv = [settings.faultlineBinary, "peer"] + arguments.map { ScenarioRun.rewrite($0, topology: scenario.topology) }
-                    var eventsPath = "\(folder)/\(process.name).events.jsonl"
-                    if let index = arguments.firstIndex(of: "--events"), index + 1 < arguments.count {
-                        eventsPath = arguments[index + 1]
-                    } else {
-                        argv += ["--events", eventsPath]
-                    }
-                    readyEvent = (arguments.first == "listen" ? "listening" : "start", eventsPath)
-                case .argv(let arguments):
-                    argv = arguments.map { ScenarioRun.rewrite($0, topology: scenario.topology) }
+                let started = try bed.start(process, source: step.source)
+                if let event = Testbed.readyEvent(of: process), let events = started.events,
+                   !ScenarioRun.waitForEvent(event, eventsPath: events, child: started.child, cancellation: Cancellation(),
+                                             timeoutNanoseconds: 5_000_000_000) {
+                    lines.append("warning: \(process.name) did not report \(event) within 5 s (see \(folder)/\(process.name).stderr.log)")
                 }
-                let logFD = open("\(folder)/\(process.name).log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-                defer { if logFD >= 0 { close(logFD) } }
-                do {
-                    let child = try built.namespace(process.node).spawn(argv, stdout: logFD, stderr: logFD)
-                    processes.append(child)
-                    if let readyEvent, !ScenarioRun.waitForEvent(readyEvent.event, eventsPath: readyEvent.path, child: child,
-                                                                 cancellation: Cancellation(), timeoutNanoseconds: 5_000_000_000) {
-                        lines.append("warning: \(process.name) did not report \(readyEvent.event) within 5 s (see \(folder)/\(process.name).log)")
-                    }
-                    lines.append("started \(process.name) on \(process.node) (pid \(child.pid)): \(argv.dropFirst().joined(separator: " "))")
-                } catch {
-                    throw ScenarioRun.classify(error, doing: "start '\(process.name)'", badInputOnMissing: true)
-                }
+                lines.append("started \(process.name) on \(process.node) (pid \(started.child.pid)): \(started.child.argv.dropFirst().joined(separator: " "))")
             case .addRule(let name):
                 try firewall.add(name)
                 lines.append("firewall rule '\(name)' added")
@@ -123,10 +84,7 @@ public final class Lab: @unchecked Sendable {
 
     /// Kills the processes, stops the engines, removes the namespaces.
     public func teardown() {
-        for child in processes where child.poll() == nil { child.signal(SIGTERM) }
-        for child in processes { if child.wait(timeoutNanoseconds: 1_000_000_000) == nil { child.kill(); child.wait() } }
-        impairments?.stop()
-        network?.teardown()
+        testbed?.teardown()
     }
 
     /// Moves the calling thread into the network namespace mounted at `path` (for `exec`, right
@@ -157,7 +115,7 @@ public final class Lab: @unchecked Sendable {
     /// Every live instance (owner alive), labs first.
     public static func instances() -> [Instance] {
         var byKey: [String: Instance] = [:]
-        for (name, owner) in NamespaceSweeper.mounted() where NamespaceSweeper.isAlive(owner) {
+        for (name, owner) in NamespaceSweeper.mounted() where NamespaceSweeper.isOwnerAlive(owner, of: name) {
             let rest = name.dropFirst(NetworkNamespace.namePrefix.count).drop { $0 != "-" }.dropFirst()
             guard let dash = rest.lastIndex(of: "-") else { continue }
             let id = String(rest[..<dash])

@@ -19,6 +19,6 @@
 ///
 /// Namespaces are named `faultline-<pid>-r<N>-<node>` (runs) and `faultline-<pid>-lab.<name>-<node>`
 /// (labs); what a SIGKILLed process leaves is swept at the next start (`CatalogRun.sweep`).
-/// Signals (SIGINT, SIGTERM, SIGHUP) reach a `Cancellation` through a self-pipe and a thread of
+/// Terminating signals (INT, TERM, HUP, QUIT, USR1, USR2, ALRM) reach a `Cancellation` through a self-pipe and a thread of
 /// our own (`SignalWatcher`); every wait of a run polls it, and every run tears down.
 public enum RunnerModule {}

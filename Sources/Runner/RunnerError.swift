@@ -1,3 +1,4 @@
+import Glibc
 /// Why a run could not happen or finish, sorted by the exit code it means.
 public enum RunnerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Bad input: a scenario file, a flag, a detector that prints nonsense (exit 2).
@@ -43,4 +44,9 @@ public enum RunExitCode {
     public static let environment: Int32 = 3
     public static let interrupted: Int32 = 130   // SIGINT
     public static let terminated: Int32 = 143    // SIGTERM
+
+    /// One rule for every command stopped by a signal (after tearing everything down): 128 + the
+    /// signal's number — 130 for SIGINT (Ctrl-C), 143 for SIGTERM, 129 for SIGHUP, 131 for
+    /// SIGQUIT. A cancellation without a signal counts as SIGINT.
+    public static func stopped(by signal: Int32) -> Int32 { 128 + (signal > 0 ? signal : SIGINT) }
 }

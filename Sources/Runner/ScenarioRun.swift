@@ -105,18 +105,13 @@ public final class ScenarioRun: @unchecked Sendable {
     let settings: RunSettings
     let cancellation: Cancellation
 
-    private var network: Network?
-    private var firewall: Firewall?
-    private var impairments: ImpairmentSet?
-    private var captures: [CaptureFile] = []
-    private var running: RunningCapture?
-    private var processes: [(process: Scenario.Process, child: ChildProcess, events: String?)] = []
+    /// The network, firewall, captures, sampler, impairments and processes of this run.
+    private var testbed: Testbed?
     private var notes: [String] = []
     private var timelineLog: [String] = []
     /// The same lines as JSON with both clocks (timeline.jsonl): the report puts them on the
     /// captures' wall-clock axis and converts the peers' monotonic event times with them.
     private var timelineJSONLines: [String] = []
-    private var sampler: TCPInfoSampler?
     private var start: UInt64 = 0
     /// The processes still running when the time limit ended the run.
     private var stillRunning: [String] = []
@@ -193,7 +188,7 @@ public final class ScenarioRun: @unchecked Sendable {
             return result(status: .error, error: runError, began: began, findings: [], expectations: [])
         }
         // Analysis: outside every namespace, on finished files.
-        let captureFiles = lock.withLock { captures }
+        let captureFiles = lock.withLock { testbed }?.captureFiles ?? []
         let addresses = NetworkPlan.addresses(scenario.topology)
         var findings: [Finding] = []
         var marks: [PacketMark] = []
@@ -252,17 +247,18 @@ public final class ScenarioRun: @unchecked Sendable {
         case .passed: exitCode = 0
         case .failed: exitCode = 1
         case .error: exitCode = error?.exitCode ?? 1
-        case .interrupted: exitCode = cancellation.signal == SIGTERM ? RunExitCode.terminated : RunExitCode.interrupted
+        case .interrupted: exitCode = RunExitCode.stopped(by: cancellation.signal)
         }
         let processExit = Dictionary(processOutcomes().compactMap { name, o in o.exitStatus.map { (name, $0) } },
                                      uniquingKeysWith: { a, _ in a })
         var result = ScenarioResult(
             name: scenario.name, file: scenario.file, repetition: repetition, seed: seed, status: status, seconds: seconds,
             artifacts: artifacts, diagnosis: Self.oneLine(findings: findings, status: status, error: error, expectations: expectations),
-            expectations: expectations, findings: findings, captures: lock.withLock { captures }, processes: processExit,
+            expectations: expectations, findings: findings, captures: lock.withLock { testbed }?.captureFiles ?? [], processes: processExit,
             error: error.map { "\($0.category): \($0)" }, exitCode: exitCode, detector: settings.detector.description,
-            notes: lock.withLock { notes }, engines: lock.withLock { impairments }?.engineUses ?? [], phases: lock.withLock { phases })
-        if status == .interrupted { result.diagnosis = "interrupted (\(cancellation.signal == SIGTERM ? "SIGTERM" : "SIGINT")): torn down" }
+            notes: lock.withLock { notes } + (lock.withLock { testbed }?.notes ?? []),
+            engines: lock.withLock { testbed }?.impairments?.engineUses ?? [], phases: lock.withLock { phases })
+        if status == .interrupted { result.diagnosis = "interrupted (\(SignalWatcher.name(of: cancellation.signal))): torn down" }
         writeArtifacts(result)
         return result
     }
@@ -314,78 +310,13 @@ public final class ScenarioRun: @unchecked Sendable {
     /// Builds everything, runs the timeline. Returns true when the time limit ended it.
     private func execute() throws(RunnerError) -> Bool {
         if cancellation.isCancelled { return false }
-        // 1. the network
-        let plan = NetworkPlan.topology(scenario.topology)
-        let built: Network
-        do {
-            built = try plan.build(namedWith: runID)
-        } catch {
-            throw Self.classify(error, doing: "build the topology")
-        }
-        lock.withLock { network = built }
-        do {
-            for nodeRoute in NetworkPlan.connectedRoutes(scenario.topology) {
-                try built.handle(nodeRoute.node).addRoute(nodeRoute.route, replace: true)
-            }
-            for link in scenario.topology.links where link.offloads != .off && link.offloads != .on {
-                for end in [link.a, link.b] {
-                    try built.namespace(end.node).setOffloads(.init(tso: link.offloads.tso, gso: link.offloads.gso, gro: link.offloads.gro),
-                                                              interface: end.interface)
-                }
-            }
-        } catch {
-            throw Self.classify(error, doing: "configure the topology")
-        }
-        do { try built.keepFlowsInOrder() } catch { throw RunnerError.environment("keep each flow's packets in order (rps_cpus): \(error)") }
-        // 2. firewall rules in place from the start
-        let fw = Firewall(network: built, rules: scenario.firewall)
-        lock.withLock { firewall = fw }
-        try fw.installInitial()
-        // 3. captures: started together, before anything sends
-        var points: [Capture.CapturePoint] = []
-        var files: [CaptureFile] = []
-        for point in scenario.captures {
-            let interfaces = point.interface.map { [$0] } ?? scenario.topology.interfaces(of: point.node).map(\.interface)
-            for interface in interfaces {
-                let path = "\(artifacts)/\(point.node)-\(interface).pcapng"
-                let namespace: NetworkNamespace
-                do { namespace = try built.namespace(point.node) } catch { throw .execution(error.description) }
-                points.append(Capture.CapturePoint(namespace: namespace, interface: interface, file: path, label: point.node))
-                files.append(CaptureFile(path: path, node: point.node, interface: interface))
-            }
-        }
-        if !points.isEmpty {
-            do {
-                let capture = try Capture.CaptureSession.start(points: points)
-                lock.withLock {
-                    running = capture
-                    captures = files
-                }
-            } catch {
-                throw error.isPermissionProblem ? .environment("capture: \(error)") : .execution("capture: \(error)")
-            }
-        }
-        // 3b. the kernel's view of every TCP socket, sampled from the start like the captures
-        if settings.tcpInfoIntervalMilliseconds > 0 {
-            do {
-                let namespaces = try scenario.topology.nodes.map { node throws(NetlinkError) in (node: node.name, namespace: try built.namespace(node.name)) }
-                let made = try TCPInfoSampler(namespaces: namespaces, intervalNanoseconds: UInt64(settings.tcpInfoIntervalMilliseconds * 1e6),
-                                              path: "\(artifacts)/\(TCPInfoSampler.fileName)")
-                made.start()
-                lock.withLock { sampler = made }
-            } catch {
-                note("tcpinfo sampler not started: \(error)")
-            }
-        }
-        // 4. impairments
-        let set = ImpairmentSet(placements: scenario.impairments, network: built, seed: seed, preference: settings.engine,
-                                decisionLogDirectory: artifacts, say: { [settings] text in settings.say(text) })
-        lock.withLock { impairments = set }
-        try set.start()
-        for use in set.engineUses { log("impairment \(use)") }
+        let bed = Testbed(scenario: scenario, options: .init(label: runID, folder: artifacts, seed: seed, settings: settings))
+        lock.withLock { testbed = bed }
+        try bed.build()
+        for use in bed.impairments?.engineUses ?? [] { log("impairment \(use)") }
         if cancellation.isCancelled { return false }
-        // 5. the timeline
-        return try timeline(set: set, firewall: fw, network: built)
+        guard let set = bed.impairments, let fw = bed.firewall else { throw .execution("the testbed was not built") }
+        return try timeline(set: set, firewall: fw, bed: bed)
     }
 
     private enum Event {
@@ -402,7 +333,7 @@ public final class ScenarioRun: @unchecked Sendable {
         var timeout: UInt64
     }
 
-    private func timeline(set: ImpairmentSet, firewall fw: Firewall, network built: Network) throws(RunnerError) -> Bool {
+    private func timeline(set: ImpairmentSet, firewall fw: Firewall, bed: Testbed) throws(RunnerError) -> Bool {
         var events: [(at: Duration, order: Int, event: Event)] = []
         var waiting: [PendingEventStep] = []
         phase("setup")
@@ -436,14 +367,14 @@ public final class ScenarioRun: @unchecked Sendable {
                     log("impair \(scenario.impairments[index].spec.link): \(change.parameters)")
                     try set.change(index, change)
                 case .step(let step):
-                    if try perform(step, firewall: fw, network: built) { return false }
+                    if try perform(step, firewall: fw, bed: bed) { return false }
                 }
             }
-            if try serviceEventSteps(&waiting, watch: watch, set: set, firewall: fw, network: built) { return false }
+            if try serviceEventSteps(&waiting, watch: watch, set: set, firewall: fw, bed: bed) { return false }
         }
         // No `stop: all`: the run ends when every process has exited, or at the time limit.
         while true {
-            let running = lock.withLock { processes.filter { $0.child.poll() == nil } }
+            let running = bed.processes.filter { $0.child.poll() == nil }
             if running.isEmpty { log("every process has exited"); return false }
             if cancellation.isCancelled { return false }
             let limit = start + timeLimit
@@ -461,13 +392,11 @@ public final class ScenarioRun: @unchecked Sendable {
     /// Fires the event steps whose event has come (after their delay), and fails the run for
     /// those whose event did not come in time. True when a fired step was `stop: all`.
     private func serviceEventSteps(_ waiting: inout [PendingEventStep], watch: EventWatch, set: ImpairmentSet,
-                                   firewall fw: Firewall, network built: Network) throws(RunnerError) -> Bool {
+                                   firewall fw: Firewall, bed: Testbed) throws(RunnerError) -> Bool {
         guard !waiting.isEmpty else { return false }
-        let started = lock.withLock {
-            Dictionary(processes.map { ($0.process.name, (eventsPath: $0.events, exited: $0.child.poll() != nil)) },
-                       uniquingKeysWith: { a, _ in a })
-        }
-        let capture = lock.withLock { running }
+        let started = Dictionary(bed.processes.map { ($0.process.name, (eventsPath: $0.events, exited: $0.child.poll() != nil)) },
+                                 uniquingKeysWith: { a, _ in a })
+        let capture = bed.capture
         var i = 0
         while i < waiting.count {
             let now = fl_monotonic_ns()
@@ -493,7 +422,7 @@ public final class ScenarioRun: @unchecked Sendable {
                     }
                     log("impair \(link) \(pending.trigger): \(change.parameters)")
                     try set.change(index, change)
-                } else if try perform(pending.step, firewall: fw, network: built) {
+                } else if try perform(pending.step, firewall: fw, bed: bed) {
                     return true
                 }
                 continue
@@ -509,10 +438,10 @@ public final class ScenarioRun: @unchecked Sendable {
     }
 
     /// Performs one step; true when it was `stop: all`.
-    private func perform(_ step: Scenario.Step, firewall fw: Firewall, network built: Network) throws(RunnerError) -> Bool {
+    private func perform(_ step: Scenario.Step, firewall fw: Firewall, bed: Testbed) throws(RunnerError) -> Bool {
         switch step.action {
         case .run(let process):
-            try startProcess(process, network: built, source: step.source)
+            try startProcess(process, bed: bed, source: step.source)
         case .impair:
             break   // the scenario loader folds impair steps into the specs' schedules
         case .addRule(let name):
@@ -523,14 +452,13 @@ public final class ScenarioRun: @unchecked Sendable {
             try fw.remove(name)
         case .signal(let name, let signal):
             log("signal \(signal) to \(name)")
-            guard let child = lock.withLock({ processes.first { $0.process.name == name }?.child }) else {
+            guard let child = bed.processes.first(where: { $0.process.name == name })?.child else {
                 throw .execution("\(step.source): no process '\(name)' to signal")
             }
             child.signal(signal.rawValue)
         case .stop(.process(let name)):
             log("stop \(name)")
-            let victims = lock.withLock { processes.filter { $0.process.name == name }.map(\.child) }
-            stop(victims)
+            Testbed.stop(bed.processes.filter { $0.process.name == name }.map(\.child))
         case .stop(.all):
             log("stop all")
             return true
@@ -550,75 +478,35 @@ public final class ScenarioRun: @unchecked Sendable {
         return argument
     }
 
-    private func startProcess(_ process: Scenario.Process, network built: Network, source: Scenario.SourceLocation) throws(RunnerError) {
-        let namespace: NetworkNamespace
-        do { namespace = try built.namespace(process.node) } catch { throw .execution(error.description) }
-        var argv: [String]
-        var eventsPath: String?
-        switch process.command {
-        case .peer(let arguments):
-            argv = [settings.faultlineBinary, "peer"] + arguments.map { Self.rewrite($0, topology: scenario.topology) }
-            // A step waiting for this peer's byte counts needs them as they grow, not every 100 ms.
-            let watchedBytes = scenario.steps.contains { step in
-                switch step.after?.condition {
-                case .sent(let p, _)?, .received(let p, _)?: return p == process.name
-                default: return false
-                }
+    /// Starts a step's process in the testbed; for a peer, the timeline holds until it is ready
+    /// (see `Testbed.readyEvent`): on a loaded machine exec alone can take a few hundred
+    /// milliseconds, and later steps shift by the wait.
+    private func startProcess(_ process: Scenario.Process, bed: Testbed, source: Scenario.SourceLocation) throws(RunnerError) {
+        // A step waiting for this peer's byte counts needs them as they grow, not every 100 ms.
+        let watchedBytes = scenario.steps.contains { step in
+            switch step.after?.condition {
+            case .sent(let p, _)?, .received(let p, _)?: return p == process.name
+            default: return false
             }
-            if watchedBytes, !arguments.contains("--progress-interval") { argv += ["--progress-interval", "1ms"] }
-            if let index = arguments.firstIndex(of: "--events"), index + 1 < arguments.count {
-                eventsPath = arguments[index + 1]
-            } else {
-                eventsPath = "\(artifacts)/\(process.name).events.jsonl"
-                argv += ["--events", eventsPath ?? ""]
-            }
-        case .argv(let arguments):
-            argv = arguments.map { Self.rewrite($0, topology: scenario.topology) }
         }
-        // stdout and stderr apart, so that expectations can look at either.
-        let stdoutFD = open(Self.outputPath(artifacts, process.name, .stdout), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        let stderrFD = open(Self.outputPath(artifacts, process.name, .stderr), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        defer {
-            if stdoutFD >= 0 { close(stdoutFD) }
-            if stderrFD >= 0 { close(stderrFD) }
-            if devNull >= 0 { close(devNull) }
+        var extra: [String] = []
+        if case .peer(let arguments) = process.command, watchedBytes, !arguments.contains("--progress-interval") {
+            extra = ["--progress-interval", "1ms"]
         }
-        var environment = ProcessInfo.processInfo.environment
-        for node in scenario.topology.nodes {
-            let key = node.name.uppercased()
-            let addresses = scenario.topology.addresses(of: node.name)
-            if let v4 = addresses.first(where: { $0.address.family == .ipv4 }) { environment["FAULTLINE_\(key)_IPV4"] = v4.address.description }
-            if let v6 = addresses.first(where: { $0.address.family == .ipv6 }) { environment["FAULTLINE_\(key)_IPV6"] = v6.address.description }
-        }
-        environment["FAULTLINE_NODE"] = process.node
-        environment["FAULTLINE_ARTIFACTS"] = artifacts
-        log("start \(process.name) on \(process.node): \(argv.dropFirst(process.command.isPeer ? 1 : 0).joined(separator: " "))")
-        do {
-            let child = try namespace.spawn(argv, environment: environment, stdin: devNull, stdout: stdoutFD, stderr: stderrFD)
-            lock.withLock { processes.append((process, child, eventsPath)) }
-            if case .peer(let arguments) = process.command, let eventsPath {
-                // The timeline holds until the peer is ready: its `start` event (its signal
-                // handlers are in place, so a `signal` step cannot kill it), and for a listener
-                // its `listening` event (a client step right after it must not race it). On a
-                // loaded machine exec alone can take a few hundred milliseconds. Later steps
-                // shift by the wait.
-                let event = arguments.first == "listen" ? "listening" : "start"
-                let began = fl_monotonic_ns()
-                let ready = Self.waitForEvent(event, eventsPath: eventsPath, child: child, cancellation: cancellation,
-                                              timeoutNanoseconds: 5_000_000_000)
-                let waited = fl_monotonic_ns() - began
-                start += waited
-                log("\(process.name) \(ready ? "ready (\(event))" : "NOT ready (no \(event) event)") after \(waited / 1_000_000) ms; the timeline waited")
-            }
-        } catch {
-            throw Self.classify(error, doing: "start process '\(process.name)' (\(source))", badInputOnMissing: true)
+        let started = try bed.start(process, source: source, extraPeerArguments: extra)
+        log("start \(process.name) on \(process.node): \(started.child.argv.dropFirst(process.command.isPeer ? 1 : 0).joined(separator: " "))")
+        if let event = Testbed.readyEvent(of: process), let eventsPath = started.events {
+            let began = fl_monotonic_ns()
+            let ready = Self.waitForEvent(event, eventsPath: eventsPath, child: started.child, cancellation: cancellation,
+                                          timeoutNanoseconds: 5_000_000_000)
+            let waited = fl_monotonic_ns() - began
+            start += waited
+            log("\(process.name) \(ready ? "ready (\(event))" : "NOT ready (no \(event) event)") after \(waited / 1_000_000) ms; the timeline waited")
         }
     }
 
-    /// `<artifacts>/<process>.stdout.log` / `.stderr.log`.
     static func outputPath(_ artifacts: String, _ process: String, _ stream: Scenario.OutputStream) -> String {
-        "\(artifacts)/\(process).\(stream.rawValue).log"
+        Testbed.outputPath(artifacts, process, stream)
     }
 
     /// Polls a peer's event log for an event (every millisecond), until it comes, the peer
@@ -640,19 +528,6 @@ public final class ScenarioRun: @unchecked Sendable {
         return false
     }
 
-    /// SIGTERM, up to one second to finish (peers write their summary), then SIGKILL.
-    private func stop(_ children: [ChildProcess]) {
-        let running = children.filter { $0.poll() == nil }
-        for child in running { child.signal(SIGTERM) }
-        let deadline = fl_monotonic_ns() + 1_000_000_000
-        for child in running {
-            let now = fl_monotonic_ns()
-            if now < deadline, child.wait(timeoutNanoseconds: deadline - now) != nil { continue }
-            child.kill()
-            child.wait()
-        }
-    }
-
     // MARK: teardown
 
     /// Always runs: captures, processes, engines, firewall and namespaces, in that order.
@@ -660,38 +535,14 @@ public final class ScenarioRun: @unchecked Sendable {
     /// the time limit, or when every process has exited); the RSTs and FINs of processes
     /// being killed for the teardown are not part of it.
     private func teardown() {
-        let (all, capture, set, net) = lock.withLock { (processes.map(\.child), running, impairments, network) }
-        if let capture {
-            // Packets already on the wire are captured for a moment more.
-            usleep(20_000)
-            let stats = capture.stop()
-            lock.withLock {
-                for (index, s) in stats.enumerated() where captures.indices.contains(index) {
-                    captures[index].packets = s.packetsWritten
-                    captures[index].drops = s.dropped + s.interfaceDropped
-                    if s.lostPackets { notes.append("capture \(captures[index].label) lost packets: \(s.summary)") }
-                }
-            }
-        }
-        if let sampler = lock.withLock({ sampler }) {
-            let outcome = sampler.stop()
-            note(outcome.cost.summary)
-            for error in outcome.errors { note("tcpinfo sampler: \(error)") }
-        }
-        stop(all)
-        if !all.isEmpty { log("processes stopped") }
-        if let set {
-            for line in set.userspaceStats { note("engine \(line)") }
-            set.stop()
-        }
-        net?.teardown()
+        if let bed = lock.withLock({ testbed }), bed.teardown() { log("processes stopped") }
         log("torn down")
     }
 
     private func processOutcomes() -> [String: ProcessOutcome] {
-        let list = lock.withLock { processes }
+        let list = lock.withLock { testbed }?.processes ?? []
         var out: [String: ProcessOutcome] = [:]
-        for (process, child, eventsPath) in list {
+        for (process, child, eventsPath) in list.map({ ($0.process, $0.child, $0.events) }) {
             var outcome = ProcessOutcome(name: process.name, node: process.node)
             for stream in Scenario.OutputStream.allCases {
                 if let data = FileManager.default.contents(atPath: Self.outputPath(artifacts, process.name, stream)) {

@@ -32,13 +32,8 @@ extension Scenario {
             causesByKind.flatMap { kind, causes in causes.map { "\(kind)/\($0)" } }
         }
 
-        /// tshark's `tcp.analysis.*` flags (Wireshark 4.0), without the prefix.
-        public static let tsharkFlags: [String] = [
-            "retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order",
-            "lost_segment", "ack_lost_segment", "duplicate_ack", "zero_window", "zero_window_probe",
-            "zero_window_probe_ack", "keep_alive", "keep_alive_ack", "window_full", "window_update",
-            "reused_ports",
-        ]
+        /// tshark's `tcp.analysis.*` flags (Wireshark 4.0), without the prefix: the analyzer's own table.
+        public static let tsharkFlags: [String] = AnalysisFlags.all.map(\.name)
 
         public static let tsharkFlagPrefix = "tcp.analysis."
 

@@ -232,7 +232,7 @@ struct Fields {
 // MARK: - Composing the document
 
 /// A 1-based line and column (Yams' `Mark` cannot be made outside Yams).
-struct Pos: Equatable {
+struct Pos: Hashable {
     var line: Int
     var column: Int
     init(line: Int, column: Int) {
@@ -261,8 +261,65 @@ enum Document {
             throw ScenarioError(start, "the file holds no YAML document (it is empty or only comments); "
                 + "expected a mapping of scenario keys starting with 'name:'")
         }
+        try checkExpandedSize(node, file: file)
         try rejectCustomTags(node, file: file)
         return Element(node: node, path: "", fallback: start)
+    }
+
+    /// The most values a scenario may hold once its aliases are expanded (the whole catalog's
+    /// largest file holds a few hundred), and the deepest nesting.
+    static let maxExpandedNodes = 20_000
+    static let maxDepth = 64
+
+    /// Aliases are expanded by sharing, so composing `a: &a [x,x,...]`, `b: &b [*a,*a,...]`, ...
+    /// is cheap, but anything that walks the result walks every copy: ten levels of nine is
+    /// 9^10 values (a "billion laughs" file of under 500 bytes). This counts the expanded
+    /// values in linear time — each written node is measured once, by its position in the file —
+    /// and refuses the file at the first value that expands past the bound.
+    static func checkExpandedSize(_ root: Node, file: String) throws(ScenarioError) {
+        var memo: [Pos: (count: Int, depth: Int)] = [:]
+        func fail(_ node: Node, _ problem: String) -> ScenarioError {
+            let mark = node.mark.map(Pos.init) ?? Pos(line: 1, column: 1)
+            return ScenarioError(file: file, line: mark.line, column: mark.column, message: problem)
+        }
+        func measure(_ node: Node, level: Int) throws(ScenarioError) -> (count: Int, depth: Int) {
+            let key = node.mark.map(Pos.init)
+            if let key, let known = memo[key] {
+                if level + known.depth > maxDepth {
+                    throw fail(node, "values nested more than \(maxDepth) levels deep (through aliases); expected a scenario's few levels")
+                }
+                return known
+            }
+            if level > maxDepth {
+                throw fail(node, "values nested more than \(maxDepth) levels deep; expected a scenario's few levels")
+            }
+            var children: [Node] = []
+            switch node {
+            case .mapping(let map): for (k, v) in map { children.append(k); children.append(v) }
+            case .sequence(let seq): children = Array(seq)
+            default: break
+            }
+            var count = 1
+            var depth = 0
+            for child in children {
+                let sub = try measure(child, level: level + 1)
+                count += sub.count
+                depth = max(depth, sub.depth + 1)
+                if count > maxExpandedNodes {
+                    throw fail(node, "aliases expand this value to more than \(maxExpandedNodes) values (an alias bomb?); "
+                        + "expected aliases that repeat a value a few times")
+                }
+            }
+            if let key { memo[key] = (count, depth) }
+            return (count, depth)
+        }
+        _ = try measure(root, level: 0)
+    }
+
+    /// The standard tags a scenario value may carry (`!!str 5`, `!!int "5"`); `!!python/object`,
+    /// `!!binary`, `!!timestamp` and the like are not scenario values.
+    static let standardTags: Set<String> = ["str", "int", "float", "bool", "null", "map", "seq", "merge"].reduce(into: []) {
+        $0.insert("tag:yaml.org,2002:" + $1)
     }
 
     /// YAML reads `!word` as a tag, so `write-errno: != ECONNRESET` silently becomes the text
@@ -270,11 +327,12 @@ enum Document {
     /// standard ones (`!!str`, …) is an error.
     static func rejectCustomTags(_ node: Node, file: String) throws(ScenarioError) {
         let tag = node.tag.rawValue
-        if !tag.isEmpty, tag != "!", !tag.hasPrefix("tag:yaml.org,2002:") {
+        if !tag.isEmpty, tag != "!", !standardTags.contains(tag) {
             let mark = node.mark.map(Pos.init) ?? Pos(line: 1, column: 1)
             var text = ""
             if case .scalar(let s) = node { text = s.string }
-            let shown = tag.hasPrefix("!") ? tag : "!<\(tag)>"
+            let shown = tag.hasPrefix("tag:yaml.org,2002:") ? "!!" + tag.dropFirst("tag:yaml.org,2002:".count)
+                : tag.hasPrefix("!") ? tag : "!<\(tag)>"
             throw ScenarioError(file: file, line: mark.line, column: mark.column,
                 message: "'\(shown)\(text.isEmpty ? "" : " " + Element.shortened(text))' is read by YAML as the tag '\(shown)'; "
                     + "expected plain text: quote a value that starts with '!', such as \"\(shown) \(text)\"")

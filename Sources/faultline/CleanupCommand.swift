@@ -9,11 +9,12 @@ struct CleanupCommand: ParsableCommand {
         commandName: "cleanup",
         abstract: "Remove namespaces left by SIGKILLed runs and labs (every faultline run does this at start).",
         discussion: """
-        Faultline's named namespaces are /run/netns/faultline-<owner-pid>-...; everything a run
-        creates (links, addresses, routes, qdiscs, firewall rules, processes) lives inside them.
-        A namespace whose owner process is gone is unmounted and removed; its processes already
-        died with their owner (PR_SET_PDEATHSIG). Namespaces of live runs and labs are listed and
-        left alone. Nothing else on the machine is touched.
+        Faultline's named namespaces are /run/netns/faultline-<owner-pid>-...; everything a run \
+        creates (links, addresses, routes, qdiscs, firewall rules, processes) lives inside them. \
+        A namespace whose owner is gone (no live process with that pid holds it open: a pid the \
+        kernel reused does not count) is emptied of every process still running in it (daemons, \
+        grandchildren, `faultline exec` sessions), then unmounted and removed. Namespaces of live \
+        runs and labs are listed and left alone. Nothing else on the machine is touched.
 
         Examples:
           sudo faultline cleanup

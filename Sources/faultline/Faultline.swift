@@ -19,7 +19,9 @@ struct Faultline: AsyncParsableCommand {
           faultline analyze FILE.pcapng    diagnose any capture
 
         Exit status: 0 success; 1 an expectation failed (or the network failed a
-        peer); 2 bad input (files, options); 3 the environment cannot run it.
+        peer); 2 bad input (files, options); 3 the environment cannot run it;
+        128+N stopped by signal N after tearing everything down (130 Ctrl-C,
+        143 SIGTERM). SIGPIPE is ignored: a closed stdout only stops the printing.
         """,
         version: "0.1.0",
         subcommands: Faultline.allSubcommands
@@ -28,6 +30,10 @@ struct Faultline: AsyncParsableCommand {
     /// As ArgumentParser's main, except that bad input exits 2 (not EX_USAGE 64), as every
     /// Faultline command documents.
     static func main() async {
+        // Ctrl-\ (SIGQUIT) is a request to stop, not a crash: without this, Swift's crash handler
+        // takes it (a backtrace screen that keeps the terminal). Commands that build something
+        // replace it with their teardown (SignalWatcher); the rest exit 131 at once.
+        _ = signal(SIGQUIT) { sig in _exit(128 + sig) }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

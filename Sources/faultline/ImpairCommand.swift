@@ -39,6 +39,9 @@ struct ImpairCommand: ParsableCommand {
 
         If the engine dies, traffic on that direction stops (there is no
         --queue-bypass) and the command exits with status 4, saying why.
+        Ctrl-C or any terminating signal tears everything down and exits
+        128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM); without
+        root it exits 3.
         """)
 
     @Option(help: "Link direction to impair: router→NODE (leaving toward NODE) or NODE→router.")
@@ -102,7 +105,14 @@ struct ImpairCommand: ParsableCommand {
             if !errors.isEmpty { throw ValidationError(errors.map { "impairment \(i): \($0)" }.joined(separator: "\n")) }
         }
 
-        var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+        if geteuid() != 0 {
+            printError("error: faultline impair needs root (network namespaces, netlink, NFQUEUE): run it with sudo")
+            throw ExitCode(3)
+        }
+        // Every terminating signal tears down and exits 128 + its number; a closed stdout
+        // (SIGPIPE) only stops the printing.
+        var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM]
+        _ = fl_ignore_signal(SIGPIPE)
         _ = fl_block_signals(&signals, Int32(signals.count))
         let signalFD = fl_signalfd(&signals, Int32(signals.count))
         defer { if signalFD >= 0 { close(signalFD) } }
@@ -134,15 +144,22 @@ struct ImpairCommand: ParsableCommand {
         var fds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0), pollfd(fd: failureFD, events: Int16(POLLIN), revents: 0)]
         let timeout: Int32 = statsEvery > 0 ? Int32(clamping: Int(statsEvery) * 1000) : -1
         var failed = false
+        var stoppedBy: Int32 = 0
         while true {
             let rc = poll(&fds, 2, timeout)
             if rc < 0 && errno == EINTR { continue }
             if fds[1].revents != 0 { failed = true; break }
-            if fds[0].revents != 0 { break }
+            if fds[0].revents != 0 {
+                // struct signalfd_siginfo (128 bytes) starts with ssi_signo.
+                var info = [UInt8](repeating: 0, count: 128)
+                if read(signalFD, &info, 128) >= 4 { stoppedBy = Int32(info[0]) | Int32(info[1]) << 8 }
+                break
+            }
             if rc == 0 { for s in engine.stats { say(s.description) } }
         }
         for s in engine.stats { say(s.description) }
         if failed { throw ExitCode(4) }
+        throw ExitCode(128 + (stoppedBy > 0 ? stoppedBy : SIGINT))
     }
 
     private func runBenchmark() throws {

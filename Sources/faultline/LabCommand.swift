@@ -13,8 +13,9 @@ struct LabCommand: ParsableCommand {
         The setup steps are the scenario's steps at 0s (typically the server's listener), so you
         can drive the client by hand. The namespaces are named faultline-<pid>-lab.<scenario>-<node>
         and mounted under /run/netns: step in with `faultline exec NODE -- CMD` (or
-        `ip netns exec NAME CMD`). Ctrl-C (or SIGTERM) tears everything down; a SIGKILLed lab is
-        swept by the next faultline run, lab or cleanup.
+        `ip netns exec NAME CMD`). Ctrl-C (or any terminating signal) tears everything down, the
+        processes started with `faultline exec` included, and exits 128 + the signal (130 for
+        Ctrl-C); a SIGKILLed lab is swept by the next faultline run, lab or cleanup.
 
         Examples:
           faultline lab Scenarios/zw2-never-read.yaml
@@ -70,7 +71,8 @@ struct LabCommand: ParsableCommand {
             err.line("error: \(error)")
             throw ExitCode(error.exitCode)
         }
-        _ = cancellation.waitForever()
+        let signal = cancellation.waitForever()
         out.line("\ntearing the lab down...")
+        throw ExitCode(RunExitCode.stopped(by: signal))
     }
 }

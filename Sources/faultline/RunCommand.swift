@@ -54,7 +54,9 @@ struct RunCommand: ParsableCommand {
           0 every expectation met   1 an expectation failed (or a time limit was hit)
           2 bad input (a scenario file, a flag, a detector's output)
           3 this environment cannot run it (root, kernel features, tools; the reason is printed)
-          130 / 143 stopped by SIGINT / SIGTERM (everything torn down)
+          128+N stopped by signal N, everything torn down: 130 SIGINT (Ctrl-C), 143 SIGTERM,
+                129 SIGHUP, 131 SIGQUIT, 138/140 SIGUSR1/2, 142 SIGALRM; SIGPIPE is ignored
+                (a closed stdout only stops the printing)
         """)
 
     @Argument(help: ArgumentHelp("Scenario files or folders of *.yaml files.", valueName: "path"))
@@ -155,7 +157,7 @@ struct RunCommand: ParsableCommand {
         }
         let cancellation = Cancellation()
         let watcher = SignalWatcher(cancellation: cancellation) { signal in
-            view.emit(signal == SIGTERM ? "SIGTERM: tearing everything down...\n" : "\nCtrl-C: tearing everything down...\n")
+            view.emit(signal == SIGINT ? "\nCtrl-C: tearing everything down...\n" : "\(SignalWatcher.name(of: signal)): tearing everything down...\n")
         }
         _ = watcher
         let jobCount = jobs ?? ProcessInfo.processInfo.activeProcessorCount

@@ -16,5 +16,6 @@ extension Faultline {
         ExplainCommand.self,
         CleanupCommand.self,
         ImpairCommand.self,
+        CheckPeerArgumentsCommand.self,
     ]
 }

@@ -37,7 +37,7 @@ extension RunnerKernelTests {
             #expect(wrongNode.status == 2)
             #expect(wrongNode.error.contains("no node 'nosuch'"))
             lab.kill(SIGINT)
-            #expect(lab.wait(seconds: 15) == 0)
+            #expect(lab.wait(seconds: 15) == 130)
             #expect(Faultline.namespaces(of: lab.pid).isEmpty)
             #expect(Faultline.processes(mentioning: "lab-r2-firewall-on-syn-\(lab.pid)").isEmpty)
             let after = TestSupport.rootSnapshot()

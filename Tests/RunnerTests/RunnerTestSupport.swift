@@ -16,10 +16,11 @@ enum Faultline {
         let outputPath: String
         let errorPath: String
 
-        init(_ arguments: [String], directory: String) throws {
+        /// - Parameter executable: another program to start (`arguments` then start with its argv[0]).
+        init(_ arguments: [String], directory: String, executable: String? = nil) throws {
             process = Process()
-            process.executableURL = URL(fileURLWithPath: try TestSupport.faultlineBinaryPath())
-            process.arguments = arguments
+            process.executableURL = URL(fileURLWithPath: try executable ?? TestSupport.faultlineBinaryPath())
+            process.arguments = executable == nil ? arguments : Array(arguments.dropFirst())
             process.currentDirectoryURL = URL(fileURLWithPath: directory)
             outputPath = directory + "/stdout-\(UUID().uuidString)"
             errorPath = directory + "/stderr-\(UUID().uuidString)"
@@ -56,13 +57,15 @@ enum Faultline {
         func kill(_ signal: Int32) { Glibc.kill(pid, signal) }
 
         deinit {
-            if process.isRunning { Glibc.kill(pid, SIGKILL); process.waitUntilExit() }
+            // Not waitUntilExit: Foundation can miss an exit, and a test must not hang on it.
+            if process.isRunning { Glibc.kill(pid, SIGKILL); _ = wait(seconds: 5) }
         }
     }
 
     /// Runs to completion (up to `timeout` seconds).
-    static func run(_ arguments: [String], directory: String, timeout: Double = 120) throws -> (status: Int32?, output: String, error: String) {
-        let running = try Running(arguments, directory: directory)
+    static func run(_ arguments: [String], directory: String, timeout: Double = 120,
+                    executable: String? = nil) throws -> (status: Int32?, output: String, error: String) {
+        let running = try Running(arguments, directory: directory, executable: executable)
         let status = running.wait(seconds: timeout)
         return (status, running.output, running.errorOutput)
     }

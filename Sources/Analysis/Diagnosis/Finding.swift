@@ -263,9 +263,6 @@ public struct Finding: Codable, Sendable, Equatable {
         confidence >= 0.8 ? "high" : confidence >= 0.5 ? "medium" : "low"
     }
 
-    /// Whether this finding reports a failure (everything but `keep-alive/benign` and
-    /// `capture-artifact/*`, which explain flags without anything being wrong on the network).
-    public var isFailure: Bool {
-        kind != DiagnosisName.Kind.keepAlive && kind != DiagnosisName.Kind.captureArtifact
-    }
+    /// Whether this finding reports a failure (`DiagnosisName.isFailure`).
+    public var isFailure: Bool { DiagnosisName.isFailure(kind: kind) }
 }

@@ -1,0 +1,62 @@
+/// Diagnosis kinds and causes as typed values, for Swift code that matches findings
+/// (`finding.cause == .injectedByMiddlebox`). The strings are `DiagnosisName`'s, the analyzer's
+/// own; a cause without a static member here is still a `DiagnosisCause("…")`.
+public struct DiagnosisKind: RawRepresentable, Hashable, Sendable, Codable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { rawValue = value }
+    public var description: String { rawValue }
+
+    public static let zeroWindow = Self(DiagnosisName.Kind.zeroWindow)
+    public static let rst = Self(DiagnosisName.Kind.rst)
+    public static let syn = Self(DiagnosisName.Kind.syn)
+    public static let retransmission = Self(DiagnosisName.Kind.retransmission)
+    public static let captureArtifact = Self(DiagnosisName.Kind.captureArtifact)
+    public static let reordering = Self(DiagnosisName.Kind.reordering)
+    public static let keepAlive = Self(DiagnosisName.Kind.keepAlive)
+}
+
+public struct DiagnosisCause: RawRepresentable, Hashable, Sendable, Codable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { rawValue = value }
+    public var description: String { rawValue }
+
+    public static let receiverSlow = Self(DiagnosisName.Cause.receiverSlow)
+    public static let receiverStoppedReading = Self(DiagnosisName.Cause.receiverStoppedReading)
+    public static let refusedByHost = Self(DiagnosisName.Cause.refusedByHost)
+    public static let injectedByMiddlebox = Self(DiagnosisName.Cause.injectedByMiddlebox)
+    public static let abortedByApplication = Self(DiagnosisName.Cause.abortedByApplication)
+    public static let peerHasNoConnection = Self(DiagnosisName.Cause.peerHasNoConnection)
+    public static let duplicateAnsweredWithChallengeAck = Self(DiagnosisName.Cause.duplicateAnsweredWithChallengeAck)
+    public static let unanswered = Self(DiagnosisName.Cause.unanswered)
+    public static let packetLoss = Self(DiagnosisName.Cause.packetLoss)
+    public static let spuriousDelayedAck = Self(DiagnosisName.Cause.spuriousDelayedAck)
+    public static let rttExceedsRTO = Self(DiagnosisName.Cause.rttExceedsRTO)
+    public static let congestionLoss = Self(DiagnosisName.Cause.congestionLoss)
+    public static let duplicatedCapture = Self(DiagnosisName.Cause.duplicatedCapture)
+    public static let pathReordering = Self(DiagnosisName.Cause.pathReordering)
+    public static let benign = Self(DiagnosisName.Cause.benign)
+    public static let undetermined = Self(DiagnosisName.Cause.undetermined)
+}
+
+extension DiagnosisName {
+    /// Kinds that explain what the flags show without anything being wrong on the network: keep-
+    /// alives, a capture's own duplicates, reordering that cost nothing. Every other kind is a
+    /// failure — one rule for the analyzer's headline and the runner's.
+    public static let benignKinds: Set<String> = [Kind.keepAlive, Kind.captureArtifact, Kind.reordering]
+
+    public static func isFailure(kind: String) -> Bool { !benignKinds.contains(kind) }
+
+    /// Every kind the analyzer can report, in its order.
+    public static var kinds: [String] {
+        var out: [String] = []
+        for diagnosis in all {
+            let kind = String(diagnosis.prefix { $0 != "/" })
+            if !out.contains(kind) { out.append(kind) }
+        }
+        return out
+    }
+}

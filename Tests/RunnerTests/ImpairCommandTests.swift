@@ -1,0 +1,41 @@
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+
+extension RunnerKernelTests {
+    /// `faultline impair` follows the same rules as run and lab: any terminating signal tears it
+    /// down and exits 128 + N; without root it exits 3 (this environment cannot run it).
+    @Suite("impair: signals and exit codes")
+    struct ImpairCommandTests {
+        func stop(with signal: Int32) throws {
+            let dir = TestSupport.temporaryDirectory("fl-impair-signal")
+            defer { TestSupport.removeTree(dir) }
+            let impair = try Faultline.Running(["impair", "--delay", "1ms", "--no-realtime"], directory: dir)
+            let up = impair.waitUntil(seconds: 20) { impair.output.contains("Ctrl-C to stop") }
+            #expect(up, "\(impair.output)\(impair.errorOutput)")
+            #expect(Faultline.namespaces(of: impair.pid).count == 3)
+            impair.kill(signal)
+            #expect(impair.wait(seconds: 15) == 128 + signal, "\(impair.errorOutput)")
+            #expect(Faultline.namespaces(of: impair.pid).isEmpty)
+            #expect(!impair.errorOutput.contains("crashed"))
+        }
+
+        @Test("impair: Ctrl-C exits 130 after the teardown") func sigint() throws { try stop(with: SIGINT) }
+        @Test("impair: SIGTERM exits 143 after the teardown") func sigterm() throws { try stop(with: SIGTERM) }
+        @Test("impair: SIGQUIT exits 131 after the teardown, no crash screen") func sigquit() throws { try stop(with: SIGQUIT) }
+        @Test("impair: SIGUSR1 exits 138 after the teardown") func sigusr1() throws { try stop(with: SIGUSR1) }
+
+        @Test("impair without root exits 3 and says why")
+        func notRoot() throws {
+            let dir = TestSupport.temporaryDirectory("fl-impair-user")
+            defer { TestSupport.removeTree(dir) }
+            chmod(dir, 0o777)
+            let r = try Faultline.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                       try TestSupport.faultlineBinaryPath(), "impair", "--delay", "1ms"],
+                                      directory: dir, timeout: 30, executable: "/usr/bin/setpriv")
+            #expect(r.status == 3, "\(r.error)")
+            #expect(r.error.contains("needs root"))
+        }
+    }
+}
