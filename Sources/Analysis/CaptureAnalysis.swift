@@ -8,14 +8,15 @@ public protocol CaptureAnalysisObserver {
     mutating func didAnalyze(_ frame: FrameAnalysis, analyzer: TCPAnalyzer)
     /// A frame was not analysed (not TCP, fragment, unsupported link type, ...).
     mutating func didSkip(_ packet: PacketRecord, outcome: DecodeOutcome)
-    /// The analyzer retires `conversation` (held at `slot`) now: it is finished (see
-    /// `RetirementPolicy`), and its state is about to be freed. Called only when the run retires.
-    mutating func willRetire(_ conversation: TCPConversation, slot: Int, analyzer: TCPAnalyzer)
+    /// The analyzer retires the conversation held at `slot` (`analyzer.conversations[slot]`)
+    /// now: it is finished (see `RetirementPolicy`), and its state is about to be freed. Called
+    /// only when the run retires.
+    mutating func willRetire(slot: Int, analyzer: TCPAnalyzer)
 }
 
 extension CaptureAnalysisObserver {
     public mutating func didSkip(_ packet: PacketRecord, outcome: DecodeOutcome) {}
-    public mutating func willRetire(_ conversation: TCPConversation, slot: Int, analyzer: TCPAnalyzer) {}
+    public mutating func willRetire(slot: Int, analyzer: TCPAnalyzer) {}
 }
 
 /// An observer that ignores everything.
@@ -82,8 +83,10 @@ public struct CaptureAnalysis: Sendable {
     public static func run<Observer: CaptureAnalysisObserver>(reader: CaptureReader, path: String,
                                                               observer: inout Observer,
                                                               retirement: RetirementPolicy? = nil,
-                                                              keepSummaries: Bool = false) throws(CaptureError) -> CaptureAnalysis {
+                                                              keepSummaries: Bool = false,
+                                                              pinned: Set<Int> = []) throws(CaptureError) -> CaptureAnalysis {
         var result = CaptureAnalysis(path: path, format: reader.format, analyzer: TCPAnalyzer(retirement: retirement))
+        result.analyzer.pinned = pinned
         let retiring = retirement != nil
         var now = Int64.min
         var segment = TCPSegment()
@@ -97,9 +100,10 @@ public struct CaptureAnalysis: Sendable {
                 // Capture time as far as it went (a clock stepping back retires nothing early).
                 if packet.timestamp > now { now = packet.timestamp }
                 while let slot = result.analyzer.dueForRetirement(at: now) {
-                    let conversation = result.analyzer.conversations[slot]
-                    observer.willRetire(conversation, slot: slot, analyzer: result.analyzer)
-                    if keepSummaries { result.retiredSummaries.append(CaptureSummary.Conversation(conversation)) }
+                    observer.willRetire(slot: slot, analyzer: result.analyzer)
+                    if keepSummaries {
+                        result.retiredSummaries.append(CaptureSummary.Conversation(result.analyzer.conversations[slot]))
+                    }
                     result.analyzer.retire(slot: slot, at: now)
                 }
             }

@@ -162,10 +162,12 @@ struct AnalyzeCommand: ParsableCommand {
         var capture = given
         if capture.path == "-" && !files[0].contains("=") { capture.name = "stdin" }
         let output = OutputBuffer(fd: 1)
-        var observer = DiagnosisObserver(vantage: capture.name)
+        // Text: the conversation summaries wait in a temporary file, not in memory.
+        let spool = !follow && !json ? ConversationSummarySpool() : nil
+        var observer = SpoolingObserver(inner: DiagnosisObserver(vantage: capture.name), spool: spool)
         if follow {
             let json = self.json
-            observer.follow { findings in
+            observer.inner.follow { findings in
                 if json {
                     for finding in findings { output.append(Self.jsonLine(finding)) }
                 } else {
@@ -177,7 +179,7 @@ struct AnalyzeCommand: ParsableCommand {
         let analysis: CaptureAnalysis
         do throws(CaptureError) {
             analysis = try CaptureAnalysis.run(path: capture.path, observer: &observer, retirement: .diagnosis,
-                                               keepSummaries: !follow)
+                                               keepSummaries: !follow && json)
         } catch {
             output.flush()
             Self.printError("error: \(capture.path): \(error)")
@@ -187,7 +189,7 @@ struct AnalyzeCommand: ParsableCommand {
             output.flush()
             Self.printError("warning: \(capture.path): \(cut); analysed the \(analysis.frames) frames before it")
         }
-        let result = observer.retiredRunResult(of: analysis)
+        let result = observer.inner.retiredRunResult(of: analysis)
         if follow {
             // The connections still open at the end, judged with the whole capture.
             if json {
@@ -204,8 +206,10 @@ struct AnalyzeCommand: ParsableCommand {
             let summaries = try encoder.encode([CaptureSummary(analysis)])
             output.append(FindingsJSON.render(result, extraMembers: ["captures": String(decoding: summaries, as: UTF8.self)]))
             output.append("\n")
-        } else {
-            output.append(CaptureSummary(analysis).text)
+        } else if let spool {
+            spool.appendHeld(of: analysis)
+            output.append(CaptureSummary(analysis, includingConversations: false).headerText(conversationCount: spool.count))
+            spool.write(to: output)
             output.append(DiagnosisReport.text(result))
         }
         output.flush()
@@ -217,6 +221,25 @@ struct AnalyzeCommand: ParsableCommand {
                 Self.printError("error: --annotate \(annotate): \(error)")
                 throw ExitCode(2)
             }
+        }
+    }
+
+    /// The diagnosis observer, with each retired conversation's summary put in a spool.
+    struct SpoolingObserver: CaptureAnalysisObserver {
+        var inner: DiagnosisObserver
+        let spool: ConversationSummarySpool?
+
+        mutating func didAnalyze(_ frame: FrameAnalysis, analyzer: TCPAnalyzer) {
+            inner.didAnalyze(frame, analyzer: analyzer)
+        }
+
+        mutating func didSkip(_ packet: PacketRecord, outcome: DecodeOutcome) {
+            inner.didSkip(packet, outcome: outcome)
+        }
+
+        mutating func willRetire(slot: Int, analyzer: TCPAnalyzer) {
+            inner.willRetire(slot: slot, analyzer: analyzer)
+            spool?.append(analyzer.conversations[slot])
         }
     }
 

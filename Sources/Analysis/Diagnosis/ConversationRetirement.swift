@@ -12,6 +12,11 @@
 /// Host TTL totals are kept per host in the order the whole-capture digest would add them, so
 /// the baselines at the end are the same too; the findings are merged by conversation before
 /// the final ordering, so their order is the same as well.
+/// A packet that comes after its conversation was retired revives it in the analyzer (same
+/// stream, same flags), but its diagnosis was made on the part before: such a conversation is
+/// *split*. For a file, the end of the run reads the file once more for the split conversations
+/// alone and diagnoses each whole, in place of its parts (a stream cannot be read again: there
+/// the parts stand, as in follow mode).
 
 /// Notes reads of whole-capture values of a `VantageDigest`.
 final class WholeCaptureReadProbe: @unchecked Sendable {
@@ -82,6 +87,8 @@ struct ConversationRetirement {
     var follow: ((_ findings: [Finding]) -> Void)?
     private(set) var retiredConversations = 0
     private(set) var deferredConversations = 0
+    /// Conversations revived after their diagnosis state was retired, in order of revival.
+    private(set) var splitIDs: [Int] = []
 
     @inline(__always)
     mutating func observe(_ frame: FrameAnalysis, analyzer: TCPAnalyzer) {
@@ -90,9 +97,12 @@ struct ConversationRetirement {
         if frame.timestamp > latestTime { latestTime = frame.timestamp }
         if slot >= live.count { live.append(contentsOf: repeatElement(nil, count: slot + 1 - live.count)) }
         if live[slot]?.id != frame.conversationID {
-            let conversation = analyzer.conversations[slot]
-            live[slot] = ConversationState(id: conversation.id, client: conversation.client,
-                                           server: conversation.server, reusedPorts: conversation.reusedPorts)
+            live[slot] = ConversationState(id: frame.conversationID, client: analyzer.conversations[slot].client,
+                                           server: analyzer.conversations[slot].server,
+                                           reusedPorts: analyzer.conversations[slot].reusedPorts)
+            if analyzer.lastRevivedID >= 0 && splitIDs.last != analyzer.lastRevivedID {
+                splitIDs.append(analyzer.lastRevivedID)
+            }
         }
         live[slot]!.observe(frame)
     }
@@ -123,7 +133,7 @@ struct ConversationRetirement {
 }
 
 extension DiagnosisObserver {
-    public mutating func willRetire(_ conversation: TCPConversation, slot: Int, analyzer: TCPAnalyzer) {
+    public mutating func willRetire(slot: Int, analyzer: TCPAnalyzer) {
         retiring.retire(slot: slot, vantage: vantage)
     }
 
@@ -142,12 +152,47 @@ extension DiagnosisObserver {
     /// (`CaptureAnalysis.run(path:observer:retirement:)`): the conversations still held and the
     /// deferred ones are diagnosed now, with the whole capture; the findings of those retired
     /// earlier join them (in follow mode they were handed out already, and only the rest come
-    /// back). The same findings, in the same order, as `Diagnoser.diagnose` of the file.
-    public func retiredRunResult(of analysis: CaptureAnalysis) -> DiagnosisResult {
-        var remaining = retiring.deferred + retiring.live.compactMap { $0 }
-        remaining.sort { $0.id < $1.id }
+    /// back). The same findings, in the same order, as `Diagnoser.diagnose` of the file: the
+    /// conversations split by a late packet are diagnosed whole from a second reading of the
+    /// file (only when there are any, and not for a stream). The held state is moved out, not
+    /// copied: call once, at the end of the run.
+    public mutating func retiredRunResult(of analysis: CaptureAnalysis) -> DiagnosisResult {
+        var split = Set(retiring.splitIDs)
+        var whole: [ConversationState] = []
+        var recounted: HostTTLTotals?
+        if !split.isEmpty {
+            if retiring.follow == nil, analysis.path != "-", let policy = analysis.analyzer.retirement {
+                var again = SplitConversationsObserver(ids: split)
+                do throws(CaptureError) {
+                    // The split conversations are never retired this time: their analysis stays whole.
+                    _ = try CaptureAnalysis.run(reader: CaptureReader(path: analysis.path), path: analysis.path,
+                                                observer: &again, retirement: policy, pinned: split)
+                    again.finish()
+                    whole = Array(again.states.values)
+                    recounted = again.totals
+                } catch {
+                    split = []
+                }
+            } else {
+                split = []
+            }
+        }
+        var remaining = retiring.deferred
+        retiring.deferred = []
         var totals = retiring.ttlTotals
-        for state in retiring.live.compactMap({ $0 }) { totals.add(state) }
+        remaining.reserveCapacity(remaining.count + retiring.live.count + whole.count)
+        for slot in retiring.live.indices {
+            guard let state = retiring.live[slot] else { continue }
+            retiring.live[slot] = nil
+            totals.add(state)
+            remaining.append(state)
+        }
+        if !split.isEmpty {
+            remaining.removeAll { split.contains($0.id) }
+            remaining += whole
+            if let recounted { totals = recounted }
+        }
+        remaining.sort { $0.id < $1.id }
         let digest = VantageDigest(vantage: vantage, path: analysis.path, frames: analysis.frames,
                                    tcpFrames: analysis.count(.tcp), firstTime: analysis.firstTime,
                                    lastTime: analysis.lastTime, truncation: analysis.truncation?.description,
@@ -155,6 +200,8 @@ extension DiagnosisObserver {
                                    hostTTLs: totals.allHistograms)
         let context = DiagnosisContext(digests: [digest])
         var byConversation = retiring.findings
+        retiring.findings = []
+        if !split.isEmpty { byConversation.removeAll { split.contains($0.id) } }
         for group in context.groups {
             let found = context.diagnose(group)
             if !found.isEmpty { byConversation.append((remaining[group.members[0].conversation].id, found)) }
@@ -169,5 +216,49 @@ extension DiagnosisObserver {
                                                conversations: analysis.analyzer.conversationCount,
                                                truncation: analysis.truncation?.description)],
             findings: Diagnoser.order(merged), analyses: [analysis])
+    }
+}
+
+/// The second reading of a file (see `ConversationRetirement`): follows the given conversations
+/// whole (the analyzer never retires them), and recounts every host's TTLs — a split
+/// conversation's parts may count a capture copy its whole would not.
+struct SplitConversationsObserver: CaptureAnalysisObserver {
+    let ids: Set<Int>
+    var states: [Int: ConversationState] = [:]
+    var live: ContiguousArray<ConversationState?> = []
+    var totals = HostTTLTotals()
+
+    mutating func willRetire(slot: Int, analyzer: TCPAnalyzer) {
+        guard slot < live.count, let state = live[slot] else { return }
+        live[slot] = nil
+        totals.add(state)
+    }
+
+    /// The TTL totals of the whole capture, once it is read.
+    mutating func finish() {
+        for slot in live.indices { if let state = live[slot] { totals.add(state) } }
+        live = []
+        for state in states.values { totals.add(state) }
+    }
+
+    mutating func didAnalyze(_ frame: FrameAnalysis, analyzer: TCPAnalyzer) {
+        let id = frame.conversationID
+        guard ids.contains(id) else {
+            let slot = frame.slot
+            if slot >= live.count { live.append(contentsOf: repeatElement(nil, count: slot + 1 - live.count)) }
+            if live[slot]?.id != id {
+                live[slot] = ConversationState(id: id, client: analyzer.conversations[slot].client,
+                                               server: analyzer.conversations[slot].server,
+                                               reusedPorts: analyzer.conversations[slot].reusedPorts)
+            }
+            live[slot]!.observe(frame)
+            return
+        }
+        if states[id] == nil {
+            states[id] = ConversationState(id: id, client: analyzer.conversations[frame.slot].client,
+                                           server: analyzer.conversations[frame.slot].server,
+                                           reusedPorts: analyzer.conversations[frame.slot].reusedPorts)
+        }
+        states[id]!.observe(frame)
     }
 }

@@ -3,8 +3,10 @@
 ///
 /// A conversation is *closed* once both sides sent a FIN, or either sent a RST. A closed
 /// conversation is retired after `linger` of capture time without a packet (the window in which
-/// late segments, retransmissions and the consequences of a RST still belong to it); an open one
-/// after `idleTimeout` without a packet. Retiring hands the conversation to the observer
+/// late segments, retransmissions and the consequences of a RST still belong to it); one closed
+/// *cleanly* — both FINs sent and each acknowledged by the peer's latest ACK, no RST — after
+/// `cleanLinger` (nothing is outstanding: only a copy or an ACK lost beyond the vantage can still
+/// bring a packet); an open one after `idleTimeout` without a packet. Retiring hands the conversation to the observer
 /// (`CaptureAnalysisObserver.willRetire`), then frees its slot for the next connection (its
 /// buffers are reused, not reallocated).
 ///
@@ -20,6 +22,8 @@
 public struct RetirementPolicy: Sendable, Equatable {
     /// Capture time (ns) a closed conversation waits, without packets, before it is retired.
     public var linger: Int64
+    /// Capture time (ns) a cleanly closed conversation waits, without packets, before it is retired.
+    public var cleanLinger: Int64
     /// Capture time (ns) an open conversation may stay silent before it is retired.
     public var idleTimeout: Int64
     /// Capture time (ns) a tombstone is kept after its conversation was retired.
@@ -27,9 +31,10 @@ public struct RetirementPolicy: Sendable, Equatable {
     /// Most tombstones kept (the oldest go first).
     public var tombstoneLimit: Int
 
-    public init(linger: Int64, idleTimeout: Int64, tombstoneLifetime: Int64 = 600_000_000_000,
-                tombstoneLimit: Int = 65_536) {
+    public init(linger: Int64, cleanLinger: Int64? = nil, idleTimeout: Int64,
+                tombstoneLifetime: Int64 = 600_000_000_000, tombstoneLimit: Int = 65_536) {
         self.linger = max(0, linger)
+        self.cleanLinger = max(0, min(cleanLinger ?? linger, linger))
         self.idleTimeout = max(0, idleTimeout)
         self.tombstoneLifetime = max(0, tombstoneLifetime)
         self.tombstoneLimit = max(1, tombstoneLimit)
@@ -40,8 +45,14 @@ public struct RetirementPolicy: Sendable, Equatable {
     public static let flags = RetirementPolicy(linger: 0, idleTimeout: 600_000_000_000)
 
     /// For the diagnosis: closed conversations linger 30 s of capture time (retransmitted FINs,
-    /// the answers to a RST, late duplicates all still count), idle ones go after 10 minutes.
-    public static let diagnosis = RetirementPolicy(linger: 30_000_000_000, idleTimeout: 600_000_000_000)
+    /// the answers to a RST, late duplicates all still count), cleanly closed ones 1 s (a copy
+    /// of the last packets, or a FIN resent because the last ACK was lost beyond the vantage),
+    /// idle ones go after 10 minutes. A packet that still comes later revives the conversation;
+    /// a file's diagnosis then reads the file again for the conversations so split, so the
+    /// findings stay those of the whole-capture diagnosis
+    /// (`DiagnosisObserver.retiredRunResult(of:)`).
+    public static let diagnosis = RetirementPolicy(linger: 30_000_000_000, cleanLinger: 1_000_000_000,
+                                                   idleTimeout: 600_000_000_000)
 }
 
 /// What a later flag of one direction depends on (the scalar part of `TCPFlowState`; the
@@ -158,7 +169,7 @@ struct TombstoneRing {
 struct SlotLinks {
     var previous: Int32 = -1
     var next: Int32 = -1
-    /// 0 free, 1 open, 2 closing.
+    /// 0 free, 1 open, 2 closing, 3 closed cleanly.
     var list: UInt8 = 0
 }
 

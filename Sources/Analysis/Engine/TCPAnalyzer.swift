@@ -34,6 +34,13 @@ public struct TCPAnalyzer: Sendable {
     private var freeSlots: ContiguousArray<Int32> = []
     private var openList = SlotList()
     private var closingList = SlotList()
+    private var cleanList = SlotList()
+    /// The id of the conversation the last `analyze` call revived from its tombstone (a packet
+    /// that came after the conversation had been handed to `willRetire`), or -1.
+    public private(set) var lastRevivedID = -1
+    /// Conversations (by id) never retired whatever the policy: their analysis stays whole, as
+    /// without retirement (the second reading of a file for conversations split by a late packet).
+    var pinned: Set<Int> = []
     private var tombstones = TombstoneRing(capacity: 1)
 
     static let fastRetransmissionWindow: UInt64 = 20_000_000
@@ -59,6 +66,7 @@ public struct TCPAnalyzer: Sendable {
 
         var index: Int
         var newOnReusedTuple = false
+        lastRevivedID = -1
         let found = table.find(key)
         if found >= 0 {
             index = Int(found)
@@ -149,30 +157,29 @@ public struct TCPAnalyzer: Sendable {
         let sourceIsClient = !(segment.flags.contains(.syn) && segment.flags.contains(.ack))
         let id = conversationCount
         conversationCount += 1
-        let index = takeSlot(TCPConversation(id: id,
-                                             client: sourceIsClient ? source : destination,
-                                             server: sourceIsClient ? destination : source,
-                                             frame: frame, time: time),
+        let index = takeSlot(id: id, client: sourceIsClient ? source : destination,
+                             server: sourceIsClient ? destination : source, frame: frame, time: time,
                              clientIsLow: sourceIsClient == sourceIsLow, key: key)
         table.set(key, Int32(index))
         return index
     }
 
-    /// Stores a new conversation in a free slot (reusing the buffers of the one retired there)
-    /// or a new one.
-    private mutating func takeSlot(_ conversation: TCPConversation, clientIsLow low: Bool, key: FlowKey) -> Int {
-        var conversation = conversation
+    /// Stores a new conversation in a free slot (reset in place, reusing the buffers of the one
+    /// retired there) or a new one.
+    private mutating func takeSlot(id: Int, client: TCPEndpoint, server: TCPEndpoint, frame: UInt64, time: Int64,
+                                   clientIsLow low: Bool, key: FlowKey) -> Int {
         let index: Int
         if let free = freeSlots.popLast() {
             index = Int(free)
-            conversation.clientFlow.unacked = conversations[index].clientFlow.unacked.emptied()
-            conversation.serverFlow.unacked = conversations[index].serverFlow.unacked.emptied()
-            conversations[index] = conversation
+            conversations.withUnsafeMutableBufferPointer { all in
+                (all.baseAddress.unsafelyUnwrapped + index).pointee
+                    .reset(id: id, client: client, server: server, frame: frame, time: time)
+            }
             clientIsLow[index] = low
             keys[index] = key
         } else {
             index = conversations.count
-            conversations.append(conversation)
+            conversations.append(TCPConversation(id: id, client: client, server: server, frame: frame, time: time))
             clientIsLow.append(low)
             if retirement != nil {
                 keys.append(key)
@@ -189,11 +196,16 @@ public struct TCPAnalyzer: Sendable {
     /// Moves a conversation that just had a packet to the end of its activity list.
     @inline(__always)
     private mutating func touch(_ index: Int) {
+        if !pinned.isEmpty && pinned.contains(conversations[index].id) { return }
         // Read in place: copying the flows would retain their buffers on every packet.
-        let closed = conversations.withUnsafeBufferPointer { all in
+        // 1 open, 2 closed, 3 closed cleanly (both FINs acknowledged, no RST).
+        let state: UInt8 = conversations.withUnsafeBufferPointer { all in
             let conversation = all.baseAddress.unsafelyUnwrapped + index
-            return (conversation.pointee.clientFlow.sawFIN && conversation.pointee.serverFlow.sawFIN)
-                || conversation.pointee.clientFlow.sawRST || conversation.pointee.serverFlow.sawRST
+            if conversation.pointee.clientFlow.sawRST || conversation.pointee.serverFlow.sawRST { return 2 }
+            guard conversation.pointee.clientFlow.sawFIN && conversation.pointee.serverFlow.sawFIN else { return 1 }
+            let acknowledged = conversation.pointee.serverFlow.lastAck == conversation.pointee.clientFlow.nextSeq
+                && conversation.pointee.clientFlow.lastAck == conversation.pointee.serverFlow.nextSeq
+            return acknowledged ? 3 : 2
         }
         let slot = Int32(index)
         links.withUnsafeMutableBufferPointer { buffer in
@@ -201,15 +213,15 @@ public struct TCPAnalyzer: Sendable {
             switch links[index].list {
             case 1: SlotList.remove(slot, from: &openList, links: links)
             case 2: SlotList.remove(slot, from: &closingList, links: links)
+            case 3: SlotList.remove(slot, from: &cleanList, links: links)
             default: break
             }
-            if closed {
-                SlotList.append(slot, to: &closingList, links: links)
-                links[index].list = 2
-            } else {
-                SlotList.append(slot, to: &openList, links: links)
-                links[index].list = 1
+            switch state {
+            case 1: SlotList.append(slot, to: &openList, links: links)
+            case 2: SlotList.append(slot, to: &closingList, links: links)
+            default: SlotList.append(slot, to: &cleanList, links: links)
             }
+            links[index].list = state
         }
     }
 
@@ -219,6 +231,10 @@ public struct TCPAnalyzer: Sendable {
     @inline(__always)
     public func dueForRetirement(at now: Int64) -> Int? {
         guard let retirement else { return nil }
+        if cleanList.head >= 0 {
+            let slot = Int(cleanList.head)
+            if now.minusSaturating(conversations[slot].lastTime) >= retirement.cleanLinger { return slot }
+        }
         if closingList.head >= 0 {
             let slot = Int(closingList.head)
             if now.minusSaturating(conversations[slot].lastTime) >= retirement.linger { return slot }
@@ -234,7 +250,7 @@ public struct TCPAnalyzer: Sendable {
     /// retire them all).
     public var heldSlots: [Int] {
         var slots: [Int] = []
-        for list in [closingList, openList] {
+        for list in [cleanList, closingList, openList] {
             var slot = list.head
             while slot >= 0 {
                 slots.append(Int(slot))
@@ -250,10 +266,10 @@ public struct TCPAnalyzer: Sendable {
         let slot = Int32(index)
         links.withUnsafeMutableBufferPointer { buffer in
             let links = buffer.baseAddress.unsafelyUnwrapped
-            if links[index].list == 1 {
-                SlotList.remove(slot, from: &openList, links: links)
-            } else {
-                SlotList.remove(slot, from: &closingList, links: links)
+            switch links[index].list {
+            case 1: SlotList.remove(slot, from: &openList, links: links)
+            case 2: SlotList.remove(slot, from: &closingList, links: links)
+            default: SlotList.remove(slot, from: &cleanList, links: links)
             }
             links[index].list = 0
         }
@@ -270,12 +286,16 @@ public struct TCPAnalyzer: Sendable {
             if table.find(oldest.key) == FlowTable.tombstoneValue(tombstones.oldestPosition) { table.remove(oldest.key) }
             tombstones.dropOldest()
         }
-        let conversation = conversations[index]
-        let position = tombstones.append(Tombstone(
-            key: key, id: conversation.id, retiredAt: now, initialRTT: conversation.initialRTT,
-            lastSYNTime: conversation.lastSYNTime, client: FlowCore(conversation.clientFlow),
-            server: FlowCore(conversation.serverFlow), clientIsLow: clientIsLow[index],
-            reusedPorts: conversation.reusedPorts))
+        // Read in place: a copy of the conversation would retain and release its buffers.
+        let tombstone = conversations.withUnsafeBufferPointer { all in
+            let conversation = all.baseAddress.unsafelyUnwrapped + index
+            return Tombstone(key: key, id: conversation.pointee.id, retiredAt: now,
+                             initialRTT: conversation.pointee.initialRTT, lastSYNTime: conversation.pointee.lastSYNTime,
+                             client: FlowCore(conversation.pointee.clientFlow),
+                             server: FlowCore(conversation.pointee.serverFlow), clientIsLow: clientIsLow[index],
+                             reusedPorts: conversation.pointee.reusedPorts)
+        }
+        let position = tombstones.append(tombstone)
         table.set(key, FlowTable.tombstoneValue(position))
     }
 
@@ -286,15 +306,19 @@ public struct TCPAnalyzer: Sendable {
         let tombstone = tombstones[position]
         let client = Self.endpoint(key, low: tombstone.clientIsLow)
         let server = Self.endpoint(key, low: !tombstone.clientIsLow)
-        var conversation = TCPConversation(id: tombstone.id, client: client, server: server, frame: frame, time: time)
-        conversation.initialRTT = tombstone.initialRTT
-        conversation.lastSYNTime = tombstone.lastSYNTime
-        conversation.reusedPorts = tombstone.reusedPorts
-        tombstone.client.restore(into: &conversation.clientFlow)
-        tombstone.server.restore(into: &conversation.serverFlow)
-        let index = takeSlot(conversation, clientIsLow: tombstone.clientIsLow, key: key)
+        let index = takeSlot(id: tombstone.id, client: client, server: server, frame: frame, time: time,
+                             clientIsLow: tombstone.clientIsLow, key: key)
+        conversations.withUnsafeMutableBufferPointer { all in
+            let conversation = all.baseAddress.unsafelyUnwrapped + index
+            conversation.pointee.initialRTT = tombstone.initialRTT
+            conversation.pointee.lastSYNTime = tombstone.lastSYNTime
+            conversation.pointee.reusedPorts = tombstone.reusedPorts
+            tombstone.client.restore(into: &conversation.pointee.clientFlow)
+            tombstone.server.restore(into: &conversation.pointee.serverFlow)
+        }
         table.set(key, Int32(index))
         revivedCount += 1
+        lastRevivedID = tombstone.id
         return index
     }
 

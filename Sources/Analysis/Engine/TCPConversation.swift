@@ -24,9 +24,9 @@ public struct TCPEndpoint: Hashable, Sendable, Comparable, CustomStringConvertib
 /// seen when the handshake is missing (a SYN/ACK seen first makes its receiver the client).
 public struct TCPConversation: Sendable {
     /// Index in `TCPAnalyzer.conversations`, equal to tshark's `tcp.stream`.
-    public let id: Int
-    public let client: TCPEndpoint
-    public let server: TCPEndpoint
+    public internal(set) var id: Int
+    public internal(set) var client: TCPEndpoint
+    public internal(set) var server: TCPEndpoint
     /// Client → server and server → client state.
     public internal(set) var clientFlow = TCPFlowState()
     public internal(set) var serverFlow = TCPFlowState()
@@ -49,6 +49,23 @@ public struct TCPConversation: Sendable {
         lastFrame = frame
         firstTime = time
         lastTime = time
+    }
+
+    /// Starts over as a new conversation in place, keeping the unacknowledged-segment buffers
+    /// (a retired conversation's slot handed on: no allocation, no copy).
+    mutating func reset(id: Int, client: TCPEndpoint, server: TCPEndpoint, frame: UInt64, time: Int64) {
+        self.id = id
+        self.client = client
+        self.server = server
+        clientFlow.reset()
+        serverFlow.reset()
+        initialRTT = 0
+        lastSYNTime = 0
+        firstFrame = frame
+        lastFrame = frame
+        firstTime = time
+        lastTime = time
+        reusedPorts = false
     }
 
     /// Initial RTT in ns, nil while unknown.

@@ -150,16 +150,13 @@ struct UnackedSegments {
         return last &- first
     }
 
-    /// The same list emptied, keeping its buffers (a retired conversation's slot handed on).
-    func emptied() -> UnackedSegments {
-        var list = self
+    /// Empties the list in place, keeping its buffers (a retired conversation's slot handed on).
+    mutating func empty() {
         // A very long list's buffer is not worth keeping for the next connection.
-        if ring.count > 256 { list.ring = [] }
-        if others.capacity > 256 { list.others = [] }
-        list.head = 0
-        list.orderedCount = 0
-        list.others.removeAll(keepingCapacity: true)
-        return list
+        if ring.count > 256 { ring = [] }
+        if others.capacity > 256 { others = [] } else { others.removeAll(keepingCapacity: true) }
+        head = 0
+        orderedCount = 0
     }
 
     /// Entries oldest first (for inspection and tests; allocates).

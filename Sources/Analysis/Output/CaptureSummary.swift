@@ -55,6 +55,12 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
     public var conversations: [Conversation]
 
     public init(_ analysis: CaptureAnalysis) {
+        self.init(analysis, includingConversations: true)
+    }
+
+    /// `includingConversations: false` leaves `conversations` empty (they are written elsewhere,
+    /// e.g. by a `ConversationSummarySpool`).
+    public init(_ analysis: CaptureAnalysis, includingConversations: Bool) {
         file = analysis.path
         format = analysis.format.rawValue
         frames = analysis.frames
@@ -69,7 +75,9 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
         durationSeconds = (Double(analysis.lastTime ?? 0) - Double(analysis.firstTime ?? 0)) / 1e9
         captureDropped = analysis.captureStatistics.isEmpty ? nil : analysis.captureDropped
         let analyzer = analysis.analyzer
-        if analyzer.retirement == nil {
+        if !includingConversations {
+            conversations = []
+        } else if analyzer.retirement == nil {
             conversations = analyzer.conversations.map(Conversation.init)
         } else {
             // Retired ones as they were when retired, then those still held; in tcp.stream order
@@ -83,8 +91,13 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
 
     /// Human-readable text, one block per conversation.
     public var text: String {
+        headerText(conversationCount: conversations.count) + conversations.map(Self.text(of:)).joined()
+    }
+
+    /// The text before the conversations' blocks.
+    public func headerText(conversationCount: Int) -> String {
         var lines: [String] = []
-        var header = "\(file): \(format), \(frames) frames (\(tcpFrames) TCP), \(conversations.count) TCP conversations, \(Self.format(durationSeconds, digits: 3)) s"
+        var header = "\(file): \(format), \(frames) frames (\(tcpFrames) TCP), \(conversationCount) TCP conversations, \(Self.format(durationSeconds, digits: 3)) s"
         if !skippedFrames.isEmpty {
             header += "; not analysed: " + skippedFrames.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         }
@@ -94,16 +107,17 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
             lines.append("  warning: the capture itself lost \(captureDropped) packets (the capturing tool's own count): "
                 + "gaps and retransmissions here may be the capture's, not the network's")
         }
-        for conversation in conversations {
-            var line = "  #\(conversation.id) \(conversation.client) -> \(conversation.server)"
-            line += "  frames \(conversation.firstFrame)-\(conversation.lastFrame), \(Self.format(conversation.durationSeconds, digits: 3)) s"
-            if let rtt = conversation.initialRTTMilliseconds { line += ", initial RTT \(Self.format(rtt, digits: 3)) ms" }
-            if conversation.reusedPorts { line += ", reused ports" }
-            lines.append(line)
-            lines.append("      client->server " + Self.describe(conversation.clientToServer))
-            lines.append("      server->client " + Self.describe(conversation.serverToClient))
-        }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// One conversation's block of `text`.
+    public static func text(of conversation: Conversation) -> String {
+        var line = "  #\(conversation.id) \(conversation.client) -> \(conversation.server)"
+        line += "  frames \(conversation.firstFrame)-\(conversation.lastFrame), \(format(conversation.durationSeconds, digits: 3)) s"
+        if let rtt = conversation.initialRTTMilliseconds { line += ", initial RTT \(format(rtt, digits: 3)) ms" }
+        if conversation.reusedPorts { line += ", reused ports" }
+        return line + "\n      client->server " + describe(conversation.clientToServer)
+            + "\n      server->client " + describe(conversation.serverToClient) + "\n"
     }
 
     private static func describe(_ direction: Direction) -> String {
