@@ -31,11 +31,21 @@ struct AnalyzeCommand: ParsableCommand {
         with a warning on stderr. A corrupt file stops with exit status 2
         and an error naming the byte offset.
 
+        '-' reads one capture from standard input (e.g. tcpdump -w - | \
+        faultline analyze -). Finished connections are retired as the \
+        capture goes, so memory follows the connections open at once: \
+        cleanly closed ones 1 s of capture time after their last packet, \
+        other closed ones (RST, unacknowledged FIN) after 30 s, idle ones \
+        after 10 min; --flags retires them at close. Findings and flags \
+        stay those of the whole capture (docs/analyze-streaming.md). \
+        --follow prints each connection's findings as it is retired.
+
         Examples:
           faultline analyze trace.pcapng
           faultline analyze --flags trace.pcap > trace.flags
           faultline analyze --json client=a.pcap server=b.pcapng
           faultline analyze trace.pcap --annotate annotated.pcapng
+          tcpdump -i eth0 -w - | faultline analyze --follow -
           scripts/compare-tshark trace.pcap   (agreement per flag)
         """)
 
@@ -189,6 +199,12 @@ struct AnalyzeCommand: ParsableCommand {
             output.flush()
             Self.printError("warning: \(capture.path): \(cut); analysed the \(analysis.frames) frames before it")
         }
+        if ProcessInfo.processInfo.environment["FAULTLINE_RETIREMENT_STATS"] != nil {
+            let counts = observer.inner.retirementCounts
+            Self.printError("retirement: \(counts.retired) retired, \(counts.deferred) deferred to the end, "
+                + "\(analysis.analyzer.revivedCount) revived, peak \(analysis.analyzer.peakOpenCount) open "
+                + "of \(analysis.analyzer.conversationCount)")
+        }
         let result = observer.inner.retiredRunResult(of: analysis)
         if follow {
             // The connections still open at the end, judged with the whole capture.
@@ -245,7 +261,8 @@ struct AnalyzeCommand: ParsableCommand {
 
     /// One finding as a JSON object on one line (--follow --json).
     static func jsonLine(_ finding: Finding) -> String {
-        let array = FindingsJSON.render([finding], pretty: false)
+        var array = Substring(FindingsJSON.render([finding], pretty: false))
+        while let last = array.last, last.isWhitespace { array.removeLast() }
         return String(array.dropFirst().dropLast()) + "\n"
     }
 

@@ -4,9 +4,10 @@
 /// A conversation is *closed* once both sides sent a FIN, or either sent a RST. A closed
 /// conversation is retired after `linger` of capture time without a packet (the window in which
 /// late segments, retransmissions and the consequences of a RST still belong to it); one closed
-/// *cleanly* — both FINs sent and each acknowledged by the peer's latest ACK, no RST — after
-/// `cleanLinger` (nothing is outstanding: only a copy or an ACK lost beyond the vantage can still
-/// bring a packet); an open one after `idleTimeout` without a packet. Retiring hands the conversation to the observer
+/// *cleanly* — both FINs sent, every byte of data acknowledged by the peer's latest ACK (the last
+/// FIN's own ACK may be missing), no RST — after `cleanLinger` (no data is outstanding: only a
+/// copy, or a FIN resent for an ACK lost beyond the vantage, can still bring a packet); an open
+/// one after `idleTimeout` without a packet. Retiring hands the conversation to the observer
 /// (`CaptureAnalysisObserver.willRetire`), then frees its slot for the next connection (its
 /// buffers are reused, not reallocated).
 ///

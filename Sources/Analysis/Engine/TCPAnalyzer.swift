@@ -198,14 +198,16 @@ public struct TCPAnalyzer: Sendable {
     private mutating func touch(_ index: Int) {
         if !pinned.isEmpty && pinned.contains(conversations[index].id) { return }
         // Read in place: copying the flows would retain their buffers on every packet.
-        // 1 open, 2 closed, 3 closed cleanly (both FINs acknowledged, no RST).
+        // 1 open, 2 closed, 3 closed cleanly (both FINs, every byte of data acknowledged — the
+        // last FIN's own ACK may be missing —, no RST).
         let state: UInt8 = conversations.withUnsafeBufferPointer { all in
             let conversation = all.baseAddress.unsafelyUnwrapped + index
-            if conversation.pointee.clientFlow.sawRST || conversation.pointee.serverFlow.sawRST { return 2 }
-            guard conversation.pointee.clientFlow.sawFIN && conversation.pointee.serverFlow.sawFIN else { return 1 }
-            let acknowledged = conversation.pointee.serverFlow.lastAck == conversation.pointee.clientFlow.nextSeq
-                && conversation.pointee.clientFlow.lastAck == conversation.pointee.serverFlow.nextSeq
-            return acknowledged ? 3 : 2
+            let client = conversation.pointee.clientFlow, server = conversation.pointee.serverFlow
+            if client.sawRST || server.sawRST { return 2 }
+            guard client.sawFIN && server.sawFIN else { return 1 }
+            let clientAcked = server.lastAck == client.nextSeq || server.lastAck == client.nextSeq &- 1
+            let serverAcked = client.lastAck == server.nextSeq || client.lastAck == server.nextSeq &- 1
+            return clientAcked && serverAcked ? 3 : 2
         }
         let slot = Int32(index)
         links.withUnsafeMutableBufferPointer { buffer in
