@@ -34,7 +34,7 @@ struct AnalyzeCommand: ParsableCommand {
         '-' reads one capture from standard input (e.g. tcpdump -w - | \
         faultline analyze -). Finished connections are retired as the \
         capture goes, so memory follows the connections open at once: \
-        cleanly closed ones 1 s of capture time after their last packet, \
+        cleanly closed ones 200 ms of capture time after their last packet, \
         other closed ones (RST, unacknowledged FIN) after 30 s, idle ones \
         after 10 min; --flags retires them at close. Findings and flags \
         stay those of the whole capture (docs/analyze-streaming.md). \

@@ -206,7 +206,8 @@ extension DiagnosisObserver {
             let found = context.diagnose(group)
             if !found.isEmpty { byConversation.append((remaining[group.members[0].conversation].id, found)) }
         }
-        // The order a whole-capture diagnosis meets them in: by conversation.
+        // The order a whole-capture diagnosis meets them in: by conversation. Then the failure
+        // modes' pass over the file, as `Diagnoser.findings(from:)` makes it.
         let merged = byConversation.enumerated()
             .sorted { $0.element.id != $1.element.id ? $0.element.id < $1.element.id : $0.offset < $1.offset }
             .flatMap(\.element.findings)
@@ -215,7 +216,7 @@ extension DiagnosisObserver {
                                                tcpFrames: analysis.count(.tcp),
                                                conversations: analysis.analyzer.conversationCount,
                                                truncation: analysis.truncation?.description)],
-            findings: Diagnoser.order(merged), analyses: [analysis])
+            findings: Diagnoser.order(FailureDiagnosis.refine(merged, digests: [digest])), analyses: [analysis])
     }
 }
 

@@ -46,13 +46,13 @@ public struct RetirementPolicy: Sendable, Equatable {
     public static let flags = RetirementPolicy(linger: 0, idleTimeout: 600_000_000_000)
 
     /// For the diagnosis: closed conversations linger 30 s of capture time (retransmitted FINs,
-    /// the answers to a RST, late duplicates all still count), cleanly closed ones 1 s (a copy
-    /// of the last packets, or a FIN resent because the last ACK was lost beyond the vantage),
-    /// idle ones go after 10 minutes. A packet that still comes later revives the conversation;
+    /// the answers to a RST, late duplicates all still count), cleanly closed ones 200 ms (copies
+    /// of the last packets; a FIN resent because the last ACK was lost beyond the vantage comes
+    /// after an RTO of at least 200 ms, and splits the conversation), idle ones go after 10 minutes. A packet that still comes later revives the conversation;
     /// a file's diagnosis then reads the file again for the conversations so split, so the
     /// findings stay those of the whole-capture diagnosis
     /// (`DiagnosisObserver.retiredRunResult(of:)`).
-    public static let diagnosis = RetirementPolicy(linger: 30_000_000_000, cleanLinger: 1_000_000_000,
+    public static let diagnosis = RetirementPolicy(linger: 30_000_000_000, cleanLinger: 200_000_000,
                                                    idleTimeout: 600_000_000_000)
 }
 
