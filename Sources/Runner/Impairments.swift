@@ -182,7 +182,10 @@ final class ImpairmentSet: @unchecked Sendable {
             do {
                 engine = try UserspaceEngine.start(router: namespace, placements: placements, seed: entries[mine[0]].spec.seed ?? 0,
                                                    nodes: UserspaceEngine.nodeAddresses(of: network),
-                                                   options: .init(decisionLogPath: logPath))
+                                                   options: .init(decisionLogPath: logPath,
+                                                                  // Rootless: both need real root (the kernel refuses; see RootlessNote).
+                                                                  realtimePriority: Rootless.isRootless ? nil : 20,
+                                                                  cpu: network.flowCPU, keepCPUsAwake: !Rootless.isRootless))
             } catch {
                 throw Self.classify(error, router: router)
             }

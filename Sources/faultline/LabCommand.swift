@@ -41,10 +41,11 @@ struct LabCommand: ParsableCommand {
             throw ExitCode(ScenarioError.exitCode)
         }
         for warning in scenario.warnings { err.line("\(warning)") }
-        if geteuid() != 0 {
-            err.line("error: faultline lab needs root (network namespaces, netlink, netfilter): run it with sudo")
+        if let refusal = RootlessNote.refusal(command: "lab") {
+            err.line(refusal)
             throw ExitCode(3)
         }
+        if let note = RootlessNote.line { err.line("note: \(note)") }
         CatalogRun.sweep(say: { err.line("note: \($0)") })
         if let other = Lab.instances().first(where: { $0.isLab && $0.scenarioName == scenario.name }) {
             err.line("note: a lab of \(scenario.name) already runs (pid \(other.owner)); `faultline exec` will ask which one with --lab")
