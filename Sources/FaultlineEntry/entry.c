@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <sys/wait.h>
 
 void fl_entry_linked(void) {}
@@ -136,6 +137,61 @@ static void join(const char *userns, const char *netns) {
     fl_userns_set_entry(FL_USERNS_JOINED, 0, NULL, 0);
 }
 
+// Whether `folder` (a registry of this user's: see NamespaceRegistry.swift) holds an entry whose
+// owner's namespace thread is gone: a lab or run that was SIGKILLed.
+static int has_dead_entry(const char *folder) {
+    struct stat s;
+    if (lstat(folder, &s) != 0 || !S_ISDIR(s.st_mode) || s.st_uid != geteuid()) return 0;
+    DIR *dir = opendir(folder);
+    if (!dir) return 0;
+    int dead = 0;
+    struct dirent *entry;
+    while (!dead && (entry = readdir(dir))) {
+        if (strncmp(entry->d_name, "faultline-", 10) != 0) continue;
+        int pid = atoi(entry->d_name + 10), tid = 0;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", folder, entry->d_name);
+        FILE *f = fopen(path, "re");
+        if (f) { if (fscanf(f, "%d", &tid) != 1) tid = 0; fclose(f); }
+        if (pid <= 0 || tid <= 0) { dead = 1; break; }
+        snprintf(path, sizeof path, "/proc/%d/task/%d", pid, tid);
+        if (access(path, F_OK) != 0) dead = 1;
+    }
+    closedir(dir);
+    return dead;
+}
+
+// A SIGKILLed rootless lab can leave processes (daemons, `faultline exec` sessions) in its
+// namespaces, inside its user namespace. Only a process in the parent user namespace — this
+// one, before it unshares — may see and kill them (the kernel grants the owner's capabilities
+// there, not in a sibling namespace). So when the user's registry holds a dead entry, a child
+// started now, still outside, runs `faultline cleanup --quiet`; then this process goes on.
+static void sweep_dead_labs_first(const char *self) {
+    char folder[4096];
+    int dead = 0;
+    const char *runtime = getenv("XDG_RUNTIME_DIR");
+    if (runtime && runtime[0] == '/') {
+        snprintf(folder, sizeof folder, "%s/faultline", runtime);
+        dead = has_dead_entry(folder);
+    }
+    if (!dead) {
+        snprintf(folder, sizeof folder, "/tmp/faultline-%u", (unsigned)geteuid());
+        dead = has_dead_entry(folder);
+    }
+    if (!dead) return;
+    pid_t child = fork();
+    if (child == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) dup2(devnull, 1);
+        execl("/proc/self/exe", self, "cleanup", "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    if (child > 0) {
+        int status;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    }
+}
+
 __attribute__((constructor))
 static void faultline_enter_user_namespace(int argc, char **argv, char **envp) {
     (void)envp;
@@ -158,6 +214,9 @@ static void faultline_enter_user_namespace(int argc, char **argv, char **envp) {
     const char *wanted = getenv("FAULTLINE_ROOTLESS");
     if (wanted && strcmp(wanted, "0") == 0) { errno = 0; fail(FL_USERNS_SKIPPED, "FAULTLINE_ROOTLESS=0"); return; }
     if (argc > 1 && strcmp(argv[1], "exec") == 0) { errno = 0; fail(FL_USERNS_SKIPPED, "faultline exec joins a lab's namespace instead"); return; }
+    // cleanup stays outside too: from here it may see and end what dead labs left (see above).
+    if (argc > 1 && strcmp(argv[1], "cleanup") == 0) { errno = 0; fail(FL_USERNS_SKIPPED, "faultline cleanup works from outside"); return; }
+    sweep_dead_labs_first(argc > 0 ? argv[0] : "faultline");
 
     // A subordinate range, mapped by newuidmap/newgidmap from a child left in this namespace.
     unsigned long uidStart = 0, uidCount = 0, gidStart = 0, gidCount = 0;

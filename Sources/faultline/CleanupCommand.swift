@@ -23,8 +23,10 @@ struct CleanupCommand: ParsableCommand {
           faultline cleanup           your own (rootless)
         """)
 
+    @Flag(help: .hidden) var quiet = false
+
     func run() throws {
-        let out = StandardStream(fd: 1)
+        let out = StandardStream(fd: quiet ? -1 : 1)
         // Rootless (and unprivileged), what is cleaned is this user's: the entries of dead labs
         // and runs in the user's registry, and processes of this user still in their namespaces.
         let swept = NamespaceSweeper.sweep()
