@@ -1,3 +1,4 @@
+import Values
 /// A JSON value, enough for the event log: written by `EventLog`, read back by `PeerEvents`.
 /// Objects keep their keys in order, so the lines read the way they were written.
 public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
@@ -56,24 +57,7 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func writeString(_ value: String, to out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        JSONText.quote(value, into: &out)
     }
 
     /// Parses one JSON text (e.g. one line of an event log).

@@ -1,3 +1,4 @@
+import Values
 /// Why a human-written value (a duration, size, address or port) could not be read.
 ///
 /// `description` is one sentence for the user, e.g.
@@ -20,56 +21,6 @@ public struct PeerValueError: Error, Sendable, Equatable, CustomStringConvertibl
     public var description: String { "\(kind) \"\(text)\": \(reason)" }
 }
 
-/// A non-negative decimal number with a unit suffix, read exactly (no floating point):
-/// "1.5s" gives mantissa 15, fractionDigits 1, unit "s".
-struct UnitLiteral {
-    var mantissa: UInt64
-    var fractionDigits: Int
-    var unit: Substring
-
-    init?(_ text: Substring) {
-        var mantissa: UInt64 = 0
-        var fractionDigits = 0
-        var sawDigit = false
-        var sawPoint = false
-        var index = text.startIndex
-        while index < text.endIndex {
-            let c = text[index]
-            if c.isASCII, let digit = c.wholeNumberValue {
-                let (times10, o1) = mantissa.multipliedReportingOverflow(by: 10)
-                let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
-                if o1 || o2 { return nil }
-                mantissa = sum
-                if sawPoint { fractionDigits += 1 }
-                sawDigit = true
-            } else if c == ".", !sawPoint {
-                sawPoint = true
-            } else {
-                break
-            }
-            index = text.index(after: index)
-        }
-        guard sawDigit else { return nil }
-        self.mantissa = mantissa
-        self.fractionDigits = fractionDigits
-        self.unit = text[index...]
-    }
-
-    /// mantissa × factor / 10^fractionDigits, if that is a whole number that fits.
-    func scaled(by factor: UInt64) -> UInt64?? {
-        let (product, overflow) = mantissa.multipliedReportingOverflow(by: factor)
-        if overflow { return .some(nil) }
-        var divisor: UInt64 = 1
-        for _ in 0..<fractionDigits {
-            let (next, o) = divisor.multipliedReportingOverflow(by: 10)
-            if o { return .some(nil) }
-            divisor = next
-        }
-        if product % divisor != 0 { return nil }
-        return .some(product / divisor)
-    }
-}
-
 private func trimmed(_ text: String) -> Substring {
     var s = Substring(text)
     while let first = s.first, first == " " || first == "\t" { s = s.dropFirst() }
@@ -86,37 +37,30 @@ public struct PeerDuration: Sendable, Hashable, Comparable, CustomStringConverti
     public static func seconds(_ value: UInt64) -> PeerDuration { PeerDuration(nanoseconds: value * 1_000_000_000) }
     public static let zero = PeerDuration(nanoseconds: 0)
 
-    static let units: [(String, UInt64)] = [
-        ("ns", 1), ("us", 1_000), ("µs", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000),
-        ("m", 60_000_000_000), ("min", 60_000_000_000), ("h", 3_600_000_000_000),
-    ]
-    static let expected = "expected a number and one of ns, us, ms, s, m, h (e.g. \"100ms\", \"1.5s\", \"250us\", \"0\")"
-
-    /// Reads a duration; a bare number is accepted only for 0.
+    /// Reads a duration (the shared grammar: `DurationUnits`); a bare number only for 0.
     public init(parsing text: String) throws(PeerValueError) {
-        let body = trimmed(text)
-        guard let literal = UnitLiteral(body) else {
-            throw PeerValueError(kind: "duration", text: text, reason: body.hasPrefix("-") ? "must not be negative" : Self.expected)
+        guard let literal = DecimalLiteral(text), !literal.negative else {
+            throw PeerValueError(kind: "duration", text: text, reason: trimmed(text).hasPrefix("-") ? "must not be negative" : DurationUnits.expected)
         }
-        let unit = String(literal.unit)
-        if unit.isEmpty {
-            guard literal.mantissa == 0 else {
-                throw PeerValueError(kind: "duration", text: text, reason: "a unit is required; " + Self.expected)
+        if literal.unit.isEmpty {
+            guard literal.isZero else {
+                throw PeerValueError(kind: "duration", text: text, reason: "a unit is required; " + DurationUnits.expected)
             }
             self.nanoseconds = 0
             return
         }
-        guard let factor = Self.units.first(where: { $0.0 == unit })?.1 else {
-            throw PeerValueError(kind: "duration", text: text, reason: "unknown unit \"\(unit)\"; " + Self.expected)
+        let factor: UInt64
+        switch DurationUnits.unit(literal.unit) {
+        case .success(let ns): factor = ns
+        case .failure(let refusal): throw PeerValueError(kind: "duration", text: text, reason: refusal.reason)
         }
-        switch literal.scaled(by: factor) {
-        case .none:
+        guard literal.scalingIsExact(by: factor) else {
             throw PeerValueError(kind: "duration", text: text, reason: "is not a whole number of nanoseconds")
-        case .some(.none):
-            throw PeerValueError(kind: "duration", text: text, reason: "is too large")
-        case .some(.some(let value)):
-            self.nanoseconds = value
         }
+        guard let value = literal.scaled(by: factor) else {
+            throw PeerValueError(kind: "duration", text: text, reason: "is too large")
+        }
+        self.nanoseconds = value
     }
 
     public static func < (lhs: PeerDuration, rhs: PeerDuration) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
@@ -150,32 +94,21 @@ public struct ByteSize: Sendable, Hashable, Comparable, CustomStringConvertible 
 
     public init(bytes: UInt64) { self.bytes = bytes }
 
-    static let units: [(String, UInt64)] = [
-        ("", 1), ("B", 1), ("b", 1),
-        ("KiB", 1 << 10), ("Ki", 1 << 10), ("K", 1 << 10), ("k", 1 << 10),
-        ("MiB", 1 << 20), ("Mi", 1 << 20), ("M", 1 << 20),
-        ("GiB", 1 << 30), ("Gi", 1 << 30), ("G", 1 << 30),
-        ("kB", 1_000), ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000),
-    ]
-    static let expected = "expected a number with an optional unit B, KiB, MiB, GiB (1024-based; also K, M, G) or kB, MB, GB (1000-based), e.g. \"1500\", \"16KiB\", \"4MiB\""
-
+    /// Reads a size (the shared grammar: `SizeUnits`, tc's 1024-based units); whole bytes only.
     public init(parsing text: String) throws(PeerValueError) {
-        let body = trimmed(text)
-        guard let literal = UnitLiteral(body) else {
-            throw PeerValueError(kind: "size", text: text, reason: body.hasPrefix("-") ? "must not be negative" : Self.expected)
+        guard let literal = DecimalLiteral(text), !literal.negative else {
+            throw PeerValueError(kind: "size", text: text, reason: trimmed(text).hasPrefix("-") ? "must not be negative" : SizeUnits.expected)
         }
-        let unit = String(literal.unit).trimmingLeadingSpaces
-        guard let factor = Self.units.first(where: { $0.0 == unit })?.1 else {
-            throw PeerValueError(kind: "size", text: text, reason: "unknown unit \"\(unit)\"; " + Self.expected)
+        guard let unit = SizeUnits.unit(literal.unit) else {
+            throw PeerValueError(kind: "size", text: text, reason: "unknown unit \"\(literal.unit)\"; " + SizeUnits.expected)
         }
-        switch literal.scaled(by: factor) {
-        case .none:
-            throw PeerValueError(kind: "size", text: text, reason: "is not a whole number of bytes")
-        case .some(.none):
+        guard let scaled = literal.scaled(by: unit.multiplier) else {
             throw PeerValueError(kind: "size", text: text, reason: "is too large")
-        case .some(.some(let value)):
-            self.bytes = value
         }
+        guard literal.scalingIsExact(by: unit.multiplier), scaled % unit.divisor == 0 else {
+            throw PeerValueError(kind: "size", text: text, reason: "is not a whole number of bytes")
+        }
+        self.bytes = scaled / unit.divisor
     }
 
     public static func < (lhs: ByteSize, rhs: ByteSize) -> Bool { lhs.bytes < rhs.bytes }

@@ -1,3 +1,4 @@
+import Values
 /// Small, fast text helpers for building HTML and SVG (a report of a 500k-packet capture writes
 /// hundreds of thousands of numbers: no Foundation formatting on that path).
 enum SVGText {
@@ -24,22 +25,7 @@ enum SVGText {
     }
 
     /// Escapes text for HTML and SVG content and attribute values.
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default:
-                if scalar.value < 0x20 && scalar != "\n" && scalar != "\t" { out += " " } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { MarkupText.escaped(text) }
 
     /// Byte counts as people read them.
     static func bytes(_ value: Double) -> String {

@@ -213,6 +213,59 @@ public enum Explanations {
             fix: "Nothing to fix.",
             myths: ["\"Keep-alives are retransmissions.\" They re-send one old byte (or none) on purpose; the zero window (or its absence) tells a probe from a keep-alive."],
             scenarios: []),
+        // Issue #18: failures engineers chase (docs/failure-modes.md, "Failures engineers chase").
+        Explanation(
+            kind: "syn", cause: "rejected-by-icmp", rows: "F1",
+            title: "a firewall or router rejected the SYN with an ICMP error",
+            meaning: "Something on the path (or the server's host) answered the SYN with ICMP destination unreachable — host, port or \"administratively prohibited\" — instead of forwarding it. Linux treats an unreachable for a connection in SYN-SENT as a hard error: connect() fails at once (EHOSTUNREACH for host/admin-prohibited, ECONNREFUSED for port unreachable, ENETUNREACH for a network), with no retransmission. The ICMP's source address says where the connection was stopped.",
+            wire: "One SYN, then within a round trip an ICMP (or ICMPv6) destination unreachable whose quoted header carries the SYN's addresses, ports and sequence number (its ISN). The ICMP comes from the rejecting box's own address: a router's address means the path, the server's address means its host. A capture at the server never sees the SYN when the path rejected it. tshark shows the ICMP as \"Destination unreachable (…)\" and flags nothing on the TCP side: the SYN has no tcp.analysis flag at all.",
+            fix: "Find the rule on the box that sent the ICMP (its address is in the finding): nft list ruleset, iptables -S, a cloud security group. If the rejection is meant, nothing to fix — it is the polite way to refuse, clients fail fast. If a silent drop is wanted instead (to hide the host), use drop and accept that clients hang until their SYN retries run out.",
+            myths: [
+                "\"No route to host means a routing problem.\" EHOSTUNREACH is just as often a firewall's reject with icmp-admin-prohibited or host-unreachable; the ICMP's code and source say which.",
+                "\"Connection refused always comes from the server.\" An RST or an ICMP port unreachable forged by a firewall gives the same ECONNREFUSED; only the wire (source address, TTL, which capture saw it) tells them apart.",
+            ],
+            scenarios: ["f1-syn-icmp-reject", "f1-syn-dropped"]),
+        Explanation(
+            kind: "syn", cause: "listen-queue-overflow", rows: "F3",
+            title: "the server's listen (accept) queue was full, so its kernel ignored SYNs",
+            meaning: "The listening socket's accept queue holds backlog + 1 finished handshakes (listen()'s backlog, capped by net.core.somaxconn). When the application accepts too slowly the queue fills, and Linux silently drops new SYNs (no SYN/ACK, no RST) and ignores final ACKs of handshakes under way, repeating its SYN/ACK instead. The client retransmits its SYN (1 s apart with Linux's linear SYN timeouts, then doubling) and connects seconds late, or times out.",
+            wire: "At the server's capture: the client's SYNs arrive and go unanswered, repeated about 1 s apart, while the same port completes other handshakes (the listener is alive); or SYN/ACKs repeated although the client acknowledged them. At the client it looks exactly like a lost SYN. tshark flags the repeated SYNs as retransmissions and nothing else.",
+            fix: "Accept faster (more accept threads, an event loop that is not blocked), raise the backlog in listen() and net.core.somaxconn (and net.ipv4.tcp_max_syn_backlog), and watch nstat TcpExtListenOverflows / TcpExtListenDrops and ss -ltn (Recv-Q against Send-Q).",
+            myths: [
+                "\"The server is down.\" It is up and answering other connections; only its queue is full. A down host answers nothing at all.",
+                "\"A full backlog answers with RST.\" Only with net.ipv4.tcp_abort_on_overflow = 1; by default Linux stays silent so the client retries.",
+            ],
+            scenarios: ["f3-listen-overflow"]),
+        Explanation(
+            kind: "connection-lost", cause: "peer-or-path-down", rows: "F2",
+            title: "the peer died or the path went down mid-connection",
+            meaning: "Everything from the peer stopped at once, in the middle of the exchange. The sender keeps retransmitting its oldest unacknowledged segment with exponential backoff (RTO doubling each time) until net.ipv4.tcp_retries2 (default 15: about 15 minutes) or TCP_USER_TIMEOUT ends it: the application's next call fails with ETIMEDOUT. On an idle connection only keep-alives notice it, and then only if enabled.",
+            wire: "The peer's last packet, then only the sender: the same segment again and again at growing intervals (e.g. 200, 400, 800 ms …), never acknowledged, until the sender gives up with no RST. The first unanswered segment follows the last answered one closely (no idle gap). A capture on the peer's side shows none of the retransmissions. tshark flags each copy as a retransmission and nothing more.",
+            fix: "Find what broke on the path (a link, a router, a crashed host). To notice faster: lower tcp_retries2, set TCP_USER_TIMEOUT on the socket, or enable keep-alives with short timers on idle connections.",
+            myths: [
+                "\"Retransmissions mean packet loss.\" Loss is random and some copies get through; here none do and the intervals double — the path or peer is gone.",
+                "\"TCP notices a dead peer quickly.\" Not without traffic or keep-alives, and with data outstanding only after tcp_retries2's backoff (minutes).",
+            ],
+            scenarios: ["f2-path-down"]),
+        Explanation(
+            kind: "connection-lost", cause: "middlebox-state-expired", rows: "F2",
+            title: "a stateful middlebox forgot the idle connection",
+            meaning: "A connection-tracking firewall, NAT gateway or load balancer keeps a table entry per connection and removes it after its own idle timeout (conntrack's nf_conntrack_tcp_timeout_established, a cloud NAT's 350 s, a load balancer's idle timeout). When the connection speaks again after a longer idle time, the box no longer knows it: the packet is dropped as invalid (or answered with a forged RST). Both hosts are alive and still consider the connection open.",
+            wire: "An exchange that worked, a long idle gap, then the first segment after the gap is never answered: retransmissions with exponential backoff until the sender gives up (ETIMEDOUT), no RST. Everything before the gap was answered. The peer's capture never sees the segments. With a reject rule instead of drop, a forged RST (TTL of the middlebox, not the peer) answers the segment after the gap. tshark shows retransmissions only.",
+            fix: "Keep the connection's state alive: TCP keep-alives (or application pings) more often than the middlebox's timeout, or raise that timeout. Applications with connection pools should validate or recycle idle connections.",
+            myths: [
+                "\"The server dropped the connection.\" The server still has it; ss on the server shows it ESTABLISHED. The state was lost in the middle.",
+                "\"It is packet loss.\" Random loss lets some copies through; here every copy after the idle gap vanishes, and only after an idle gap.",
+            ],
+            scenarios: ["f2-conntrack-idle"]),
+        Explanation(
+            kind: "connection-lost", cause: "undetermined", rows: "",
+            title: "a connection that went silent for a reason the captures cannot decide",
+            meaning: "One side's segments stopped being answered, but the captures do not show whether the path, the peer or a middlebox ended it.",
+            wire: "Unanswered retransmissions at the end of a connection, without the idle gap or the backoff pattern that would place the cause.",
+            fix: "Capture at both ends and on the middlebox; check conntrack/NAT timeouts and the peer's health.",
+            myths: ["\"Silence means the peer closed the connection.\" A closed connection says so (FIN or RST); silence means packets are not getting through."],
+            scenarios: []),
         Explanation(
             kind: "zero-window", cause: "undetermined", rows: "",
             title: "a zero window whose cause the captures cannot decide",

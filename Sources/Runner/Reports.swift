@@ -1,3 +1,4 @@
+import Values
 import Foundation
 
 /// Plain-text reports: one block per scenario run, and the catalog's closing summary.
@@ -102,22 +103,7 @@ public enum JUnitReport {
         return text
     }
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default:
-                // XML 1.0 forbids most control characters.
-                if scalar.value < 0x20 && scalar != "\n" && scalar != "\t" && scalar != "\r" { out += "?" } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { MarkupText.escaped(s, replacement: "?") }
 }
 
 /// The `--json` document.

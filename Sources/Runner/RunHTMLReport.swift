@@ -1,3 +1,4 @@
+import Values
 import Analysis
 import Foundation
 import Report
@@ -98,18 +99,5 @@ public enum RunHTMLReport {
 
 /// JSON string literals for the few lines the runner writes by hand.
 enum JSONString {
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ text: String) -> String { JSONText.quoted(text) }
 }

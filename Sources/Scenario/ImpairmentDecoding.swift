@@ -485,10 +485,10 @@ extension ScenarioDecoder {
 
     // MARK: packet match and targeted actions
 
-    static let matchShorthands: [String: PacketMatch] = ["any": .any, "syn": .tcpSYN, "data": .tcpData, "pure-ack": .tcpPureACK]
+    static let matchShorthands: [String: PacketMatch] = Dictionary(PacketMatch.shorthands.map { ($0.name, $0.match) }, uniquingKeysWith: { a, _ in a })
 
     func decodeMatch(_ e: Element, prefix: String, into locations: inout [String: Element]) throws(ScenarioError) -> PacketMatch {
-        let shorthands = ["any", "syn", "data", "pure-ack"]
+        let shorthands = PacketMatch.shorthands.map(\.name)
         let expected = "any, syn, data, pure-ack, or a mapping with ip, protocol, source, destination, source-port, destination-port, tcp-flags, payload"
         if case .scalar = e.node {
             let word = try e.text(expected)

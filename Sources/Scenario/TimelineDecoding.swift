@@ -152,61 +152,10 @@ extension ScenarioDecoder {
                 throw item.error("a step after 'stop: all' (line \(stoppedAll.location.line))", expected: "'stop: all' as the last step")
             }
             previous = (at, atElement)
-            let action = try f.exactlyOne(of: Self.actionKeys, what: "action")
-            let starts = action.key == "run" || action.key == "peer"
-            try f.forbid("on", unless: starts, "'on' only with run or peer (the node to start the process in)")
-            try f.forbid("name", unless: starts, "'name' only with run or peer (the name of the process started)")
-            try f.forbid("to", unless: action.key == "signal", "'to' only with signal (the process to signal)")
-            let stepAction: Step.Action
-            switch action.key {
-            case "run", "peer":
-                let node = try nodeReference(try f.required("on", "the node to run in, such as 'on: client'"))
-                let argv = try arguments(action.value, peer: action.key == "peer")
-                let name = try processName(f["name"], node: node, step: item)
-                let process = Process(name: name, node: node, command: action.key == "peer" ? .peer(argv) : .argv(argv))
-                processes[name] = (process, f["name"] ?? item)
-                stepAction = .run(process)
-            case "impair":
-                try scheduleChange(action.value, at: at)
-                continue
-            case "add-rule", "remove-rule":
-                let name = try ruleReference(action.value)
-                let adding = action.key == "add-rule"
-                if installed[name] == adding {
-                    let why: String
-                    if !adding {
-                        why = "it is not installed at \(at)"
-                    } else if touchedRules.contains(name) {
-                        why = "an earlier step installed it"
-                    } else {
-                        let line = firewallElements[name]?.location.line ?? 0
-                        why = "it is installed from the start; set 'installed: false' on it (line \(line)) to install it only with this step"
-                    }
-                    throw action.value.error("rule '\(name)' cannot be \(adding ? "added" : "removed"): \(why)",
-                                             expected: adding ? "add-rule for a rule not yet installed" : "remove-rule for an installed rule")
-                }
-                touchedRules.insert(name)
-                installed[name] = adding
-                stepAction = adding ? .addRule(name: name) : .removeRule(name: name)
-            case "signal":
-                let signals = Signal.allNames
-                let word = try action.value.text("a signal name such as SIGKILL or TERM")
-                guard let signal = Signal(name: word) else {
-                    let asWritten = word.uppercased().hasPrefix("SIG") ? word.uppercased() : "SIG" + word.uppercased()
-                    throw action.value.error("unknown signal '\(word)'\(Suggestion.didYouMean(asWritten, in: signals))",
-                                             expected: "one of: \(signals.commaList)")
-                }
-                let target = try processReference(try f.required("to", "the process to signal, such as 'to: server'"))
-                stepAction = .signal(process: target, signal: signal)
-            default: // stop
-                let word = try action.value.text("all, or the name of a process")
-                if word == "all" {
-                    stoppedAll = item
-                    stepAction = .stop(.all)
-                } else {
-                    stepAction = .stop(.process(try processReference(action.value)))
-                }
+            guard let stepAction = try stepAction(f, item: item, time: .at(at), installed: &installed, touchedRules: &touchedRules) else {
+                continue   // an impair step: folded into its entry's schedule
             }
+            if case .stop(.all) = stepAction { stoppedAll = item }
             steps.append(Step(at: at.duration, action: stepAction, source: item.location))
         }
         return steps
@@ -276,11 +225,34 @@ extension ScenarioDecoder {
         return EventTrigger(condition: condition, delay: delay.duration, timeout: timeout)
     }
 
-    /// The action of a step that waits for an event. The same actions as timed steps; an
-    /// `impair:` change is added to its entry's schedule marked with the event (so the engine is
-    /// chosen for that state too) and kept as a step for the runner to apply when it fires.
+    /// When a step acts: at a time, or after an event.
+    enum StepTime {
+        case at(Interval)
+        case after(EventTrigger)
+
+        var words: String {
+            switch self {
+            case .at(let t): return "at \(t)"
+            case .after(let trigger): return "\(trigger)"
+            }
+        }
+    }
+
+    /// A step that waits for an event: its action, as a timed step's.
     func eventStep(_ f: Fields, item: Element, trigger: EventTrigger, installed: inout [String: Bool],
                    touchedRules: inout Set<String>) throws(ScenarioError) -> Step {
+        guard let action = try stepAction(f, item: item, time: .after(trigger), installed: &installed, touchedRules: &touchedRules) else {
+            throw item.error("this step does nothing", expected: "one action")
+        }
+        return Step(at: .zero, after: trigger, action: action, source: item.location)
+    }
+
+    /// The one action of a step (`run`, `peer`, `impair`, `add-rule`, `remove-rule`, `signal`,
+    /// `stop`), checked against what earlier steps did. A timed `impair:` is folded into its
+    /// entry's schedule (nil); one after an event becomes a step, its change marked with the event
+    /// in the schedule too (so the engine is chosen for that state).
+    func stepAction(_ f: Fields, item: Element, time: StepTime, installed: inout [String: Bool],
+                    touchedRules: inout Set<String>) throws(ScenarioError) -> Step.Action? {
         let action = try f.exactlyOne(of: Self.actionKeys, what: "action")
         let starts = action.key == "run" || action.key == "peer"
         try f.forbid("on", unless: starts, "'on' only with run or peer (the node to start the process in)")
@@ -296,16 +268,31 @@ extension ScenarioDecoder {
             processes[name] = (process, f["name"] ?? item)
             stepAction = .run(process)
         case "impair":
-            let changes = try eventChange(action.value, trigger: trigger)
-            guard changes.count == 1, let only = changes.first else {
-                throw action.value.error("an impair step after an event changes one link direction", expected: "link: NODE->NODE (not NODE-NODE)")
+            switch time {
+            case .at(let at):
+                try scheduleChange(action.value, at: at)
+                return nil
+            case .after(let trigger):
+                let changes = try eventChange(action.value, trigger: trigger)
+                guard changes.count == 1, let only = changes.first else {
+                    throw action.value.error("an impair step after an event changes one link direction", expected: "link: NODE->NODE (not NODE-NODE)")
+                }
+                stepAction = .impair(link: only.link, match: only.match, change: only.change)
             }
-            stepAction = .impair(link: only.link, match: only.match, change: only.change)
         case "add-rule", "remove-rule":
             let name = try ruleReference(action.value)
             let adding = action.key == "add-rule"
             if installed[name] == adding {
-                throw action.value.error("rule '\(name)' cannot be \(adding ? "added" : "removed") \(trigger): it \(adding ? "is installed" : "is not installed") by then",
+                let why: String
+                if !adding {
+                    why = "it is not installed \(time.words)"
+                } else if touchedRules.contains(name) {
+                    why = "an earlier step installed it"
+                } else {
+                    let line = firewallElements[name]?.location.line ?? 0
+                    why = "it is installed from the start; set 'installed: false' on it (line \(line)) to install it only with this step"
+                }
+                throw action.value.error("rule '\(name)' cannot be \(adding ? "added" : "removed"): \(why)",
                                          expected: adding ? "add-rule for a rule not yet installed" : "remove-rule for an installed rule")
             }
             touchedRules.insert(name)
@@ -315,15 +302,21 @@ extension ScenarioDecoder {
             let signals = Signal.allNames
             let word = try action.value.text("a signal name such as SIGKILL or TERM")
             guard let signal = Signal(name: word) else {
-                throw action.value.error("unknown signal '\(word)'\(Suggestion.didYouMean(word.uppercased(), in: signals))",
+                let asWritten = word.uppercased().hasPrefix("SIG") ? word.uppercased() : "SIG" + word.uppercased()
+                throw action.value.error("unknown signal '\(word)'\(Suggestion.didYouMean(asWritten, in: signals))",
                                          expected: "one of: \(signals.commaList)")
             }
-            stepAction = .signal(process: try processReference(try f.required("to", "the process to signal, such as 'to: server'")), signal: signal)
+            let target = try processReference(try f.required("to", "the process to signal, such as 'to: server'"))
+            stepAction = .signal(process: target, signal: signal)
         default: // stop
             let word = try action.value.text("all, or the name of a process")
-            stepAction = word == "all" ? .stop(.all) : .stop(.process(try processReference(action.value)))
+            if word == "all" {
+                stepAction = .stop(.all)
+            } else {
+                stepAction = .stop(.process(try processReference(action.value)))
+            }
         }
-        return Step(at: .zero, after: trigger, action: stepAction, source: item.location)
+        return stepAction
     }
 
     /// argv for `run`, or the role and its arguments for `peer`: a non-empty list of scalars.

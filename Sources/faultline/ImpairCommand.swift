@@ -65,7 +65,7 @@ struct ImpairCommand: ParsableCommand {
     @Option(help: "Bandwidth, e.g. 10mbit.") var rate: String?
     @Option(name: .customLong("queue-limit"), help: "Queue before the rate limit: packets (50) or bytes (64KiB).") var queueLimit: String?
     @Option(help: "netem's queue limit in packets (default 1000).") var limit: UInt32?
-    @Option(help: "Targeted action MATCH:N[,N...]:ACTION; MATCH syn|data|ack|tcp|udp|any, ACTION drop|corrupt|delay=DUR|duplicate=DUR. Repeatable.")
+    @Option(help: "Targeted action MATCH:N[,N...]:ACTION; MATCH syn|data|pure-ack|tcp|udp|any, ACTION drop|corrupt|delay=DUR|duplicate=DUR. Repeatable.")
     var action: [String] = []
     @Option(name: .customLong("change-at"), help: "Time of a scheduled change (with --change-delay / --change-loss).") var changeAt: String?
     @Option(name: .customLong("change-delay"), help: "Delay from --change-at on.") var changeDelay: String?
@@ -236,13 +236,14 @@ struct ImpairCommand: ParsableCommand {
         guard parts.count == 3 else { throw ValidationError(usage) }
         let match: PacketMatch
         switch parts[0].lowercased() {
-        case "syn": match = .tcpSYN
-        case "data": match = .tcpData
-        case "ack": match = .tcpPureACK
         case "tcp": match = PacketMatch(transport: .tcp)
         case "udp": match = PacketMatch(transport: .udp)
-        case "any": match = .any
-        default: throw ValidationError("\(usage) (MATCH is syn, data, ack, tcp, udp or any)")
+        case "ack": throw ValidationError("\(usage) (pure ACKs are pure-ack, as in scenario files)")
+        default:
+            guard let shorthand = PacketMatch.shorthand(parts[0]) else {
+                throw ValidationError("\(usage) (MATCH is \(PacketMatch.shorthands.map(\.name).joined(separator: ", ")), tcp or udp)")
+            }
+            match = shorthand
         }
         var nth: [UInt64] = []
         for n in parts[1].split(separator: ",") {

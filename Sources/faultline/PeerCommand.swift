@@ -553,9 +553,9 @@ enum PeerHelp {
       faultline peer hold --to 198.18.2.2:9000 --write-on-signal
 
     VALUES
-      durations  100ms, 1.5s, 250us, 2m, 0 (units ns us ms s m h)
-      sizes      1500, 16KiB, 4MiB, 1GiB (1024-based; also K M G),
-                 64kB, 1MB (1000-based)
+      durations  100ms, 1.5s, 250us, 2min, 0 (units ns us ms s min h)
+      sizes      1500, 16KiB, 4MiB, 1GiB; k/KB, m/MB, g/GB are 1024-based,
+                 as in tc and in scenario files
       addresses  198.18.2.2:9000, [fd00:fa17:2::2]:9000 (IPv6 in brackets)
 
     OPTIONS EVERY ROLE TAKES

@@ -186,12 +186,11 @@ extension CaptureTruth {
                 + "12 unanswered retransmissions with backoff capped near 15.6 s (1278-1301), and RST 1302 on the "
                 + "next slot: the server's TCP gave up, not an application. Stream 1: the client's RST/ACK 1556 "
                 + "26 s after the server's FIN: an abortive end of a finished download.",
-            must: [E(name: "zero-window/*")],
+            must: [E(name: "zero-window/*", evidenceKeys: ["overrun_segments"])],
             mustNot: [E(name: "retransmission/packet-loss"),
                       E(name: "rst/aborted-by-application", decisive: 1302, minConfidence: 0.51),
                       E(name: "rst/*", decisive: 1556, minSeverity: "major")],
-            allowed: ["rst/aborted-by-application", "rst/undetermined", "retransmission/undetermined"],
-            knownIssue: "zero-window overruns get no finding; the retransmitted range at the window edge is read as loss"),
+            allowed: ["rst/aborted-by-application", "rst/undetermined", "retransmission/undetermined"]),
         CaptureTruth(
             file: "zeek__docker-http-upgrade.pcap",
             why: "Idle connections kept open with Linux keep-alives every ~15 s, each answered.",
@@ -202,7 +201,8 @@ extension CaptureTruth {
             why: "The client sent a bare FIN (2) before the SYN/ACK arrived, then FIN/ACK 4 whose seq is the ISN "
                 + "(out of window); the server, which had answered the SYN (3), reset it one RTT later (5): it had "
                 + "the connection, so 'no longer has this connection' is contradicted.",
-            must: [E(name: "rst/*", decisive: 5, maxConfidence: 0.5)],
+            must: [E(name: "rst/*", decisive: 5, maxConfidence: 0.5),
+                   E(name: "retransmission/undetermined", sentenceHas: ["FIN (sent 2 times)", "ISN"])],
             mustNot: [E(name: "rst/peer-has-no-connection", minConfidence: 0.51),
                       E(name: "rst/*", sentenceHas: ["restarted"])],
             allowed: ["retransmission/*"]),

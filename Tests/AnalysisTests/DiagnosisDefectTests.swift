@@ -272,3 +272,81 @@ struct DiagnosisNarrowWindowTests {
         #expect(!findings.contains { $0.kind == "zero-window" }, "\(findings.names)")
     }
 }
+
+/// Zero windows that recur or that the sender overruns (206_example_b's class; issue item 11).
+@Suite("Zero-window overruns and recurring brief zero windows")
+struct DiagnosisZeroWindowOverrunTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("segments sent beyond a zero window and resent from its edge: the zero-window episode, not path loss")
+    func overrunNotLoss() throws {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisLossEvidenceTests.exchanges(&s, count: 3, from: t, seenBy: [.client])
+        // The server's window closes at `edge` while four more segments are in flight (dropped).
+        s.clientData(1000, at: t, seenBy: [.client])
+        let edge = s.clientNext
+        for index in 0..<4 { s.clientData(1000, at: t + 10_000 + Int64(index) * 10_000, seenBy: [.client]) }
+        for index in 0..<5 {
+            s.serverAck(edge, at: t + s.oneWay + 5_000 + Int64(index) * 10_000, window: 0, seenBy: [.client])
+        }
+        // It reopens 30 ms later; the client resends from the edge.
+        let reopen = t + 30_000_000
+        s.serverAck(edge, at: reopen, window: 509, seenBy: [.client])
+        var seq = edge
+        for index in 0..<4 {
+            s.emit(Segment(fromClient: true, seq: seq, ack: s.serverNext, flags: 0x018, length: 1000, window: 502),
+                   at: reopen + s.oneWay + 10_000 + Int64(index) * 10_000, seenBy: [.client])
+            seq &+= 1000
+        }
+        s.serverAck(seq, at: reopen + 2 * s.oneWay + 60_000, window: 509, seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        let zero = try #require(findings.first { $0.kind == "zero-window" }, "\(findings.names)")
+        #expect(zero.evidence["overrun_segments"] == .int(4), "\(zero.evidence)")
+        #expect(zero.sentence.contains("beyond the zero window"))
+        #expect(!findings.contains { $0.name == "retransmission/packet-loss" || $0.name == "retransmission/congestion-loss" },
+                "\(findings.names)")
+    }
+
+    @Test("eight brief zero windows, each reopened ~1 ms later: recurrence shows a slow reader")
+    func recurringBriefStalls() throws {
+        var s = DiagnosisScript()
+        s.oneWay = 1_000_000
+        var t = s.handshake(at: 0, seenBy: [.client])
+        for _ in 0..<8 {
+            s.clientData(1000, at: t, seenBy: [.client])
+            s.serverAck(s.clientNext, at: t + s.oneWay + 10_000, window: 0, seenBy: [.client])
+            s.serverAck(s.clientNext, at: t + s.oneWay + 1_010_000, window: 509, seenBy: [.client])
+            t += 2 * s.oneWay + 1_100_000
+        }
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        let zero = try #require(findings.first { $0.kind == "zero-window" }, "\(findings.names)")
+        #expect(zero.cause == "receiver-slow")
+        #expect(zero.evidence["recurring"] == .bool(true))
+    }
+}
+
+/// FINs never acknowledged get reported (fin_retransmission's class).
+@Suite("Repeated FIN never acknowledged")
+struct DiagnosisRepeatedFINTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("a FIN at the ISN, sent before the SYN/ACK and again after it, never acknowledged: reported, out of window")
+    func finAtISN() throws {
+        var s = DiagnosisScript()
+        s.emit(Segment(fromClient: true, seq: s.clientISN, flags: 0x002, window: 64240,
+                       options: DiagnosisScript.synOptions(scale: 7)), at: 0, seenBy: [.client])
+        s.emit(Segment(fromClient: true, seq: s.clientISN, flags: 0x001, window: 64240), at: 50_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: s.serverISN, ack: s.clientISN &+ 1, flags: 0x012, window: 65160,
+                       options: DiagnosisScript.synOptions(scale: 7)), at: 60_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: true, seq: s.clientISN, ack: s.serverISN &+ 1, flags: 0x011, window: 502),
+               at: 70_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: false, seq: s.serverISN &+ 1, ack: 0, flags: 0x004, window: 0), at: 130_000_000,
+               seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        let fin = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(fin.sentence.contains("FIN (sent 2 times)"), "\(fin.sentence)")
+        #expect(fin.sentence.contains("out of window"))
+        #expect(fin.confidence <= 0.5)
+    }
+}

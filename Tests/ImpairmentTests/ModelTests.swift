@@ -29,10 +29,10 @@ struct ModelParsingTests {
 
     @Test("bad durations say what is wrong")
     func badDurations() {
-        #expect(throws: ValueParseError(kind: "duration", text: "20", reason: "a unit is needed (tc reads a bare number as microseconds for delay but nanoseconds for slot); expected a number and a unit (ns, us, ms, s), e.g. \"20ms\", \"1.5s\", \"250us\", \"0\"")) {
+        #expect(throws: ValueParseError(kind: "duration", text: "20", reason: "a unit is needed (tc reads a bare number as microseconds for delay but nanoseconds for slot); expected a number and a unit (ns, us, ms, s, min, h), e.g. \"20ms\", \"1.5s\", \"250us\", \"0\"")) {
             try Interval(parsing: "20")
         }
-        #expect(throws: ValueParseError(kind: "duration", text: "20xs", reason: "unknown unit \"xs\"; expected a number and a unit (ns, us, ms, s), e.g. \"20ms\", \"1.5s\", \"250us\", \"0\"")) {
+        #expect(throws: ValueParseError(kind: "duration", text: "20xs", reason: "unknown unit \"xs\"; expected a number and a unit (ns, us, ms, s, min, h), e.g. \"20ms\", \"1.5s\", \"250us\", \"0\"")) {
             try Interval(parsing: "20xs")
         }
         #expect(throws: ValueParseError.self) { try Interval(parsing: "1.5ns") }
@@ -78,7 +78,7 @@ struct ModelParsingTests {
         #expect(ByteCount(bytes: 16_384).description == "16KiB")
         #expect(ByteCount(bytes: 4 << 20).description == "4MiB")
         #expect(ByteCount(bytes: 1500).description == "1500")
-        #expect(throws: ValueParseError(kind: "size", text: "3 parsecs", reason: "unknown unit \"parsecs\"; expected a number of bytes with an optional unit, e.g. \"1500\", \"16KiB\", \"4MiB\"")) {
+        #expect(throws: ValueParseError(kind: "size", text: "3 parsecs", reason: "unknown unit \"parsecs\"; expected a number of bytes with an optional unit, e.g. \"1500\", \"16KiB\", \"4MiB\" (k, m, g, KB, MB, GB are 1024-based, as in tc)")) {
             try ByteCount(parsing: "3 parsecs")
         }
     }

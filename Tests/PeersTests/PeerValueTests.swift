@@ -1,11 +1,24 @@
+import Impairment
 import Peers
 import Testing
 
 @Suite("Peer values: durations, sizes, endpoints, JSON lines")
 struct PeerValueTests {
+    @Test("one grammar with the impairment model: MB is tc's 1024-based megabyte, m alone is refused (min or ms)")
+    func oneGrammar() throws {
+        #expect(try ByteSize(parsing: "4MB").bytes == ByteCount(parsing: "4MB").bytes)
+        #expect(try ByteSize(parsing: "4MB").bytes == 4 << 20)
+        #expect(throws: PeerValueError(kind: "duration", text: "2m", reason: "\"m\" is ambiguous: write min for minutes or ms for milliseconds")) {
+            try PeerDuration(parsing: "2m")
+        }
+        #expect(throws: ValueParseError(kind: "duration", text: "2m", reason: "\"m\" is ambiguous: write min for minutes or ms for milliseconds")) {
+            try Interval(parsing: "2m")
+        }
+    }
+
     @Test("durations", arguments: [
         ("100ms", UInt64(100_000_000)), ("1.5s", 1_500_000_000), ("250us", 250_000), ("250µs", 250_000),
-        ("0", 0), ("40ns", 40), ("2m", 120_000_000_000), (" 5ms ", 5_000_000), ("0.001s", 1_000_000),
+        ("0", 0), ("40ns", 40), ("2min", 120_000_000_000), (" 5ms ", 5_000_000), ("0.001s", 1_000_000),
     ])
     func durations(_ text: String, _ nanoseconds: UInt64) throws {
         #expect(try PeerDuration(parsing: text).nanoseconds == nanoseconds)
@@ -32,7 +45,7 @@ struct PeerValueTests {
 
     @Test("sizes", arguments: [
         ("1500", UInt64(1500)), ("16KiB", 16_384), ("4MiB", 4_194_304), ("64k", 65_536), ("1.5MiB", 1_572_864),
-        ("64kB", 64_000), ("1MB", 1_000_000), ("2GiB", 2_147_483_648), ("10B", 10),
+        ("64kB", 65_536), ("1MB", 1_048_576), ("2GiB", 2_147_483_648), ("10B", 10),
     ])
     func sizes(_ text: String, _ bytes: UInt64) throws {
         #expect(try ByteSize(parsing: text).bytes == bytes)

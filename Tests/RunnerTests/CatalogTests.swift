@@ -28,6 +28,12 @@ extension RunnerKernelTests {
             ("t3-rtt-jump", "retransmission/rtt-exceeds-rto"),
             ("t4-congestion", "retransmission/congestion-loss"),
             ("baseline-clean", nil),
+            // Issue #18: failures engineers chase (failure-modes.md, "Failures engineers chase").
+            ("f1-syn-dropped", "syn/unanswered"),
+            ("f1-syn-icmp-reject", "syn/rejected-by-icmp"),
+            ("f2-path-down", "connection-lost/peer-or-path-down"),
+            ("f2-conntrack-idle", "connection-lost/middlebox-state-expired"),
+            ("f3-listen-overflow", "syn/listen-queue-overflow"),
         ]
 
         @Test("one scenario per failure-modes.md row plus a clean baseline, each expecting its cause (and the look-alike's absence)")

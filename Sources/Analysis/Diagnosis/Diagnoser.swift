@@ -123,6 +123,8 @@ public enum Diagnoser {
         for group in context.groups {
             findings += context.diagnose(group)
         }
+        // Issue #18: the failure modes of Failures/ (one more pass over the files), the one hook.
+        findings = FailureDiagnosis.refine(findings, digests: digests)
         return order(findings)
     }
 

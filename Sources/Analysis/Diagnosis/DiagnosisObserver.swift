@@ -220,7 +220,15 @@ struct ConversationState: Sendable {
         // 5. The window this packet advertises, and probes of the peer's zero window. Once both
         // sides have sent their FIN no more data can flow: a zero window then is no flow control.
         if !syn && !(fwd.sentFIN && rev.sentFIN) {
+            let stallsBefore = fwd.window.stallCount
             trackWindow(f, fwd: &fwd)
+            if fwd.window.stallCount > stallsBefore, let last = fwd.window.stalls.indices.last {
+                // Data already sent beyond the new zero window's edge is in flight to a receiver
+                // with no room for it (seen here before the zero window, at a sender-side vantage).
+                let beyond = rev.sent.sent(from: fwd.window.stalls[last].edge)
+                fwd.window.stalls[last].overruns = beyond.count
+                fwd.window.stalls[last].firstOverrunFrame = beyond.oldestFrame
+            }
             if segment.window != 0 && !flags.contains(.zeroWindow) {
                 fwd.window.narrow.advertise(f.scaledWindow, segment: rev.largestSegment, frame: frameNumber, time: time)
             }
@@ -251,6 +259,12 @@ struct ConversationState: Sendable {
         if length > 0 && !syn {
             fwd.sentData = true
             fwd.largestSegment = max(fwd.largestSegment, length)
+            if rev.window.inStall, let last = rev.window.stalls.indices.last, !flags.contains(.zeroWindowProbe),
+               SeqNum.greaterOrEqual(seq, rev.window.stalls[last].edge) {
+                // Data beyond a zero window: the receiver has no room and drops it.
+                rev.window.stalls[last].overruns += 1
+                if rev.window.stalls[last].firstOverrunFrame == nil { rev.window.stalls[last].firstOverrunFrame = frameNumber }
+            }
             rev.window.narrow.senderSent(frame: frameNumber, time: time)
             let before = fwd.highSeq
             if flags.contains(.lostSegment) && fwd.seqKnown {
@@ -371,7 +385,7 @@ struct ConversationState: Sendable {
                 for position in rev.pendingCover.indices {
                     let index = rev.pendingCover[position]
                     let event = rev.retransmissions[index]
-                    if SeqNum.greaterOrEqual(ackNumber, event.seq &+ event.length &+ (event.fin ? 1 : 0)) {
+                    if SeqNum.greaterOrEqual(ackNumber, event.end) {
                         rev.retransmissions[index].coverAckFrame = f.frameNumber
                         rev.retransmissions[index].coverAckTime = time
                         rev.retransmissions[index].coverAckWindowZero = segment.window == 0
@@ -493,7 +507,8 @@ struct ConversationState: Sendable {
                 fwd.window.stallCount += 1
                 if fwd.window.stalls.count < 512 {
                     fwd.window.stalls.append(ZeroWindowStall(startFrame: f.frameNumber, startTime: f.timestamp,
-                                                             lastZeroFrame: f.frameNumber))
+                                                             lastZeroFrame: f.frameNumber,
+                                                             edge: segment.acknowledgmentNumber))
                 }
                 fwd.window.lastProbeTime = 0
             } else if let index = fwd.window.stalls.indices.last {
@@ -608,7 +623,8 @@ struct ConversationState: Sendable {
         for gap in fwd.gaps.suffix(16) where SeqNum.lessOrEqual(gap.from, seq) && SeqNum.lessThan(seq, gap.to) {
             event.lossSignal.insert(.gapAtVantage)
         }
-        let end = seq &+ length &+ (event.fin ? 1 : 0)
+        event.finAtISN = event.fin && fwd.synCount > 0 && seq == fwd.isn
+        let end = event.end
         event.peerAckedBefore = rev.ackKnown && SeqNum.greaterOrEqual(rev.ackValue, end)
         event.peerWindowZero = rev.window.inStall
         event.peerWindow = rev.window.lastScaledWindow

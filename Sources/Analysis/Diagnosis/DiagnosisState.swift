@@ -141,6 +141,21 @@ struct SentRing: Sendable {
         head = 0
     }
 
+    /// The segments sent at or beyond `seq` (newest first, up to 4096), and the oldest one's frame.
+    func sent(from seq: UInt32) -> (count: Int, oldestFrame: UInt64?) {
+        var found = 0
+        var oldest: UInt64?
+        var i = count - 1
+        while i >= 0 && found < 4096 {
+            let entry = storage[(head + i) & (storage.count - 1)]
+            guard SeqNum.greaterOrEqual(entry.seq, seq) else { break }
+            found += 1
+            oldest = entry.frame
+            i -= 1
+        }
+        return (found, oldest)
+    }
+
     /// The frame of one of the last `lookback` segments sent with IP ID `ipID`, if any.
     func frame(withIPID ipID: UInt16, lookback: Int = 64) -> UInt64? {
         var i = count - 1
@@ -267,6 +282,12 @@ struct RetransmissionEvent: Sendable {
     var ipID: UInt16
     var flags: AnalysisFlags
     var fin: Bool
+    /// A bare FIN carrying the SYN's own sequence number (the ISN): the SYN occupies that number,
+    /// so no valid ACK ever covers this FIN (an ACK of ISN + 1 acknowledges the SYN only).
+    var finAtISN = false
+
+    /// The sequence number an ACK must reach to cover this copy.
+    var end: UInt32 { seq &+ length &+ (fin ? (finAtISN ? 2 : 1) : 0) }
     /// The sender's highest sequence number sent before this copy (the recovery point).
     var senderHighSeq: UInt32 = 0
     /// The first copy this vantage saw, if any.
@@ -368,6 +389,12 @@ struct ZeroWindowStall: Sendable {
     var zeroReplies = 0
     var lastZeroFrame: UInt64
     var probeIntervals: [Int64] = []
+    /// The ACK number the zero window was advertised at: the window's right edge.
+    var edge: UInt32 = 0
+    /// Data segments the sender sent (or that arrived here) at or beyond that edge while the
+    /// window was zero: the receiver discards them, and they must be sent again.
+    var overruns = 0
+    var firstOverrunFrame: UInt64?
 }
 
 /// A receive window that fell below one of the sender's segments without reaching zero: the

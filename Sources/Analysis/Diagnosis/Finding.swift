@@ -11,6 +11,8 @@ public enum DiagnosisName {
         public static let captureArtifact = "capture-artifact"
         public static let reordering = "reordering"
         public static let keepAlive = "keep-alive"
+        // Issue #18 failure modes (Failures/).
+        public static let connectionLost = "connection-lost"
     }
 
     public enum Cause {
@@ -29,6 +31,11 @@ public enum DiagnosisName {
         public static let duplicatedCapture = "duplicated-capture"
         public static let pathReordering = "path-reordering"
         public static let benign = "benign"
+        // Issue #18 failure modes (Failures/).
+        public static let rejectedByICMP = "rejected-by-icmp"
+        public static let listenQueueOverflow = "listen-queue-overflow"
+        public static let peerOrPathDown = "peer-or-path-down"
+        public static let middleboxStateExpired = "middlebox-state-expired"
         /// Used with any kind when the evidence does not decide; the finding then carries a
         /// `missing` evidence field saying what would.
         public static let undetermined = "undetermined"
@@ -40,9 +47,12 @@ public enum DiagnosisName {
         "rst/refused-by-host", "rst/injected-by-middlebox", "rst/aborted-by-application",
         "rst/peer-has-no-connection", "rst/undetermined",
         "syn/duplicate-answered-with-challenge-ack", "syn/unanswered", "syn/undetermined",
+        "syn/rejected-by-icmp", "syn/listen-queue-overflow",   // issue #18 (Failures/)
         "retransmission/packet-loss", "retransmission/spurious-delayed-ack",
         "retransmission/rtt-exceeds-rto", "retransmission/congestion-loss", "retransmission/undetermined",
         "capture-artifact/duplicated-capture", "reordering/path-reordering", "keep-alive/benign",
+        // Issue #18 failure modes (Failures/).
+        "connection-lost/peer-or-path-down", "connection-lost/middlebox-state-expired", "connection-lost/undetermined",
     ]
 }
 

@@ -1,3 +1,4 @@
+import Values
 /// A minimal JSON writer with sorted object keys, so output is byte-for-byte deterministic
 /// without Foundation. The format is documented in docs/findings-schema.md.
 enum JSONValue {
@@ -61,24 +62,7 @@ enum JSONText {
     }
 
     static func quote(_ text: String, into out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        Values.JSONText.quote(text, into: &out)
     }
 
     /// A finite number with at most 6 decimals and no trailing zeros ("12.5", "0.041", "3").

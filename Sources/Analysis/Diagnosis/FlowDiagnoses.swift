@@ -225,14 +225,25 @@ extension DiagnosisContext {
 
         // Flow control that lasts a moment (the receiver not scheduled for a few µs) is not a
         // failure: every stall over, none longer than 2 RTTs (at least 1 ms), no probe.
+        // Unless it recurs (a slow reader shows itself by recurring stalls, however brief) or
+        // costs data (segments sent beyond the zero window were dropped and resent).
+        let overruns = stalls.reduce(0) { $0 + $1.overruns }
+        if overruns > 0 {
+            evidence["overrun_segments"] = .int(Int64(overruns))
+            if let frame = stalls.compactMap(\.firstOverrunFrame).first { evidence["first_overrun_frame"] = .int(Int64(frame)) }
+        }
+        let recurring = window.stallCount >= 3
+        if recurring { evidence["recurring"] = .bool(true) }
         let momentary = max((conversation.pathRTT ?? 0).timesSaturating(2), 1_000_000)
-        if !ongoing && probes == 0 && duration(longest) < momentary { return [] }
+        if !ongoing && probes == 0 && duration(longest) < momentary && !recurring && overruns == 0 && spuriousInStall == 0 {
+            return []
+        }
 
         let stoppedAtEnd = ongoing && (duration(lastStall) >= 1_000_000_000 || lastStall.probes >= 2)
         let longPause = stalls.first { $0.probes >= 3 || duration($0) >= 2_000_000_000 }
         let cause: String
         let confidence: Double
-        let sentence: String
+        var sentence: String
         var decisive: UInt64
         if stoppedAtEnd {
             cause = DiagnosisName.Cause.receiverStoppedReading
@@ -265,6 +276,18 @@ extension DiagnosisContext {
             sentence = "\(receiver)'s receive window hit zero just before the capture ends; whether it would reopen is not in the capture."
         }
         if decisive == 0 { decisive = firstStall.startFrame }
+        if overruns > 0 {
+            let plural = overruns == 1 ? "" : "s"
+            var edgeText = ""
+            // Relative to the sender's ISN, as tshark shows it, when the handshake was seen.
+            let sending = direction(primary, fromClient: !advertiserIsClient)
+            if let edge = stalls.first(where: { $0.overruns > 0 })?.edge, sending.synCount + sending.synAckCount > 0 {
+                edgeText = " (at or past its edge, relative sequence \(edge &- sending.isn))"
+            }
+            let overrunText: String = " \(sender) sent \(overruns) segment\(plural) beyond the zero window" + edgeText
+            sentence += overrunText + ", which \(receiver) had no room for and dropped: the retransmissions from that "
+                + "edge are this episode's consequence, not loss on the path."
+        }
         var related = stalls.prefix(32).map(\.startFrame) + stalls.prefix(32).compactMap(\.endFrame)
         related = Array(Set(related)).sorted()
         return [Finding(

@@ -340,7 +340,7 @@ extension DiagnosisContext {
             if sentBySender != nil { confidence += 0.05 }
             if record.senderHadUnackedPeerData { evidence["unread_data"] = .bool(true) }
             let when = prompt ? "right after \(peer)'s last segment" : "without being prompted by \(peer)"
-            sentence = "\(sender) tore the connection down with an RST \(when) — no FIN before it, sequence number at "
+            sentence = "\(sender) tore the connection down with an RST \(when) — no FIN of its own before it, sequence number at "
                 + "its next byte, \(viaTTL): the application aborted it (SO_LINGER 0, close with unread data, or a "
                 + "killed process), and \(peer) gets ECONNRESET."
         } else if answersAck && prompt, let contradiction = noConnectionContradiction(record, peer: peer, sender: sender,

@@ -165,6 +165,19 @@ extension DiagnosisContext {
             }
         }
 
+        /// The copy resends data that had gone beyond the receiver's zero window (at or past its
+        /// edge, first sent while it was zero): the receiver dropped it for want of room — the
+        /// zero-window episode's consequence, not loss on the path.
+        func overranZeroWindow(_ event: RetransmissionEvent) -> Bool {
+            let slack = pathRTT ?? 0
+            return receiving.window.stalls.contains { stall in
+                guard stall.overruns > 0, SeqNum.greaterOrEqual(event.seq, stall.edge), event.time >= stall.startTime
+                else { return false }
+                guard let sent = event.originalTime else { return event.seq == stall.edge }
+                return sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
+            }
+        }
+
         // Recovery episodes: a retransmission at or beyond the previous episode's recovery point
         // starts a new one.
         var episodes: [Episode] = []
@@ -188,7 +201,12 @@ extension DiagnosisContext {
             var onlyDupAcks = true
             var firstLost: RetransmissionEvent?
             var firstArrived: RetransmissionEvent?
+            var overran = 0
             for index in episode.events {
+                if overranZeroWindow(events[index]) {
+                    overran += 1
+                    continue
+                }
                 switch arrival(events[index]) {
                 case let .arrived(reason):
                     episode.arrived += 1
@@ -210,6 +228,10 @@ extension DiagnosisContext {
             episode.lossOnlyByDupAcksWithoutSACK = episode.lost > 0 && onlyDupAcks && !sackInUse
             if let resetTime, first.time >= resetTime.minusSaturating(1_000_000) {
                 continue  // after the connection was reset: a consequence, explained by the RST finding
+            }
+            if overran > 0 && episode.lost == 0 && episode.arrived == 0 {
+                outcome.absorbedByZeroWindow += episode.events.count
+                continue  // resends of data beyond a zero window: the zero-window finding explains them
             }
             if let lostEvent = firstLost {
                 // Loss: congestion when the RTT had risen before it.
@@ -316,10 +338,22 @@ extension DiagnosisContext {
                 }
             } else {
                 if first.fin {
-                    // FIN repeated: only worth a word when never answered at all.
-                    let silent = episode.events.allSatisfy { !events[$0].peerSpokeAfter && events[$0].coverAckFrame == nil }
-                    guard silent else { continue }
-                    if nearSender == false {
+                    // FIN repeated: worth a word when nothing ever acknowledged it (the close never
+                    // completed), whether the peer fell silent or answered other packets.
+                    guard episode.events.allSatisfy({ events[$0].coverAckFrame == nil }) else { continue }
+                    let silent = episode.events.allSatisfy { !events[$0].peerSpokeAfter }
+                    if !silent {
+                        // A FIN at the SYN's own sequence number (the ISN) lies below what the peer
+                        // expects (ISN + 1): out of window, so it is never acknowledged.
+                        let atISN = episode.events.contains { events[$0].finAtISN }
+                        // A FIN at the ISN is flagged from its first copy (it overlaps the SYN).
+                        let sent = episode.events.count + (events[episode.events[0]].finAtISN ? 0 : 1)
+                        episode.missing.append("why \(receiver.address), which answered other packets, never acknowledged "
+                                               + "\(sender.address)'s FIN (sent \(sent) times)"
+                                               + (atISN ? ": the FIN carries the SYN's own sequence number (the ISN), below "
+                                                  + "what \(receiver.address) expects, so it is out of window — "
+                                                  + "\(sender.address) closed before the handshake completed" : ""))
+                    } else if nearSender == false {
                         episode.missing.append("the FINs reached \(receiver.address)'s side (this capture) and it never "
                                                + "answered: a capture at the host itself, or its socket state, would tell "
                                                + "whether it is gone")

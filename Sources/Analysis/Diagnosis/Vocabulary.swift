@@ -15,6 +15,7 @@ public struct DiagnosisKind: RawRepresentable, Hashable, Sendable, Codable, Expr
     public static let captureArtifact = Self(DiagnosisName.Kind.captureArtifact)
     public static let reordering = Self(DiagnosisName.Kind.reordering)
     public static let keepAlive = Self(DiagnosisName.Kind.keepAlive)
+    public static let connectionLost = Self(DiagnosisName.Kind.connectionLost)
 }
 
 public struct DiagnosisCause: RawRepresentable, Hashable, Sendable, Codable, ExpressibleByStringLiteral, CustomStringConvertible {
@@ -39,6 +40,10 @@ public struct DiagnosisCause: RawRepresentable, Hashable, Sendable, Codable, Exp
     public static let duplicatedCapture = Self(DiagnosisName.Cause.duplicatedCapture)
     public static let pathReordering = Self(DiagnosisName.Cause.pathReordering)
     public static let benign = Self(DiagnosisName.Cause.benign)
+    public static let rejectedByICMP = Self(DiagnosisName.Cause.rejectedByICMP)
+    public static let listenQueueOverflow = Self(DiagnosisName.Cause.listenQueueOverflow)
+    public static let peerOrPathDown = Self(DiagnosisName.Cause.peerOrPathDown)
+    public static let middleboxStateExpired = Self(DiagnosisName.Cause.middleboxStateExpired)
     public static let undetermined = Self(DiagnosisName.Cause.undetermined)
 }
 

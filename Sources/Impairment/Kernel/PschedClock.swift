@@ -1,3 +1,4 @@
+import Values
 #if canImport(Glibc)
 import Glibc
 #endif

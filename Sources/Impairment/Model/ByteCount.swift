@@ -1,3 +1,4 @@
+import Values
 /// A size in bytes (a queue limit, a burst, a slot's byte budget).
 ///
 /// Text form: a decimal number and an optional unit, case-insensitive.
@@ -16,27 +17,18 @@ public struct ByteCount: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     public static func < (a: ByteCount, b: ByteCount) -> Bool { a.bytes < b.bytes }
 
-    private static let units: [(String, UInt64, UInt64)] = [  // (unit, multiplier, divisor)
-        ("", 1, 1), ("b", 1, 1),
-        ("kib", 1 << 10, 1), ("mib", 1 << 20, 1), ("gib", 1 << 30, 1),
-        ("k", 1 << 10, 1), ("kb", 1 << 10, 1), ("m", 1 << 20, 1), ("mb", 1 << 20, 1),
-        ("g", 1 << 30, 1), ("gb", 1 << 30, 1),
-        ("kbit", 1 << 10, 8), ("mbit", 1 << 20, 8), ("gbit", 1 << 30, 8),
-    ]
-
-    /// Reads a size such as "16KiB", "4MiB", "1500", "32kb" (see the type's documentation).
+    /// Reads a size such as "16KiB", "4MiB", "1500", "32kb" (`SizeUnits`: tc's 1024-based units).
     public init(parsing text: String) throws(ValueParseError) {
-        let example = "expected a number of bytes with an optional unit, e.g. \"1500\", \"16KiB\", \"4MiB\""
         guard let literal = DecimalLiteral(text), !literal.negative else {
-            throw ValueParseError(kind: "size", text: text, reason: example)
+            throw ValueParseError(kind: "size", text: text, reason: SizeUnits.expected)
         }
-        guard let unit = Self.units.first(where: { $0.0 == literal.unit.lowercased() }) else {
-            throw ValueParseError(kind: "size", text: text, reason: "unknown unit \"\(literal.unit)\"; \(example)")
+        guard let unit = SizeUnits.unit(literal.unit) else {
+            throw ValueParseError(kind: "size", text: text, reason: "unknown unit \"\(literal.unit)\"; \(SizeUnits.expected)")
         }
-        guard let scaled = literal.scaled(by: unit.1) else {
+        guard let scaled = literal.scaled(by: unit.multiplier) else {
             throw ValueParseError(kind: "size", text: text, reason: "too large")
         }
-        self.bytes = scaled / unit.2
+        self.bytes = scaled / unit.divisor
     }
 
     /// "1500", "16KiB", "4MiB": the largest binary unit that divides exactly.

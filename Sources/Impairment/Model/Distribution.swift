@@ -1,3 +1,4 @@
+import Values
 /// The shape of the random delay variation (netem's `distribution`).
 ///
 /// Each packet's delay is `delay + jitter × x`, where x is drawn from the distribution:

@@ -1,3 +1,4 @@
+import Values
 /// A length of time with nanosecond precision: a delay, a jitter, a slot length, a schedule time.
 ///
 /// Signed so that a negative value written by a user survives parsing and is reported by
@@ -37,17 +38,9 @@ public struct Interval: Sendable, Hashable, Comparable, Codable, CustomStringCon
         self.nanoseconds = s &* 1_000_000_000 &+ atto / 1_000_000_000
     }
 
-    private static let units: [(names: [String], ns: UInt64)] = [
-        (["ns", "nsec", "nsecs"], 1),
-        (["us", "µs", "usec", "usecs"], 1_000),
-        (["ms", "msec", "msecs"], 1_000_000),
-        (["s", "sec", "secs"], 1_000_000_000),
-        (["min"], 60_000_000_000),
-    ]
-
     /// Reads a duration such as "20ms", "1.5s", "250us", "0" (see the type's documentation).
     public init(parsing text: String) throws(ValueParseError) {
-        let example = "expected a number and a unit (ns, us, ms, s), e.g. \"20ms\", \"1.5s\", \"250us\", \"0\""
+        let example = DurationUnits.expected
         guard let literal = DecimalLiteral(text) else {
             throw ValueParseError(kind: "duration", text: text, reason: example)
         }
@@ -59,15 +52,15 @@ public struct Interval: Sendable, Hashable, Comparable, Codable, CustomStringCon
             self.nanoseconds = 0
             return
         }
-        let lower = literal.unit.lowercased()
-        guard let unit = Self.units.first(where: { $0.names.contains(lower) }) else {
-            throw ValueParseError(kind: "duration", text: text,
-                reason: "unknown unit \"\(literal.unit)\"; \(example)")
+        let perUnit: UInt64
+        switch DurationUnits.unit(literal.unit) {
+        case .success(let ns): perUnit = ns
+        case .failure(let refusal): throw ValueParseError(kind: "duration", text: text, reason: refusal.reason)
         }
-        guard literal.scalingIsExact(by: unit.ns) else {
+        guard literal.scalingIsExact(by: perUnit) else {
             throw ValueParseError(kind: "duration", text: text, reason: "finer than 1ns; \(example)")
         }
-        guard let magnitude = literal.scaled(by: unit.ns), magnitude <= UInt64(Int64.max) else {
+        guard let magnitude = literal.scaled(by: perUnit), magnitude <= UInt64(Int64.max) else {
             throw ValueParseError(kind: "duration", text: text, reason: "too large (at most about 292 years)")
         }
         self.nanoseconds = literal.negative ? -Int64(magnitude) : Int64(magnitude)

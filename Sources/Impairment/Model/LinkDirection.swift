@@ -1,3 +1,4 @@
+import Values
 /// Where an impairment sits: one direction of one link, written `from→to` (or `from->to`).
 ///
 /// `router→server` means the router's egress toward the server: the impairment is installed on

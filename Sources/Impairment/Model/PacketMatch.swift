@@ -1,3 +1,4 @@
+import Values
 /// Which packets an impairment applies to. Every field is optional; a nil field matches
 /// anything, and all given fields must match (AND).
 ///
@@ -47,6 +48,15 @@ public struct PacketMatch: Sendable, Hashable, Codable {
 
     /// True when no field restricts anything.
     public var isAny: Bool { self == .any }
+
+    /// The short names a scenario file and `faultline impair --action` both take, one vocabulary.
+    public static let shorthands: [(name: String, match: PacketMatch)] = [
+        ("any", .any), ("syn", .tcpSYN), ("data", .tcpData), ("pure-ack", .tcpPureACK),
+    ]
+
+    public static func shorthand(_ name: String) -> PacketMatch? {
+        shorthands.first { $0.name == name.lowercased() }?.match
+    }
 }
 
 public enum IPVersion: Int, Sendable, Hashable, Codable { case v4 = 4, v6 = 6 }

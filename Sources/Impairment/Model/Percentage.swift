@@ -1,3 +1,4 @@
+import Values
 /// A probability or a correlation, written in percent.
 ///
 /// Stored as the percent value as written (`1.5` for "1.5%"), so the kernel value is computed the

@@ -1,3 +1,4 @@
+import Values
 /// A data rate in bits per second.
 ///
 /// Text form follows tc (iproute2's `get_rate64`), suffixes case-insensitive:
