@@ -7,10 +7,12 @@
 // into libraries or test bundles): the dynamic loader runs it after the shared libraries'
 // constructors (none of which start a thread) and before main. The alternative, re-executing
 // the binary through a helper that unshares and then execs, costs a second load of the Swift
-// binary and its libraries on every command: measured here, `faultline --version` takes 9-12 ms
-// of which the unshare and the id maps below take ~0.1 ms (see the commit message). A
-// constructor also needs no second copy of argv/environ handling and leaves /proc/self/exe,
-// the pid and the parent unchanged (a lab's owner pid is what `faultline exec` finds it by).
+// binary and its libraries on every command. Measured here (2 cores, load ~13 from parallel
+// builds, mean of 50 each, the probe program is in the commit message): unshare + setgroups +
+// both id maps 160 µs; one fork+exec of the release `faultline --version` 71 ms (30-50 ms on a
+// quiet machine). A constructor also leaves /proc/self/exe, the pid and the parent unchanged
+// (a lab's owner pid is what `faultline exec` finds it by). Only `faultline exec` re-executes
+// itself: it must join a lab's namespace, not make one, and knows which only after parsing.
 //
 // Three cases:
 //  * FAULTLINE_JOIN_USERNS / FAULTLINE_JOIN_NETNS set (by `faultline exec`, which re-executes

@@ -155,7 +155,11 @@ extension Network {
     /// The cost: the network's traffic shares one CPU (the userspace bench's throughput drops;
     /// the catalog's few Mbit/s do not notice). Measured in `scripts/bench impairment --rootless`
     /// and in the catalog's reordering counts (README, "Without root").
+    ///
+    /// FAULTLINE_ROOTLESS_UNPINNED=1 leaves the senders where the scheduler puts them: only for
+    /// measuring what the pinning is worth (scripts/reorder-count).
     func keepFlowsOnOneCPU() throws(NetlinkError) {
+        if getenv("FAULTLINE_ROOTLESS_UNPINNED") != nil { return }
         // The last CPU this process may use: CPU 0 takes most of the machine's interrupts.
         let cpu = Rootless.allowedCPUs.last ?? 0
         for node in nodeNames {
