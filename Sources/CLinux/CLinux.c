@@ -16,6 +16,7 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <pthread.h>
 #include <net/if.h>
@@ -336,6 +337,19 @@ int fl_set_thread_fifo(int priority) {
     memset(&param, 0, sizeof param);
     param.sched_priority = priority;
     return pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);
+}
+int fl_set_thread_slice_ns(uint64_t ns) {
+    struct { uint32_t size; uint32_t policy; uint64_t flags; int32_t nice; uint32_t priority;
+             uint64_t runtime, deadline, period; uint32_t util_min, util_max; } attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.policy = 0;   // SCHED_OTHER
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    if (nice == -1 && errno != 0) nice = 0;
+    attr.nice = nice;
+    attr.runtime = ns;
+    return syscall(SYS_sched_setattr, 0, &attr, 0) == 0 ? 0 : errno;
 }
 int fl_set_thread_cpu(int cpu) {
     cpu_set_t set;

@@ -126,8 +126,8 @@ struct ImpairCommand: ParsableCommand {
         try net.keepFlowsInOrder()
         let failureFD = fl_eventfd(0)
         defer { close(failureFD) }
-        let options = UserspaceEngine.Options(decisionLogPath: decisionLog, realtimePriority: noRealtime || Rootless.isRootless ? nil : 20,
-                                              cpu: net.flowCPU, keepCPUsAwake: !noRealtime && !Rootless.isRootless,
+        let options = UserspaceEngine.Options(decisionLogPath: decisionLog, realtimePriority: noRealtime ? nil : 20,
+                                              cpu: net.flowCPU, keepCPUsAwake: !noRealtime,
                                               onFailure: { failure in
                                                   printError("faultline impair: \(failure)")
                                                   var one: UInt64 = 1

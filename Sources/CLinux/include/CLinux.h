@@ -139,6 +139,10 @@ int fl_packet_ring_read(struct fl_packet_ring *ring, uint16_t port, uint8_t *out
                         uint64_t *stamps, int max);
 
 int fl_set_thread_fifo(int priority);
+// The calling thread stays SCHED_OTHER (nice unchanged) with a custom EEVDF slice of `ns`
+// (sched_setattr's sched_runtime; the kernel clamps it to 0.1-100 ms; Linux 6.6+, a shorter
+// slice also preempts on wakeup since 6.12): no privilege needed. 0 on success, else the error number.
+int fl_set_thread_slice_ns(uint64_t ns);
 // Pins the calling thread to one CPU (-1: any CPU again); 0 on success, else the error number.
 int fl_set_thread_cpu(int cpu);
 
