@@ -18,8 +18,8 @@
 //  * FAULTLINE_JOIN_USERNS / FAULTLINE_JOIN_NETNS set (by `faultline exec`, which re-executes
 //    itself with them): join the lab's user namespace, then the node's network namespace (and
 //    FAULTLINE_JOIN_CPUS: the lab's CPUs), so that the command runs where the lab's processes run.
-//  * root in the initial user namespace, or already inside a user namespace (peers started by a
-//    rootless run, `unshare -Ur faultline ...`): nothing to do.
+//  * root in the initial user namespace, or root already inside a user namespace (peers started
+//    by a rootless run, `unshare -Ur faultline ...`): nothing to do.
 //  * otherwise (not root): unshare a user namespace, this uid mapped to 0 inside. With a range in
 //    /etc/subuid and /etc/subgid and newuidmap/newgidmap installed, inside ids 1..N map to that
 //    range (peers may run as distinct users); else only 0 is mapped and setgroups is denied.
@@ -209,10 +209,12 @@ static void faultline_enter_user_namespace(int argc, char **argv, char **envp) {
         free(u); free(n);
         return;
     }
-    if (!fl_in_initial_user_namespace()) { fl_userns_set_entry(FL_USERNS_INHERITED, 0, NULL, 0); return; }
     uid_t uid = geteuid();
     gid_t gid = getegid();
-    if (uid == 0) { fl_userns_set_entry(FL_USERNS_REAL_ROOT, 0, NULL, 0); return; }
+    if (uid == 0) {
+        fl_userns_set_entry(fl_in_initial_user_namespace() ? FL_USERNS_REAL_ROOT : FL_USERNS_INHERITED, 0, NULL, 0);
+        return;
+    }
     const char *wanted = getenv("FAULTLINE_ROOTLESS");
     if (wanted && strcmp(wanted, "0") == 0) { errno = 0; fail(FL_USERNS_SKIPPED, "FAULTLINE_ROOTLESS=0"); return; }
     if (argc > 1 && strcmp(argv[1], "exec") == 0) { errno = 0; fail(FL_USERNS_SKIPPED, "faultline exec joins a lab's namespace instead"); return; }

@@ -16,8 +16,8 @@ public enum Rootless {
     public enum Mode: Sendable, Equatable { case root, rootless, unprivileged }
 
     public static let mode: Mode = {
-        if fl_in_initial_user_namespace() == 0 { return .rootless }
-        return geteuid() == 0 ? .root : .unprivileged
+        guard geteuid() == 0 else { return .unprivileged }
+        return fl_in_initial_user_namespace() != 0 ? .root : .rootless
     }()
 
     public static var isRootless: Bool { mode == .rootless }

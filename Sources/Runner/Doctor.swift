@@ -40,6 +40,9 @@ public enum Doctor {
     public static let featureNames = ["netns", "veth", "netem", "tbf", "nfqueue", "nftables", "af_packet", "userns", "tshark",
                                       "user", "labs", "realtime", "cpu_wakeup"]
 
+    /// Features Faultline can do without (the rest stop it: exit 3).
+    static let fallbackFeatures: Set<String> = ["netem", "tbf", "userns", "tshark", "realtime", "cpu_wakeup"]
+
     public static func run() -> Report {
         var features: [Feature] = []
         if Rootless.mode == .unprivileged {
@@ -48,7 +51,7 @@ public enum Doctor {
             features.append(Feature(name: "netns", available: false, detail: "not probed: \(reason)",
                                     remedy: remedyForUserNamespaces, hasFallback: false))
             for name in featureNames.dropFirst() where name != "userns" && name != "tshark" && name != "user" {
-                features.append(Feature(name: name, available: false, detail: "not probed: no namespace to probe in", hasFallback: name != "veth"))
+                features.append(Feature(name: name, available: false, detail: "not probed: no namespace to probe in", hasFallback: fallbackFeatures.contains(name)))
             }
             features.append(probeUserNamespaces())
             features.append(probeTshark())
@@ -66,7 +69,7 @@ public enum Doctor {
             features.append(Feature(name: "netns", available: false, detail: error.description,
                                     remedy: "Faultline needs network namespaces (CONFIG_NET_NS), and root or a user namespace", hasFallback: false))
             for name in featureNames.dropFirst() where name != "user" {
-                features.append(Feature(name: name, available: false, detail: "not probed: no namespace to probe in", hasFallback: name != "veth"))
+                features.append(Feature(name: name, available: false, detail: "not probed: no namespace to probe in", hasFallback: fallbackFeatures.contains(name)))
             }
             features.append(probeUser())
             features.sort { featureNames.firstIndex(of: $0.name) ?? 99 < featureNames.firstIndex(of: $1.name) ?? 99 }
