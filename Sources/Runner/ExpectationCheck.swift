@@ -180,7 +180,7 @@ struct ExpectationChecker {
             case .failure(let why):
                 return ExpectationResult(source: source, expected: expected, found: why, passed: false)
             case .success(let actual):
-                return ExpectationResult(source: source, expected: expected, found: "\(field.rawValue) \(actual)",
+                return ExpectationResult(source: source, expected: expected, found: "\(field.rawValue) \(actual.readable)",
                                          passed: Self.compare(actual, comparison, value))
             }
         case .output(let process, let stream, let match):

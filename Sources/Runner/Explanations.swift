@@ -1,7 +1,7 @@
 /// `faultline explain KIND/CAUSE`: what a diagnosis means, what the wire shows, how to fix it,
 /// and the common myths about it, corrected. The content follows failure-modes.md (shared docs),
 /// including what was measured on Linux 6.18.
-public struct Explanation: Sendable, Hashable {
+public struct Explanation: Sendable, Hashable, Encodable {
     public var kind: String
     public var cause: String
     /// The failure-mode catalog row(s), e.g. "R2".
@@ -16,6 +16,24 @@ public struct Explanation: Sendable, Hashable {
     public var scenarios: [String]
 
     public var diagnosis: String { "\(kind)/\(cause)" }
+
+    private enum CodingKeys: String, CodingKey {
+        case diagnosis, kind, cause, rows, title, meaning, wire, fix, myths, scenarios
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(diagnosis, forKey: .diagnosis)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(cause, forKey: .cause)
+        try c.encode(rows, forKey: .rows)
+        try c.encode(title, forKey: .title)
+        try c.encode(meaning, forKey: .meaning)
+        try c.encode(wire, forKey: .wire)
+        try c.encode(fix, forKey: .fix)
+        try c.encode(myths, forKey: .myths)
+        try c.encode(scenarios, forKey: .scenarios)
+    }
 
     public var text: String {
         var out = "\(diagnosis)\(rows.isEmpty ? "" : "  (\(rows))") — \(title)\n\n"
@@ -55,15 +73,37 @@ public struct Explanation: Sendable, Hashable {
 }
 
 public enum Explanations {
+    /// A diagnosis as written by a user: `kind/cause` in any letter case, or a catalog code
+    /// (`R2`, `t1`, `ZW2`).
     public static func find(_ text: String) -> Explanation? {
-        all.first { $0.diagnosis == text }
+        let wanted = text.lowercased()
+        return all.first { $0.diagnosis == wanted } ?? all.first { !$0.rows.isEmpty && $0.rows.lowercased() == wanted }
     }
 
     public static func causes(of kind: String) -> [Explanation] {
-        all.filter { $0.kind == kind }
+        all.filter { $0.kind == kind.lowercased() }
     }
 
-    public static let all: [Explanation] = [
+    /// What the analyzer says when the evidence does not decide between a kind's causes.
+    static func undetermined(_ kind: String, _ what: String, causes: [String]) -> Explanation {
+        Explanation(
+            kind: kind, cause: "undetermined", rows: "",
+            title: "\(what), and the capture does not tell which cause",
+            meaning: "The analyzer saw \(what) but not the evidence that separates its causes (\(causes.joined(separator: ", "))). The finding's evidence has a `missing` field saying what would decide.",
+            wire: "Whatever the capture holds of it; typically only one vantage point, or the packets that would decide fell outside the capture (it started late, ended early, or was cut to the headers).",
+            fix: "Capture where the missing evidence is: at both ends (client and server), for the whole connection, with full TTLs and IP IDs. Then `faultline analyze client=c.pcapng server=s.pcapng` judges the vantages together.",
+            myths: [],
+            scenarios: [])
+    }
+
+    public static let all: [Explanation] = decided + [
+        undetermined("zero-window", "a zero window", causes: ["receiver-slow", "receiver-stopped-reading"]),
+        undetermined("rst", "a reset", causes: ["refused-by-host", "injected-by-middlebox", "aborted-by-application", "peer-has-no-connection"]),
+        undetermined("syn", "a SYN that went wrong", causes: ["duplicate-answered-with-challenge-ack", "unanswered"]),
+        undetermined("retransmission", "retransmissions", causes: ["packet-loss", "spurious-delayed-ack", "rtt-exceeds-rto", "congestion-loss"]),
+    ]
+
+    static let decided: [Explanation] = [
         Explanation(
             kind: "zero-window", cause: "receiver-slow", rows: "ZW1",
             title: "the receiving application reads, but slower than data arrives",

@@ -177,3 +177,101 @@ struct DiagnosisDelayedAckTests {
         #expect(!findings.contains { $0.cause == "rtt-exceeds-rto" })
     }
 }
+
+/// Pure ACKs lost in one direction, seen from both ends (issue #11 item 9).
+@Suite("ACK loss seen at two vantage points")
+struct DiagnosisAckLossTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("the server's ACKs leave its capture and never reach the client's; the client resends by timeout: ACK loss, with direction")
+    func ackLoss() throws {
+        var s = DiagnosisScript()
+        s.oneWay = 2_500_000
+        var t = s.handshake(at: 0)
+        for _ in 0..<5 {
+            let (seq, _) = s.clientData(1000, at: t)
+            s.serverAck(seq &+ 1000, at: t + s.oneWay + 10_000)
+            t += 2 * s.oneWay + 1_000_000
+        }
+        // Four segments; the server acknowledges each, but its ACKs are lost on the way back.
+        let first = s.clientNext
+        for index in 0..<4 {
+            let (seq, _) = s.clientData(1000, at: t + Int64(index) * 10_000)
+            s.serverAck(seq &+ 1000, at: t + s.oneWay + Int64(index) * 10_000 + 5_000, seenBy: [.server])
+        }
+        // RTO: the client resends the first; the server answers with a D-SACK, which arrives.
+        let resend = t + 200_000_000
+        s.emit(Segment(fromClient: true, seq: first, ack: s.serverNext, flags: 0x018, length: 1000, window: 502), at: resend)
+        s.serverAck(s.clientNext, at: resend + s.oneWay + 10_000, sack: [(first, first &+ 1000)])
+        let findings = try DiagnosisSyntheticTests.diagnose(s).findings
+        let finding = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(finding.cause == "packet-loss", "\(finding.sentence)")
+        #expect(finding.evidence["lost_packets"] == .string("acks"))
+        #expect(finding.sentence.contains("ACK loss"))
+        #expect(finding.evidence["lost_direction"] == .string("198.19.0.2 → 198.18.0.1"))
+        #expect(finding.evidence["acks_missing_at_sender_side"] == .int(4))
+        #expect(finding.confidence >= 0.8)
+        #expect(!findings.contains { $0.cause == "rtt-exceeds-rto" })
+    }
+
+    @Test("from the client's capture alone, the same run is not called ACK loss")
+    func oneVantageCannotTell() throws {
+        var s = DiagnosisScript()
+        s.oneWay = 2_500_000
+        var t = s.handshake(at: 0, seenBy: [.client])
+        for _ in 0..<5 {
+            let (seq, _) = s.clientData(1000, at: t, seenBy: [.client])
+            s.serverAck(seq &+ 1000, at: t + s.oneWay + 10_000, seenBy: [.client])
+            t += 2 * s.oneWay + 1_000_000
+        }
+        let first = s.clientNext
+        for index in 0..<4 { s.clientData(1000, at: t + Int64(index) * 10_000, seenBy: [.client]) }
+        let resend = t + 200_000_000
+        s.emit(Segment(fromClient: true, seq: first, ack: s.serverNext, flags: 0x018, length: 1000, window: 502), at: resend,
+               seenBy: [.client])
+        s.serverAck(s.clientNext, at: resend + s.oneWay + 10_000, sack: [(first, first &+ 1000)], seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        #expect(!findings.contains { $0.evidence["lost_packets"] == .string("acks") }, "\(findings.names)")
+    }
+}
+
+/// Several flows through one short queue (issue #11 item 10).
+@Suite("Congestion judged against the path's baseline, not a late flow's own")
+struct DiagnosisSharedQueueTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("a flow that starts with the queue already full: its loss is congestion-loss by the other flow's baseline")
+    func lateFlowInFullQueue() throws {
+        var early = DiagnosisScript()
+        var t = early.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisLossEvidenceTests.exchanges(&early, count: 4, from: t)
+        // The late flow: every round trip 9 ms (a standing queue), then a loss at the full queue.
+        var late = DiagnosisScript()
+        late.clientPort = 40001
+        late.clientISN = 7_000_000
+        late.clientNext = late.clientISN &+ 1
+        late.oneWay = 4_500_000
+        var u = late.handshake(at: 50_000_000, seenBy: [.client])
+        u = DiagnosisLossEvidenceTests.exchanges(&late, count: 8, from: u)
+        let first = late.clientNext
+        var ends: [UInt32] = []
+        for index in 0..<5 {
+            late.clientData(1000, at: u + Int64(index) * 10_000, seenBy: [.client])
+            ends.append(late.clientNext)
+        }
+        for index in 1...3 {
+            late.serverAck(first, at: u + late.oneWay + Int64(index) * 10_000, sack: [(first &+ 1000, ends[index])],
+                           seenBy: [.client])
+        }
+        let resend = u + 2 * late.oneWay + 50_000
+        late.emit(Segment(fromClient: true, seq: first, ack: late.serverNext, flags: 0x018, length: 1000, window: 502),
+                  at: resend, seenBy: [.client])
+        late.serverAck(late.clientNext, at: resend + late.oneWay + 10_000, seenBy: [.client])
+        early.merge(late)
+        let findings = try DiagnosisDefectTests.diagnose(early)
+        let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(loss.cause == "congestion-loss", "\(loss.sentence)")
+        #expect(loss.evidence["rtt_baseline_from"] != nil)
+        #expect(SentenceCheck.contradictions(loss).isEmpty)
+    }
+}

@@ -110,6 +110,11 @@ enum SentenceCheck {
         if text.contains("not a filling queue"), let inflation = finding.evidence["rtt_inflation"]?.doubleValue, inflation > 1.5 {
             found.append("says the RTT stayed flat, but rtt_inflation = \(inflation)")
         }
+        // ... and a path RTT far below the RTT "before it" says the queue had filled.
+        if text.contains("not a filling queue"), let path = finding.evidence["path_rtt_ms"]?.doubleValue,
+           let before = finding.evidence["rtt_before_loss_ms"]?.doubleValue, before >= 3 * path, before - path >= 2 {
+            found.append("says the RTT stayed flat, but rtt_before_loss_ms = \(before) against path_rtt_ms = \(path)")
+        }
         // A finding at <= 0.5 is uncertain and its text must say so.
         if finding.confidence <= 0.5 && finding.isFailure {
             if !Finding.uncertaintyMarkers.contains(where: { text.contains($0) }) {

@@ -21,14 +21,9 @@ extension DiagnosisContext {
         var reorderings: [ReorderEvent] = []
     }
 
-    private enum Arrival {
-        case arrived(String)
-        case lost(String, Double)
-        case unknown
-    }
 
     private enum EpisodeCause: Hashable {
-        case loss, congestion, delayedAck, rttAboveRTO, undetermined
+        case loss, congestion, delayedAck, rttAboveRTO, ackLoss, undetermined
     }
 
     private struct Episode {
@@ -57,8 +52,65 @@ extension DiagnosisContext {
         var dsackDelay: Int64?
         var retransmissionDelay: Int64?
         var receiverLimitedRTT = false
+        /// The RTT baseline came from the same hosts' other flows (this one's started inflated).
+        var baselineFromOtherFlows = false
         /// Only the lone last segment of a flight waited for its ACK (T2's shape).
         var loneTrailing = false
+        /// The receiver's ACKs seen at its side and missing at the sender's (see `AckLoss`).
+        var ackLoss: AckLoss?
+    }
+
+    /// ACKs lost on the return path, as two vantage points show it: the receiver-side capture saw
+    /// the receiver acknowledge the data before the sender's copy; the sender-side capture never
+    /// saw those ACKs; the sender's own packets all reached the receiver's side.
+    struct AckLoss {
+        var receiverVantage: String
+        /// The copy at the receiver's vantage, which the receiver had acknowledged before.
+        var ackedCopyFrame: UInt64
+        /// The receiver's packets seen leaving at its side and never seen at the sender's side.
+        var missingACKs: Int
+        var receiverPackets: Int
+        var senderPacketsMissing: Int
+    }
+
+    /// The smallest Karn-clean RTT of data from the same sender host to the same receiver host
+    /// over all flows of `member`'s vantage (handshake RTTs included): the path's own baseline.
+    func hostPairBaseline(_ member: GroupMember, fromClient: Bool) -> Int64? {
+        let here = conversation(member)
+        let senderIsHereClient = member.flipped ? !fromClient : fromClient
+        let senderAddress = (senderIsHereClient ? here.client : here.server).address
+        let receiverAddress = (senderIsHereClient ? here.server : here.client).address
+        var best: Int64?
+        for other in digests[member.vantage].conversations {
+            let samples: [Int64?]
+            if other.client.address == senderAddress && other.server.address == receiverAddress {
+                samples = [other.clientDir.rtt.minimumIfAny, other.shared.initialRTT > 0 ? other.shared.initialRTT : nil]
+            } else if other.server.address == senderAddress && other.client.address == receiverAddress {
+                samples = [other.serverDir.rtt.minimumIfAny, other.shared.initialRTT > 0 ? other.shared.initialRTT : nil]
+            } else {
+                continue
+            }
+            for case let sample? in samples where sample > 0 { best = min(best ?? sample, sample) }
+        }
+        return best
+    }
+
+    /// Looks for `AckLoss` evidence for `event` (seen at `primary`, on the sender's side).
+    func ackLossAcross(_ group: FlowGroup, fromClient: Bool, primary: GroupMember, event: RetransmissionEvent) -> AckLoss? {
+        guard !event.peerAckedBefore else { return nil }
+        for other in group.members where other.vantage != primary.vantage && nearSender(other, fromClient: fromClient) != true {
+            let there = direction(other, fromClient: fromClient)
+            guard let copy = there.retransmissions.first(where: { $0.seq == event.seq && $0.peerAckedBefore }) else { continue }
+            let receiverThere = direction(other, fromClient: !fromClient).packets
+            let receiverHere = direction(primary, fromClient: !fromClient).packets
+            let senderMissing = max(0, direction(primary, fromClient: fromClient).packets - there.packets)
+            // ACKs vanished between the captures; the sender's packets (nearly) all arrived.
+            guard receiverThere > receiverHere, senderMissing * 10 <= max(there.packets, 1) else { continue }
+            return AckLoss(receiverVantage: vantageName(other), ackedCopyFrame: copy.frame,
+                           missingACKs: receiverThere - receiverHere, receiverPackets: receiverThere,
+                           senderPacketsMissing: senderMissing)
+        }
+        return nil
     }
 
     /// The retransmitted segment was the last of a flight (sent within a round trip of the one
@@ -92,92 +144,9 @@ extension DiagnosisContext {
         guard !events.isEmpty else { return outcome }
         let sackInUse = (conversation.clientDir.sackPermitted && conversation.serverDir.sackPermitted) || receiving.sentSACK
         let pathRTT = conversation.pathRTT
-        // The shortest round trip seen at a sender-side capture: handshake or ACK samples.
-        let shortestRoundTrip: Int64? = [pathRTT, sending.rtt.minimumIfAny].compactMap { $0 }.min()
-
-        func arrival(_ event: RetransmissionEvent) -> Arrival {
-            if let sighting = event.crossVantage {
-                if sighting.originalArrived == true { return .arrived("the \(sighting.vantage) capture saw the original arrive") }
-                if sighting.originalArrived == false {
-                    // Its absence there counts only while that capture was listening.
-                    let sent = event.originalTime ?? event.time
-                    let window = digests.first(where: { $0.vantage == sighting.vantage })?.window
-                    switch window?.coverage(from: sent, to: sent.plusSaturating(pathRTT ?? 0)) {
-                    case .recorded:
-                        return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original", 0.95)
-                    case .packets:
-                        return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original "
-                                     + "(it records no capture window; its packets surround the moment)", 0.88)
-                    case .outside, .unknown, .none:
-                        break
-                    }
-                }
-            }
-            if event.dsackFrame != nil { return .arrived("a D-SACK reported the duplicate") }
-            if nearSender == true, let coverTime = event.coverAckTime, let roundTrip = shortestRoundTrip, roundTrip > 0,
-               coverTime.minusSaturating(event.time) < roundTrip / 2 {
-                return .arrived("the ACK covering it came \(JSONText.number(Stats.ms(coverTime.minusSaturating(event.time)))) ms after "
-                                + "the retransmission, sooner than a round trip (\(JSONText.number(Stats.ms(roundTrip))) ms)")
-            }
-            if event.peerAckedBefore { return .arrived("the peer had acknowledged it before this copy") }
-            if event.fin { return .unknown }
-            if nearSender == false {
-                if event.originalFrame == nil || event.lossSignal.contains(.gapAtVantage) {
-                    return .lost("this receiver-side capture never saw the original", 0.85)
-                }
-                if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
-                    return .lost("\(receiver.address) reported it missing although this capture saw it pass: dropped "
-                                 + "after the capture point, inside the receiving host", 0.75)
-                }
-                return .arrived("this receiver-side capture saw the original")
-            }
-            if event.coverAckMatchesRetransmissionOnly {
-                return .lost("the ACK ends where the resegmented retransmission ends, not where the original did", 0.8)
-            }
-            if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
-                return .lost(Self.dupAckLossReason(receiver), 0.85)
-            }
-            if event.lossSignal.contains(.gapAtVantage) && nearSender != true {
-                return .lost("this capture has a gap where the original should be", 0.7)
-            }
-            if sackInUse && event.coverAckFrame != nil && !event.fin {
-                return .lost("SACK was in use, yet no D-SACK reported a duplicate", 0.65)
-            }
-            if event.coverAckFrame == nil && !event.peerSpokeAfter && !event.fin && !receiverStalling(event) {
-                return .lost("never acknowledged, and \(receiver.address) sent nothing afterwards", 0.6)
-            }
-            return .unknown
-        }
-
-        /// The receiver had (nearly) closed its window: it was not keeping up before it fell silent.
-        func receiverStalling(_ event: RetransmissionEvent) -> Bool {
-            event.peerWindowZero || (event.peerWindow != 0xFFFF_FFFF && event.peerWindow < 2 * max(event.length, 536))
-                || receiving.window.windowFullFrames > 0
-        }
-
-        /// The original went out while the receiver's window was closed (or closing within a round
-        /// trip): data beyond the window is dropped by the receiver and must be resent.
-        func sentIntoZeroWindow(_ event: RetransmissionEvent) -> Bool {
-            guard let sent = event.originalTime else { return false }
-            let slack = pathRTT ?? 0
-            return receiving.window.stalls.contains { stall in
-                sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
-            }
-        }
-
-        /// The copy resends data that had gone beyond the receiver's zero window (at or past its
-        /// edge, first sent while it was zero): the receiver dropped it for want of room — the
-        /// zero-window episode's consequence, not loss on the path.
-        func overranZeroWindow(_ event: RetransmissionEvent) -> Bool {
-            let slack = pathRTT ?? 0
-            return receiving.window.stalls.contains { stall in
-                guard stall.overruns > 0, SeqNum.greaterOrEqual(event.seq, stall.edge), event.time >= stall.startTime
-                else { return false }
-                guard let sent = event.originalTime else { return event.seq == stall.edge }
-                return sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
-            }
-        }
-
+        let view = RetransmissionView(context: self, sending: sending, receiving: receiving, nearSender: nearSender,
+                                      receiver: receiver, sackInUse: sackInUse, pathRTT: pathRTT,
+                                      shortestRoundTrip: [pathRTT, sending.rtt.minimumIfAny].compactMap { $0 }.min())
         // Recovery episodes: a retransmission at or beyond the previous episode's recovery point
         // starts a new one.
         var episodes: [Episode] = []
@@ -203,11 +172,11 @@ extension DiagnosisContext {
             var firstArrived: RetransmissionEvent?
             var overran = 0
             for index in episode.events {
-                if overranZeroWindow(events[index]) {
+                if view.overranZeroWindow(events[index]) || view.probeInStall(events[index]) {
                     overran += 1
                     continue
                 }
-                switch arrival(events[index]) {
+                switch view.arrival(events[index]) {
                 case let .arrived(reason):
                     episode.arrived += 1
                     if firstArrived == nil { firstArrived = events[index] }
@@ -240,11 +209,19 @@ extension DiagnosisContext {
                 episode.rttMeasurable = nearSender != false && first.samplesBefore >= 4 && first.recentMedianBefore != nil
                 if let median = first.recentMedianBefore, var baseline = first.minRTTBefore {
                     if conversation.shared.initialRTT > 0 { baseline = min(baseline, conversation.shared.initialRTT) }
+                    // A flow that started while the queue was already full has an inflated baseline
+                    // of its own; the same hosts' other flows at this vantage show the path's.
+                    if let shared = hostPairBaseline(primary, fromClient: fromClient), shared < baseline {
+                        baseline = shared
+                        episode.baselineFromOtherFlows = true
+                    }
                     episode.rttBefore = median
                     episode.rttBaseline = baseline
                     // Sustained (most of the last samples, not one scheduling hiccup) and large
                     // (≥ 3× and ≥ 2 ms above the baseline): a queue that filled.
+                    // (Against the other flows' baseline: every sample of this flow was inflated.)
                     let sustained = first.recentInflatedBefore * 4 >= first.recentCountBefore * 3
+                        || (episode.baselineFromOtherFlows && (first.minRTTBefore ?? 0) >= baseline.timesSaturating(2))
                     let inflated = episode.rttMeasurable && sustained && median >= 3 * max(baseline, 1)
                         && median.minusSaturating(baseline) >= 2_000_000
                     // A receiver that keeps its window (nearly) full delays its ACKs too: that RTT
@@ -261,12 +238,21 @@ extension DiagnosisContext {
                 }
             } else if let event = firstArrived {
                 let zeroWindow = event.peerWindowZero || event.dsackWindowZero || event.coverAckWindowZero
-                    || sentIntoZeroWindow(event)
+                    || view.sentIntoZeroWindow(event) || view.probeOfFullWindow(event)
                 if zeroWindow {
                     outcome.absorbedByZeroWindow += episode.events.count
                     continue
                 }
                 if episode.events.allSatisfy({ events[$0].fin }) { continue }  // a repeated FIN that had arrived
+                if nearSender != false, let lost = ackLossAcross(group, fromClient: fromClient, primary: primary, event: event) {
+                    // The receiver's capture shows it acknowledging the data before the copy; the
+                    // sender's never shows those ACKs: they vanished on the return path.
+                    episode.cause = .ackLoss
+                    episode.ackLoss = lost
+                    episode.decisive = event.frame
+                    episodes[episodeIndex] = episode
+                    continue
+                }
                 if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
                     // Duplicate ACKs, then the original turned up after all: reordering.
                     let opened = event.originalTime ?? event.time
@@ -361,7 +347,7 @@ extension DiagnosisContext {
                         episode.missing.append("any packet from \(receiver.address) after the FIN, or a capture at its side, "
                                                + "to tell a lost path from a peer that is gone")
                     }
-                } else if episode.events.contains(where: { receiverStalling(events[$0]) })
+                } else if episode.events.contains(where: { view.receiverStalling(events[$0]) })
                             && episode.events.allSatisfy({ events[$0].coverAckFrame == nil && !events[$0].peerSpokeAfter }) {
                     episode.missing.append("\(receiver.address) had nearly closed its window (\(first.peerWindow) bytes) "
                                            + "before it fell silent: a capture at its side would tell a hung receiver from "
@@ -475,6 +461,9 @@ extension DiagnosisContext {
             if nearSender != false {
                 if let before = lead.rttBefore { evidence["rtt_before_loss_ms"] = .double(Stats.ms(before)) }
                 if let baseline = lead.rttBaseline { evidence["rtt_baseline_ms"] = .double(Stats.ms(baseline)) }
+                if lead.baselineFromOtherFlows {
+                    evidence["rtt_baseline_from"] = .string("other flows between the same hosts at this vantage")
+                }
                 if let before = lead.rttBefore, let baseline = lead.rttBaseline, baseline > 0 {
                     evidence["rtt_inflation"] = .double((Double(before) / Double(baseline) * 100).rounded() / 100)
                 }
@@ -515,7 +504,8 @@ extension DiagnosisContext {
                     confidence = min(confidence, 0.65)
                     text += "; the RTT had risen to \(JSONText.number(Stats.ms(before))) ms (\(JSONText.number(inflation))× its "
                         + "baseline) before it, so a filling queue (congestion) cannot be ruled out"
-                } else if lead.rttMeasurable, let before = lead.rttBefore {
+                } else if lead.rttMeasurable, let before = lead.rttBefore,
+                          pathRTT.map({ before < 3 * $0 || before.minusSaturating($0) < 2_000_000 }) ?? true {
                     text += "; the RTT stayed near \(JSONText.number(Stats.ms(before))) ms before it, so this is loss on the path, not a filling queue"
                 } else {
                     text += ": packet loss on the path"
@@ -570,6 +560,32 @@ extension DiagnosisContext {
                 + "after it was sent, far above the \(srtt.map { JSONText.number(Stats.ms($0)) } ?? "?") ms smoothed RTT "
                 + "the sender's RTO was computed from: the RTO fired first and the retransmission was spurious — the path's "
                 + "RTT jumped above the RTO."
+        case .ackLoss:
+            // Packet loss whose lost packets are the ACKs (the vocabulary has no cause of its own
+            // for it yet): `lost_packets` and `lost_direction` say which and where.
+            causeName = DiagnosisName.Cause.packetLoss
+            evidence["lost_packets"] = .string("acks")
+            let lead = episodes.first(where: { $0.ackLoss != nil }) ?? episodes[0]
+            let lost = lead.ackLoss
+            confidence = 0.85
+            if let lost {
+                evidence["lost_direction"] = .string("\(receiver.address) → \(sender.address)")
+                evidence["acks_missing_at_sender_side"] = .int(Int64(lost.missingACKs))
+                evidence["receiver_packets_at_receiver_side"] = .int(Int64(lost.receiverPackets))
+                evidence["acknowledged_before_copy_at"] = .string("\(lost.receiverVantage) frame \(lost.ackedCopyFrame)")
+                if lost.senderPacketsMissing > 0 { evidence["sender_packets_missing"] = .int(Int64(lost.senderPacketsMissing)) }
+                crossFrames[lost.receiverVantage, default: []].append(lost.ackedCopyFrame)
+            }
+            let dsacks = all.filter { events[$0].dsackFrame != nil }.count
+            if dsacks > 0 { evidence["dsacks"] = .int(Int64(dsacks)) }
+            let missing = lost.map { "\($0.missingACKs) of \(receiver.address)'s packets seen leaving at the \($0.receiverVantage) capture" }
+                ?? "\(receiver.address)'s ACKs"
+            sentence = "\(receiver) had acknowledged \(sender)'s data before the sender resent it (the "
+                + "\(lost?.receiverVantage ?? "receiver-side") capture shows it), but \(missing) never reached the "
+                + "\(vantageName(primary)) capture: ACK loss — the ACKs, not the data, were lost, on the path from "
+                + "\(receiver.address) to \(sender.address). "
+                + "The data arrived; \(retransmissions == 1 ? "the retransmission was" : "the \(retransmissions) retransmissions were") "
+                + "spurious" + (dsacks > 1 ? " (the D-SACKs say so)" : dsacks == 1 ? " (a D-SACK says so)" : "") + "."
         case .undetermined:
             causeName = DiagnosisName.Cause.undetermined
             severity = .minor
@@ -635,4 +651,127 @@ extension DiagnosisContext {
         if let resetTime, resetTime >= (first.originalTime ?? first.time) { return nil }
         return (run.count, last.time.minusSaturating(first.originalTime ?? first.time))
     }
+}
+
+/// One direction's retransmissions as one vantage saw them, with the context every per-segment
+/// judgement needs (did the original arrive? did it go beyond a closed window?).
+struct RetransmissionView {
+    let context: DiagnosisContext
+    let sending: DirectionState
+    let receiving: DirectionState
+    let nearSender: Bool?
+    let receiver: TCPEndpoint
+    let sackInUse: Bool
+    let pathRTT: Int64?
+    /// The shortest round trip seen at a sender-side capture: handshake or ACK samples.
+    let shortestRoundTrip: Int64?
+
+    var digests: [VantageDigest] { context.digests }
+
+    enum Arrival {
+        case arrived(String)
+        case lost(String, Double)
+        case unknown
+    }
+
+    func arrival(_ event: RetransmissionEvent) -> Arrival {
+        if let sighting = event.crossVantage {
+            if sighting.originalArrived == true { return .arrived("the \(sighting.vantage) capture saw the original arrive") }
+            if sighting.originalArrived == false {
+                // Its absence there counts only while that capture was listening.
+                let sent = event.originalTime ?? event.time
+                let window = digests.first(where: { $0.vantage == sighting.vantage })?.window
+                switch window?.coverage(from: sent, to: sent.plusSaturating(pathRTT ?? 0)) {
+                case .recorded:
+                    return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original", 0.95)
+                case .packets:
+                    return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original "
+                                 + "(it records no capture window; its packets surround the moment)", 0.88)
+                case .outside, .unknown, .none:
+                    break
+                }
+            }
+        }
+        if event.dsackFrame != nil { return .arrived("a D-SACK reported the duplicate") }
+        if nearSender == true, let coverTime = event.coverAckTime, let roundTrip = shortestRoundTrip, roundTrip > 0,
+           coverTime.minusSaturating(event.time) < roundTrip / 2 {
+            return .arrived("the ACK covering it came \(JSONText.number(Stats.ms(coverTime.minusSaturating(event.time)))) ms after "
+                            + "the retransmission, sooner than a round trip (\(JSONText.number(Stats.ms(roundTrip))) ms)")
+        }
+        if event.peerAckedBefore { return .arrived("the peer had acknowledged it before this copy") }
+        if event.fin { return .unknown }
+        if nearSender == false {
+            if event.originalFrame == nil || event.lossSignal.contains(.gapAtVantage) {
+                return .lost("this receiver-side capture never saw the original", 0.85)
+            }
+            if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
+                return .lost("\(receiver.address) reported it missing although this capture saw it pass: dropped "
+                             + "after the capture point, inside the receiving host", 0.75)
+            }
+            return .arrived("this receiver-side capture saw the original")
+        }
+        if event.coverAckMatchesRetransmissionOnly {
+            return .lost("the ACK ends where the resegmented retransmission ends, not where the original did", 0.8)
+        }
+        if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
+            return .lost(DiagnosisContext.dupAckLossReason(receiver), 0.85)
+        }
+        if event.lossSignal.contains(.gapAtVantage) && nearSender != true {
+            return .lost("this capture has a gap where the original should be", 0.7)
+        }
+        if sackInUse && event.coverAckFrame != nil && !event.fin {
+            return .lost("SACK was in use, yet no D-SACK reported a duplicate", 0.65)
+        }
+        if event.coverAckFrame == nil && !event.peerSpokeAfter && !event.fin && !receiverStalling(event) {
+            return .lost("never acknowledged, and \(receiver.address) sent nothing afterwards", 0.6)
+        }
+        return .unknown
+    }
+
+    /// The receiver had (nearly) closed its window: it was not keeping up before it fell silent.
+    func receiverStalling(_ event: RetransmissionEvent) -> Bool {
+        event.peerWindowZero || (event.peerWindow != 0xFFFF_FFFF && event.peerWindow < 2 * max(event.length, 536))
+            || receiving.window.windowFullFrames > 0
+    }
+
+    /// The original went out while the receiver's window was closed (or closing within a round
+    /// trip): data beyond the window is dropped by the receiver and must be resent.
+    func sentIntoZeroWindow(_ event: RetransmissionEvent) -> Bool {
+        guard let sent = event.originalTime else { return false }
+        let slack = pathRTT ?? 0
+        return receiving.window.stalls.contains { stall in
+            sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
+        }
+    }
+
+    /// The copy resends data that had gone beyond the receiver's zero window (at or past its
+    /// edge, first sent while it was zero): the receiver dropped it for want of room — the
+    /// zero-window episode's consequence, not loss on the path.
+    func overranZeroWindow(_ event: RetransmissionEvent) -> Bool {
+        let slack = pathRTT ?? 0
+        return receiving.window.stalls.contains { stall in
+            guard stall.overruns > 0, SeqNum.greaterOrEqual(event.seq, stall.edge), event.time >= stall.startTime
+            else { return false }
+            guard let sent = event.originalTime else { return event.seq == stall.edge }
+            return sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
+        }
+    }
+
+    /// A probe of data that had filled the receiver's window, while the receiver withheld its
+    /// ACK and then closed the window (a stall starting before the covering ACK plus a round
+    /// trip): the zero-window episode's own tail-loss probe, not an RTT jump.
+    func probeOfFullWindow(_ event: RetransmissionEvent) -> Bool {
+        guard event.originalFilledWindow, let sent = event.originalTime else { return false }
+        let until = (event.coverAckTime ?? event.time).plusSaturating(max(pathRTT ?? 0, 1_000_000).timesSaturating(2))
+        return receiving.window.stalls.contains { $0.startTime >= sent && $0.startTime <= until }
+    }
+
+    /// `probeOfFullWindow` where nothing but the absence of a D-SACK would call the original
+    /// lost (a receiver out of room need not answer a duplicate): no duplicate ACKs or SACK
+    /// hole at it, no gap, no other vantage that missed it.
+    func probeInStall(_ event: RetransmissionEvent) -> Bool {
+        guard probeOfFullWindow(event), event.lossSignal.isEmpty, !event.coverAckMatchesRetransmissionOnly else { return false }
+        return event.crossVantage?.originalArrived != false
+    }
+
 }
