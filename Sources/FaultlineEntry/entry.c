@@ -199,7 +199,8 @@ static void faultline_enter_user_namespace(int argc, char **argv, char **envp) {
     (void)envp;
     const char *joinUser = getenv("FAULTLINE_JOIN_USERNS");
     const char *joinNet = getenv("FAULTLINE_JOIN_NETNS");
-    if (joinUser && joinNet) {
+    // Only for `faultline exec` (what sets them): a stray variable moves no other command.
+    if (joinUser && joinNet && argc > 1 && strcmp(argv[1], "exec") == 0) {
         char *u = strdup(joinUser), *n = strdup(joinNet);
         unsetenv("FAULTLINE_JOIN_USERNS");
         unsetenv("FAULTLINE_JOIN_NETNS");
