@@ -94,15 +94,12 @@ struct AnalyzeCommand: ParsableCommand {
 
     func run() throws {
         var resolved: [String] = []
-        var stdinCopy: String?
-        defer { if let stdinCopy { unlink(stdinCopy) } }
         for argument in files {
             let capture = VantageCapture(argument: argument)
             if capture.path == "-" {
-                if stdinCopy == nil { stdinCopy = try Self.copyStandardInput() }
-                // --flags takes plain paths; the diagnosis names the vantage (stdin, or NAME of NAME=-).
-                let prefix = flags ? "" : argument == "-" ? "stdin=" : String(argument.dropLast(1))
-                resolved.append(prefix + (stdinCopy ?? "-"))
+                // Standard input is read as a stream (the reader takes '-'): memory follows the
+                // connections open at once, and --follow prints findings before the stream ends.
+                resolved.append(argument)
                 continue
             }
             if let problem = Self.notARegularFile(capture.path) {
@@ -125,36 +122,6 @@ struct AnalyzeCommand: ParsableCommand {
         case S_IFCHR, S_IFBLK: return "is a device; expected a capture file, or - to read standard input"
         default: return "is not a regular file; expected a capture file, or - to read standard input"
         }
-    }
-
-    /// Standard input, read to its end into an unlinked-on-exit temporary file.
-    static func copyStandardInput() throws -> String {
-        var template = Array("/tmp/faultline-stdin-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else {
-            printError("error: -: cannot make a temporary file for standard input: \(String(cString: strerror(errno)))")
-            throw ExitCode(3)
-        }
-        defer { close(fd) }
-        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if n == 0 { break }
-            if n < 0 {
-                if errno == EINTR { continue }
-                unlink(path)
-                printError("error: -: cannot read standard input: \(String(cString: strerror(errno)))")
-                throw ExitCode(2)
-            }
-            var offset = 0
-            while offset < n {
-                let w = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, n - offset) }
-                if w <= 0 { unlink(path); printError("error: -: cannot store standard input in \(path)"); throw ExitCode(3) }
-                offset += w
-            }
-        }
-        return path
     }
 
     /// A warning for frames of a link type the decoder does not know (they count for nothing).
@@ -278,6 +245,7 @@ struct AnalyzeCommand: ParsableCommand {
             output.flush()
             Self.printError("warning: \(capture.path): \(cut); analysed the \(analysis.frames) frames before it")
         }
+        Self.warnUnsupportedLinks(analysis, shownAs: capture.path)
         if ProcessInfo.processInfo.environment["FAULTLINE_RETIREMENT_STATS"] != nil {
             let counts = observer.inner.retirementCounts
             Self.printError("retirement: \(counts.retired) retired, \(counts.deferred) deferred to the end, "
