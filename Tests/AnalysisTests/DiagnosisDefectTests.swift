@@ -350,3 +350,68 @@ struct DiagnosisRepeatedFINTests {
         #expect(fin.confidence <= 0.5)
     }
 }
+
+/// A tail-loss probe at a full window while the receiver withholds its ACK (issue #11 item 12).
+@Suite("Tail-loss probe inside a zero-window episode")
+struct DiagnosisProbeInStallTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("the sender fills the window, probes the last segment, the receiver ACKs late and then closes: not rtt-exceeds-rto")
+    func probeAtFullWindow() throws {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        for _ in 0..<6 {
+            let (seq, _) = s.clientData(1000, at: t, seenBy: [.client])
+            s.serverAck(seq &+ 1000, at: t + s.oneWay + 10_000, window: 32, seenBy: [.client])
+            t += 2 * s.oneWay + 1_000_000
+        }
+        // Window 32 × 128 = 4096 bytes: four segments fill it (tshark: window full on the last).
+        var last: UInt32 = 0
+        for index in 0..<4 {
+            let size: UInt32 = index == 3 ? 1096 : 1000
+            let (seq, _) = s.clientData(size, at: t + Int64(index) * 10_000, seenBy: [.client])
+            last = seq
+        }
+        // The receiver withholds its ACK; after 40 ms the sender probes with the last segment.
+        s.emit(Segment(fromClient: true, seq: last, ack: s.serverNext, flags: 0x018, length: 1096, window: 502),
+               at: t + 40_000_000, seenBy: [.client])
+        // 300 ms later it acknowledges everything with a tiny window, then a zero window.
+        s.serverAck(s.clientNext, at: t + 300_000_000, window: 1, seenBy: [.client])
+        s.serverAck(s.clientNext, at: t + 300_100_000, window: 0, seenBy: [.client])
+        s.serverAck(s.clientNext, at: t + 900_000_000, window: 32, seenBy: [.client])
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        #expect(!findings.contains { $0.cause == "rtt-exceeds-rto" || $0.cause == "packet-loss" }, "\(findings.names)")
+        #expect(findings.contains { $0.kind == "zero-window" }, "\(findings.names)")
+    }
+}
+
+/// Jitter that delivers the FIN before the last data segment (issue #11 item 13).
+@Suite("FIN overtaking the last data segment")
+struct DiagnosisFINOvertakesTests {
+    typealias Segment = DiagnosisScript.Segment
+
+    @Test("at the receiver: FIN before the last segment, one duplicate ACK, then the segment: reordering, not loss")
+    func finBeforeLastSegment() throws {
+        var s = DiagnosisScript()
+        s.oneWay = 5_000_000
+        var t = s.handshake(at: 0, seenBy: [.server])
+        t = DiagnosisLossEvidenceTests.exchanges(&s, count: 4, from: t, seenBy: [.server])
+        s.clientData(1000, at: t, seenBy: [.server])
+        let lateSeq = s.clientNext
+        let lateID = s.clientIPID
+        s.clientIPID &+= 1
+        s.clientNext &+= 1000
+        // The FIN, sent after the last segment, arrives first; the server's duplicate ACK.
+        s.emit(Segment(fromClient: true, seq: s.clientNext, ack: s.serverNext, flags: 0x011, window: 502),
+               at: t + 20_000, seenBy: [.server])
+        let fin = s.clientNext
+        s.serverAck(lateSeq, at: t + s.oneWay + 30_000, sack: [(fin, fin &+ 1)], seenBy: [.server])
+        // The late segment (its IP ID before the FIN's), 300 µs later: no retransmission anywhere.
+        s.emit(Segment(fromClient: true, seq: lateSeq, ack: s.serverNext, flags: 0x018, length: 1000, window: 502,
+                       ipID: lateID), at: t + 330_000, seenBy: [.server])
+        s.serverAck(fin &+ 1, at: t + s.oneWay + 340_000, seenBy: [.server])
+        let findings = try DiagnosisSyntheticTests.diagnose(s, [.server]).findings
+        #expect(!findings.contains { $0.kind == "retransmission" }, "\(findings.names) \(findings.map(\.sentence))")
+        #expect(findings.contains { $0.name == "reordering/path-reordering" }, "\(findings.names)")
+    }
+}

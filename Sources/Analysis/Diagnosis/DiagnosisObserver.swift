@@ -110,42 +110,59 @@ struct ConversationState: Sendable {
         return rtt > 0 ? Swift.max(rtt.timesSaturating(4), 20_000_000) : 1_000_000_000
     }
 
-    // swiftlint:disable:next function_body_length cyclomatic_complexity
+    /// One packet of the conversation, in the named steps below (each O(1)).
+    @inline(__always)
     static func step(_ f: FrameAnalysis, fromClient: Bool, fwd: inout DirectionState, rev: inout DirectionState,
                      shared: inout SharedState) {
-        let segment = f.segment
-        let time = f.timestamp
-        let frameNumber = f.frameNumber
-        let flags = f.flags
-        let tcp = segment.flags
-        let syn = tcp.contains(.syn), ack = tcp.contains(.ack), rst = tcp.contains(.rst), fin = tcp.contains(.fin)
-        let length = segment.payloadLength
-        let seq = segment.sequenceNumber
-        let ttl = segment.ip.hopLimit
-        let ipID = segment.ip.identification
-
         // 1. A copy of a recent packet of this direction: the capture saw it twice.
-        // A SYN repeated after the handshake is a late duplicate on the path (R5), not a copy.
+        if recordIfCaptureCopy(f, fwd: &fwd, established: shared.established) { return }
+        // 2. Counters, TTL and IP ID behaviour; an RST is recorded and ends the step.
+        if countPacket(f, fromClient: fromClient, fwd: &fwd, rev: &rev, shared: &shared) { return }
+        // 3. Handshake, late SYNs and their answers.
+        trackHandshake(f, fromClient: fromClient, fwd: &fwd, rev: rev, shared: &shared)
+        // 4. What this packet acknowledges of the peer's data.
+        if f.segment.flags.contains(.ack) { acknowledge(f, fwd: &fwd, rev: &rev) }
+        // 5. The window this packet advertises, and probes of the peer's zero window.
+        trackWindowAndProbes(f, fwd: &fwd, rev: &rev)
+        // 6. Data: gaps, retransmissions, reordering; the sequence space it reaches.
+        trackData(f, fwd: &fwd, rev: &rev, shared: shared)
+        rememberLastPacket(f, fwd: &fwd, rev: &rev)
+    }
+
+    /// Step 1. A SYN repeated after the handshake is a late duplicate on the path (R5), not a copy.
+    @inline(__always)
+    static func recordIfCaptureCopy(_ f: FrameAnalysis, fwd: inout DirectionState, established: Bool) -> Bool {
+        let segment = f.segment
+        let syn = segment.flags.contains(.syn), ack = segment.flags.contains(.ack)
+        let ttl = segment.ip.hopLimit
         let fingerprint = RecentSignatures.fingerprint(segment)
-        if !(syn && !ack && shared.established),
-           let original = fwd.recent.copied(by: fingerprint, ipID: ipID, time: time, ttl: ttl) {
+        if !(syn && !ack && established),
+           let original = fwd.recent.copied(by: fingerprint, ipID: segment.ip.identification, time: f.timestamp, ttl: ttl) {
             fwd.copies += 1
-            if fwd.firstCopyFrame == 0 { fwd.firstCopyFrame = frameNumber }
-            if fwd.copyFrames.count < 64 { fwd.copyFrames.append(frameNumber) }
+            if fwd.firstCopyFrame == 0 { fwd.firstCopyFrame = f.frameNumber }
+            if fwd.copyFrames.count < 64 { fwd.copyFrames.append(f.frameNumber) }
             fwd.copyTTLDifferences.add(UInt8(clamping: abs(Int(original.ttl) - Int(ttl))))
             fwd.copyMaxDelay = max(fwd.copyMaxDelay, original.delay)
-            return
+            return true
         }
-        fwd.recent.insert(fingerprint, time: time, ttl: ttl)
+        fwd.recent.insert(fingerprint, time: f.timestamp, ttl: ttl)
+        return false
+    }
 
-        // 2. Counters, TTL and IP ID behaviour.
+    /// Step 2. Returns true for an RST (recorded here; nothing else of the step applies to it).
+    @inline(__always)
+    static func countPacket(_ f: FrameAnalysis, fromClient: Bool, fwd: inout DirectionState, rev: inout DirectionState,
+                            shared: inout SharedState) -> Bool {
+        let segment = f.segment
+        let rst = segment.flags.contains(.rst)
+        let ipID = segment.ip.identification
         if fwd.packets == 0 {
-            fwd.firstFrame = frameNumber
-            fwd.firstTime = time
+            fwd.firstFrame = f.frameNumber
+            fwd.firstTime = f.timestamp
         }
         fwd.packets += 1
-        fwd.lastFrame = frameNumber
-        fwd.lastTime = time
+        fwd.lastFrame = f.frameNumber
+        fwd.lastTime = f.timestamp
         if segment.ip.version == 4 {
             if ipID == 0 { fwd.ipIDZero += 1 }
             if fwd.ipIDKnown && !rst {
@@ -164,23 +181,34 @@ struct ConversationState: Sendable {
                 if rev.benignKeepAliveFrames.last == rev.lastPacketFrame { rev.benignKeepAliveFrames.removeLast() }
             }
             recordRST(f, fromClient: fromClient, fwd: fwd, rev: rev, shared: &shared)
-            fwd.lastPacketTime = time
-            fwd.lastPacketFrame = frameNumber
-            return
+            fwd.lastPacketTime = f.timestamp
+            fwd.lastPacketFrame = f.frameNumber
+            return true
         }
-        fwd.ttl.add(ttl)
+        fwd.ttl.add(segment.ip.hopLimit)
         if segment.ip.version == 4 {
             fwd.lastIPID = ipID
             fwd.ipIDKnown = true
         }
-        if !syn { fwd.onlySYN = false }
+        if !segment.flags.contains(.syn) { fwd.onlySYN = false }
+        return false
+    }
 
-        // 3. Handshake, late SYNs and their answers.
+    /// Step 3. Handshake (ISNs, SYN and SYN/ACK counts, Karn's flag), late SYNs and their answers.
+    @inline(__always)
+    static func trackHandshake(_ f: FrameAnalysis, fromClient: Bool, fwd: inout DirectionState, rev: DirectionState,
+                               shared: inout SharedState) {
+        let segment = f.segment
+        let time = f.timestamp
+        let frameNumber = f.frameNumber
+        let tcp = segment.flags
+        let syn = tcp.contains(.syn), ack = tcp.contains(.ack), fin = tcp.contains(.fin)
+        let seq = segment.sequenceNumber
         if let pending = shared.pendingLateSYN, shared.lateSYNs[pending].fromClient != fromClient {
             let delay = time &- shared.lateSYNs[pending].time
             shared.lateSYNs[pending].answerFrame = frameNumber
             shared.lateSYNs[pending].answerDelay = delay
-            shared.lateSYNs[pending].answerIsChallengeAck = ack && !syn && !fin && length == 0
+            shared.lateSYNs[pending].answerIsChallengeAck = ack && !syn && !fin && segment.payloadLength == 0
                 && delay <= 1_000_000_000
             shared.pendingLateSYN = nil
         }
@@ -220,13 +248,16 @@ struct ConversationState: Sendable {
             fwd.sentFIN = true
             fwd.finFrame = frameNumber
         }
+    }
 
-        // 4. What this packet acknowledges of the peer's data.
-        if ack { acknowledge(f, fwd: &fwd, rev: &rev) }
-
-        // 5. The window this packet advertises, and probes of the peer's zero window. Once both
-        // sides have sent their FIN no more data can flow: a zero window then is no flow control.
-        if !syn && !(fwd.sentFIN && rev.sentFIN) {
+    /// Step 5. Once both sides have sent their FIN no more data can flow: a zero window then is
+    /// no flow control, so the window is not followed any more.
+    @inline(__always)
+    static func trackWindowAndProbes(_ f: FrameAnalysis, fwd: inout DirectionState, rev: inout DirectionState) {
+        let segment = f.segment
+        let time = f.timestamp
+        let flags = f.flags
+        if !segment.flags.contains(.syn) && !(fwd.sentFIN && rev.sentFIN) {
             let stallsBefore = fwd.window.stallCount
             trackWindow(f, fwd: &fwd)
             if fwd.window.stallCount > stallsBefore, let last = fwd.window.stalls.indices.last {
@@ -237,7 +268,7 @@ struct ConversationState: Sendable {
                 fwd.window.stalls[last].firstOverrunFrame = beyond.oldestFrame
             }
             if segment.window != 0 && !flags.contains(.zeroWindow) {
-                fwd.window.narrow.advertise(f.scaledWindow, segment: rev.largestSegment, frame: frameNumber, time: time)
+                fwd.window.narrow.advertise(f.scaledWindow, segment: rev.largestSegment, frame: f.frameNumber, time: time)
             }
         }
         fwd.lastWasKeepAlive = false
@@ -253,16 +284,26 @@ struct ConversationState: Sendable {
             } else if flags.contains(.keepAlive) {
                 fwd.benignKeepAlives += 1
                 fwd.lastWasKeepAlive = true
-                if fwd.benignKeepAliveFrames.count < 16 { fwd.benignKeepAliveFrames.append(frameNumber) }
+                if fwd.benignKeepAliveFrames.count < 16 { fwd.benignKeepAliveFrames.append(f.frameNumber) }
             }
         }
         if flags.contains(.windowFull) {
             rev.window.windowFullFrames += 1
-            if rev.window.firstWindowFullFrame == nil { rev.window.firstWindowFullFrame = frameNumber }
+            if rev.window.firstWindowFullFrame == nil { rev.window.firstWindowFullFrame = f.frameNumber }
         }
+    }
 
-        // 6. Data: gaps, retransmissions, reordering.
-        let occupies = length > 0 || syn || fin
+    /// Step 6. Data (and FINs): zero-window overruns, gaps, retransmissions, reordering, and the
+    /// highest sequence number the direction reached.
+    @inline(__always)
+    static func trackData(_ f: FrameAnalysis, fwd: inout DirectionState, rev: inout DirectionState, shared: SharedState) {
+        let segment = f.segment
+        let flags = f.flags
+        let tcp = segment.flags
+        let syn = tcp.contains(.syn), fin = tcp.contains(.fin)
+        let length = segment.payloadLength
+        let seq = segment.sequenceNumber
+        let ipID = segment.ip.identification
         if length > 0 && !syn {
             fwd.sentData = true
             fwd.largestSegment = max(fwd.largestSegment, length)
@@ -270,18 +311,10 @@ struct ConversationState: Sendable {
                SeqNum.greaterOrEqual(seq, rev.window.stalls[last].edge) {
                 // Data beyond a zero window: the receiver has no room and drops it.
                 rev.window.stalls[last].overruns += 1
-                if rev.window.stalls[last].firstOverrunFrame == nil { rev.window.stalls[last].firstOverrunFrame = frameNumber }
+                if rev.window.stalls[last].firstOverrunFrame == nil { rev.window.stalls[last].firstOverrunFrame = f.frameNumber }
             }
-            rev.window.narrow.senderSent(frame: frameNumber, time: time)
-            let before = fwd.highSeq
-            if flags.contains(.lostSegment) && fwd.seqKnown {
-                fwd.gapCount += 1
-                if fwd.gaps.count < 256 {
-                    fwd.gaps.append(CaptureGap(from: before, to: seq, frame: frameNumber, time: time, gapIPID: ipID,
-                                               beforeIPID: fwd.lastDataIPID, beforeIPIDKnown: fwd.lastDataIPIDKnown,
-                                               gapTSval: segment.options.hasTimestamp ? segment.options.timestampValue : nil))
-                }
-            }
+            rev.window.narrow.senderSent(frame: f.frameNumber, time: f.timestamp)
+            recordGap(f, fwd: &fwd)
             let resent = !flags.intersection([.retransmission, .fastRetransmission, .spuriousRetransmission, .outOfOrder]).isEmpty
                 && !flags.contains(.keepAlive) && !flags.contains(.zeroWindowProbe)
             if resent && fwd.seqKnown {
@@ -289,15 +322,19 @@ struct ConversationState: Sendable {
                     recordRetransmission(f, fwd: &fwd, rev: &rev)
                 }
             }
-            fwd.sent.push(SentSegment(seq: seq, length: length, ipID: ipID, frame: frameNumber, time: time),
+            fwd.sent.push(SentSegment(seq: seq, length: length, ipID: ipID, frame: f.frameNumber, time: f.timestamp,
+                                      filledWindow: flags.contains(.windowFull)),
                           peerAck: rev.ackValue, peerAckKnown: rev.ackKnown)
             fwd.dataPackets += 1
             fwd.lastDataIPID = ipID
             fwd.lastDataIPIDKnown = segment.ip.version == 4
         } else if fin && length == 0 && flags.contains(.retransmission) && fwd.seqKnown {
             recordRetransmission(f, fwd: &fwd, rev: &rev)
+        } else if fin && !syn {
+            // A FIN can reveal a gap too (the path delivered it before the last data segment).
+            recordGap(f, fwd: &fwd)
         }
-        if occupies {
+        if length > 0 || syn || fin {
             let end = seq &+ length &+ (syn ? 1 : 0) &+ (fin ? 1 : 0)
             if !fwd.seqKnown || SeqNum.greaterThan(end, fwd.highSeq) {
                 fwd.highSeq = end
@@ -307,18 +344,25 @@ struct ConversationState: Sendable {
             fwd.highSeq = seq
             fwd.seqKnown = true
         }
+    }
+
+    /// The peer's retransmissions now have an answer of some kind; this packet is the direction's last.
+    @inline(__always)
+    static func rememberLastPacket(_ f: FrameAnalysis, fwd: inout DirectionState, rev: inout DirectionState) {
         if rev.spokeCursor < rev.retransmissions.count {
             for index in rev.spokeCursor..<rev.retransmissions.count { rev.retransmissions[index].peerSpokeAfter = true }
             rev.spokeCursor = rev.retransmissions.count
         }
-
-        fwd.lastPacketTime = time
-        fwd.lastPacketFrame = frameNumber
+        let segment = f.segment
+        let tcp = segment.flags
+        let occupied = segment.payloadLength &+ (tcp.contains(.syn) ? 1 : 0) &+ (tcp.contains(.fin) ? 1 : 0)
+        fwd.lastPacketTime = f.timestamp
+        fwd.lastPacketFrame = f.frameNumber
         fwd.lastPacketAck = segment.acknowledgmentNumber
-        fwd.lastPacketSeqEnd = seq &+ length &+ (syn ? 1 : 0) &+ (fin ? 1 : 0)
-        fwd.lastPacketSeq = seq
+        fwd.lastPacketSeqEnd = segment.sequenceNumber &+ occupied
+        fwd.lastPacketSeq = segment.sequenceNumber
         fwd.lastPacketTTL = segment.ip.hopLimit
-        fwd.lastPacketHadACK = ack
+        fwd.lastPacketHadACK = tcp.contains(.ack)
         fwd.lastPacketFlags = tcp
     }
 
@@ -540,6 +584,19 @@ struct ConversationState: Sendable {
         fwd.window.lastScaledWindow = f.scaledWindow
     }
 
+    /// A hole in this vantage's view of the direction's sequence space, revealed by `f` (tshark's
+    /// lost_segment flag on it): data or a FIN beyond the highest sequence number seen.
+    static func recordGap(_ f: FrameAnalysis, fwd: inout DirectionState) {
+        guard f.flags.contains(.lostSegment) && fwd.seqKnown else { return }
+        let segment = f.segment
+        fwd.gapCount += 1
+        guard fwd.gaps.count < 256 else { return }
+        fwd.gaps.append(CaptureGap(from: fwd.highSeq, to: segment.sequenceNumber, frame: f.frameNumber, time: f.timestamp,
+                                   gapIPID: segment.ip.identification, beforeIPID: fwd.lastDataIPID,
+                                   beforeIPIDKnown: fwd.lastDataIPIDKnown,
+                                   gapTSval: segment.options.hasTimestamp ? segment.options.timestampValue : nil))
+    }
+
     /// A re-sent-looking segment that fills a gap this vantage saw, arriving as the late original:
     /// its IP ID falls between those around the gap (the sender numbered it before the segment that
     /// revealed the gap), or it arrives within a quarter of the path RTT.
@@ -606,6 +663,8 @@ struct ConversationState: Sendable {
             event.originalTime = copies.oldest.time
             event.originalIPID = copies.oldest.ipID
             event.originalLength = copies.oldest.length
+            // Any copy in the flight that filled the window counts: the probe resends the last one.
+            event.originalFilledWindow = copies.oldest.filledWindow || copies.newest.filledWindow
             event.earlierCopies = copies.count
             event.previousSegmentTime = fwd.sent.copies(covering: copies.oldest.seq &- 1, before: copies.oldest.frame)?.newest.time
         }

@@ -102,6 +102,8 @@ struct SentSegment: Sendable {
     var ipID: UInt16
     var frame: UInt64
     var time: Int64
+    /// tshark flagged it window-full: it filled the receiver's advertised window.
+    var filledWindow = false
 }
 
 /// Recent data segments of one direction: a ring that grows (up to `limit`) only while the
@@ -295,6 +297,8 @@ struct RetransmissionEvent: Sendable {
     var originalTime: Int64?
     var originalIPID: UInt16?
     var originalLength: UInt32?
+    /// The original filled the receiver's window (tshark's window-full flag).
+    var originalFilledWindow = false
     /// Copies seen before this one.
     var earlierCopies = 0
     var tsharkRTO: Int64?

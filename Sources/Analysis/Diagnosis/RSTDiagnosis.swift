@@ -147,53 +147,14 @@ extension DiagnosisContext {
         }
 
         // Other vantage points: did the sender's side see this RST leave?
-        var sentBySender: GroupMember?
-        var sentFrame: UInt64?
-        var absentAtSender: (vantage: Int, member: GroupMember?, coverage: CaptureWindow.Coverage)?
-        // A capture nearer the sender that does not show the RST but cannot say it was listening.
-        var silentSenderSide: String?
-        for (index, digest) in digests.enumerated() where !cluster.contains(where: { $0.member.vantage == index }) {
-            let member = group.members.first(where: { $0.vantage == index })
-            let seenThere: RSTRecord? = member.flatMap { member in
-                conversation(member).shared.rsts.first(where: { other in
-                    (member.flipped ? !other.fromClient : other.fromClient) == senderIsClient
-                        && other.seq == record.seq && other.hasACK == record.hasACK
-                })
-            }
-            if let seenThere, let member {
-                sentBySender = member
-                sentFrame = seenThere.frame
-                continue
-            }
-            // Absence counts only where the capture is nearer the sender and was listening when
-            // the RST, had the sender sent it, passed it: within a round trip before it arrived here.
-            guard nearerToSender(vantage: index, member: member, than: primary.member, sender: sender,
-                                 senderIsClient: senderIsClient) else { continue }
-            let passed = record.time.minusSaturating(max(primaryConversation.pathRTT ?? 0, 0))
-            let coverage = digest.window.coverage(from: passed, to: record.time)
-            switch coverage {
-            case .recorded:
-                absentAtSender = (index, member, coverage)
-            case .packets:
-                caveats.append("the \(digest.vantage) capture does not record when it was listening; its own packets "
-                               + "surround the RST's time, so it was running then as far as they show")
-                absentAtSender = (index, member, coverage)
-            case .outside:
-                missing.append("the \(digest.vantage) capture, nearer \(sender.address), was not listening when the RST "
-                               + "passed (its recorded window excludes that moment)")
-            case .unknown:
-                silentSenderSide = digest.vantage
-                caveats.append("the \(digest.vantage) capture, nearer \(sender.address), does not show this RST, but it does "
-                               + "not record when it was listening and none of its packets surround the RST's time: "
-                               + "the capture window is unknown; had it been listening, a middlebox forged the RST")
-            }
-        }
-        for sighting in cluster where sighting.member.vantage != primary.member.vantage
-            && (nearSender(sighting.member, fromClient: senderIsClient) == true
-                || (ttlOrdered && sighting.record.ttl > primary.record.ttl)) {
-            sentBySender = sighting.member
-            sentFrame = sighting.record.frame
-        }
+        let sides = senderSideSightings(of: primary, in: cluster, group: group, sender: sender, senderIsClient: senderIsClient,
+                                        ttlOrdered: ttlOrdered)
+        let sentBySender = sides.sentBy
+        let sentFrame = sides.sentFrame
+        let absentAtSender = sides.absent
+        let silentSenderSide = sides.silent
+        caveats += sides.caveats
+        missing += sides.missing
         if let sentBySender {
             evidence["seen_leaving_sender_at"] = .string(vantageName(sentBySender))
         }
@@ -420,6 +381,69 @@ extension DiagnosisContext {
         if let clause = consequence.clause { sentence += " " + clause }
         return Finding(kind: DiagnosisName.Kind.rst, cause: cause, flow: group.flow, vantage: vantages, frames: frames,
                        evidence: evidence, confidence: confidence, severity: consequence.severity, sentence: sentence)
+    }
+
+    /// What the captures other than the RST's own say of it: one nearer the sender saw it leave
+    /// (the host sent it), or was listening and never saw it (absent: forged), or cannot say.
+    private struct SenderSideSightings {
+        var sentBy: GroupMember?
+        var sentFrame: UInt64?
+        var absent: (vantage: Int, member: GroupMember?, coverage: CaptureWindow.Coverage)?
+        /// A capture nearer the sender that does not show the RST but cannot say it was listening.
+        var silent: String?
+        var caveats: [String] = []
+        var missing: [String] = []
+    }
+
+    // swiftlint:disable:next function_parameter_count
+    private func senderSideSightings(of primary: RSTSighting, in cluster: [RSTSighting], group: FlowGroup,
+                                     sender: TCPEndpoint, senderIsClient: Bool, ttlOrdered: Bool) -> SenderSideSightings {
+        var result = SenderSideSightings()
+        let record = primary.record
+        let primaryConversation = conversation(primary.member)
+        for (index, digest) in digests.enumerated() where !cluster.contains(where: { $0.member.vantage == index }) {
+            let member = group.members.first(where: { $0.vantage == index })
+            let seenThere: RSTRecord? = member.flatMap { member in
+                conversation(member).shared.rsts.first(where: { other in
+                    (member.flipped ? !other.fromClient : other.fromClient) == senderIsClient
+                        && other.seq == record.seq && other.hasACK == record.hasACK
+                })
+            }
+            if let seenThere, let member {
+                result.sentBy = member
+                result.sentFrame = seenThere.frame
+                continue
+            }
+            // Absence counts only where the capture is nearer the sender and was listening when
+            // the RST, had the sender sent it, passed it: within a round trip before it arrived here.
+            guard nearerToSender(vantage: index, member: member, than: primary.member, sender: sender,
+                                 senderIsClient: senderIsClient) else { continue }
+            let passed = record.time.minusSaturating(max(primaryConversation.pathRTT ?? 0, 0))
+            let coverage = digest.window.coverage(from: passed, to: record.time)
+            switch coverage {
+            case .recorded:
+                result.absent = (index, member, coverage)
+            case .packets:
+                result.caveats.append("the \(digest.vantage) capture does not record when it was listening; its own packets "
+                                      + "surround the RST's time, so it was running then as far as they show")
+                result.absent = (index, member, coverage)
+            case .outside:
+                result.missing.append("the \(digest.vantage) capture, nearer \(sender.address), was not listening when the "
+                                      + "RST passed (its recorded window excludes that moment)")
+            case .unknown:
+                result.silent = digest.vantage
+                result.caveats.append("the \(digest.vantage) capture, nearer \(sender.address), does not show this RST, but "
+                                      + "it does not record when it was listening and none of its packets surround the RST's "
+                                      + "time: the capture window is unknown; had it been listening, a middlebox forged the RST")
+            }
+        }
+        for sighting in cluster where sighting.member.vantage != primary.member.vantage
+            && (nearSender(sighting.member, fromClient: senderIsClient) == true
+                || (ttlOrdered && sighting.record.ttl > primary.record.ttl)) {
+            result.sentBy = sighting.member
+            result.sentFrame = sighting.record.frame
+        }
+        return result
     }
 
     /// "TTL 245, as all 4 of X's other packets" — or as many as really match, and from which stack.

@@ -21,11 +21,6 @@ extension DiagnosisContext {
         var reorderings: [ReorderEvent] = []
     }
 
-    private enum Arrival {
-        case arrived(String)
-        case lost(String, Double)
-        case unknown
-    }
 
     private enum EpisodeCause: Hashable {
         case loss, congestion, delayedAck, rttAboveRTO, ackLoss, undetermined
@@ -149,92 +144,9 @@ extension DiagnosisContext {
         guard !events.isEmpty else { return outcome }
         let sackInUse = (conversation.clientDir.sackPermitted && conversation.serverDir.sackPermitted) || receiving.sentSACK
         let pathRTT = conversation.pathRTT
-        // The shortest round trip seen at a sender-side capture: handshake or ACK samples.
-        let shortestRoundTrip: Int64? = [pathRTT, sending.rtt.minimumIfAny].compactMap { $0 }.min()
-
-        func arrival(_ event: RetransmissionEvent) -> Arrival {
-            if let sighting = event.crossVantage {
-                if sighting.originalArrived == true { return .arrived("the \(sighting.vantage) capture saw the original arrive") }
-                if sighting.originalArrived == false {
-                    // Its absence there counts only while that capture was listening.
-                    let sent = event.originalTime ?? event.time
-                    let window = digests.first(where: { $0.vantage == sighting.vantage })?.window
-                    switch window?.coverage(from: sent, to: sent.plusSaturating(pathRTT ?? 0)) {
-                    case .recorded:
-                        return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original", 0.95)
-                    case .packets:
-                        return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original "
-                                     + "(it records no capture window; its packets surround the moment)", 0.88)
-                    case .outside, .unknown, .none:
-                        break
-                    }
-                }
-            }
-            if event.dsackFrame != nil { return .arrived("a D-SACK reported the duplicate") }
-            if nearSender == true, let coverTime = event.coverAckTime, let roundTrip = shortestRoundTrip, roundTrip > 0,
-               coverTime.minusSaturating(event.time) < roundTrip / 2 {
-                return .arrived("the ACK covering it came \(JSONText.number(Stats.ms(coverTime.minusSaturating(event.time)))) ms after "
-                                + "the retransmission, sooner than a round trip (\(JSONText.number(Stats.ms(roundTrip))) ms)")
-            }
-            if event.peerAckedBefore { return .arrived("the peer had acknowledged it before this copy") }
-            if event.fin { return .unknown }
-            if nearSender == false {
-                if event.originalFrame == nil || event.lossSignal.contains(.gapAtVantage) {
-                    return .lost("this receiver-side capture never saw the original", 0.85)
-                }
-                if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
-                    return .lost("\(receiver.address) reported it missing although this capture saw it pass: dropped "
-                                 + "after the capture point, inside the receiving host", 0.75)
-                }
-                return .arrived("this receiver-side capture saw the original")
-            }
-            if event.coverAckMatchesRetransmissionOnly {
-                return .lost("the ACK ends where the resegmented retransmission ends, not where the original did", 0.8)
-            }
-            if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
-                return .lost(Self.dupAckLossReason(receiver), 0.85)
-            }
-            if event.lossSignal.contains(.gapAtVantage) && nearSender != true {
-                return .lost("this capture has a gap where the original should be", 0.7)
-            }
-            if sackInUse && event.coverAckFrame != nil && !event.fin {
-                return .lost("SACK was in use, yet no D-SACK reported a duplicate", 0.65)
-            }
-            if event.coverAckFrame == nil && !event.peerSpokeAfter && !event.fin && !receiverStalling(event) {
-                return .lost("never acknowledged, and \(receiver.address) sent nothing afterwards", 0.6)
-            }
-            return .unknown
-        }
-
-        /// The receiver had (nearly) closed its window: it was not keeping up before it fell silent.
-        func receiverStalling(_ event: RetransmissionEvent) -> Bool {
-            event.peerWindowZero || (event.peerWindow != 0xFFFF_FFFF && event.peerWindow < 2 * max(event.length, 536))
-                || receiving.window.windowFullFrames > 0
-        }
-
-        /// The original went out while the receiver's window was closed (or closing within a round
-        /// trip): data beyond the window is dropped by the receiver and must be resent.
-        func sentIntoZeroWindow(_ event: RetransmissionEvent) -> Bool {
-            guard let sent = event.originalTime else { return false }
-            let slack = pathRTT ?? 0
-            return receiving.window.stalls.contains { stall in
-                sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
-            }
-        }
-
-        /// The copy resends data that had gone beyond the receiver's zero window (at or past its
-        /// edge, first sent while it was zero): the receiver dropped it for want of room — the
-        /// zero-window episode's consequence, not loss on the path.
-        func overranZeroWindow(_ event: RetransmissionEvent) -> Bool {
-            let slack = pathRTT ?? 0
-            return receiving.window.stalls.contains { stall in
-                guard stall.overruns > 0, SeqNum.greaterOrEqual(event.seq, stall.edge), event.time >= stall.startTime
-                else { return false }
-                guard let sent = event.originalTime else { return event.seq == stall.edge }
-                return sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
-            }
-        }
-
+        let view = RetransmissionView(context: self, sending: sending, receiving: receiving, nearSender: nearSender,
+                                      receiver: receiver, sackInUse: sackInUse, pathRTT: pathRTT,
+                                      shortestRoundTrip: [pathRTT, sending.rtt.minimumIfAny].compactMap { $0 }.min())
         // Recovery episodes: a retransmission at or beyond the previous episode's recovery point
         // starts a new one.
         var episodes: [Episode] = []
@@ -260,11 +172,11 @@ extension DiagnosisContext {
             var firstArrived: RetransmissionEvent?
             var overran = 0
             for index in episode.events {
-                if overranZeroWindow(events[index]) {
+                if view.overranZeroWindow(events[index]) || view.probeInStall(events[index]) {
                     overran += 1
                     continue
                 }
-                switch arrival(events[index]) {
+                switch view.arrival(events[index]) {
                 case let .arrived(reason):
                     episode.arrived += 1
                     if firstArrived == nil { firstArrived = events[index] }
@@ -326,7 +238,7 @@ extension DiagnosisContext {
                 }
             } else if let event = firstArrived {
                 let zeroWindow = event.peerWindowZero || event.dsackWindowZero || event.coverAckWindowZero
-                    || sentIntoZeroWindow(event)
+                    || view.sentIntoZeroWindow(event) || view.probeOfFullWindow(event)
                 if zeroWindow {
                     outcome.absorbedByZeroWindow += episode.events.count
                     continue
@@ -435,7 +347,7 @@ extension DiagnosisContext {
                         episode.missing.append("any packet from \(receiver.address) after the FIN, or a capture at its side, "
                                                + "to tell a lost path from a peer that is gone")
                     }
-                } else if episode.events.contains(where: { receiverStalling(events[$0]) })
+                } else if episode.events.contains(where: { view.receiverStalling(events[$0]) })
                             && episode.events.allSatisfy({ events[$0].coverAckFrame == nil && !events[$0].peerSpokeAfter }) {
                     episode.missing.append("\(receiver.address) had nearly closed its window (\(first.peerWindow) bytes) "
                                            + "before it fell silent: a capture at its side would tell a hung receiver from "
@@ -739,4 +651,127 @@ extension DiagnosisContext {
         if let resetTime, resetTime >= (first.originalTime ?? first.time) { return nil }
         return (run.count, last.time.minusSaturating(first.originalTime ?? first.time))
     }
+}
+
+/// One direction's retransmissions as one vantage saw them, with the context every per-segment
+/// judgement needs (did the original arrive? did it go beyond a closed window?).
+struct RetransmissionView {
+    let context: DiagnosisContext
+    let sending: DirectionState
+    let receiving: DirectionState
+    let nearSender: Bool?
+    let receiver: TCPEndpoint
+    let sackInUse: Bool
+    let pathRTT: Int64?
+    /// The shortest round trip seen at a sender-side capture: handshake or ACK samples.
+    let shortestRoundTrip: Int64?
+
+    var digests: [VantageDigest] { context.digests }
+
+    enum Arrival {
+        case arrived(String)
+        case lost(String, Double)
+        case unknown
+    }
+
+    func arrival(_ event: RetransmissionEvent) -> Arrival {
+        if let sighting = event.crossVantage {
+            if sighting.originalArrived == true { return .arrived("the \(sighting.vantage) capture saw the original arrive") }
+            if sighting.originalArrived == false {
+                // Its absence there counts only while that capture was listening.
+                let sent = event.originalTime ?? event.time
+                let window = digests.first(where: { $0.vantage == sighting.vantage })?.window
+                switch window?.coverage(from: sent, to: sent.plusSaturating(pathRTT ?? 0)) {
+                case .recorded:
+                    return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original", 0.95)
+                case .packets:
+                    return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original "
+                                 + "(it records no capture window; its packets surround the moment)", 0.88)
+                case .outside, .unknown, .none:
+                    break
+                }
+            }
+        }
+        if event.dsackFrame != nil { return .arrived("a D-SACK reported the duplicate") }
+        if nearSender == true, let coverTime = event.coverAckTime, let roundTrip = shortestRoundTrip, roundTrip > 0,
+           coverTime.minusSaturating(event.time) < roundTrip / 2 {
+            return .arrived("the ACK covering it came \(JSONText.number(Stats.ms(coverTime.minusSaturating(event.time)))) ms after "
+                            + "the retransmission, sooner than a round trip (\(JSONText.number(Stats.ms(roundTrip))) ms)")
+        }
+        if event.peerAckedBefore { return .arrived("the peer had acknowledged it before this copy") }
+        if event.fin { return .unknown }
+        if nearSender == false {
+            if event.originalFrame == nil || event.lossSignal.contains(.gapAtVantage) {
+                return .lost("this receiver-side capture never saw the original", 0.85)
+            }
+            if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
+                return .lost("\(receiver.address) reported it missing although this capture saw it pass: dropped "
+                             + "after the capture point, inside the receiving host", 0.75)
+            }
+            return .arrived("this receiver-side capture saw the original")
+        }
+        if event.coverAckMatchesRetransmissionOnly {
+            return .lost("the ACK ends where the resegmented retransmission ends, not where the original did", 0.8)
+        }
+        if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
+            return .lost(DiagnosisContext.dupAckLossReason(receiver), 0.85)
+        }
+        if event.lossSignal.contains(.gapAtVantage) && nearSender != true {
+            return .lost("this capture has a gap where the original should be", 0.7)
+        }
+        if sackInUse && event.coverAckFrame != nil && !event.fin {
+            return .lost("SACK was in use, yet no D-SACK reported a duplicate", 0.65)
+        }
+        if event.coverAckFrame == nil && !event.peerSpokeAfter && !event.fin && !receiverStalling(event) {
+            return .lost("never acknowledged, and \(receiver.address) sent nothing afterwards", 0.6)
+        }
+        return .unknown
+    }
+
+    /// The receiver had (nearly) closed its window: it was not keeping up before it fell silent.
+    func receiverStalling(_ event: RetransmissionEvent) -> Bool {
+        event.peerWindowZero || (event.peerWindow != 0xFFFF_FFFF && event.peerWindow < 2 * max(event.length, 536))
+            || receiving.window.windowFullFrames > 0
+    }
+
+    /// The original went out while the receiver's window was closed (or closing within a round
+    /// trip): data beyond the window is dropped by the receiver and must be resent.
+    func sentIntoZeroWindow(_ event: RetransmissionEvent) -> Bool {
+        guard let sent = event.originalTime else { return false }
+        let slack = pathRTT ?? 0
+        return receiving.window.stalls.contains { stall in
+            sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
+        }
+    }
+
+    /// The copy resends data that had gone beyond the receiver's zero window (at or past its
+    /// edge, first sent while it was zero): the receiver dropped it for want of room — the
+    /// zero-window episode's consequence, not loss on the path.
+    func overranZeroWindow(_ event: RetransmissionEvent) -> Bool {
+        let slack = pathRTT ?? 0
+        return receiving.window.stalls.contains { stall in
+            guard stall.overruns > 0, SeqNum.greaterOrEqual(event.seq, stall.edge), event.time >= stall.startTime
+            else { return false }
+            guard let sent = event.originalTime else { return event.seq == stall.edge }
+            return sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
+        }
+    }
+
+    /// A probe of data that had filled the receiver's window, while the receiver withheld its
+    /// ACK and then closed the window (a stall starting before the covering ACK plus a round
+    /// trip): the zero-window episode's own tail-loss probe, not an RTT jump.
+    func probeOfFullWindow(_ event: RetransmissionEvent) -> Bool {
+        guard event.originalFilledWindow, let sent = event.originalTime else { return false }
+        let until = (event.coverAckTime ?? event.time).plusSaturating(max(pathRTT ?? 0, 1_000_000).timesSaturating(2))
+        return receiving.window.stalls.contains { $0.startTime >= sent && $0.startTime <= until }
+    }
+
+    /// `probeOfFullWindow` where nothing but the absence of a D-SACK would call the original
+    /// lost (a receiver out of room need not answer a duplicate): no duplicate ACKs or SACK
+    /// hole at it, no gap, no other vantage that missed it.
+    func probeInStall(_ event: RetransmissionEvent) -> Bool {
+        guard probeOfFullWindow(event), event.lossSignal.isEmpty, !event.coverAckMatchesRetransmissionOnly else { return false }
+        return event.crossVantage?.originalArrived != false
+    }
+
 }
