@@ -61,7 +61,7 @@ final class NamespaceThread: @unchecked Sendable {
 
     private func main(entry: Entry) {
         // Signals belong to the process's main thread and the runner's signal handling, not here.
-        var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGPIPE]
+        var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD, SIGPIPE]
         _ = fl_block_signals(&signals, Int32(signals.count))
         _ = fl_prctl_set_name("fl-netns")
         let rc: Int32

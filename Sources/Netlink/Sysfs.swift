@@ -6,8 +6,9 @@ import Glibc
 /// `/sys/class/net` shows the devices of the namespace that *mounted* sysfs, not of the thread
 /// reading it, and some per-device knobs (rps_cpus, threaded NAPI) exist only there. So each
 /// write runs on a throwaway thread that joins the namespace, takes a private mount namespace of
-/// its own (nothing propagates to the machine's mounts), mounts sysfs on a temporary directory,
-/// writes, unmounts and exits.
+/// its own (nothing propagates to the machine's mounts), mounts sysfs over /sys there, writes and
+/// exits; its mount namespace, and the mount, end with it. No temporary folder: nothing is left
+/// on the machine even when the process is SIGKILLed in the middle.
 extension NetworkNamespace {
     /// Writes each `value` to its `path` (relative to the sysfs root, e.g.
     /// `class/net/eth0/queues/rx-0/rps_cpus`), in order; stops at the first failure.
@@ -57,22 +58,16 @@ private final class SysfsJob: @unchecked Sendable {
 
     func run() {
         _ = fl_prctl_set_name("fl-sysfs")
-        var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGPIPE]
+        var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD, SIGPIPE]
         _ = fl_block_signals(&signals, Int32(signals.count))
         func fail(_ what: String, _ errno: Errno) { failure = NetlinkError(operation: "\(what) (sysfs of \(label))", errno: errno) }
         let cloneNewNS: Int32 = 0x0002_0000
         if fl_unshare(cloneNewNS) != 0 { return fail("unshare(CLONE_NEWNS)", Errno.current) }
         if fl_mount_private_root() != 0 { return fail("make this thread's mounts private", Errno.current) }
         if fl_setns(namespaceFD, fl_clone_newnet()) != 0 { return fail("enter the namespace", Errno.current) }
-        var template = Array("/tmp/faultline-sysfs-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { buffer -> String? in
-            guard let base = buffer.baseAddress, mkdtemp(base) != nil else { return nil }
-            return String(cString: base)
-        }
-        guard let directory = made else { return fail("create a mount point (mkdtemp)", Errno.current) }
-        defer { rmdir(directory) }
+        // Only this thread's private mount namespace sees this mount.
+        let directory = "/sys"
         if fl_mount_sysfs(directory) != 0 { return fail("mount sysfs", Errno.current) }
-        defer { _ = fl_umount_detach(directory) }
         for (path, value) in writes {
             let fd = open("\(directory)/\(path)", O_WRONLY | O_CLOEXEC)
             if fd < 0 { return fail("open /sys/\(path)", Errno.current) }

@@ -11,13 +11,22 @@ public final class EventLog {
     public private(set) var writeError: Int32?
     public private(set) var linesWritten = 0
 
-    public init(fd: Int32, ownsDescriptor: Bool = false) {
+    /// Lines for a person (a terminal) instead of JSON: `  12.345 ms  connected  local=… remote=…`.
+    public let readable: Bool
+    private let began = fl_monotonic_ns()
+
+    public init(fd: Int32, ownsDescriptor: Bool = false, readable: Bool = false) {
         self.fd = fd
         self.ownsDescriptor = ownsDescriptor
+        self.readable = readable
     }
 
-    /// Standard output.
-    public static func standardOutput() -> EventLog { EventLog(fd: 1) }
+    /// Standard output: readable lines on a terminal, JSON lines into a file or a pipe (what
+    /// programs read). `FAULTLINE_PEER_JSON=1` asks for JSON on a terminal too.
+    public static func standardOutput() -> EventLog {
+        let forceJSON = getenv("FAULTLINE_PEER_JSON").map { String(cString: $0) == "1" } ?? false
+        return EventLog(fd: 1, readable: isatty(1) == 1 && !forceJSON)
+    }
 
     /// Creates (or truncates) `path`.
     public static func open(path: String) throws(SocketError) -> EventLog {
@@ -28,8 +37,12 @@ public final class EventLog {
 
     deinit { if ownsDescriptor { Glibc.close(fd) } }
 
-    /// Writes `{"ts_ns":<monotonic>,"event":"<event>",<fields>}`.
+    /// Writes `{"ts_ns":<monotonic>,"event":"<event>",<fields>}` (or its readable form).
     public func emit(_ event: String, at timestamp: UInt64 = fl_monotonic_ns(), _ fields: JSONObject = JSONObject()) {
+        if readable {
+            write(Self.readableLine(event, since: timestamp >= began ? timestamp - began : 0, fields))
+            return
+        }
         var line = "{\"ts_ns\":"
         line += String(timestamp)
         line += ",\"event\":"
@@ -42,6 +55,30 @@ public final class EventLog {
         }
         line += "}\n"
         write(line)
+    }
+
+    /// `  12.345 ms  connected       local=198.18.1.2:40000 remote=198.18.2.2:9000`: time since
+    /// the peer started, the event, then its fields (nested objects and long lists summarised).
+    public static func readableLine(_ event: String, since nanoseconds: UInt64, _ fields: JSONObject) -> String {
+        let ms = Double(nanoseconds) / 1e6
+        var whole = String(Int(ms))
+        while whole.count < 6 { whole = " " + whole }
+        var fraction = String(Int((ms - Double(Int(ms))) * 1000))
+        while fraction.count < 3 { fraction = "0" + fraction }
+        var name = event
+        while name.count < 14 { name += " " }
+        var parts: [String] = []
+        for (key, value) in fields.pairs where key != "ts_ns" && key != "event" {
+            var text = ""
+            switch value {
+            case .object: text = "{…}"
+            case .array(let items) where items.count > 4: text = "[\(items.count) items]"
+            case .string(let string): text = string
+            default: value.write(to: &text)
+            }
+            parts.append("\(key)=\(text)")
+        }
+        return "\(whole).\(fraction) ms  \(name)  \(parts.joined(separator: " "))\n"
     }
 
     private func write(_ line: String) {

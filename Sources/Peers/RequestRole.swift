@@ -12,15 +12,19 @@ public struct RequestOptions: Sendable, Equatable {
     public var quickAck: Bool
     /// Clear TCP_QUICKACK before each read, so the kernel delays its ACKs of responses.
     public var delayAcks: Bool
+    /// Write each request in two calls: the first `splitWrite` bytes, then the rest (with Nagle
+    /// on, the second waits for the ACK of the first: issue #18's "Nagle meets delayed ACK").
+    public var splitWrite: Int?
 
     public init(client: ClientOptions, count: Int = 1, size: Int = 100, think: PeerDuration? = nil, quickAck: Bool = false,
-                delayAcks: Bool = false) {
+                delayAcks: Bool = false, splitWrite: Int? = nil) {
         self.client = client
         self.count = count
         self.size = size
         self.think = think
         self.quickAck = quickAck
         self.delayAcks = delayAcks
+        self.splitWrite = splitWrite
     }
 
     public func problems() -> [String] {
@@ -28,6 +32,9 @@ public struct RequestOptions: Sendable, Equatable {
         if count < 1 { out.append("--count must be at least 1") }
         if size < RequestFrame.headerSize { out.append("--size must be at least \(RequestFrame.headerSize) bytes (the frame's length header)") }
         if size > Int(UInt32.max) { out.append("--size must fit the 4-byte length header (at most 4 GiB - 1)") }
+        if let splitWrite, splitWrite < 1 || splitWrite >= size {
+            out.append("--split-write must be at least 1 and less than --size (\(size)): the first write's bytes, the rest follow in a second write")
+        }
         if quickAck && delayAcks { out.append("--quickack and --delay-acks exclude each other: acknowledge at once, or delay") }
         return out
     }
@@ -39,6 +46,7 @@ public struct RequestOptions: Sendable, Equatable {
         if let think { out["think_ns"] = .from(think.nanoseconds) }
         if quickAck { out["quickack"] = .bool(true) }
         if delayAcks { out["delay_acks"] = .bool(true) }
+        if let splitWrite { out["split_write"] = .from(splitWrite) }
         return out
     }
 }
@@ -72,6 +80,7 @@ struct RequestRole {
         let connection = try session.connect(options.client)
         let request = ByteBuffer(count: min(options.size, 1 << 20))
         request.store(bigEndian: UInt32(clamping: options.size), at: 0)
+        let filler = ByteBuffer(count: min(options.size, 1 << 20))
         let input = ByteBuffer(count: 65536)
         let rearm = { () throws(PeerStop) -> Void in
             guard options.quickAck || options.delayAcks else { return }
@@ -79,7 +88,13 @@ struct RequestRole {
         }
         for sequence in 1...options.count {
             let started = PeerSession.now
-            try session.writeAll(connection, request, count: options.size)
+            if let split = options.splitWrite {
+                // Two write calls: the header and the first bytes, then the rest (filler).
+                try session.writeAll(connection, request, count: split)
+                try session.writeAll(connection, filler, count: options.size - split)
+            } else {
+                try session.writeAll(connection, request, count: options.size)
+            }
             let header = try session.readExactly(connection, into: input, count: RequestFrame.headerSize, beforeRead: rearm)
             if header < RequestFrame.headerSize {
                 throw .broken("the server closed the connection before answering request \(sequence)")

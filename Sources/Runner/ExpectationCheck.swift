@@ -180,7 +180,7 @@ struct ExpectationChecker {
             case .failure(let why):
                 return ExpectationResult(source: source, expected: expected, found: why, passed: false)
             case .success(let actual):
-                return ExpectationResult(source: source, expected: expected, found: "\(field.rawValue) \(actual)",
+                return ExpectationResult(source: source, expected: expected, found: "\(field.rawValue) \(actual.readable)",
                                          passed: Self.compare(actual, comparison, value))
             }
         case .output(let process, let stream, let match):
@@ -326,6 +326,8 @@ struct ExpectationChecker {
         "retransmission": "tshark flags retransmissions but cannot tell loss from congestion, a spurious delayed-ACK retransmission (it never flags the D-SACK evidence) or an RTT jump",
         "syn": "tshark cannot tell an unanswered SYN from a duplicate SYN answered with a challenge ACK (it calls the challenge ACK a duplicate ACK), nor a SYN ignored by a full listen queue from one dropped on the path; it never ties an ICMP unreachable to the SYN it quotes",
         "connection-lost": "tshark flags each copy as a retransmission; it has no notion of a connection going silent, of backoff, or of the idle gap that points at a middlebox",
+        "stall": "tshark flags nothing in a Nagle/delayed-ACK stall or a slow server: every packet is in order and acknowledged; only tcp.time_delta shows the 40 ms gaps, without saying who waited for whom",
+        "latency": "tshark flags nothing under bufferbloat (no loss, no retransmission); tcp.analysis.ack_rtt and bytes_in_flight show the climb frame by frame, but nothing names a standing queue or ties another connection's wait to it",
         "reordering": "tshark's out_of_order is a timing heuristic, not proof of reordering",
         "keep-alive": "tshark flags Linux zero-window probes as keep-alives too",
         "capture-artifact": "tshark reports duplicated captures as retransmissions",

@@ -1,7 +1,7 @@
 /// `faultline explain KIND/CAUSE`: what a diagnosis means, what the wire shows, how to fix it,
 /// and the common myths about it, corrected. The content follows failure-modes.md (shared docs),
 /// including what was measured on Linux 6.18.
-public struct Explanation: Sendable, Hashable {
+public struct Explanation: Sendable, Hashable, Encodable {
     public var kind: String
     public var cause: String
     /// The failure-mode catalog row(s), e.g. "R2".
@@ -16,6 +16,24 @@ public struct Explanation: Sendable, Hashable {
     public var scenarios: [String]
 
     public var diagnosis: String { "\(kind)/\(cause)" }
+
+    private enum CodingKeys: String, CodingKey {
+        case diagnosis, kind, cause, rows, title, meaning, wire, fix, myths, scenarios
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(diagnosis, forKey: .diagnosis)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(cause, forKey: .cause)
+        try c.encode(rows, forKey: .rows)
+        try c.encode(title, forKey: .title)
+        try c.encode(meaning, forKey: .meaning)
+        try c.encode(wire, forKey: .wire)
+        try c.encode(fix, forKey: .fix)
+        try c.encode(myths, forKey: .myths)
+        try c.encode(scenarios, forKey: .scenarios)
+    }
 
     public var text: String {
         var out = "\(diagnosis)\(rows.isEmpty ? "" : "  (\(rows))") — \(title)\n\n"
@@ -55,15 +73,37 @@ public struct Explanation: Sendable, Hashable {
 }
 
 public enum Explanations {
+    /// A diagnosis as written by a user: `kind/cause` in any letter case, or a catalog code
+    /// (`R2`, `t1`, `ZW2`).
     public static func find(_ text: String) -> Explanation? {
-        all.first { $0.diagnosis == text }
+        let wanted = text.lowercased()
+        return all.first { $0.diagnosis == wanted } ?? all.first { !$0.rows.isEmpty && $0.rows.lowercased() == wanted }
     }
 
     public static func causes(of kind: String) -> [Explanation] {
-        all.filter { $0.kind == kind }
+        all.filter { $0.kind == kind.lowercased() }
     }
 
-    public static let all: [Explanation] = [
+    /// What the analyzer says when the evidence does not decide between a kind's causes.
+    static func undetermined(_ kind: String, _ what: String, causes: [String]) -> Explanation {
+        Explanation(
+            kind: kind, cause: "undetermined", rows: "",
+            title: "\(what), and the capture does not tell which cause",
+            meaning: "The analyzer saw \(what) but not the evidence that separates its causes (\(causes.joined(separator: ", "))). The finding's evidence has a `missing` field saying what would decide.",
+            wire: "Whatever the capture holds of it; typically only one vantage point, or the packets that would decide fell outside the capture (it started late, ended early, or was cut to the headers).",
+            fix: "Capture where the missing evidence is: at both ends (client and server), for the whole connection, with full TTLs and IP IDs. Then `faultline analyze client=c.pcapng server=s.pcapng` judges the vantages together.",
+            myths: [],
+            scenarios: [])
+    }
+
+    public static let all: [Explanation] = decided + [
+        undetermined("zero-window", "a zero window", causes: ["receiver-slow", "receiver-stopped-reading"]),
+        undetermined("rst", "a reset", causes: ["refused-by-host", "injected-by-middlebox", "aborted-by-application", "peer-has-no-connection"]),
+        undetermined("syn", "a SYN that went wrong", causes: ["duplicate-answered-with-challenge-ack", "unanswered"]),
+        undetermined("retransmission", "retransmissions", causes: ["packet-loss", "spurious-delayed-ack", "rtt-exceeds-rto", "congestion-loss"]),
+    ]
+
+    static let decided: [Explanation] = [
         Explanation(
             kind: "zero-window", cause: "receiver-slow", rows: "ZW1",
             title: "the receiving application reads, but slower than data arrives",
@@ -265,6 +305,54 @@ public enum Explanations {
             wire: "Unanswered retransmissions at the end of a connection, without the idle gap or the backoff pattern that would place the cause.",
             fix: "Capture at both ends and on the middlebox; check conntrack/NAT timeouts and the peer's health.",
             myths: ["\"Silence means the peer closed the connection.\" A closed connection says so (FIN or RST); silence means packets are not getting through."],
+            scenarios: []),
+        Explanation(
+            kind: "stall", cause: "nagle-delayed-ack", rows: "F4",
+            title: "Nagle's algorithm waited for an ACK the receiver was delaying",
+            meaning: "The sender wrote one message in two (or more) small writes with Nagle's algorithm on (no TCP_NODELAY). The first small segment goes out at once; Nagle holds the second — smaller than the MSS, while unacknowledged data is in flight — until the first is acknowledged. The receiver, waiting for the whole message before it answers, has nothing to send and delays its ACK (Linux: at least 40 ms; Windows 200 ms). Each exchange stalls for the delayed-ACK time, on a path whose round trip may be a tenth of a millisecond.",
+            wire: "A small segment; nothing for ~40 ms; a pure ACK of exactly that segment; within a round trip the rest of the message (the held segment); the answer at once. The same pattern on every exchange. tshark flags nothing: every segment is in order and acknowledged, only the time column shows the gaps.",
+            fix: "Write each message in one call (build it in a buffer, writev/sendmsg, MSG_MORE or TCP_CORK while assembling), or set TCP_NODELAY on the sender. Turning off delayed ACKs on the receiver (TCP_QUICKACK, quickack route metric) hides it too, but the split write is the bug.",
+            myths: [
+                "\"The server is slow.\" It answers at once when the message is complete; the 40 ms are between the two halves of the request, not after it.",
+                "\"Nagle's algorithm adds 200 ms.\" Nagle adds nothing alone; it waits for an ACK, and only the peer's delayed ACK makes the wait long.",
+                "\"Always set TCP_NODELAY.\" It hides the split write at the price of more small packets; writing the message at once fixes it.",
+            ],
+            scenarios: ["f4-nagle-delayed-ack"]),
+        Explanation(
+            kind: "stall", cause: "server-think-time", rows: "F4",
+            title: "the server took its time to answer",
+            meaning: "Each request went out whole and was answered only after a pause far longer than the path's round trip: the time is spent in the server application (computation, a database, a lock), not on the network.",
+            wire: "The request's last segment, then nothing from the server (or only its delayed ACK, 40 ms later) until the answer, tens or hundreds of round trips later. No retransmission, no window problem. tshark shows the gaps in tcp.time_delta and flags nothing.",
+            fix: "Look in the server: profile the handler, its dependencies and its queueing. The network is not the bottleneck.",
+            myths: ["\"A slow answer is a network problem.\" The handshake's RTT and the prompt ACKs show the path is fast; the pause is after the request arrived."],
+            scenarios: ["f4-nagle-delayed-ack"]),
+        Explanation(
+            kind: "stall", cause: "undetermined", rows: "",
+            title: "an exchange that stalled for a reason the captures cannot decide",
+            meaning: "A request/response exchange paused far longer than the path's round trip, but the capture does not show whether a held segment, the server or the path spent the time.",
+            wire: "Gaps between a message and its answer without the small-segment/delayed-ACK pattern or a complete request.",
+            fix: "Capture at both ends and log the application's write calls and its processing time.",
+            myths: ["\"Gaps in a capture are network delay.\" Most gaps are one end waiting: for an ACK, for the application, for a timer."],
+            scenarios: []),
+        Explanation(
+            kind: "latency", cause: "bufferbloat", rows: "F5",
+            title: "a deep queue at the bottleneck filled up (bufferbloat)",
+            meaning: "The bottleneck (a rate-limited link, a modem, a Wi-Fi driver, a switch port) has a FIFO queue far deeper than its rate needs. It never drops, so a loss-based congestion control (CUBIC, Reno) keeps growing its window and the excess stands in the queue: the round trip climbs from the path's own to hundreds of milliseconds or seconds, while nothing is lost. Every other packet through that queue — another connection's SYN, a small request, a DNS query, a game's update — waits behind it.",
+            wire: "At the sender: the ACKs of its data come later and later (ACK RTT from 0.1 ms to hundreds of ms) while bytes in flight grow to hundreds of kilobytes; no retransmission, no duplicate ACK, no zero window. A second connection started during the transfer takes as long for its handshake and its first answer. tshark flags nothing; its ack_rtt column shows the climb.",
+            fix: "Put an AQM at the bottleneck (fq_codel, cake: tc qdisc replace dev X root cake bandwidth R), or size its queue to about one bandwidth-delay product; a delay-based congestion control (BBR) on the sender also keeps the queue short. More bandwidth only moves the problem.",
+            myths: [
+                "\"No packet loss means the network is fine.\" The loss-free path here adds hundreds of milliseconds to everything that shares it.",
+                "\"Bigger buffers are better: they prevent loss.\" Loss is how TCP learns the rate; a buffer that never drops makes every flow behind it slow.",
+                "\"High latency under load is congestion loss.\" Congestion loss shows retransmissions after the RTT climb; bufferbloat shows the climb alone.",
+            ],
+            scenarios: ["f5-bufferbloat"]),
+        Explanation(
+            kind: "latency", cause: "undetermined", rows: "",
+            title: "a round trip that grew for a reason the captures cannot decide",
+            meaning: "The round trip grew far beyond the path's own, but the captures do not show whether a queue, a receiver or a route change did it.",
+            wire: "ACKs arriving later and later, without the loss-free, load-driven climb of a queue.",
+            fix: "Capture at the sender and at the bottleneck; read the queue's length there (tc -s qdisc).",
+            myths: ["\"RTT is a property of the path.\" Under load it is mostly the queues on it."],
             scenarios: []),
         Explanation(
             kind: "zero-window", cause: "undetermined", rows: "",

@@ -36,15 +36,16 @@ public final class Lab: @unchecked Sendable {
         }
     }
 
-    /// Builds and starts; returns the lines to print (how to step into each node).
-    public func start(seed: UInt64) throws(RunnerError) -> [String] {
+    /// Builds and starts; returns the lines to print (how to step into each node). With
+    /// `capture`, the scenario's capture points record until the lab ends, and `finish` analyses them.
+    public func start(seed: UInt64, capture: Bool = false) throws(RunnerError) -> [String] {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
             throw .environment("cannot create \(folder): \(error.localizedDescription)")
         }
         let bed = Testbed(scenario: scenario, options: .init(label: labID, folder: folder, seed: seed, settings: settings,
-                                                             capture: false, sampleTCPInfo: false, decisionLogs: false))
+                                                             capture: capture, sampleTCPInfo: capture, decisionLogs: capture))
         testbed = bed
         try bed.build()
         guard let firewall = bed.firewall else { throw .execution("the lab's testbed was not built") }
@@ -85,6 +86,30 @@ public final class Lab: @unchecked Sendable {
     /// Kills the processes, stops the engines, removes the namespaces.
     public func teardown() {
         testbed?.teardown()
+    }
+
+    /// Tears down, then — when the lab captured — analyses the captures as `faultline run` does
+    /// and writes `findings.json` beside them. Returns the lines to print.
+    public func finish() -> [String] {
+        guard let bed = testbed else { return [] }
+        bed.teardown()
+        let files = bed.captureFiles
+        guard !files.isEmpty else { return [] }
+        var lines = ["captures: " + files.map(\.path).joined(separator: ", ")]
+        do {
+            let findings = try BuiltinDiagnosis.findings(captures: files, addresses: NetworkPlan.addresses(scenario.topology), say: settings.say)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            if let data = try? encoder.encode(findings) {
+                _ = FileManager.default.createFile(atPath: folder + "/findings.json", contents: data)
+            }
+            lines.append(findings.isEmpty ? "no finding" : "\(findings.count) finding\(findings.count == 1 ? "" : "s") (\(folder)/findings.json):")
+            for finding in findings { lines.append("  \(finding.summary)" + (finding.sentence.isEmpty ? "" : " — " + finding.sentence)) }
+            lines.append("a report: faultline analyze --html \(folder)/report.html " + files.map { "\($0.node)=\($0.path)" }.joined(separator: " "))
+        } catch {
+            lines.append("analysis failed: \(error)")
+        }
+        return lines
     }
 
     /// Moves the calling thread into the network namespace mounted at `path` (for `exec`, right

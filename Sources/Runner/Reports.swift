@@ -16,6 +16,7 @@ public enum TextReport {
         let rep = repeatCount > 1 ? " #\(r.repetition)" : ""
         var out = "\(word)  \(r.name)\(rep) (\(String(format: "%.2f", r.seconds))s, seed \(r.seed)) — \(r.diagnosis)\n"
         for use in r.engines { out += "      impairment \(use)\n" }
+        for note in r.notes where note.hasPrefix("this run's own timing was disturbed") { out += "      warning: \(note)\n" }
         if r.status != .passed || verbose {
             if let error = r.error, r.status != .error || verbose { out += "      \(error)\n" }
             for e in r.expectations where verbose || (e.checked && !e.passed) {

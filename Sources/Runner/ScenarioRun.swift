@@ -117,6 +117,11 @@ public final class ScenarioRun: @unchecked Sendable {
     private var stillRunning: [String] = []
     /// An `after:` step whose event never came (the run stopped there and fails).
     private var eventFailure: String?
+    /// How late the latest timed step ran (a busy machine: too many runs at once for its cores).
+    private var worstLateness: UInt64 = 0
+    /// Steps later than this mean the run's own timing was disturbed: its findings may show the
+    /// machine, not the scenario (RTTs inflated, timers firing late).
+    static let disturbedThreshold: UInt64 = 20_000_000
     private var phases: [String: Double] = [:]
     private var phaseStart: UInt64 = 0
 
@@ -249,6 +254,10 @@ public final class ScenarioRun: @unchecked Sendable {
         case .error: exitCode = error?.exitCode ?? 1
         case .interrupted: exitCode = RunExitCode.stopped(by: cancellation.signal)
         }
+        let worst = lock.withLock { worstLateness }
+        let disturbance = worst > Self.disturbedThreshold
+            ? [String(format: "this run's own timing was disturbed: a step ran %.0f ms late (the machine was busy — fewer runs at once, -j, keep timing-bound scenarios honest)", Double(worst) / 1e6)]
+            : []
         let processExit = Dictionary(processOutcomes().compactMap { name, o in o.exitStatus.map { (name, $0) } },
                                      uniquingKeysWith: { a, _ in a })
         var result = ScenarioResult(
@@ -256,7 +265,7 @@ public final class ScenarioRun: @unchecked Sendable {
             artifacts: artifacts, diagnosis: Self.oneLine(findings: findings, status: status, error: error, expectations: expectations),
             expectations: expectations, findings: findings, captures: lock.withLock { testbed }?.captureFiles ?? [], processes: processExit,
             error: error.map { "\($0.category): \($0)" }, exitCode: exitCode, detector: settings.detector.description,
-            notes: lock.withLock { notes } + (lock.withLock { testbed }?.notes ?? []),
+            notes: lock.withLock { notes } + (lock.withLock { testbed }?.notes ?? []) + disturbance,
             engines: lock.withLock { testbed }?.impairments?.engineUses ?? [], phases: lock.withLock { phases })
         if status == .interrupted { result.diagnosis = "interrupted (\(SignalWatcher.name(of: cancellation.signal))): torn down" }
         writeArtifacts(result)
@@ -362,6 +371,8 @@ public final class ScenarioRun: @unchecked Sendable {
             while next < events.count, start + UInt64(Self.nanoseconds(events[next].at)) <= now {
                 let entry = events[next]
                 next += 1
+                let late = now - (start + UInt64(Self.nanoseconds(entry.at)))
+                lock.withLock { worstLateness = max(worstLateness, late) }
                 switch entry.event {
                 case .change(let index, let change):
                     log("impair \(scenario.impairments[index].spec.link): \(change.parameters)")

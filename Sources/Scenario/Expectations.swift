@@ -204,6 +204,32 @@ extension Scenario {
             case .integer(let i): return "\(i)"
             }
         }
+
+        /// For people: durations in the unit that fits, to three significant digits
+        /// (`2.48 s`, `35.2 ms`, `870 µs`); the rest as `description`.
+        public var readable: String {
+            guard case .duration(let d) = self else { return description }
+            return Self.readable(nanoseconds: Interval(d).nanoseconds)
+        }
+
+        public static func readable(nanoseconds: Int64) -> String {
+            let magnitude = Double(nanoseconds.magnitude)
+            let sign = nanoseconds < 0 ? "-" : ""
+            let (value, unit): (Double, String)
+            switch magnitude {
+            case 1e9...: (value, unit) = (magnitude / 1e9, "s")
+            case 1e6...: (value, unit) = (magnitude / 1e6, "ms")
+            case 1e3...: (value, unit) = (magnitude / 1e3, "µs")
+            default: return "\(nanoseconds) ns"
+            }
+            let digits = value >= 100 ? 0 : value >= 10 ? 1 : 2
+            var text = String(format: "%.\(digits)f", value)
+            if text.contains(".") {
+                while text.hasSuffix("0") { text.removeLast() }
+                if text.hasSuffix(".") { text.removeLast() }
+            }
+            return "\(sign)\(text) \(unit)"
+        }
     }
 
     /// A TCP connection by its two ends: `client -> server:9000` is a connection from any port of the

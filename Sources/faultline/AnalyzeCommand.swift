@@ -1,13 +1,14 @@
 import Analysis
 import ArgumentParser
 import Foundation
+import Glibc
 
 /// `faultline analyze`: read captures, run the tshark-compatible TCP analysis, report.
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze",
         abstract: "Diagnose pcap/pcapng captures: findings (kind / cause) with evidence, or tshark-compatible flags.",
-        discussion: """
+        discussion: HelpText.reflow("""
         Reads pcap (both byte orders, µs or ns timestamps) and pcapng
         (several interfaces, any if_tsresol); Ethernet, Linux cooked v1/v2,
         raw IP and BSD loopback links; VLAN tags; IPv4 and IPv6. Segment
@@ -29,7 +30,12 @@ struct AnalyzeCommand: ParsableCommand {
 
         A file cut in the middle of a packet is analysed up to the cut,
         with a warning on stderr. A corrupt file stops with exit status 2
-        and an error naming the byte offset.
+        and an error naming the byte offset. Frames of a link type it does
+        not decode are counted and reported on stderr, not silently skipped.
+
+        Captures are regular files, or - for standard input (read to its
+        end first, e.g. tcpdump -w - | faultline analyze -). A FIFO, a
+        device or a folder is refused (exit 2) rather than read without end.
 
         '-' reads one capture from standard input (e.g. tcpdump -w - | \
         faultline analyze -). Finished connections are retired as the \
@@ -47,7 +53,7 @@ struct AnalyzeCommand: ParsableCommand {
           faultline analyze trace.pcap --annotate annotated.pcapng
           tcpdump -i eth0 -w - | faultline analyze --follow -
           scripts/compare-tshark trace.pcap   (agreement per flag)
-        """)
+        """))
 
     @Argument(help: ArgumentHelp("Capture files (pcap or pcapng); several files are vantage points of the same traffic.",
                                  discussion: "Name a vantage with NAME=PATH (client=c.pcapng); otherwise it is named after the file."))
@@ -87,11 +93,81 @@ struct AnalyzeCommand: ParsableCommand {
     }
 
     func run() throws {
-        if flags { try runFlags() } else if let html { try runHTML(html) } else { try runDiagnosis() }
+        var resolved: [String] = []
+        var stdinCopy: String?
+        defer { if let stdinCopy { unlink(stdinCopy) } }
+        for argument in files {
+            let capture = VantageCapture(argument: argument)
+            if capture.path == "-" {
+                if stdinCopy == nil { stdinCopy = try Self.copyStandardInput() }
+                // --flags takes plain paths; the diagnosis names the vantage (stdin, or NAME of NAME=-).
+                let prefix = flags ? "" : argument == "-" ? "stdin=" : String(argument.dropLast(1))
+                resolved.append(prefix + (stdinCopy ?? "-"))
+                continue
+            }
+            if let problem = Self.notARegularFile(capture.path) {
+                Self.printError("error: \(capture.path): \(problem)")
+                throw ExitCode(2)
+            }
+            resolved.append(argument)
+        }
+        if flags { try runFlags(resolved) } else if let html { try runHTML(html, resolved) } else { try runDiagnosis(resolved) }
+    }
+
+    /// Why `path` cannot be read as a capture (a FIFO would block forever), or nil.
+    static func notARegularFile(_ path: String) -> String? {
+        var s = stat()
+        guard stat(path, &s) == 0 else { return "cannot open: \(String(cString: strerror(errno)))" }
+        switch s.st_mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFIFO: return "is a FIFO (named pipe); expected a capture file, or - to read standard input"
+        case S_IFDIR: return "is a folder; expected a capture file"
+        case S_IFCHR, S_IFBLK: return "is a device; expected a capture file, or - to read standard input"
+        default: return "is not a regular file; expected a capture file, or - to read standard input"
+        }
+    }
+
+    /// Standard input, read to its end into an unlinked-on-exit temporary file.
+    static func copyStandardInput() throws -> String {
+        var template = Array("/tmp/faultline-stdin-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            printError("error: -: cannot make a temporary file for standard input: \(String(cString: strerror(errno)))")
+            throw ExitCode(3)
+        }
+        defer { close(fd) }
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if n == 0 { break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                unlink(path)
+                printError("error: -: cannot read standard input: \(String(cString: strerror(errno)))")
+                throw ExitCode(2)
+            }
+            var offset = 0
+            while offset < n {
+                let w = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, n - offset) }
+                if w <= 0 { unlink(path); printError("error: -: cannot store standard input in \(path)"); throw ExitCode(3) }
+                offset += w
+            }
+        }
+        return path
+    }
+
+    /// A warning for frames of a link type the decoder does not know (they count for nothing).
+    static func warnUnsupportedLinks(_ analysis: CaptureAnalysis, shownAs path: String) {
+        let skipped = analysis.outcomeCounts[Int(DecodeOutcome.unsupportedLink.rawValue)]
+        guard skipped > 0 else { return }
+        let types = Set(analysis.interfaces.map { String($0.linkType.rawValue) }).sorted().joined(separator: ", ")
+        printError("warning: \(path): \(skipped) of \(analysis.frames) frames have a link type this analyzer does not decode"
+            + "\(types.isEmpty ? "" : " (link type \(types))"); they were not analysed. Supported: Ethernet, Linux cooked v1/v2, raw IP, BSD loopback")
     }
 
     /// tshark-compatible flags, one file after the other, streamed.
-    private func runFlags() throws {
+    private func runFlags(_ files: [String]) throws {
         let output = OutputBuffer(fd: 1)
         var failed = false
         for path in files {
@@ -103,6 +179,8 @@ struct AnalyzeCommand: ParsableCommand {
                     output.flush()
                     Self.printError("warning: \(path): \(cut); analysed the \(analysis.frames) frames before it")
                 }
+                output.flush()
+                Self.warnUnsupportedLinks(analysis, shownAs: path)
             } catch {
                 output.flush()
                 Self.printError("error: \(path): \(error)")
@@ -114,7 +192,7 @@ struct AnalyzeCommand: ParsableCommand {
     }
 
     /// Every file analysed, then judged together: flows matched across vantages.
-    private func runDiagnosis() throws {
+    private func runDiagnosis(_ files: [String]) throws {
         let captures = files.map(VantageCapture.init(argument:))
         if captures.count == 1 { return try runSingleDiagnosis(captures[0]) }
         var digests: [VantageDigest] = []
@@ -127,6 +205,7 @@ struct AnalyzeCommand: ParsableCommand {
                 if let cut = analysis.truncation {
                     Self.printError("warning: \(capture.path): \(cut); analysed the \(analysis.frames) frames before it")
                 }
+                Self.warnUnsupportedLinks(analysis, shownAs: capture.path)
                 digests.append(observer.digest(of: analysis))
                 analyses.append(analysis)
             } catch {

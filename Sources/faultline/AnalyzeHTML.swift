@@ -7,7 +7,7 @@ import Runner
 extension AnalyzeCommand {
     /// `--html OUT.html`: the findings as `analyze` prints them, and the report written from the
     /// same single pass over each capture.
-    func runHTML(_ output: String) throws {
+    func runHTML(_ output: String, _ files: [String]) throws {
         let captures = files.map(VantageCapture.init(argument:))
         let analysis: ReportAnalysis
         do throws(CaptureError) {

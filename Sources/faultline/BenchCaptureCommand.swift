@@ -15,7 +15,7 @@ struct BenchCaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "_bench-capture",
         abstract: "Benchmark input: capture bulk TCP flows through a lossy router.",
-        discussion: """
+        discussion: HelpText.reflow("""
         Builds client — router — server (segmentation offloads off), adds
 
           iptables -A FORWARD -m statistic --mode random --probability P -j DROP
@@ -41,7 +41,7 @@ struct BenchCaptureCommand: ParsableCommand {
           faultline _bench-capture --out /tmp/b.pcapng --packets 20000 \\
               --flows 4 --loss 1% --at client
             a small capture seen from the sender's side
-        """,
+        """),
         shouldDisplay: false)
 
     @Option(help: ArgumentHelp("pcapng file to write (statistics beside it in FILE.stats.json).", valueName: "file"))

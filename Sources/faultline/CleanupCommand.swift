@@ -8,7 +8,7 @@ struct CleanupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleanup",
         abstract: "Remove namespaces left by SIGKILLed runs and labs (every faultline run does this at start).",
-        discussion: """
+        discussion: HelpText.reflow("""
         Faultline's named namespaces are /run/netns/faultline-<owner-pid>-...; everything a run \
         creates (links, addresses, routes, qdiscs, firewall rules, processes) lives inside them. \
         A namespace whose owner is gone (no live process with that pid holds it open: a pid the \
@@ -18,7 +18,7 @@ struct CleanupCommand: ParsableCommand {
 
         Examples:
           sudo faultline cleanup
-        """)
+        """))
 
     func run() throws {
         let out = StandardStream(fd: 1)

@@ -8,11 +8,13 @@ struct ExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run a command inside a node of a running lab (like `ip netns exec`).",
-        discussion: """
+        discussion: HelpText.reflow("""
         Joins the node's network namespace (/run/netns/faultline-<pid>-lab.<scenario>-<node>) and
         replaces itself with the command, which keeps your terminal, stdin and exit status. With
         one lab running, --lab is not needed; otherwise give its scenario name or its pid.
         Without a command it lists the running labs (and scenario runs) and their nodes.
+        `faultline` as the command is this faultline binary, in PATH or not (and its folder is
+        added to the command's PATH). Everything started this way ends when the lab does.
 
         Examples:
           faultline exec server -- ss -tni
@@ -20,7 +22,7 @@ struct ExecCommand: ParsableCommand {
           faultline exec router --lab zw2-never-read -- nft list ruleset
           faultline exec client -- bash
           faultline exec                  list what is running
-        """)
+        """))
 
     @Argument(help: ArgumentHelp("The node: client, router, server, ...", valueName: "node"))
     var node: String?
@@ -73,11 +75,29 @@ struct ExecCommand: ParsableCommand {
             throw ExitCode(3)
         }
         setenv("FAULTLINE_NODE", node, 1)
+        // `faultline` is this very program, wherever it is installed (and whether or not its
+        // folder is in PATH, which sudo's secure_path usually resets).
+        var program = command[0]
+        if program == "faultline", let own = Self.ownExecutable() {
+            program = own
+            // Its children (`faultline exec client -- sh -c 'faultline ...'`) find it too.
+            let folder = String(own[..<(own.lastIndex(of: "/") ?? own.endIndex)])
+            let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
+            if !path.split(separator: ":").contains(Substring(folder)) { setenv("PATH", "\(path):\(folder)", 1) }
+        }
         var cArgs: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        execvp(command[0], &cArgs)
+        execvp(program, &cArgs)
         let e = errno
         err.line("error: cannot run \(command[0]): \(String(cString: strerror(e)))")
         throw ExitCode(e == ENOENT ? 127 : 126)
+    }
+
+    /// The path of the running faultline binary (/proc/self/exe).
+    static func ownExecutable() -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private func describe(_ instances: [Lab.Instance]) -> String {

@@ -7,7 +7,7 @@ struct Faultline: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "faultline",
         abstract: "Reproduce TCP failures on demand, capture them, diagnose them from the wire.",
-        discussion: """
+        discussion: HelpText.reflow("""
         Faultline builds a small network (client — router — server) out of network
         namespaces, impairs it (delay, loss, reordering, ...), runs socket programs
         that reproduce real application failures, captures the traffic and explains
@@ -22,7 +22,7 @@ struct Faultline: AsyncParsableCommand {
         peer); 2 bad input (files, options); 3 the environment cannot run it;
         128+N stopped by signal N after tearing everything down (130 Ctrl-C,
         143 SIGTERM). SIGPIPE is ignored: a closed stdout only stops the printing.
-        """,
+        """),
         version: "0.1.0",
         subcommands: Faultline.allSubcommands
     )

@@ -11,7 +11,7 @@ struct ImpairCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "impair",
         abstract: "Build client — router — server and impair the router's forwarding path until Ctrl-C.",
-        discussion: """
+        discussion: HelpText.reflow("""
         Uses the userspace engine: NFQUEUE on the router, one queue and one
         thread per direction. It works without sch_netem and can also pick
         single packets (--action). The namespaces are named, so your own
@@ -37,12 +37,14 @@ struct ImpairCommand: ParsableCommand {
           faultline impair --delay 2ms --change-at 10s --change-delay 400ms
           faultline impair --loss 5% --seed 7 --decision-log /tmp/d.log
 
+        With `-- PROGRAM ARGS…` the program runs in the client through the impaired path and the command exits with its status: `faultline impair --delay 20ms --loss 1% -- curl -sS http://198.18.2.2:8000/`.
+
         If the engine dies, traffic on that direction stops (there is no
         --queue-bypass) and the command exits with status 4, saying why.
         Ctrl-C or any terminating signal tears everything down and exits
         128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM); without
         root it exits 3.
-        """)
+        """))
 
     @Option(help: "Link direction to impair: router→NODE (leaving toward NODE) or NODE→router.")
     var link = "router→server"
@@ -75,6 +77,9 @@ struct ImpairCommand: ParsableCommand {
     @Flag(name: .customLong("no-realtime"), help: "Run the engine's threads with normal scheduling and let idle CPUs sleep (less precise delays; by default the engine holds /dev/cpu_dma_latency at 0 while it runs).")
     var noRealtime = false
 
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("A program to run in the client through the impaired path: `faultline impair --delay 20ms -- ./my-client ARGS`. The command then ends when the program does, with its exit status.", valueName: "program"))
+    var program: [String] = []
+
     @Flag(help: .hidden) var bench = false
     @Option(name: .customLong("bench-seconds"), help: .hidden) var benchSeconds: Double = 2
     @Option(name: .customLong("bench-rounds"), help: .hidden) var benchRounds: Int = 3
@@ -105,6 +110,9 @@ struct ImpairCommand: ParsableCommand {
             if !errors.isEmpty { throw ValidationError(errors.map { "impairment \(i): \($0)" }.joined(separator: "\n")) }
         }
 
+        if specs.allSatisfy({ $0.parameters.isEmpty && $0.actions.isEmpty && $0.schedule.isEmpty }) {
+            printError("note: no impairment given (--delay, --loss, --rate, --action, …): the path is clean")
+        }
         if geteuid() != 0 {
             printError("error: faultline impair needs root (network namespaces, netlink, NFQUEUE): run it with sudo")
             throw ExitCode(3)
@@ -133,22 +141,46 @@ struct ImpairCommand: ParsableCommand {
         let engine = try UserspaceEngine.start(network: net, specs: specs, seed: seed, options: options)
         defer { engine.stop() }
 
-        say("impairing \(engine.paths.map(\.description).joined(separator: " and ")) with the userspace engine (seed \(seed))")
+        say("impairing \(engine.paths.map(\.description).joined(separator: " and ")) with the userspace engine (seed \(seed)): \(spec.parameters)"
+            + (spec.actions.isEmpty ? "" : "; actions: " + spec.actions.map { "\($0.action) on \($0.nth.map(String.init).joined(separator: ","))" }.joined(separator: "; ")))
         for node in net.nodeNames {
             if let name = try? net.namespace(node).mountedName { say("  \(node): ip netns exec \(name) ...") }
         }
         say("  client 198.18.1.2 / fd00:fa17:1::2, server 198.18.2.2 / fd00:fa17:2::2")
         if let decisionLog { say("  decisions → \(decisionLog)") }
-        say("Ctrl-C to stop.")
 
-        var fds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0), pollfd(fd: failureFD, events: Int16(POLLIN), revents: 0)]
+        // With a program: it runs in the client, its stdio this terminal's; its end ends the command.
+        var child: ChildProcess?
+        if !program.isEmpty {
+            do {
+                child = try net.namespace("client").spawn(program, stdin: 0, stdout: 1, stderr: 2)
+            } catch {
+                printError("error: cannot start \(program[0]) in the client: \(error)")
+                throw ExitCode(error.errno == .ENOENT ? 127 : 126)
+            }
+        } else {
+            say("Ctrl-C to stop.")
+        }
+        let childFD = child.map { fl_pidfd_open($0.pid) } ?? -1
+        defer { if childFD >= 0 { close(childFD) } }
+
+        var fds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0), pollfd(fd: failureFD, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: childFD, events: Int16(POLLIN), revents: 0)]
         let timeout: Int32 = statsEvery > 0 ? Int32(clamping: Int(statsEvery) * 1000) : -1
         var failed = false
         var stoppedBy: Int32 = 0
+        var programStatus: Int32?
         while true {
-            let rc = poll(&fds, 2, timeout)
+            let rc = poll(&fds, childFD >= 0 ? 3 : 2, timeout)
             if rc < 0 && errno == EINTR { continue }
             if fds[1].revents != 0 { failed = true; break }
+            if childFD >= 0, fds[2].revents != 0, let status = child?.wait() {
+                switch status {
+                case .exited(let code): programStatus = code
+                case .signaled(let signal): programStatus = 128 + signal
+                }
+                break
+            }
             if fds[0].revents != 0 {
                 // struct signalfd_siginfo (128 bytes) starts with ssi_signo.
                 var info = [UInt8](repeating: 0, count: 128)
@@ -157,8 +189,10 @@ struct ImpairCommand: ParsableCommand {
             }
             if rc == 0 { for s in engine.stats { say(s.description) } }
         }
+        if let child, child.poll() == nil { child.signal(SIGTERM); if child.wait(timeoutNanoseconds: 1_000_000_000) == nil { child.kill(); child.wait() } }
         for s in engine.stats { say(s.description) }
         if failed { throw ExitCode(4) }
+        if let programStatus { throw ExitCode(programStatus) }
         throw ExitCode(128 + (stoppedBy > 0 ? stoppedBy : SIGINT))
     }
 

@@ -8,12 +8,12 @@ struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List the scenarios of a folder (default: Scenarios): name, what it expects, summary.",
-        discussion: """
+        discussion: HelpText.reflow("""
         Examples:
           faultline list
           faultline list Scenarios --json | jq '.[].name'
           faultline list --shard 1/2          what `faultline run --shard 1/2` would run
-        """)
+        """))
 
     @Argument(help: ArgumentHelp("A folder of scenarios, or files.", valueName: "path"))
     var paths: [String] = ["Scenarios"]

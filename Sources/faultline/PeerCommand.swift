@@ -201,7 +201,7 @@ struct PeerListen: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "listen",
         abstract: "Accept connections and read fast, slowly, never, or answer requests; optionally abort or close with data unread.",
-        discussion: """
+        discussion: HelpText.reflow("""
         Serves --connections connections one after another (default 1; 0: until
         stopped), listening on [::]:PORT, which takes IPv4 too (or on --bind).
         By default it reads as fast as data comes and finishes when the client
@@ -224,7 +224,7 @@ struct PeerListen: ParsableCommand {
             answer each request after 100 ms, delaying ACKs (T2's receiver)
           faultline peer listen --port 9000 --accept-delay 2s --exit-after 10s
             connections wait in the backlog for 2 s; stop after 10 s
-        """)
+        """))
 
     @Option(help: ArgumentHelp("TCP port to listen on.", valueName: "port"), transform: parsePort)
     var port: UInt16
@@ -327,7 +327,7 @@ struct PeerSend: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "send",
         abstract: "Connect and write a number of bytes, in bulk or paced; then close, abort or stay open.",
-        discussion: """
+        discussion: HelpText.reflow("""
         Writes --bytes in send() calls of --write-size bytes. Whenever the send
         buffer is full the write blocks; the log says for how long
         (write_blocked) and the summary gives the longest block. After the
@@ -343,7 +343,7 @@ struct PeerSend: ParsableCommand {
           faultline peer send --to 198.18.2.2:9000 --bytes 1000 --keep-open
             with `listen --abort-after 1000` on the server, this side's recv
             fails with ECONNRESET
-        """)
+        """))
 
     @OptionGroup(title: "Connection") var client: PeerClientOptions
 
@@ -380,7 +380,7 @@ struct PeerConnect: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connect",
         abstract: "Connect and report the result: connected, ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ...",
-        discussion: """
+        discussion: HelpText.reflow("""
         The summary's connect_result is "connected" or the errno name, and
         connect_ns says how long it took. Exit 0 when connected, 1 otherwise.
 
@@ -390,7 +390,7 @@ struct PeerConnect: ParsableCommand {
           faultline peer connect --to 198.18.2.2:9000 --timeout 1s
             SYNs dropped on the way: ETIMEDOUT after 1 s (syn / unanswered)
           faultline peer connect --to [fd00:fa17:2::2]:9000 --hold 2s
-        """)
+        """))
 
     @OptionGroup(title: "Connection") var client: PeerClientOptions
 
@@ -409,7 +409,7 @@ struct PeerRequest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "request",
         abstract: "Request/response client: send requests one at a time and time each round trip.",
-        discussion: """
+        discussion: HelpText.reflow("""
         Talks to `listen --respond`. Each request and each response is a frame:
         a 4-byte big-endian length of the whole frame (header included), then
         filler. A round trip runs from writing the request's first byte to
@@ -422,7 +422,11 @@ struct PeerRequest: ParsableCommand {
               --think 50ms --quickack
             against `listen --respond 100 --think 100ms --no-quickack`, with
             rto_min 5ms on the client's route: spurious retransmissions (T2)
-        """)
+          faultline peer request --to 198.18.2.2:9000 --count 10 --size 200 \\
+              --split-write 20
+            against `listen --respond 100 --delay-acks`: each request's second
+            write waits ~40 ms for the delayed ACK of the first (Nagle, F4)
+        """))
 
     @OptionGroup(title: "Connection") var client: PeerClientOptions
 
@@ -441,11 +445,15 @@ struct PeerRequest: ParsableCommand {
     @Flag(help: "Clear TCP_QUICKACK before each read, so the kernel delays its ACKs of responses (a delayed-ACK receiver).")
     var delayAcks = false
 
+    @Option(help: ArgumentHelp("Write each request in two calls: the first N bytes, then the rest. With Nagle on (no --nodelay) the second waits for the ACK of the first.",
+                               valueName: "size"), transform: parseSize)
+    var splitWrite: ByteSize?
+
     @OptionGroup(title: "Event log and lifetime") var common: PeerCommonOptions
 
     func role() throws -> Peers.Role {
         let options = RequestOptions(client: try client.options(), count: count, size: try intSize(size, "--size"), think: think, quickAck: quickack,
-                                     delayAcks: delayAcks)
+                                     delayAcks: delayAcks, splitWrite: try splitWrite.map { try intSize($0, "--split-write") })
         let problems = options.problems()
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
         return .request(options)
@@ -459,7 +467,7 @@ struct PeerHold: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hold",
         abstract: "Connect, idle (optionally with keepalives), and write later on SIGUSR1 or a timer.",
-        discussion: """
+        discussion: HelpText.reflow("""
         For half-open connections (R4): while the connection idles, the server
         side can lose it (killed, its FIN or RST dropped); the next write then
         draws an RST and this side's recv fails with ECONNRESET. Whatever the
@@ -472,7 +480,7 @@ struct PeerHold: ParsableCommand {
               --write-bytes 100
           faultline peer hold --to [fd00:fa17:2::2]:9000 --keepalive-idle 1s \\
               --keepalive-interval 1s --keepalive-count 3
-        """)
+        """))
 
     @OptionGroup(title: "Connection") var client: PeerClientOptions
 

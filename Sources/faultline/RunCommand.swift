@@ -13,7 +13,7 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run scenarios (a file or a folder) in parallel, each in its own namespaces, and check their expectations.",
-        discussion: """
+        discussion: HelpText.reflow("""
         Each scenario run builds its own network (namespaces named faultline-<pid>-r<N>-<node>),
         its impairments and firewall rules, captures at its capture points, runs its timeline
         under a hard time limit, tears everything down (on success, failure, Ctrl-C or SIGTERM;
@@ -57,7 +57,7 @@ struct RunCommand: ParsableCommand {
           128+N stopped by signal N, everything torn down: 130 SIGINT (Ctrl-C), 143 SIGTERM,
                 129 SIGHUP, 131 SIGQUIT, 138/140 SIGUSR1/2, 142 SIGALRM; SIGPIPE is ignored
                 (a closed stdout only stops the printing)
-        """)
+        """))
 
     @Argument(help: ArgumentHelp("Scenario files or folders of *.yaml files.", valueName: "path"))
     var paths: [String]
@@ -118,6 +118,10 @@ struct RunCommand: ParsableCommand {
         do {
             detectorChoice = try DetectorChoice(parsing: detector)
             shardChoice = try shard.map { text throws(RunnerError) in try Shard(parsing: text) }
+            // Before anything is built: a report that cannot be written or a detector that
+            // cannot start fails now, not after the catalog ran.
+            if let junit { try Preflight.checkWritable(junit, flag: "--junit") }
+            try Preflight.checkDetector(detectorChoice)
         } catch {
             errorOut.line("error: \(error)")
             throw ExitCode(error.exitCode)
@@ -147,6 +151,12 @@ struct RunCommand: ParsableCommand {
             return
         }
         let view = LiveView(fd: liveFD, repeatCount: repeatCount, verbose: verbose)
+        // From here on every terminating signal tears down (and SIGPIPE is ignored), the sweep included.
+        let cancellation = Cancellation()
+        let watcher = SignalWatcher(cancellation: cancellation) { signal in
+            view.emit(signal == SIGINT ? "\nCtrl-C: tearing everything down...\n" : "\(SignalWatcher.name(of: signal)): tearing everything down...\n")
+        }
+        _ = watcher
         CatalogRun.sweep(say: { view.say($0) })
         let runFolder: String
         do {
@@ -155,12 +165,10 @@ struct RunCommand: ParsableCommand {
             errorOut.line("error: \(error)")
             throw ExitCode(error.exitCode)
         }
-        let cancellation = Cancellation()
-        let watcher = SignalWatcher(cancellation: cancellation) { signal in
-            view.emit(signal == SIGINT ? "\nCtrl-C: tearing everything down...\n" : "\(SignalWatcher.name(of: signal)): tearing everything down...\n")
-        }
-        _ = watcher
         let jobCount = jobs ?? ProcessInfo.processInfo.activeProcessorCount
+        if let warning = Preflight.jobsWarning(jobs: jobCount, cores: ProcessInfo.processInfo.activeProcessorCount) {
+            errorOut.line(warning)
+        }
         let keepPassed = (keepCaptures ?? (repeatCount > 1 ? "failed" : "all")) == "all"
         var settings = RunSettings(artifactsRoot: runFolder, detector: detectorChoice, seed: seed, keepPassedCaptures: keepPassed,
                                    engine: engine)
@@ -172,13 +180,17 @@ struct RunCommand: ParsableCommand {
         let results = catalog.run()
         let wall = Date().timeIntervalSince(began)
         view.close()
-        let code = CatalogRun.exitCode(results, cancellation: cancellation)
+        var code = CatalogRun.exitCode(results, cancellation: cancellation)
         let summary = TextReport.summary(results, repeatCount: repeatCount, wallSeconds: wall, jobs: jobCount)
         StandardStream(fd: liveFD).write(summary + "artifacts: \(runFolder)\n")
         if let junit {
             let xml = JUnitReport.xml(results, wallSeconds: wall, repeatCount: repeatCount)
-            if !FileManager.default.createFile(atPath: junit, contents: Data(xml.utf8)) {
-                errorOut.line("error: cannot write --junit \(junit)")
+            do {
+                try Preflight.write(xml, to: junit, flag: "--junit")
+            } catch {
+                // A report CI asked for and did not get is a failure, whatever the results.
+                errorOut.line("error: \(error)")
+                if code == 0 { code = error.exitCode }
             }
         }
         if json {

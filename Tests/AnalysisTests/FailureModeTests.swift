@@ -170,4 +170,124 @@ struct FailureModeTests {
         #expect(!findings.contains { $0.cause == "listen-queue-overflow" })
         #expect(findings.contains { $0.name == "syn/unanswered" })
     }
+
+    // MARK: F4 Nagle meets delayed ACK vs a slow server
+
+    /// Requests of `first` + `rest` bytes (the rest sent when the server's delayed ACK of the first
+    /// arrives, 40 ms later), each answered at once; or, with `rest` 0, whole requests answered
+    /// after `think`.
+    static func exchanges(first: UInt32, rest: UInt32, think: Int64 = 0, count: Int = 5,
+                          narrowWindow: Bool = false) -> DiagnosisScript {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0) + Self.ms
+        for _ in 0..<count {
+            if narrowWindow { s.serverAck(s.clientNext, at: t - 2 * s.oneWay, window: 1) }
+            s.clientData(first, at: t)
+            var answerAt = t + s.oneWay + think
+            if rest > 0 {
+                let ackAt = t + s.oneWay + 40 * Self.ms
+                s.serverAck(s.clientNext, at: ackAt)
+                s.clientData(rest, at: ackAt + s.oneWay + 20_000)
+                answerAt = ackAt + 2 * s.oneWay + 60_000
+            }
+            s.serverData(100, at: answerAt)
+            t = answerAt + s.oneWay + 200_000
+        }
+        return s
+    }
+
+    @Test("A small segment, a 40 ms delayed ACK of exactly it, then the rest at once: stall/nagle-delayed-ack naming the held segment and the ACK")
+    func nagleDelayedAck() throws {
+        let findings = try Self.diagnose(Self.exchanges(first: 20, rest: 180))
+        let finding = try #require(findings.first { $0.name == "stall/nagle-delayed-ack" })
+        #expect(finding.evidence["stalls"] == 5)
+        #expect(finding.evidence["first_segment_bytes"] == 20)
+        #expect(finding.evidence["held_segment_bytes"] == 180)
+        // Client vantage: SYN, SYN/ACK, ACK, then the first segment (4), the delayed ACK (5), the held one (6).
+        #expect(finding.vantage.first == "client")
+        #expect(finding.evidence["first_segment_frame"] == 4)
+        #expect(finding.evidence["waited_for_ack_frame"] == 5)
+        #expect(finding.evidence["held_segment_frame"] == 6)
+        #expect(finding.decisiveFrame == 6)
+        #expect((finding.evidence["median_stall_ms"]?.doubleValue ?? 0) >= 40)
+        #expect(finding.vantage.contains("server"))
+        #expect(finding.confidence >= 0.8)
+        #expect(!findings.contains { $0.cause == "server-think-time" })
+    }
+
+    @Test("Look-alike: whole requests answered 40 ms late are a slow server, never Nagle")
+    func slowServer() throws {
+        let findings = try Self.diagnose(Self.exchanges(first: 200, rest: 0, think: 40 * Self.ms))
+        let finding = try #require(findings.first { $0.name == "stall/server-think-time" })
+        #expect(finding.evidence["slow_exchanges"] == 5)
+        #expect((finding.evidence["median_think_ms"]?.doubleValue ?? 0) >= 40)
+        #expect(!findings.contains { $0.cause == "nagle-delayed-ack" })
+    }
+
+    @Test("Look-alike: a second segment that waited for the receiver's window to open is no Nagle stall")
+    func windowHeldSegment() throws {
+        let findings = try Self.diagnose(Self.exchanges(first: 20, rest: 180, narrowWindow: true))
+        #expect(!findings.contains { $0.cause == "nagle-delayed-ack" })
+    }
+
+    @Test("Prompt exchanges are no stall at all")
+    func promptExchanges() throws {
+        let findings = try Self.diagnose(Self.exchanges(first: 200, rest: 0))
+        #expect(!findings.contains { $0.kind == "stall" })
+    }
+
+    // MARK: F5 bufferbloat
+
+    /// A client transfer of 80 segments, one a millisecond, whose ACKs come later and later (the
+    /// round trip growing 6 ms a segment, to ~480 ms), seen at the client; with `resend`, segment 40
+    /// is sent again (a loss); with `victim`, a second connection's request waits 300 ms mid-way.
+    static func bloated(resend: Bool = false, victim: Bool = false) -> DiagnosisScript {
+        var s = DiagnosisScript()
+        let start = s.handshake(at: 0, seenBy: [.client]) + Self.ms
+        var events: [(time: Int64, data: Bool, seq: UInt32, ack: UInt32)] = []
+        let base = s.clientNext
+        for i in 0..<80 {
+            let sent = start + Int64(i) * Self.ms
+            let seq = base &+ UInt32(i * 1448)
+            events.append((sent, true, seq, 0))
+            events.append((sent + 200_000 + Int64(i) * 6 * Self.ms, false, 0, seq &+ 1448))
+            if resend && i == 40 { events.append((sent + 300_000, true, base &+ UInt32(39 * 1448), 0)) }
+        }
+        for e in events.sorted(by: { $0.time < $1.time }) {
+            if e.data {
+                s.emit(Segment(fromClient: true, seq: e.seq, ack: s.serverNext, flags: 0x010, length: 1448, window: 502),
+                       at: e.time, seenBy: [.client])
+            } else {
+                s.emit(Segment(fromClient: false, seq: s.serverNext, ack: e.ack, flags: 0x010, window: 4000), at: e.time, seenBy: [.client])
+            }
+        }
+        s.clientNext = base &+ UInt32(80 * 1448)
+        guard victim else { return s }
+        var other = DiagnosisScript()
+        other.clientPort = 40001
+        other.serverPort = s.serverPort + 1
+        let t = other.handshake(at: 100_000, seenBy: [.client]) + 100 * Self.ms
+        other.clientData(100, at: t, seenBy: [.client])
+        other.serverData(100, at: t + 300 * Self.ms, seenBy: [.client])
+        s.merge(other)
+        return s
+    }
+
+    @Test("RTT climbing from 0.2 ms to ~480 ms with nothing lost, another connection waiting: latency/bufferbloat")
+    func bufferbloat() throws {
+        let findings = try Self.diagnose(Self.bloated(victim: true), [.client])
+        let finding = try #require(findings.first { $0.name == "latency/bufferbloat" })
+        #expect((finding.evidence["p90_rtt_ms"]?.doubleValue ?? 0) >= 400)
+        #expect((finding.evidence["base_rtt_ms"]?.doubleValue ?? 1) < 1)
+        #expect(finding.evidence["retransmissions"] == 0)
+        #expect(finding.evidence["other_connections_delayed"] == 1)
+        #expect(finding.confidence >= 0.9)
+        #expect(!findings.contains { $0.kind == "stall" })
+    }
+
+    @Test("Look-alike: the same climb with a retransmission is no bufferbloat (the queue overflowed)")
+    func bloatWithLoss() throws {
+        let findings = try Self.diagnose(Self.bloated(resend: true), [.client])
+        #expect(!findings.contains { $0.kind == "latency" })
+    }
 }

@@ -1,9 +1,23 @@
 import Impairment
 import Peers
 import Testing
+import TestSupport
 
 @Suite("Peer values: durations, sizes, endpoints, JSON lines")
 struct PeerValueTests {
+    @Test("on a terminal a peer prints lines for a person; into a pipe, JSON lines")
+    func readableOnATerminal() throws {
+        let binary = try TestSupport.faultlineBinaryPath()
+        let command = "\(binary) peer connect --to 127.0.0.1:9 --timeout 1s"
+        // `script` gives the peer a terminal as its stdout.
+        let terminal = TestSupport.runCommand(["/usr/bin/script", "-qc", command, "/dev/null"]).output
+        #expect(terminal.contains(" ms  error "), "\(terminal)")
+        #expect(terminal.contains("errno=ECONNREFUSED"))
+        #expect(!terminal.contains("{\"ts_ns\""))
+        let piped = TestSupport.runCommand(["/bin/sh", "-c", command + " | cat"]).output
+        #expect(piped.split(separator: "\n").allSatisfy { $0.hasPrefix("{\"ts_ns\":") }, "\(piped)")
+    }
+
     @Test("one grammar with the impairment model: MB is tc's 1024-based megabyte, m alone is refused (min or ms)")
     func oneGrammar() throws {
         #expect(try ByteSize(parsing: "4MB").bytes == ByteCount(parsing: "4MB").bytes)

@@ -34,6 +34,8 @@ extension RunnerKernelTests {
             ("f2-path-down", "connection-lost/peer-or-path-down"),
             ("f2-conntrack-idle", "connection-lost/middlebox-state-expired"),
             ("f3-listen-overflow", "syn/listen-queue-overflow"),
+            ("f4-nagle-delayed-ack", "stall/nagle-delayed-ack"),
+            ("f5-bufferbloat", "latency/bufferbloat"),
         ]
 
         @Test("one scenario per failure-modes.md row plus a clean baseline, each expecting its cause (and the look-alike's absence)")

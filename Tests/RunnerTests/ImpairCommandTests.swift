@@ -26,6 +26,22 @@ extension RunnerKernelTests {
         @Test("impair: SIGQUIT exits 131 after the teardown, no crash screen") func sigquit() throws { try stop(with: SIGQUIT) }
         @Test("impair: SIGUSR1 exits 138 after the teardown") func sigusr1() throws { try stop(with: SIGUSR1) }
 
+        @Test("impair -- PROGRAM runs it in the client through the impaired path and exits with its status; no impairment is said")
+        func program() throws {
+            let dir = TestSupport.temporaryDirectory("fl-impair-program")
+            defer { TestSupport.removeTree(dir) }
+            // In the client: its own address, and the server 20 ms away (one TCP connect to a closed port).
+            let r = try Faultline.run(["impair", "--delay", "20ms", "--no-realtime", "--",
+                                       "sh", "-c", "ip -o -4 addr show eth0 | grep -q 198.18.1.2 && exit 7"], directory: dir, timeout: 30)
+            #expect(r.status == 7, "\(r.output)\(r.error)")
+            #expect(r.output.contains("delay 20ms"), "the banner echoes the impairment: \(r.output)")
+            let clean = try Faultline.run(["impair", "--no-realtime", "--", "true"], directory: dir, timeout: 30)
+            #expect(clean.status == 0)
+            #expect(clean.error.contains("no impairment given"))
+            let missing = try Faultline.run(["impair", "--delay", "1ms", "--no-realtime", "--", "/nonexistent/prog"], directory: dir, timeout: 30)
+            #expect(missing.status == 127, "\(missing.error)")
+        }
+
         @Test("impair without root exits 3 and says why")
         func notRoot() throws {
             let dir = TestSupport.temporaryDirectory("fl-impair-user")

@@ -46,6 +46,23 @@ extension RunnerKernelTests {
             #expect(after.nftRuleset == before.nftRuleset)
         }
 
+        @Test("lab --capture records while it runs and, when it ends, analyses like run: a connection to a closed port driven by hand is rst/refused-by-host")
+        func labCapture() throws {
+            let dir = TestSupport.temporaryDirectory("fl-lab-capture")
+            defer { TestSupport.removeTree(dir) }
+            let lab = try Faultline.Running(["lab", Faultline.scenario("r1-closed-port"), "--capture"], directory: dir)
+            #expect(lab.waitUntil(seconds: 20) { lab.output.contains("Ctrl-C tears it down") }, "\(lab.output)\(lab.errorOutput)")
+            let refused = try Faultline.run(["exec", "client", "--lab", String(lab.pid), "--", "faultline", "peer", "connect", "--to", "198.18.2.2:9001",
+                                             "--timeout", "1s"], directory: dir, timeout: 15)
+            #expect(refused.status == 1, "\(refused.output)\(refused.error)")
+            usleep(200_000)
+            lab.kill(SIGINT)
+            #expect(lab.wait(seconds: 30) == 130, "\(lab.errorOutput)")
+            #expect(lab.output.contains("rst/refused-by-host"), "\(lab.output)")
+            #expect(lab.output.contains("findings.json"))
+            #expect(Faultline.namespaces(of: lab.pid).isEmpty)
+        }
+
         @Test("list shows the catalog; --shard splits it into disjoint parts that cover it")
         func list() throws {
             let dir = TestSupport.temporaryDirectory("fl-list")

@@ -73,6 +73,12 @@ extension RunnerKernelTests {
             let lab = try Faultline.Running(["lab", Faultline.scenario("r1-closed-port")], directory: dir)
             let up = lab.waitUntil(seconds: 20) { lab.output.contains("Ctrl-C tears it down") }
             #expect(up, "\(lab.output)\(lab.errorOutput)")
+            // `faultline` inside a node is this binary, even when its folder is not in PATH.
+            let inner = try ChildProcess.run([try TestSupport.faultlineBinaryPath(), "exec", "client", "--lab", String(lab.pid), "--",
+                                              "faultline", "--version"],
+                                             environment: ["PATH": "/usr/bin:/bin"], timeoutNanoseconds: 10_000_000_000)
+            #expect(inner.status == .exited(0), "\(inner.standardError)")
+            #expect(inner.standardOutput.contains("0.1.0"))
             let session = try Faultline.Running(["exec", "client", "--lab", String(lab.pid), "--", "sleep", mark], directory: dir)
             let daemon = try ChildProcess.run([try TestSupport.faultlineBinaryPath(), "exec", "server", "--lab", String(lab.pid), "--",
                                                "sh", "-c", "setsid sleep \(mark) </dev/null >/dev/null 2>&1 & exit 0"],

@@ -88,7 +88,7 @@ extension RunnerKernelTests {
             let status = run.wait(seconds: 300)
             #expect(status == 0, "faultline run Scenarios exited \(String(describing: status)):\n\(run.errorOutput)")
             let report = try JSONDecoder().decode(RunReport.self, from: Data(run.output.utf8))
-            #expect(report.results.count == 15)
+            #expect(report.results.count == CatalogTests.rows.count)
             for result in report.results {
                 let html = result.artifacts + "/report.html"
                 guard let page = TestSupport.readFile(html) else {

@@ -141,6 +141,35 @@ extension RunnerKernelTests {
             #expect(result.seconds < 4, "the run should stop at the timeout, not at the time limit")
         }
 
+        @Test("a run whose steps ran late (the runner itself held up) says its own timing was disturbed")
+        func disturbedTiming() throws {
+            let dir = TestSupport.temporaryDirectory("fl-disturbed")
+            defer { TestSupport.removeTree(dir) }
+            let file = dir + "/s.yaml"
+            try """
+            name: disturbed
+            time-limit: 5s
+            steps:
+              - { at: 0s, on: server, peer: [listen, --port, "9000"] }
+              - { at: 600ms, stop: all }
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+            let run = try Faultline.Running(["run", file, "--json", "--artifacts", dir + "/a"], directory: dir)
+            // Hold the whole runner still across the step's time, as an overloaded machine would.
+            // Once the timeline runs (the server's event log exists), stop it across the step's time.
+            let started = run.waitUntil(seconds: 20) {
+                let found = FileManager.default.enumerator(atPath: dir + "/a")?.contains { ($0 as? String)?.hasSuffix("server.events.jsonl") == true }
+                return found == true
+            }
+            #expect(started)
+            run.kill(SIGSTOP)
+            usleep(900_000)
+            run.kill(SIGCONT)
+            #expect(run.wait(seconds: 30) == 0, "\(run.errorOutput)")
+            let report = try JSONDecoder().decode(RunReport.self, from: Data(run.output.utf8))
+            let note = report.results.first?.notes.first { $0.hasPrefix("this run's own timing was disturbed") }
+            #expect(note != nil, "\(report.results.first?.notes ?? [])")
+        }
+
         @Test("every example in Scenarios/examples passes 5 times out of 5")
         func examples() throws {
             let dir = TestSupport.temporaryDirectory("fl-examples")

@@ -339,3 +339,13 @@ struct ScenarioLanguageTests {
         #expect(checks[8] == S.Expectation.Check.output(process: "c", stream: .stdout, match: .lacks("Traceback")))
     }
 }
+
+@Suite("Durations for people")
+struct ReadableDurationTests {
+    @Test("a peer's duration is printed in the unit that fits, three significant digits",
+          arguments: [(Int64(2_480_828_484), "2.48 s"), (35_215_000, "35.2 ms"), (870_400, "870 µs"), (1_000_000_000, "1 s"),
+                      (999, "999 ns"), (120_500_000_000, "120 s"), (1_500_000, "1.5 ms")])
+    func readable(nanoseconds: Int64, text: String) {
+        #expect(Scenario.PeerValue.duration(.nanoseconds(nanoseconds)).readable == text)
+    }
+}

@@ -13,6 +13,8 @@ public enum DiagnosisName {
         public static let keepAlive = "keep-alive"
         // Issue #18 failure modes (Failures/).
         public static let connectionLost = "connection-lost"
+        public static let stall = "stall"
+        public static let latency = "latency"
     }
 
     public enum Cause {
@@ -36,6 +38,9 @@ public enum DiagnosisName {
         public static let listenQueueOverflow = "listen-queue-overflow"
         public static let peerOrPathDown = "peer-or-path-down"
         public static let middleboxStateExpired = "middlebox-state-expired"
+        public static let nagleDelayedAck = "nagle-delayed-ack"
+        public static let serverThinkTime = "server-think-time"
+        public static let bufferbloat = "bufferbloat"
         /// Used with any kind when the evidence does not decide; the finding then carries a
         /// `missing` evidence field saying what would.
         public static let undetermined = "undetermined"
@@ -53,6 +58,8 @@ public enum DiagnosisName {
         "capture-artifact/duplicated-capture", "reordering/path-reordering", "keep-alive/benign",
         // Issue #18 failure modes (Failures/).
         "connection-lost/peer-or-path-down", "connection-lost/middlebox-state-expired", "connection-lost/undetermined",
+        "stall/nagle-delayed-ack", "stall/server-think-time", "stall/undetermined",
+        "latency/bufferbloat", "latency/undetermined",
     ]
 }
 

@@ -16,6 +16,8 @@ public struct DiagnosisKind: RawRepresentable, Hashable, Sendable, Codable, Expr
     public static let reordering = Self(DiagnosisName.Kind.reordering)
     public static let keepAlive = Self(DiagnosisName.Kind.keepAlive)
     public static let connectionLost = Self(DiagnosisName.Kind.connectionLost)
+    public static let stall = Self(DiagnosisName.Kind.stall)
+    public static let latency = Self(DiagnosisName.Kind.latency)
 }
 
 public struct DiagnosisCause: RawRepresentable, Hashable, Sendable, Codable, ExpressibleByStringLiteral, CustomStringConvertible {
@@ -44,6 +46,9 @@ public struct DiagnosisCause: RawRepresentable, Hashable, Sendable, Codable, Exp
     public static let listenQueueOverflow = Self(DiagnosisName.Cause.listenQueueOverflow)
     public static let peerOrPathDown = Self(DiagnosisName.Cause.peerOrPathDown)
     public static let middleboxStateExpired = Self(DiagnosisName.Cause.middleboxStateExpired)
+    public static let nagleDelayedAck = Self(DiagnosisName.Cause.nagleDelayedAck)
+    public static let serverThinkTime = Self(DiagnosisName.Cause.serverThinkTime)
+    public static let bufferbloat = Self(DiagnosisName.Cause.bufferbloat)
     public static let undetermined = Self(DiagnosisName.Cause.undetermined)
 }
 

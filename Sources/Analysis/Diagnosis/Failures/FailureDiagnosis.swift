@@ -19,6 +19,8 @@ enum FailureDiagnosis {
         context.icmpRejections()
         context.listenQueueOverflows()
         context.connectionsLost()
+        context.bufferbloat()
+        context.stalls()
         return context.findings
     }
 }
@@ -33,6 +35,9 @@ struct FailureContext {
     let traces: [FailureTrace]
     let digests: [VantageDigest]
     var findings: [Finding]
+    /// Connections that waited behind another's standing queue (bufferbloat): their slow answers
+    /// are the queue's, not the server's.
+    var queuedBehind: Set<FlowRef> = []
 
     func flow(_ s: FlowSighting) -> FlowTrace { traces[s.trace].flows[s.flow] }
 
