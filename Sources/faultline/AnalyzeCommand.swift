@@ -98,6 +98,11 @@ struct AnalyzeCommand: ParsableCommand {
         defer { if let stdinCopy { unlink(stdinCopy) } }
         for argument in files {
             let capture = VantageCapture(argument: argument)
+            if capture.path == "-" && follow {
+                // Live: read as it comes (a copy would wait for the end of the stream).
+                resolved.append(argument)
+                continue
+            }
             if capture.path == "-" {
                 if stdinCopy == nil { stdinCopy = try Self.copyStandardInput() }
                 // --flags takes plain paths; the diagnosis names the vantage (stdin, or NAME of NAME=-).
