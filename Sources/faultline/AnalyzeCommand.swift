@@ -96,6 +96,11 @@ struct AnalyzeCommand: ParsableCommand {
         var resolved: [String] = []
         for argument in files {
             let capture = VantageCapture(argument: argument)
+            if capture.path == "-" && follow {
+                // Live: read as it comes (a copy would wait for the end of the stream).
+                resolved.append(argument)
+                continue
+            }
             if capture.path == "-" {
                 // Standard input is read as a stream (the reader takes '-'): memory follows the
                 // connections open at once, and --follow prints findings before the stream ends.
