@@ -94,17 +94,21 @@ struct AnalyzeCommand: ParsableCommand {
 
     func run() throws {
         var resolved: [String] = []
+        var stdinCopy: String?
+        defer { if let stdinCopy { unlink(stdinCopy) } }
         for argument in files {
             let capture = VantageCapture(argument: argument)
-            if capture.path == "-" && follow {
-                // Live: read as it comes (a copy would wait for the end of the stream).
+            if capture.path == "-" && (follow || flags) {
+                // Live, or flags (one pass): read as it comes — a copy would wait for the end.
                 resolved.append(argument)
                 continue
             }
             if capture.path == "-" {
-                // Standard input is read as a stream (the reader takes '-'): memory follows the
-                // connections open at once, and --follow prints findings before the stream ends.
-                resolved.append(argument)
+                // The whole-capture diagnosis may read a split conversation a second time: from a
+                // copy of the stream (written as it comes, removed at exit).
+                if stdinCopy == nil { stdinCopy = try Self.copyStandardInput() }
+                let prefix = argument == "-" ? "stdin=" : String(argument.dropLast(1))
+                resolved.append(prefix + (stdinCopy ?? "-"))
                 continue
             }
             if let problem = Self.notARegularFile(capture.path) {
@@ -127,6 +131,36 @@ struct AnalyzeCommand: ParsableCommand {
         case S_IFCHR, S_IFBLK: return "is a device; expected a capture file, or - to read standard input"
         default: return "is not a regular file; expected a capture file, or - to read standard input"
         }
+    }
+
+    /// Standard input, read to its end into an unlinked-on-exit temporary file.
+    static func copyStandardInput() throws -> String {
+        var template = Array("/tmp/faultline-stdin-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            printError("error: -: cannot make a temporary file for standard input: \(String(cString: strerror(errno)))")
+            throw ExitCode(3)
+        }
+        defer { close(fd) }
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if n == 0 { break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                unlink(path)
+                printError("error: -: cannot read standard input: \(String(cString: strerror(errno)))")
+                throw ExitCode(2)
+            }
+            var offset = 0
+            while offset < n {
+                let w = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, n - offset) }
+                if w <= 0 { unlink(path); printError("error: -: cannot store standard input in \(path)"); throw ExitCode(3) }
+                offset += w
+            }
+        }
+        return path
     }
 
     /// A warning for frames of a link type the decoder does not know (they count for nothing).
