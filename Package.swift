@@ -20,6 +20,9 @@ let package = Package(
     targets: [
         // MARK: C shims
         .target(name: "CLinux", cSettings: cSettings),
+        // Linked into the `faultline` executable only: its constructor enters a user namespace
+        // before main when the user is not root (see entry.c).
+        .target(name: "FaultlineEntry", dependencies: ["CLinux"], cSettings: cSettings),
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CNetlinkRoute", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
         .systemLibrary(name: "CNetfilterQueue", pkgConfig: "libnetfilter_queue", providers: [.apt(["libnetfilter-queue-dev"])]),
@@ -38,7 +41,7 @@ let package = Package(
         .target(name: "Runner", dependencies: ["Values", "Scenario", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "CLinux", "CNftables"]),
         .target(name: "FaultlineTesting", dependencies: ["Values", "Runner", "Scenario", "Impairment", "Analysis", "CLinux"]),
         .executableTarget(name: "faultline", dependencies: [
-            "Values", "Runner", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "Scenario",
+            "FaultlineEntry", "Values", "Runner", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "Scenario",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -72,7 +72,36 @@ enum FuzzDriver {
         output.flush()
     }
 
+    /// Per-frame flags and stream numbers, to compare a retiring run with a plain one.
+    struct FlagRecorder: CaptureAnalysisObserver {
+        var frames: [UInt64] = []
+        mutating func didAnalyze(_ frame: FrameAnalysis, analyzer: TCPAnalyzer) {
+            frames.append(frame.frameNumber << 40 ^ UInt64(frame.flags.rawValue) << 24 ^ UInt64(frame.conversationID))
+        }
+    }
+
+    /// Retiring finished conversations (issue #12) changes neither the flags nor the findings,
+    /// whatever the policy: the diagnosis's own, and one that retires after every packet.
+    static func retirementChangesNothing(_ path: String) {
+        guard let whole = try? Diagnoser.diagnose([VantageCapture(name: "fuzz", path: path)]) else { return }
+        var plain = FlagRecorder()
+        guard (try? CaptureAnalysis.run(path: path, observer: &plain)) != nil else { return }
+        let expected = FindingsJSON.render(whole.findings)
+        for policy in [RetirementPolicy.diagnosis, RetirementPolicy(linger: 0, idleTimeout: 1_000)] {
+            var observer = DiagnosisObserver(vantage: "fuzz")
+            guard let analysis = try? CaptureAnalysis.run(path: path, observer: &observer, retirement: policy) else {
+                fatalError("retirement: the retiring run failed where the plain one did not")
+            }
+            let got = FindingsJSON.render(observer.retiredRunResult(of: analysis).findings)
+            if got != expected { fatalError("retirement (linger \(policy.linger)) changed the findings:\n\(got)\nwant:\n\(expected)") }
+            var flags = FlagRecorder()
+            _ = try? CaptureAnalysis.run(path: path, observer: &flags, retirement: policy)
+            if flags.frames != plain.frames { fatalError("retirement (linger \(policy.linger)) changed flags or stream numbers") }
+        }
+    }
+
     static func fromFiles(_ path: String) {
+        retirementChangesNothing(path)
         let result: DiagnosisResult
         do throws(CaptureError) {
             result = try Diagnoser.diagnose([VantageCapture(name: "client", path: path),

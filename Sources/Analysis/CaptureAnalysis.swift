@@ -8,10 +8,15 @@ public protocol CaptureAnalysisObserver {
     mutating func didAnalyze(_ frame: FrameAnalysis, analyzer: TCPAnalyzer)
     /// A frame was not analysed (not TCP, fragment, unsupported link type, ...).
     mutating func didSkip(_ packet: PacketRecord, outcome: DecodeOutcome)
+    /// The analyzer retires the conversation held at `slot` (`analyzer.conversations[slot]`)
+    /// now: it is finished (see `RetirementPolicy`), and its state is about to be freed. Called
+    /// only when the run retires.
+    mutating func willRetire(slot: Int, analyzer: TCPAnalyzer)
 }
 
 extension CaptureAnalysisObserver {
     public mutating func didSkip(_ packet: PacketRecord, outcome: DecodeOutcome) {}
+    public mutating func willRetire(slot: Int, analyzer: TCPAnalyzer) {}
 }
 
 /// An observer that ignores everything.
@@ -48,10 +53,24 @@ public struct CaptureAnalysis: Sendable {
     /// Frames that ended with `outcome`.
     public func count(_ outcome: DecodeOutcome) -> UInt64 { outcomeCounts[Int(outcome.rawValue)] }
 
+    /// Summaries of the conversations retired during the run (kept when the run was asked to),
+    /// in retirement order; the analyzer holds the others.
+    public var retiredSummaries: [CaptureSummary.Conversation] = []
+
     /// Reads `path` and analyses every TCP frame, handing each to `observer`.
     public static func run<Observer: CaptureAnalysisObserver>(path: String, observer: inout Observer) throws(CaptureError) -> CaptureAnalysis {
         let reader = try CaptureReader(path: path)
         return try run(reader: reader, path: path, observer: &observer)
+    }
+
+    /// Reads `path` ("-" for standard input) retiring finished conversations (see
+    /// `RetirementPolicy`), handing each to `observer.willRetire` first; with
+    /// `keepSummaries`, their summaries stay in `retiredSummaries`.
+    public static func run<Observer: CaptureAnalysisObserver>(path: String, observer: inout Observer,
+                                                              retirement: RetirementPolicy?,
+                                                              keepSummaries: Bool = false) throws(CaptureError) -> CaptureAnalysis {
+        let reader = path == "-" ? try CaptureReader(fileDescriptor: 0) : try CaptureReader(path: path)
+        return try run(reader: reader, path: path, observer: &observer, retirement: retirement, keepSummaries: keepSummaries)
     }
 
     /// Reads and analyses `path` without an observer.
@@ -62,8 +81,14 @@ public struct CaptureAnalysis: Sendable {
 
     /// Analyses everything `reader` still has.
     public static func run<Observer: CaptureAnalysisObserver>(reader: CaptureReader, path: String,
-                                                              observer: inout Observer) throws(CaptureError) -> CaptureAnalysis {
-        var result = CaptureAnalysis(path: path, format: reader.format, analyzer: TCPAnalyzer())
+                                                              observer: inout Observer,
+                                                              retirement: RetirementPolicy? = nil,
+                                                              keepSummaries: Bool = false,
+                                                              pinned: Set<Int> = []) throws(CaptureError) -> CaptureAnalysis {
+        var result = CaptureAnalysis(path: path, format: reader.format, analyzer: TCPAnalyzer(retirement: retirement))
+        result.analyzer.pinned = pinned
+        let retiring = retirement != nil
+        var now = Int64.min
         var segment = TCPSegment()
         var counts = (tcp: UInt64(0), other: [UInt64](repeating: 0, count: DecodeOutcome.allCases.count))
         var firstTime: Int64?
@@ -71,6 +96,17 @@ public struct CaptureAnalysis: Sendable {
         while let packet = try reader.next() {
             if firstTime == nil { firstTime = packet.timestamp }
             lastTime = packet.timestamp
+            if retiring {
+                // Capture time as far as it went (a clock stepping back retires nothing early).
+                if packet.timestamp > now { now = packet.timestamp }
+                while let slot = result.analyzer.dueForRetirement(at: now) {
+                    observer.willRetire(slot: slot, analyzer: result.analyzer)
+                    if keepSummaries {
+                        result.retiredSummaries.append(CaptureSummary.Conversation(result.analyzer.conversations[slot]))
+                    }
+                    result.analyzer.retire(slot: slot, at: now)
+                }
+            }
             let outcome = PacketDecoder.decode(packet, into: &segment)
             if outcome == .tcp {
                 counts.tcp &+= 1

@@ -15,6 +15,8 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <pthread.h>
 #include <net/if.h>
@@ -336,6 +338,19 @@ int fl_set_thread_fifo(int priority) {
     param.sched_priority = priority;
     return pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);
 }
+int fl_set_thread_slice_ns(uint64_t ns) {
+    struct { uint32_t size; uint32_t policy; uint64_t flags; int32_t nice; uint32_t priority;
+             uint64_t runtime, deadline, period; uint32_t util_min, util_max; } attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.policy = 0;   // SCHED_OTHER
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    if (nice == -1 && errno != 0) nice = 0;
+    attr.nice = nice;
+    attr.runtime = ns;
+    return syscall(SYS_sched_setattr, 0, &attr, 0) == 0 ? 0 : errno;
+}
 int fl_set_thread_cpu(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -354,4 +369,40 @@ int fl_errno_value(const char *name) {
         if (known && strcmp(known, name) == 0) return value;
     }
     return 0;
+}
+
+// --- Rootless state (set by FaultlineEntry's constructor before main; read-only after).
+static int userns_state = FL_USERNS_NOT_ATTEMPTED;
+static int userns_errno = 0;
+static const char *userns_step = "";
+static unsigned userns_subordinate = 0;
+void fl_userns_set_entry(int state, int error, const char *step, unsigned subordinate_ids) {
+    userns_state = state;
+    userns_errno = error;
+    userns_step = step ? step : "";
+    userns_subordinate = subordinate_ids;
+}
+int fl_userns_entry_state(void) { return userns_state; }
+int fl_userns_entry_errno(void) { return userns_errno; }
+const char *fl_userns_entry_step(void) { return userns_step; }
+unsigned fl_userns_entry_subordinate_ids(void) { return userns_subordinate; }
+int fl_in_initial_user_namespace(void) {
+    // The initial user namespace's inode is fixed (PROC_USER_INIT_INO).
+    struct stat s;
+    if (stat("/proc/self/ns/user", &s) != 0) return 1;
+    return s.st_ino == 0xEFFFFFFDu;
+}
+int fl_set_thread_cpus(const int *cpus, int count) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < count; i++) if (cpus[i] >= 0 && cpus[i] < CPU_SETSIZE) CPU_SET(cpus[i], &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0 ? 0 : errno;
+}
+int fl_get_thread_cpus(int tid, int *cpus, int max) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(tid, sizeof set, &set) != 0) return -1;
+    int n = 0;
+    for (int i = 0; i < CPU_SETSIZE && n < max; i++) if (CPU_ISSET(i, &set)) cpus[n++] = i;
+    return n;
 }

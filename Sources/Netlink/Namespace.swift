@@ -6,7 +6,8 @@ import Glibc
 /// Anonymous namespaces live exactly as long as this object's fd and thread — a SIGKILLed run
 /// leaves nothing, by construction. Named ones (`faultline-<owner-pid>-<name>`, for labs and
 /// `ip netns exec`) are bind-mounted under /run/netns and swept by `NamespaceSweeper` once their
-/// owner pid is dead.
+/// owner pid is dead. Rootless, they stay anonymous and fd-held, and are only published (a small
+/// file naming the thread that lives in them: `NamespaceRegistry`) in the user's runtime folder.
 public final class NetworkNamespace: @unchecked Sendable {
     /// The prefix of every namespace name Faultline creates; the sweeper touches nothing else.
     public static let namePrefix = "faultline-"
@@ -42,7 +43,11 @@ public final class NetworkNamespace: @unchecked Sendable {
         if let name {
             let full = "\(namePrefix)\(getpid())-\(name)"
             do {
-                try Self.mount(fd: fd, as: full, thread: thread)
+                if Rootless.isRootless {
+                    try NamespaceRegistry.publish(fd: fd, as: full, thread: thread)
+                } else {
+                    try Self.mount(fd: fd, as: full, thread: thread)
+                }
             } catch {
                 close(fd)
                 thread.stop()
@@ -135,9 +140,13 @@ public final class NetworkNamespace: @unchecked Sendable {
         if ownsNamespace, let inode { NamespaceProcesses.killAll(in: inode) }
         thread.stop()
         if let mountedName {
-            let target = "\(Self.runDirectory)/\(mountedName)"
-            _ = fl_umount_detach(target)
-            unlink(target)
+            if Rootless.isRootless {
+                NamespaceRegistry.unpublish(mountedName)
+            } else {
+                let target = "\(Self.runDirectory)/\(mountedName)"
+                _ = fl_umount_detach(target)
+                unlink(target)
+            }
         }
         close(fd)
     }

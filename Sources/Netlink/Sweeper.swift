@@ -34,6 +34,7 @@ public enum NamespaceSweeper {
     /// Whether `pid` is alive and is the owner of the namespace mounted at /run/netns/`name`:
     /// it holds an fd on that namespace. When its fds cannot be read (no rights), a live pid counts.
     public static func isOwnerAlive(_ pid: Int32, of name: String) -> Bool {
+        if Rootless.usesRegistry { return NamespaceRegistry.entry(named: name).map(NamespaceRegistry.isOwnerAlive) ?? false }
         guard isAlive(pid) else { return false }
         guard let inode = NamespaceProcesses.inode(atPath: "\(NetworkNamespace.runDirectory)/\(name)") else { return false }
         guard let held = NamespaceProcesses.heldNamespaces(of: pid) else {
@@ -42,8 +43,9 @@ public enum NamespaceSweeper {
         return held.contains(inode)
     }
 
-    /// Names of Faultline namespaces currently mounted, with their owners.
+    /// Names of Faultline namespaces currently mounted (rootless: published), with their owners.
     public static func mounted() -> [(name: String, owner: Int32)] {
+        if Rootless.usesRegistry { return NamespaceRegistry.entries().map { ($0.name, $0.owner) } }
         guard let dir = opendir(NetworkNamespace.runDirectory) else { return [] }
         defer { closedir(dir) }
         var result: [(String, Int32)] = []
@@ -61,6 +63,7 @@ public enum NamespaceSweeper {
     /// not), then unmounts and removes it.
     @discardableResult
     public static func sweep() -> [Swept] {
+        if Rootless.usesRegistry { return NamespaceRegistry.sweep() }
         var swept: [Swept] = []
         for (name, owner) in mounted() where !isOwnerAlive(owner, of: name) {
             let path = "\(NetworkNamespace.runDirectory)/\(name)"

@@ -105,7 +105,15 @@ extension Network {
     /// Receive packet steering fixes it: with `rps_cpus` set on a device, every packet it receives
     /// is queued to a CPU chosen by the flow's hash, the same CPU for the whole flow, so the order
     /// the sender transmitted in is the order of delivery, hop after hop.
+    ///
+    /// Rootless, rps_cpus cannot be written (the kernel checks CAP_NET_ADMIN in the machine's own
+    /// user namespace, and xps_cpus likewise), so the same end is reached from the sending side:
+    /// see `keepFlowsOnOneCPU`.
     public func keepFlowsInOrder() throws(NetlinkError) {
+        if Rootless.isRootless {
+            try keepFlowsOnOneCPU()
+            return
+        }
         let mask = Self.allCPUsMask
         for node in topology.nodes {
             let interfaces = topology.links.flatMap { [$0.a, $0.b] }.filter { $0.node == node.name }.map(\.interface)
@@ -127,5 +135,36 @@ extension Network {
             remaining -= bits
         }
         return groups.joined(separator: ",")
+    }
+}
+
+extension Network {
+    /// Rootless flow order: every sender of the network runs on one CPU.
+    ///
+    /// Reordering needs two CPUs: veth queues a packet to the backlog of the CPU that sent it, and
+    /// two backlogs drain independently. If everything that transmits into the network runs on
+    /// one CPU — the processes started in its nodes (they inherit the affinity of their node's
+    /// namespace thread, set here, as do `faultline exec` sessions, which take the lab's), the
+    /// userspace engine's threads (`flowCPU`), and the softirq and timer work those trigger
+    /// (run on the CPU that raised them) — every packet goes through one backlog, in order.
+    /// The cost: the network's traffic shares one CPU (the userspace bench's throughput drops;
+    /// the catalog's few Mbit/s do not notice). Measured in `scripts/bench impairment --rootless`
+    /// and in the catalog's reordering counts (README, "Without root").
+    ///
+    /// FAULTLINE_ROOTLESS_UNPINNED=1 leaves the senders where the scheduler puts them: only for
+    /// measuring what the pinning is worth (scripts/reorder-count).
+    func keepFlowsOnOneCPU() throws(NetlinkError) {
+        if getenv("FAULTLINE_ROOTLESS_UNPINNED") != nil { return }
+        // The last CPU this process may use: CPU 0 takes most of the machine's interrupts.
+        let cpu = Rootless.allowedCPUs.last ?? 0
+        for node in nodeNames {
+            let ns = try namespace(node)
+            let rc: Int32 = ns.run {
+                var cpus = [cpu]
+                return fl_set_thread_cpus(&cpus, 1)
+            }
+            if rc != 0 { throw NetlinkError(operation: "run \(node)'s traffic on CPU \(cpu) (sched_setaffinity)", errno: Errno(rc)) }
+        }
+        setFlowCPU(cpu)
     }
 }

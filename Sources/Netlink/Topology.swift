@@ -205,8 +205,13 @@ public final class Network: @unchecked Sendable {
     private var handles: [String: NetlinkHandle] = [:]
     private var order: [String] = []
     private var tornDown = false
+    private var pinnedCPU: Int32?
 
     init(topology: Topology) { self.topology = topology }
+
+    /// The CPU all of the network's senders run on (rootless: `keepFlowsOnOneCPU`), or nil.
+    public var flowCPU: Int32? { lock.withLock { pinnedCPU } }
+    func setFlowCPU(_ cpu: Int32?) { lock.withLock { pinnedCPU = cpu } }
 
     func add(node: String, namespace: NetworkNamespace, handle: NetlinkHandle) {
         lock.withLock {

@@ -32,10 +32,33 @@ public enum Doctor {
     }
 
     /// The order of the report; names are part of `doctor --json`'s schema.
-    public static let featureNames = ["netns", "veth", "netem", "tbf", "nfqueue", "nftables", "af_packet", "userns", "tshark"]
+    /// The last four say what this user can do: `user` (root, rootless in a user namespace, or
+    /// neither and why), `labs` (what `run` and `lab` create: a named namespace — mounted under
+    /// /run/netns, or published in the user's runtime folder — and flows kept in order — rps_cpus,
+    /// or one CPU per network rootless), `realtime` (SCHED_FIFO) and `cpu_wakeup`
+    /// (/dev/cpu_dma_latency): the last two need real root and only make delays more precise.
+    public static let featureNames = ["netns", "veth", "netem", "tbf", "nfqueue", "nftables", "af_packet", "userns", "tshark",
+                                      "user", "labs", "realtime", "cpu_wakeup"]
+
+    /// Features Faultline can do without (the rest stop it: exit 3).
+    static let fallbackFeatures: Set<String> = ["netem", "tbf", "userns", "tshark", "realtime", "cpu_wakeup"]
 
     public static func run() -> Report {
         var features: [Feature] = []
+        if Rootless.mode == .unprivileged {
+            // No user namespace: nothing can be probed in one, and nothing will run.
+            let reason = Rootless.cannotBuildReason ?? "not root"
+            features.append(Feature(name: "netns", available: false, detail: "not probed: \(reason)",
+                                    remedy: remedyForUserNamespaces, hasFallback: false))
+            for name in featureNames.dropFirst() where name != "userns" && name != "tshark" && name != "user" {
+                features.append(Feature(name: name, available: false, detail: "not probed: no namespace to probe in", hasFallback: fallbackFeatures.contains(name)))
+            }
+            features.append(probeUserNamespaces())
+            features.append(probeTshark())
+            features.append(probeUser())
+            features.sort { featureNames.firstIndex(of: $0.name) ?? 99 < featureNames.firstIndex(of: $1.name) ?? 99 }
+            return Report(features: features)
+        }
         // One pair of throwaway namespaces serves every in-kernel probe.
         let a: NetworkNamespace
         let b: NetworkNamespace
@@ -44,10 +67,12 @@ public enum Doctor {
             b = try NetworkNamespace.create(label: "doctor-b")
         } catch {
             features.append(Feature(name: "netns", available: false, detail: error.description,
-                                    remedy: "Faultline needs network namespaces (CONFIG_NET_NS) and root", hasFallback: false))
-            for name in featureNames.dropFirst() {
-                features.append(Feature(name: name, available: false, detail: "not probed: no namespace to probe in", hasFallback: name != "veth"))
+                                    remedy: "Faultline needs network namespaces (CONFIG_NET_NS), and root or a user namespace", hasFallback: false))
+            for name in featureNames.dropFirst() where name != "user" {
+                features.append(Feature(name: name, available: false, detail: "not probed: no namespace to probe in", hasFallback: fallbackFeatures.contains(name)))
             }
+            features.append(probeUser())
+            features.sort { featureNames.firstIndex(of: $0.name) ?? 99 < featureNames.firstIndex(of: $1.name) ?? 99 }
             return Report(features: features)
         }
         defer { a.destroy(); b.destroy() }
@@ -76,7 +101,79 @@ public enum Doctor {
         features.append(probePacketSocket(in: a))
         features.append(probeUserNamespaces())
         features.append(probeTshark())
+        features.append(probeUser())
+        features.append(probeLabs(ready: vethReady))
+        features.append(probeRealtime(in: a))
+        features.append(probeCPUWakeup())
         return Report(features: features)
+    }
+
+    static var remedyForUserNamespaces: String {
+        if let blocker = Rootless.userNamespaceBlocker {
+            return "\(blocker.setting) = \(blocker.value) disables unprivileged user namespaces. Fix: \(blocker.fix); or run Faultline with sudo"
+        }
+        return "Run Faultline with sudo, or allow unprivileged user namespaces (user.max_user_namespaces > 0)"
+    }
+
+    /// Who this is, and whether it can build networks at all.
+    static func probeUser() -> Feature {
+        switch Rootless.mode {
+        case .root:
+            return Feature(name: "user", available: true, detail: "root: every feature", hasFallback: false)
+        case .rootless:
+            return Feature(name: "user", available: true, detail: Rootless.entryDescription
+                           + "; everything runs inside it (nothing outside can be touched)", hasFallback: false)
+        case .unprivileged:
+            return Feature(name: "user", available: false, detail: Rootless.cannotBuildReason ?? "not root",
+                           remedy: remedyForUserNamespaces, hasFallback: false)
+        }
+    }
+
+    /// What `run` and `lab` do beyond the probes above: a named namespace (mounted under
+    /// /run/netns, or rootless, published in the user's folder) holding a veth pair, and flows
+    /// kept in order (rps_cpus, or rootless one CPU per network).
+    static func probeLabs(ready: Bool) -> Feature {
+        do {
+            let topology = Topology(nodes: [.init(name: "a"), .init(name: "b")],
+                                    links: [.init(.init(node: "a", interface: "eth0", addresses: []), .init(node: "b", interface: "eth0", addresses: []))])
+            let network = try topology.build(namedWith: "doctor")
+            defer { network.teardown() }
+            try network.keepFlowsInOrder()
+            let name = try network.namespace("a").mountedName ?? "?"
+            if Rootless.isRootless {
+                return Feature(name: "labs", available: true,
+                               detail: "labs published in \(Rootless.registryDirectory ?? "?") (\(name)); flows kept in order on CPU \(network.flowCPU ?? 0) (rps_cpus needs real root)",
+                               hasFallback: false)
+            }
+            return Feature(name: "labs", available: true, detail: "named namespaces (/run/netns/\(name)), flows kept in order (rps_cpus)", hasFallback: false)
+        } catch {
+            return Feature(name: "labs", available: false, detail: "\(error)",
+                           remedy: Rootless.isRootless ? "A private folder for labs: set XDG_RUNTIME_DIR to a folder of yours (mode 0700), or free /tmp/faultline-\(Rootless.outerUID)"
+                                                       : "Faultline needs root (CAP_SYS_ADMIN) to mount namespaces under /run/netns and write rps_cpus",
+                           hasFallback: false)
+        }
+    }
+
+    /// SCHED_FIFO for the userspace engine's threads (tried on a throwaway namespace thread).
+    static func probeRealtime(in namespace: NetworkNamespace) -> Feature {
+        let rc: Int32 = namespace.run { fl_set_thread_fifo(1) }
+        if rc == 0 {
+            return Feature(name: "realtime", available: true, detail: "SCHED_FIFO for the userspace engine's threads", hasFallback: true)
+        }
+        return Feature(name: "realtime", available: false, detail: "SCHED_FIFO: \(Errno(rc)): the engine runs at normal priority (held packets leave later on a busy machine)",
+                       remedy: Rootless.isRootless ? "Needs real root (CAP_SYS_NICE in the machine's user namespace), or an RLIMIT_RTPRIO for this user (limits.conf rtprio)" : "CAP_SYS_NICE",
+                       hasFallback: true)
+    }
+
+    /// A PM QoS request on /dev/cpu_dma_latency (opened and closed at once).
+    static func probeCPUWakeup() -> Feature {
+        let fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC)
+        if fd >= 0 {
+            close(fd)
+            return Feature(name: "cpu_wakeup", available: true, detail: "/dev/cpu_dma_latency: idle CPUs kept awake while the userspace engine runs", hasFallback: true)
+        }
+        return Feature(name: "cpu_wakeup", available: false, detail: "/dev/cpu_dma_latency: \(Errno.current): idle CPUs may sleep (the engine's timers fire a few µs to tens of µs late)",
+                       remedy: "Needs real root (the device is root's)", hasFallback: true)
     }
 
     // MARK: probes
@@ -175,10 +272,11 @@ public enum Doctor {
         let limit = readSmallFile("/proc/sys/user/max_user_namespaces").flatMap { Int($0) } ?? -1
         let run = runQuietly(["unshare", "--user", "--map-root-user", "true"], in: nil)
         if run.ok {
-            return Feature(name: "userns", available: true, detail: "user namespaces (max_user_namespaces \(limit))", hasFallback: true)
+            return Feature(name: "userns", available: true, detail: "user namespaces (max_user_namespaces \(limit)): Faultline runs without root", hasFallback: true)
         }
         return Feature(name: "userns", available: false, detail: "unshare --user: \(run.detail) (max_user_namespaces \(limit))",
-                       remedy: "Set user.max_user_namespaces above 0; only unprivileged use of Faultline needs them", hasFallback: true)
+                       remedy: Rootless.userNamespaceBlocker.map { "\($0.setting) = \($0.value) disables them. Fix: \($0.fix); only use without root needs them" }
+                           ?? "Set user.max_user_namespaces above 0; only use of Faultline without root needs them", hasFallback: true)
     }
 
     static func probeTshark() -> Feature {

@@ -182,7 +182,9 @@ final class ImpairmentSet: @unchecked Sendable {
             do {
                 engine = try UserspaceEngine.start(router: namespace, placements: placements, seed: entries[mine[0]].spec.seed ?? 0,
                                                    nodes: UserspaceEngine.nodeAddresses(of: network),
-                                                   options: .init(decisionLogPath: logPath))
+                                                   // Rootless, SCHED_FIFO and the wakeup-latency request are refused
+                                                   // (RootlessNote says so): the engine then asks for a short slice.
+                                                   options: .init(decisionLogPath: logPath, cpu: network.flowCPU))
             } catch {
                 throw Self.classify(error, router: router)
             }

@@ -9,7 +9,9 @@ import Scenario
 ///
 /// Namespaces are named `faultline-<pid>-lab.<scenario>-<node>` and mounted under /run/netns, so
 /// `faultline exec NODE -- CMD` and `ip netns exec NAME CMD` reach them. A SIGKILLed lab leaves
-/// them mounted; the next `faultline` run, lab or cleanup sweeps them.
+/// them mounted; the next `faultline` run, lab or cleanup sweeps them. Rootless, they are
+/// published in the user's runtime folder instead (`NamespaceRegistry`), and `faultline exec`
+/// enters the lab's user namespace, then the node's.
 public final class Lab: @unchecked Sendable {
     public static let idPrefix = "lab."
 
@@ -77,7 +79,13 @@ public final class Lab: @unchecked Sendable {
             let addresses = scenario.topology.addresses(of: node.name).map(\.description).joined(separator: ", ")
             lines.append("  \(node.name.padding(toLength: 8, withPad: " ", startingAt: 0)) faultline exec \(node.name) -- bash        (\(addresses))")
         }
-        lines.append("  or: ip netns exec \(NetworkNamespace.namePrefix)\(getpid())-\(labID)-NODE CMD")
+        if Rootless.isRootless {
+            if let client = NamespaceRegistry.entry(named: "\(NetworkNamespace.namePrefix)\(getpid())-\(labID)-\(scenario.topology.nodes.first?.name ?? "")") {
+                lines.append("  or: nsenter --user=\(client.userNamespacePath) --net=\(client.networkNamespacePath) --preserve-credentials CMD  (nodes published in \(Rootless.registryDirectory ?? "?"))")
+            }
+        } else {
+            lines.append("  or: ip netns exec \(NetworkNamespace.namePrefix)\(getpid())-\(labID)-NODE CMD")
+        }
         lines.append("  e.g. faultline exec client -- faultline peer connect --to \(ScenarioRun.rewrite("server:9000", topology: scenario.topology))")
         lines.append("Logs of the processes: \(folder)")
         return lines
@@ -128,7 +136,18 @@ public final class Lab: @unchecked Sendable {
         return nil
     }
 
-    /// A running lab or run, from /run/netns: `faultline-<pid>-<id>-<node>`.
+    /// The namespaces `faultline exec` joins for `node` of `instance` (rootless labs): the lab's
+    /// user namespace, the node's network namespace (and its inode, checked after joining), and
+    /// the CPUs its traffic runs on.
+    public static func rootlessTarget(_ instance: Instance, node: String) -> (userns: String, netns: String, inode: UInt64, cpus: [Int32])? {
+        guard let name = instance.nodes[node], let entry = NamespaceRegistry.entry(named: name),
+              NamespaceRegistry.isOwnerAlive(entry) else { return nil }
+        var cpus = [Int32](repeating: 0, count: 1024)
+        let count = fl_get_thread_cpus(entry.thread, &cpus, Int32(cpus.count))
+        return (entry.userNamespacePath, entry.networkNamespacePath, entry.inode, count > 0 ? Array(cpus[0..<Int(count)]) : [])
+    }
+
+    /// A running lab or run, from /run/netns (rootless: the user's registry): `faultline-<pid>-<id>-<node>`.
     public struct Instance: Sendable, Hashable {
         public var owner: Int32
         public var id: String

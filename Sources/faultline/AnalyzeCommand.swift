@@ -37,11 +37,21 @@ struct AnalyzeCommand: ParsableCommand {
         end first, e.g. tcpdump -w - | faultline analyze -). A FIFO, a
         device or a folder is refused (exit 2) rather than read without end.
 
+        '-' reads one capture from standard input (e.g. tcpdump -w - | \
+        faultline analyze -). Finished connections are retired as the \
+        capture goes, so memory follows the connections open at once: \
+        cleanly closed ones 200 ms of capture time after their last packet, \
+        other closed ones (RST, unacknowledged FIN) after 30 s, idle ones \
+        after 10 min; --flags retires them at close. Findings and flags \
+        stay those of the whole capture (docs/analyze-streaming.md). \
+        --follow prints each connection's findings as it is retired.
+
         Examples:
           faultline analyze trace.pcapng
           faultline analyze --flags trace.pcap > trace.flags
           faultline analyze --json client=a.pcap server=b.pcapng
           faultline analyze trace.pcap --annotate annotated.pcapng
+          tcpdump -i eth0 -w - | faultline analyze --follow -
           scripts/compare-tshark trace.pcap   (agreement per flag)
         """))
 
@@ -64,11 +74,22 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(name: .customLong("all-flows"), help: "With --html: draw every flow, not only those with a finding.")
     var allFlows = false
 
+    @Flag(name: .long, help: ArgumentHelp("Live: print each finding as soon as its connection ends (one capture, e.g. '-' for a pipe from tcpdump -w -).",
+                                          discussion: "Connections are judged on the capture so far; with --json, one finding per line."))
+    var follow = false
+
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one capture file") }
         if flags && json { throw ValidationError("--flags and --json cannot be combined") }
         if flags && annotate != nil { throw ValidationError("--flags and --annotate cannot be combined") }
         if flags && html != nil { throw ValidationError("--flags and --html cannot be combined") }
+        if files.contains(where: { VantageCapture(argument: $0).path == "-" })
+            && (files.count > 1 || annotate != nil || html != nil) {
+            throw ValidationError("standard input ('-') must be the only capture, without --annotate or --html")
+        }
+        if follow && (files.count != 1 || flags || html != nil || annotate != nil) {
+            throw ValidationError("--follow takes one capture and no --flags, --html or --annotate")
+        }
     }
 
     func run() throws {
@@ -152,7 +173,8 @@ struct AnalyzeCommand: ParsableCommand {
         for path in files {
             do throws(CaptureError) {
                 var writer = FlagLinesWriter(output: output, prefix: files.count > 1 ? "\(path):" : "")
-                let analysis = try CaptureAnalysis.run(path: path, observer: &writer)
+                // Finished conversations are retired: their tombstones keep every later flag as tshark's.
+                let analysis = try CaptureAnalysis.run(path: path, observer: &writer, retirement: .flags)
                 if let cut = analysis.truncation {
                     output.flush()
                     Self.printError("warning: \(path): \(cut); analysed the \(analysis.frames) frames before it")
@@ -172,6 +194,7 @@ struct AnalyzeCommand: ParsableCommand {
     /// Every file analysed, then judged together: flows matched across vantages.
     private func runDiagnosis(_ files: [String]) throws {
         let captures = files.map(VantageCapture.init(argument:))
+        if captures.count == 1 { return try runSingleDiagnosis(captures[0]) }
         var digests: [VantageDigest] = []
         var analyses: [CaptureAnalysis] = []
         var failed = false
@@ -219,6 +242,107 @@ struct AnalyzeCommand: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+    }
+
+    /// One capture (a file or '-'): finished connections are diagnosed and freed as the capture
+    /// goes (memory follows the connections open at once); the findings are those of the
+    /// whole-capture diagnosis, in the same order. With --follow each is printed at once.
+    private func runSingleDiagnosis(_ given: VantageCapture) throws {
+        var capture = given
+        if capture.path == "-" && !files[0].contains("=") { capture.name = "stdin" }
+        let output = OutputBuffer(fd: 1)
+        // Text: the conversation summaries wait in a temporary file, not in memory.
+        let spool = !follow && !json ? ConversationSummarySpool() : nil
+        var observer = SpoolingObserver(inner: DiagnosisObserver(vantage: capture.name), spool: spool)
+        if follow {
+            let json = self.json
+            observer.inner.follow { findings in
+                if json {
+                    for finding in findings { output.append(Self.jsonLine(finding)) }
+                } else {
+                    output.append(DiagnosisReport.text(findings))
+                }
+                output.flush()
+            }
+        }
+        let analysis: CaptureAnalysis
+        do throws(CaptureError) {
+            analysis = try CaptureAnalysis.run(path: capture.path, observer: &observer, retirement: .diagnosis,
+                                               keepSummaries: !follow && json)
+        } catch {
+            output.flush()
+            Self.printError("error: \(capture.path): \(error)")
+            throw ExitCode(2)
+        }
+        if let cut = analysis.truncation {
+            output.flush()
+            Self.printError("warning: \(capture.path): \(cut); analysed the \(analysis.frames) frames before it")
+        }
+        if ProcessInfo.processInfo.environment["FAULTLINE_RETIREMENT_STATS"] != nil {
+            let counts = observer.inner.retirementCounts
+            Self.printError("retirement: \(counts.retired) retired, \(counts.deferred) deferred to the end, "
+                + "\(analysis.analyzer.revivedCount) revived, peak \(analysis.analyzer.peakOpenCount) open "
+                + "of \(analysis.analyzer.conversationCount)")
+        }
+        let result = observer.inner.retiredRunResult(of: analysis)
+        if follow {
+            // The connections still open at the end, judged with the whole capture.
+            if json {
+                for finding in result.findings { output.append(Self.jsonLine(finding)) }
+            } else if !result.findings.isEmpty {
+                output.append(DiagnosisReport.text(result.findings))
+            }
+            output.flush()
+            return
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let summaries = try encoder.encode([CaptureSummary(analysis)])
+            output.append(FindingsJSON.render(result, extraMembers: ["captures": String(decoding: summaries, as: UTF8.self)]))
+            output.append("\n")
+        } else if let spool {
+            spool.appendHeld(of: analysis)
+            output.append(CaptureSummary(analysis, includingConversations: false).headerText(conversationCount: spool.count))
+            spool.write(to: output)
+            output.append(DiagnosisReport.text(result))
+        }
+        output.flush()
+        if let annotate, let first = result.vantages.first {
+            do throws(AnnotateError) {
+                let count = try PcapngAnnotator.annotate(result, vantage: first.name, output: annotate)
+                Self.printError("annotated \(count) packets of \(first.path) in \(annotate)")
+            } catch {
+                Self.printError("error: --annotate \(annotate): \(error)")
+                throw ExitCode(2)
+            }
+        }
+    }
+
+    /// The diagnosis observer, with each retired conversation's summary put in a spool.
+    struct SpoolingObserver: CaptureAnalysisObserver {
+        var inner: DiagnosisObserver
+        let spool: ConversationSummarySpool?
+
+        mutating func didAnalyze(_ frame: FrameAnalysis, analyzer: TCPAnalyzer) {
+            inner.didAnalyze(frame, analyzer: analyzer)
+        }
+
+        mutating func didSkip(_ packet: PacketRecord, outcome: DecodeOutcome) {
+            inner.didSkip(packet, outcome: outcome)
+        }
+
+        mutating func willRetire(slot: Int, analyzer: TCPAnalyzer) {
+            inner.willRetire(slot: slot, analyzer: analyzer)
+            spool?.append(analyzer.conversations[slot])
+        }
+    }
+
+    /// One finding as a JSON object on one line (--follow --json).
+    static func jsonLine(_ finding: Finding) -> String {
+        var array = Substring(FindingsJSON.render([finding], pretty: false))
+        while let last = array.last, last.isWhitespace { array.removeLast() }
+        return String(array.dropFirst().dropLast()) + "\n"
     }
 
     static func printError(_ message: String) {

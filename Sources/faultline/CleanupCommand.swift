@@ -14,18 +14,21 @@ struct CleanupCommand: ParsableCommand {
         A namespace whose owner is gone (no live process with that pid holds it open: a pid the \
         kernel reused does not count) is emptied of every process still running in it (daemons, \
         grandchildren, `faultline exec` sessions), then unmounted and removed. Namespaces of live \
-        runs and labs are listed and left alone. Nothing else on the machine is touched.
+        runs and labs are listed and left alone. Nothing else on the machine is touched. Without root, \
+        the same for the user's own labs and runs, published in $XDG_RUNTIME_DIR/faultline (or \
+        /tmp/faultline-<uid>): nothing of another user's is ever touched.
 
         Examples:
-          sudo faultline cleanup
+          sudo faultline cleanup      root's labs and runs
+          faultline cleanup           your own (rootless)
         """))
 
+    @Flag(help: .hidden) var quiet = false
+
     func run() throws {
-        let out = StandardStream(fd: 1)
-        if geteuid() != 0 {
-            StandardStream(fd: 2).line("error: faultline cleanup needs root to unmount namespaces: run it with sudo")
-            throw ExitCode(3)
-        }
+        let out = StandardStream(fd: quiet ? -1 : 1)
+        // Rootless (and unprivileged), what is cleaned is this user's: the entries of dead labs
+        // and runs in the user's registry, and processes of this user still in their namespaces.
         let swept = NamespaceSweeper.sweep()
         for entry in swept { out.line("removed \(entry.name) (owner pid \(entry.ownerPID) is gone)") }
         let live = Lab.instances()

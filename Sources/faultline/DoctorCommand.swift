@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Netlink
 import Runner
 
 struct DoctorCommand: ParsableCommand {
@@ -9,7 +10,10 @@ struct DoctorCommand: ParsableCommand {
         discussion: """
         Every probe runs in throwaway network namespaces; nothing in the root namespace changes.
         Probed: netns, veth, netem, tbf, nfqueue (iptables NFQUEUE + nfnetlink_queue), nftables
-        (reject with tcp reset), af_packet, userns, tshark.
+        (reject with tcp reset), af_packet, userns, tshark; then what this user can do: user (root,
+        rootless in a user namespace, or why neither), labs (what `run` and `lab` build: a named
+        namespace, flows kept in order), realtime (SCHED_FIFO) and cpu_wakeup
+        (/dev/cpu_dma_latency), which need real root and only sharpen the engine's delays.
 
         A missing feature with a fallback is reported but does not fail: without netem, for
         example, Faultline applies impairments with its userspace engine.
@@ -35,7 +39,7 @@ struct DoctorCommand: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: ["features": features], options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print("faultline doctor — \(kernelRelease()), probed in throwaway namespaces")
+            print("faultline doctor — \(kernelRelease()), \(Rootless.entryDescription), probed in throwaway namespaces")
             for feature in report.features {
                 let status = feature.available ? "ok     " : (feature.hasFallback ? "missing" : "MISSING")
                 print("  \(status)  \(feature.name.padding(toLength: 10, withPad: " ", startingAt: 0))  \(feature.detail)")

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import CLinux
 import Glibc
+import Netlink
 import Runner
 
 /// `faultline exec NODE [--lab ID] -- CMD...`: a command inside a node of a running lab.
@@ -9,7 +11,9 @@ struct ExecCommand: ParsableCommand {
         commandName: "exec",
         abstract: "Run a command inside a node of a running lab (like `ip netns exec`).",
         discussion: HelpText.reflow("""
-        Joins the node's network namespace (/run/netns/faultline-<pid>-lab.<scenario>-<node>) and
+        Joins the node's network namespace (/run/netns/faultline-<pid>-lab.<scenario>-<node>; for a
+        user's rootless lab, the lab's user namespace and then the node's, published in
+        $XDG_RUNTIME_DIR/faultline or /tmp/faultline-<uid>) and
         replaces itself with the command, which keeps your terminal, stdin and exit status. With
         one lab running, --lab is not needed; otherwise give its scenario name or its pid.
         Without a command it lists the running labs (and scenario runs) and their nodes.
@@ -35,6 +39,18 @@ struct ExecCommand: ParsableCommand {
 
     func run() throws {
         let err = StandardStream(fd: 2)
+        // Rootless, second pass: the entry code (before main) joined the lab's user namespace and
+        // the node's network namespace; what is left is to become the command.
+        switch Int(fl_userns_entry_state()) {
+        case Int(FL_USERNS_JOINED):
+            guard let node, !command.isEmpty else { throw ExitCode(2) }
+            return try become(node: node)
+        case Int(FL_USERNS_JOIN_FAILED):
+            err.line("error: cannot enter the lab: \(String(cString: fl_userns_entry_step())): \(Errno(fl_userns_entry_errno()))")
+            throw ExitCode(3)
+        default:
+            break
+        }
         let all = Lab.instances()
         guard let node else {
             if all.isEmpty { StandardStream(fd: 1).line("no lab is running; start one with `faultline lab SCENARIO`") }
@@ -69,11 +85,34 @@ struct ExecCommand: ParsableCommand {
             err.line("error: lab \(target.scenarioName) has no node '\(node)'; its nodes: \(target.nodes.keys.sorted().joined(separator: ", "))")
             throw ExitCode(2)
         }
+        if Rootless.usesRegistry {
+            // A user namespace can only be entered by a process with one thread: this one has
+            // several. So it runs itself again, and the new image's entry code joins the lab's
+            // user namespace and the node's network namespace before main (FaultlineEntry).
+            guard let join = Lab.rootlessTarget(target, node: node) else {
+                err.line("error: lab \(target.scenarioName) ended")
+                throw ExitCode(2)
+            }
+            setenv("FAULTLINE_JOIN_USERNS", join.userns, 1)
+            setenv("FAULTLINE_JOIN_NETNS", join.netns, 1)
+            setenv("FAULTLINE_JOIN_NETNS_INODE", String(join.inode), 1)
+            setenv("FAULTLINE_JOIN_CPUS", join.cpus.map(String.init).joined(separator: ","), 1)
+            var cArgs: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) } + [nil]
+            execv("/proc/self/exe", &cArgs)
+            err.line("error: cannot run faultline again to enter the lab: \(String(cString: strerror(errno)))")
+            throw ExitCode(3)
+        }
         // This thread joins the namespace and execs: the new program runs there, alone.
         if let problem = Lab.joinNetworkNamespace(path: "/run/netns/\(mounted)") {
             err.line("error: \(problem)")
             throw ExitCode(3)
         }
+        try become(node: node)
+    }
+
+    /// Replaces this process with the command (already in the node's namespace).
+    private func become(node: String) throws {
+        let err = StandardStream(fd: 2)
         setenv("FAULTLINE_NODE", node, 1)
         // `faultline` is this very program, wherever it is installed (and whether or not its
         // folder is in PATH, which sudo's secure_path usually resets).

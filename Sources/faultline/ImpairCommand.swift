@@ -3,6 +3,7 @@ import CLinux
 import Glibc
 import Impairment
 import Netlink
+import Runner
 
 /// `faultline impair`: builds the line topology, applies one impairment with the userspace
 /// (NFQUEUE) engine on the router, and holds it until Ctrl-C. Hidden `--bench` runs the engine's
@@ -113,10 +114,11 @@ struct ImpairCommand: ParsableCommand {
         if specs.allSatisfy({ $0.parameters.isEmpty && $0.actions.isEmpty && $0.schedule.isEmpty }) {
             printError("note: no impairment given (--delay, --loss, --rate, --action, …): the path is clean")
         }
-        if geteuid() != 0 {
-            printError("error: faultline impair needs root (network namespaces, netlink, NFQUEUE): run it with sudo")
+        if let refusal = RootlessNote.refusal(command: "impair") {
+            printError(refusal)
             throw ExitCode(3)
         }
+        if let note = RootlessNote.line { printError("note: \(note)") }
         // Every terminating signal tears down and exits 128 + its number; a closed stdout
         // (SIGPIPE) only stops the printing.
         var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM]
@@ -132,7 +134,8 @@ struct ImpairCommand: ParsableCommand {
         try net.keepFlowsInOrder()
         let failureFD = fl_eventfd(0)
         defer { close(failureFD) }
-        let options = UserspaceEngine.Options(decisionLogPath: decisionLog, realtimePriority: noRealtime ? nil : 20, keepCPUsAwake: !noRealtime,
+        let options = UserspaceEngine.Options(decisionLogPath: decisionLog, realtimePriority: noRealtime ? nil : 20,
+                                              cpu: net.flowCPU, keepCPUsAwake: !noRealtime,
                                               onFailure: { failure in
                                                   printError("faultline impair: \(failure)")
                                                   var one: UInt64 = 1
@@ -144,7 +147,9 @@ struct ImpairCommand: ParsableCommand {
         say("impairing \(engine.paths.map(\.description).joined(separator: " and ")) with the userspace engine (seed \(seed)): \(spec.parameters)"
             + (spec.actions.isEmpty ? "" : "; actions: " + spec.actions.map { "\($0.action) on \($0.nth.map(String.init).joined(separator: ","))" }.joined(separator: "; ")))
         for node in net.nodeNames {
-            if let name = try? net.namespace(node).mountedName { say("  \(node): ip netns exec \(name) ...") }
+            if let name = try? net.namespace(node).mountedName {
+                say(Rootless.isRootless ? "  \(node): faultline exec \(node) --lab impair -- ..." : "  \(node): ip netns exec \(name) ...")
+            }
         }
         say("  client 198.18.1.2 / fd00:fa17:1::2, server 198.18.2.2 / fd00:fa17:2::2")
         if let decisionLog { say("  decisions → \(decisionLog)") }

@@ -13,7 +13,9 @@ struct LabCommand: ParsableCommand {
         The setup steps are the scenario's steps at 0s (typically the server's listener), so you
         can drive the client by hand. The namespaces are named faultline-<pid>-lab.<scenario>-<node>
         and mounted under /run/netns: step in with `faultline exec NODE -- CMD` (or
-        `ip netns exec NAME CMD`). Ctrl-C (or any terminating signal) tears everything down, the
+        `ip netns exec NAME CMD`). Without root, the lab lives in a user namespace of its own and
+        its nodes are published in $XDG_RUNTIME_DIR/faultline (or /tmp/faultline-<uid>): step in
+        with `faultline exec NODE -- CMD`, as the same user. Ctrl-C (or any terminating signal) tears everything down, the
         processes started with `faultline exec` included, and exits 128 + the signal (130 for
         Ctrl-C); a SIGKILLed lab is swept by the next faultline run, lab or cleanup.
 
@@ -44,10 +46,11 @@ struct LabCommand: ParsableCommand {
             throw ExitCode(ScenarioError.exitCode)
         }
         for warning in scenario.warnings { err.line("\(warning)") }
-        if geteuid() != 0 {
-            err.line("error: faultline lab needs root (network namespaces, netlink, netfilter): run it with sudo")
+        if let refusal = RootlessNote.refusal(command: "lab") {
+            err.line(refusal)
             throw ExitCode(3)
         }
+        if let note = RootlessNote.line { err.line("note: \(note)") }
         let cancellation = Cancellation()
         let watcher = SignalWatcher(cancellation: cancellation)
         _ = watcher

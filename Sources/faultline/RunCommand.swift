@@ -142,10 +142,11 @@ struct RunCommand: ParsableCommand {
         }
         if let shardChoice { scenarios = shardChoice.select(scenarios) }
         for scenario in scenarios { for warning in scenario.warnings { errorOut.line("\(warning)") } }
-        if geteuid() != 0 {
-            errorOut.line("error: faultline run needs root (network namespaces, netlink, netfilter): run it with sudo")
+        if let refusal = RootlessNote.refusal(command: "run") {
+            errorOut.line(refusal)
             throw ExitCode(3)
         }
+        if let note = RootlessNote.line { errorOut.line("note: \(note)") }
         if scenarios.isEmpty {
             errorOut.line("shard \(shard ?? ""): no scenario falls in this shard")
             return

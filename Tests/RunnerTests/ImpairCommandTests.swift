@@ -42,16 +42,22 @@ extension RunnerKernelTests {
             #expect(missing.status == 127, "\(missing.error)")
         }
 
-        @Test("impair without root exits 3 and says why")
+        @Test("impair without root runs rootless (a user namespace of its own); with FAULTLINE_ROOTLESS=0 it exits 3 and says why")
         func notRoot() throws {
             let dir = TestSupport.temporaryDirectory("fl-impair-user")
             defer { TestSupport.removeTree(dir) }
             chmod(dir, 0o777)
-            let r = try Faultline.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                       try TestSupport.faultlineBinaryPath(), "impair", "--delay", "1ms"],
+            let user = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/env", "HOME=\(dir)"]
+            // The program runs in the client, as root of the run's user namespace (uid 65534 outside).
+            let r = try Faultline.run(user + [try TestSupport.faultlineBinaryPath(), "impair", "--delay", "1ms", "--",
+                                              "sh", "-c", "ip -o -4 addr show eth0 | grep -q 198.18.1.2 && grep -qE '^ +0 +65534 +1' /proc/self/uid_map"],
                                       directory: dir, timeout: 30, executable: "/usr/bin/setpriv")
-            #expect(r.status == 3, "\(r.error)")
-            #expect(r.error.contains("needs root"))
+            #expect(r.status == 0, "\(r.error)")
+            #expect(r.error.contains("note: rootless"), "the one line on what runs differently: \(r.error)")
+            let off = try Faultline.run(user + ["FAULTLINE_ROOTLESS=0", try TestSupport.faultlineBinaryPath(), "impair", "--delay", "1ms"],
+                                        directory: dir, timeout: 30, executable: "/usr/bin/setpriv")
+            #expect(off.status == 3, "\(off.error)")
+            #expect(off.error.contains("cannot build its network"), "\(off.error)")
         }
     }
 }

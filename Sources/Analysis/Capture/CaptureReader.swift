@@ -31,6 +31,12 @@ public final class CaptureReader {
         try self.init(input: ChunkedInput(path: path))
     }
 
+    /// Reads a capture streamed through an open descriptor (0: standard input, e.g. a pipe from
+    /// `tcpdump -w -`); packets come out as soon as their bytes arrive. The descriptor stays open.
+    public convenience init(fileDescriptor: Int32) throws(CaptureError) {
+        try self.init(input: ChunkedInput(fileDescriptor: fileDescriptor))
+    }
+
     /// Reads a capture held in memory (the bytes are copied once).
     public convenience init(bytes: some Collection<UInt8>) throws(CaptureError) {
         try self.init(input: ChunkedInput(bytes: bytes))

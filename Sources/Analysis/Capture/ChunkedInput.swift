@@ -43,6 +43,14 @@ final class ChunkedInput {
         self.buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
     }
 
+    /// Reads an already open descriptor (a pipe, a terminal, a file), which it does not close.
+    init(fileDescriptor: Int32, chunk: Int = ChunkedInput.defaultChunk) {
+        self.fd = fileDescriptor
+        self.ownsDescriptor = false
+        self.capacity = max(chunk, 4096)
+        self.buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+    }
+
     /// Serves bytes already in memory (used by tests and by callers that hold a capture in RAM).
     init(bytes: some Collection<UInt8>) {
         self.fd = -1

@@ -11,12 +11,19 @@
 public struct DiagnosisObserver: CaptureAnalysisObserver {
     public let vantage: String
     var conversations: ContiguousArray<ConversationState> = []
+    /// Used instead of `conversations` when the analyzer retires conversations
+    /// (ConversationRetirement.swift).
+    var retiring = ConversationRetirement()
 
     public init(vantage: String) {
         self.vantage = vantage
     }
 
     public mutating func didAnalyze(_ frame: FrameAnalysis, analyzer: TCPAnalyzer) {
+        if analyzer.retirement != nil {
+            retiring.observe(frame, analyzer: analyzer)
+            return
+        }
         let id = frame.conversationID
         if id >= conversations.count {
             while conversations.count <= id {

@@ -5,27 +5,41 @@ public struct VantageDigest: Sendable {
     public let path: String
     public let frames: UInt64
     public let tcpFrames: UInt64
-    public let firstTime: Int64?
-    public let lastTime: Int64?
+    public var firstTime: Int64? { probe?.read(); return storedFirstTime }
+    public var lastTime: Int64? { probe?.read(); return storedLastTime }
     public let truncation: String?
     /// When the capture was listening: what decides whether a packet's absence here means anything.
-    public let window: CaptureWindow
+    public var window: CaptureWindow { probe?.read(); return storedWindow }
     var conversations: [ConversationState]
     /// TTL / hop-limit histogram of each host's packets at this vantage, RSTs and capture
     /// copies left out, across all of its flows.
-    let hostTTLs: [IPAddress: SmallHistogram]
+    var hostTTLs: [IPAddress: SmallHistogram] { probe?.read(); return storedHostTTLs }
+    private let storedFirstTime: Int64?
+    private let storedLastTime: Int64?
+    private let storedWindow: CaptureWindow
+    private let storedHostTTLs: [IPAddress: SmallHistogram]
+    /// Set on a digest of one finished conversation diagnosed before the capture ends: notes
+    /// whether the classifiers read anything that depends on the whole capture (see
+    /// ConversationRetirement.swift).
+    let probe: WholeCaptureReadProbe?
 
     init(vantage: String, path: String, frames: UInt64, tcpFrames: UInt64, firstTime: Int64?, lastTime: Int64?,
-         truncation: String?, window: CaptureWindow? = nil, conversations: [ConversationState]) {
+         truncation: String?, window: CaptureWindow? = nil, conversations: [ConversationState],
+         hostTTLs: [IPAddress: SmallHistogram]? = nil, probe: WholeCaptureReadProbe? = nil) {
         self.vantage = vantage
         self.path = path
         self.frames = frames
         self.tcpFrames = tcpFrames
-        self.firstTime = firstTime
-        self.lastTime = lastTime
+        self.storedFirstTime = firstTime
+        self.storedLastTime = lastTime
         self.truncation = truncation
-        self.window = window ?? CaptureWindow(firstPacket: firstTime, lastPacket: lastTime)
+        self.storedWindow = window ?? CaptureWindow(firstPacket: firstTime, lastPacket: lastTime)
         self.conversations = conversations
+        self.probe = probe
+        if let hostTTLs {
+            storedHostTTLs = hostTTLs
+            return
+        }
         var ttls: [IPAddress: SmallHistogram] = [:]
         for conversation in conversations {
             for (address, direction) in [(conversation.client.address, conversation.clientDir),
@@ -35,7 +49,7 @@ public struct VantageDigest: Sendable {
                 }
             }
         }
-        hostTTLs = ttls
+        storedHostTTLs = ttls
     }
 
     /// Where the capture was taken, from the vantage name the runner gives ("client...",

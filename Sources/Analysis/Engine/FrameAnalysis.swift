@@ -9,6 +9,9 @@ public struct FrameAnalysis: Sendable {
     public var interfaceID: UInt32
     /// Conversation index (`TCPAnalyzer.conversations`), equal to tshark's `tcp.stream`.
     public var conversationID: Int
+    /// Where the conversation is held: `TCPAnalyzer.conversations[slot]` (equal to
+    /// `conversationID` unless the analyzer retires conversations).
+    public var slot: Int = 0
     /// True if the client (see `TCPConversation`) sent this frame.
     public var fromClient: Bool
     /// The decoded segment (addresses, ports, seq/ack, raw window, options, TTL, IP ID, VLANs).

@@ -11,16 +11,50 @@
 /// open-addressing table on the 4-tuple; unacknowledged segments sit in per-direction ring
 /// buffers allocated once.
 public struct TCPAnalyzer: Sendable {
-    /// Every conversation so far, indexed by `FrameAnalysis.conversationID`.
+    /// The conversations held, indexed by `FrameAnalysis.slot`. Without a retirement policy this
+    /// is every conversation so far and the slot equals `FrameAnalysis.conversationID` (tshark's
+    /// `tcp.stream`); with one, slots of retired conversations are reused.
     public private(set) var conversations: ContiguousArray<TCPConversation> = []
     private var table = FlowTable()
     /// The lower endpoint of each conversation's key is its client (parallel to `conversations`).
     private var clientIsLow: ContiguousArray<Bool> = []
 
+    /// Nil: conversations are never retired (all of them stay readable in `conversations`).
+    public let retirement: RetirementPolicy?
+    /// Conversations started so far (the next `tcp.stream` number).
+    public private(set) var conversationCount = 0
+    /// Conversations held now, and the most held at once.
+    public private(set) var openCount = 0
+    public private(set) var peakOpenCount = 0
+    /// Conversations retired so far, and revived from their tombstone by a late packet.
+    public private(set) var retiredCount = 0
+    public private(set) var revivedCount = 0
+    private var keys: ContiguousArray<FlowKey> = []
+    private var links: ContiguousArray<SlotLinks> = []
+    private var freeSlots: ContiguousArray<Int32> = []
+    private var openList = SlotList()
+    private var closingList = SlotList()
+    private var cleanList = SlotList()
+    /// The id of the conversation the last `analyze` call revived from its tombstone (a packet
+    /// that came after the conversation had been handed to `willRetire`), or -1.
+    public private(set) var lastRevivedID = -1
+    /// Conversations (by id) never retired whatever the policy: their analysis stays whole, as
+    /// without retirement (the second reading of a file for conversations split by a late packet).
+    var pinned: Set<Int> = []
+    private var tombstones = TombstoneRing(capacity: 1)
+
     static let fastRetransmissionWindow: UInt64 = 20_000_000
     static let defaultOutOfOrderThreshold: UInt64 = 3_000_000
 
-    public init() {}
+    public init() {
+        retirement = nil
+    }
+
+    /// An analyzer that retires finished conversations according to `retirement`.
+    public init(retirement: RetirementPolicy?) {
+        self.retirement = retirement
+        if let retirement { tombstones = TombstoneRing(capacity: retirement.tombstoneLimit) }
+    }
 
     /// Analyses one TCP segment captured at `time` (ns) in frame `frame`.
     public mutating func analyze(_ segment: TCPSegment, frame: UInt64, time: Int64,
@@ -31,19 +65,38 @@ public struct TCPAnalyzer: Sendable {
         let ack = segment.flags.contains(.ack)
 
         var index: Int
-        if let found = table.find(key) {
-            index = found
-        } else {
+        var newOnReusedTuple = false
+        lastRevivedID = -1
+        let found = table.find(key)
+        if found >= 0 {
+            index = Int(found)
+        } else if found == FlowTable.absent {
             index = newConversation(key, segment: segment, sourceIsLow: sourceIsLow, frame: frame, time: time)
+        } else {
+            let position = FlowTable.tombstonePosition(found)
+            let tombstone = tombstones[position]
+            let sender = sourceIsLow == tombstone.clientIsLow ? tombstone.client : tombstone.server
+            if syn && !ack && sender.baseSeqKnown && segment.sequenceNumber != sender.baseSeq {
+                // A new connection on the retired one's 4-tuple (handled below, as for a live one).
+                newOnReusedTuple = true
+            }
+            index = newOnReusedTuple
+                ? newConversation(key, segment: segment, sourceIsLow: sourceIsLow, frame: frame, time: time)
+                : revive(key, tombstone: position, frame: frame, time: time)
         }
         var fromClient = sourceIsLow == clientIsLow[index]
         var reused = false
+        if newOnReusedTuple {
+            fromClient = true
+            conversations[index].reusedPorts = true
+            reused = true
+        }
 
         // dissect_tcp, before the analysis: a SYN with a new ISN on a known 4-tuple starts a
         // new conversation flagged reused_ports; one that repeats the ISN gets nextSeq restored
         // from maxSeqToBeAcked (and is then a plain retransmission). A SYN/ACK with a new ISN is
         // flagged too and becomes the new base.
-        if syn {
+        if syn && !newOnReusedTuple {
             let sender = fromClient ? conversations[index].clientFlow : conversations[index].serverFlow
             if sender.baseSeqKnown {
                 if !ack {
@@ -63,7 +116,8 @@ public struct TCPAnalyzer: Sendable {
         }
 
         var result = FrameAnalysis(frameNumber: frame, timestamp: time, interfaceID: interfaceID,
-                                   conversationID: index, fromClient: fromClient, segment: segment)
+                                   conversationID: conversations[index].id, fromClient: fromClient, segment: segment)
+        result.slot = index
         if reused { result.flags.insert(.reusedPorts) }
 
         conversations.withUnsafeMutableBufferPointer { all in
@@ -87,6 +141,7 @@ public struct TCPAnalyzer: Sendable {
             }
             if initialRTT != 0 { result.initialRTT = initialRTT }
         }
+        if retirement != nil { touch(index) }
         return result
     }
 
@@ -100,14 +155,182 @@ public struct TCPAnalyzer: Sendable {
         let destination = TCPEndpoint(address: segment.destination, port: segment.destinationPort)
         // A SYN/ACK seen first was sent by the server.
         let sourceIsClient = !(segment.flags.contains(.syn) && segment.flags.contains(.ack))
-        let index = conversations.count
-        conversations.append(TCPConversation(id: index,
-                                             client: sourceIsClient ? source : destination,
-                                             server: sourceIsClient ? destination : source,
-                                             frame: frame, time: time))
-        clientIsLow.append(sourceIsClient == sourceIsLow)
-        table.set(key, index)
+        let id = conversationCount
+        conversationCount += 1
+        let index = takeSlot(id: id, client: sourceIsClient ? source : destination,
+                             server: sourceIsClient ? destination : source, frame: frame, time: time,
+                             clientIsLow: sourceIsClient == sourceIsLow, key: key)
+        table.set(key, Int32(index))
         return index
+    }
+
+    /// Stores a new conversation in a free slot (reset in place, reusing the buffers of the one
+    /// retired there) or a new one.
+    private mutating func takeSlot(id: Int, client: TCPEndpoint, server: TCPEndpoint, frame: UInt64, time: Int64,
+                                   clientIsLow low: Bool, key: FlowKey) -> Int {
+        let index: Int
+        if let free = freeSlots.popLast() {
+            index = Int(free)
+            conversations.withUnsafeMutableBufferPointer { all in
+                (all.baseAddress.unsafelyUnwrapped + index).pointee
+                    .reset(id: id, client: client, server: server, frame: frame, time: time)
+            }
+            clientIsLow[index] = low
+            keys[index] = key
+        } else {
+            index = conversations.count
+            conversations.append(TCPConversation(id: id, client: client, server: server, frame: frame, time: time))
+            clientIsLow.append(low)
+            if retirement != nil {
+                keys.append(key)
+                links.append(SlotLinks())
+            }
+        }
+        openCount += 1
+        if openCount > peakOpenCount { peakOpenCount = openCount }
+        return index
+    }
+
+    // MARK: retirement
+
+    /// Moves a conversation that just had a packet to the end of its activity list.
+    @inline(__always)
+    private mutating func touch(_ index: Int) {
+        if !pinned.isEmpty && pinned.contains(conversations[index].id) { return }
+        // Read in place: copying the flows would retain their buffers on every packet.
+        // 1 open, 2 closed, 3 closed cleanly (both FINs, every byte of data acknowledged — the
+        // last FIN's own ACK may be missing —, no RST).
+        let state: UInt8 = conversations.withUnsafeBufferPointer { all in
+            let conversation = all.baseAddress.unsafelyUnwrapped + index
+            let client = conversation.pointee.clientFlow, server = conversation.pointee.serverFlow
+            if client.sawRST || server.sawRST { return 2 }
+            guard client.sawFIN && server.sawFIN else { return 1 }
+            let clientAcked = server.lastAck == client.nextSeq || server.lastAck == client.nextSeq &- 1
+            let serverAcked = client.lastAck == server.nextSeq || client.lastAck == server.nextSeq &- 1
+            return clientAcked && serverAcked ? 3 : 2
+        }
+        let slot = Int32(index)
+        links.withUnsafeMutableBufferPointer { buffer in
+            let links = buffer.baseAddress.unsafelyUnwrapped
+            switch links[index].list {
+            case 1: SlotList.remove(slot, from: &openList, links: links)
+            case 2: SlotList.remove(slot, from: &closingList, links: links)
+            case 3: SlotList.remove(slot, from: &cleanList, links: links)
+            default: break
+            }
+            switch state {
+            case 1: SlotList.append(slot, to: &openList, links: links)
+            case 2: SlotList.append(slot, to: &closingList, links: links)
+            default: SlotList.append(slot, to: &cleanList, links: links)
+            }
+            links[index].list = state
+        }
+    }
+
+    /// The slot of a conversation due for retirement at capture time `now` (closed and silent
+    /// for the linger, or silent for the idle timeout), if any. The caller hands
+    /// `conversations[slot]` to its observer, then calls `retire(slot:at:)`.
+    @inline(__always)
+    public func dueForRetirement(at now: Int64) -> Int? {
+        guard let retirement else { return nil }
+        if cleanList.head >= 0 {
+            let slot = Int(cleanList.head)
+            if now.minusSaturating(conversations[slot].lastTime) >= retirement.cleanLinger { return slot }
+        }
+        if closingList.head >= 0 {
+            let slot = Int(closingList.head)
+            if now.minusSaturating(conversations[slot].lastTime) >= retirement.linger { return slot }
+        }
+        if openList.head >= 0 {
+            let slot = Int(openList.head)
+            if now.minusSaturating(conversations[slot].lastTime) >= retirement.idleTimeout { return slot }
+        }
+        return nil
+    }
+
+    /// Every conversation still held, in retirement order (for the end of a stream that must
+    /// retire them all).
+    public var heldSlots: [Int] {
+        var slots: [Int] = []
+        for list in [cleanList, closingList, openList] {
+            var slot = list.head
+            while slot >= 0 {
+                slots.append(Int(slot))
+                slot = links[Int(slot)].next
+            }
+        }
+        return slots
+    }
+
+    /// Frees a conversation's slot, leaving a tombstone for its 4-tuple (see `RetirementPolicy`).
+    public mutating func retire(slot index: Int, at now: Int64) {
+        guard let retirement, links[index].list != 0 else { return }
+        let slot = Int32(index)
+        links.withUnsafeMutableBufferPointer { buffer in
+            let links = buffer.baseAddress.unsafelyUnwrapped
+            switch links[index].list {
+            case 1: SlotList.remove(slot, from: &openList, links: links)
+            case 2: SlotList.remove(slot, from: &closingList, links: links)
+            default: SlotList.remove(slot, from: &cleanList, links: links)
+            }
+            links[index].list = 0
+        }
+        freeSlots.append(slot)
+        openCount -= 1
+        retiredCount += 1
+        let key = keys[index]
+        // A conversation replaced by a newer one on its 4-tuple (reused ports) leaves no tombstone.
+        guard table.find(key) == slot else { return }
+        // Tombstones too old, or one too many, go first.
+        while tombstones.count > 0 {
+            let oldest = tombstones[tombstones.oldestPosition]
+            guard tombstones.isFull || now.minusSaturating(oldest.retiredAt) >= retirement.tombstoneLifetime else { break }
+            if table.find(oldest.key) == FlowTable.tombstoneValue(tombstones.oldestPosition) { table.remove(oldest.key) }
+            tombstones.dropOldest()
+        }
+        // Read in place: a copy of the conversation would retain and release its buffers.
+        let tombstone = conversations.withUnsafeBufferPointer { all in
+            let conversation = all.baseAddress.unsafelyUnwrapped + index
+            return Tombstone(key: key, id: conversation.pointee.id, retiredAt: now,
+                             initialRTT: conversation.pointee.initialRTT, lastSYNTime: conversation.pointee.lastSYNTime,
+                             client: FlowCore(conversation.pointee.clientFlow),
+                             server: FlowCore(conversation.pointee.serverFlow), clientIsLow: clientIsLow[index],
+                             reusedPorts: conversation.pointee.reusedPorts)
+        }
+        let position = tombstones.append(tombstone)
+        table.set(key, FlowTable.tombstoneValue(position))
+    }
+
+    /// A packet on the 4-tuple of a retired conversation: the conversation comes back with the
+    /// analysis state it had, unless the packet is a SYN with a new ISN (then a new conversation
+    /// starts, flagged reused_ports by the caller, as tshark does).
+    private mutating func revive(_ key: FlowKey, tombstone position: Int, frame: UInt64, time: Int64) -> Int {
+        let tombstone = tombstones[position]
+        let client = Self.endpoint(key, low: tombstone.clientIsLow)
+        let server = Self.endpoint(key, low: !tombstone.clientIsLow)
+        let index = takeSlot(id: tombstone.id, client: client, server: server, frame: frame, time: time,
+                             clientIsLow: tombstone.clientIsLow, key: key)
+        conversations.withUnsafeMutableBufferPointer { all in
+            let conversation = all.baseAddress.unsafelyUnwrapped + index
+            conversation.pointee.initialRTT = tombstone.initialRTT
+            conversation.pointee.lastSYNTime = tombstone.lastSYNTime
+            conversation.pointee.reusedPorts = tombstone.reusedPorts
+            tombstone.client.restore(into: &conversation.pointee.clientFlow)
+            tombstone.server.restore(into: &conversation.pointee.serverFlow)
+        }
+        table.set(key, Int32(index))
+        revivedCount += 1
+        lastRevivedID = tombstone.id
+        return index
+    }
+
+    private static func endpoint(_ key: FlowKey, low: Bool) -> TCPEndpoint {
+        let ipv6 = key.ports & (1 << 32) != 0
+        let high = low ? key.lowHigh : key.highHigh
+        let lowBits = low ? key.lowLow : key.highLow
+        let port = UInt16(truncatingIfNeeded: low ? key.ports >> 16 : key.ports)
+        let address = ipv6 ? IPAddress(ipv6High: high, low: lowBits) : IPAddress(ipv4: UInt32(truncatingIfNeeded: lowBits))
+        return TCPEndpoint(address: address, port: port)
     }
 
     /// One segment through tshark's analysis, `fwd` being the sender's direction.

@@ -24,9 +24,9 @@ public struct TCPEndpoint: Hashable, Sendable, Comparable, CustomStringConvertib
 /// seen when the handshake is missing (a SYN/ACK seen first makes its receiver the client).
 public struct TCPConversation: Sendable {
     /// Index in `TCPAnalyzer.conversations`, equal to tshark's `tcp.stream`.
-    public let id: Int
-    public let client: TCPEndpoint
-    public let server: TCPEndpoint
+    public internal(set) var id: Int
+    public internal(set) var client: TCPEndpoint
+    public internal(set) var server: TCPEndpoint
     /// Client → server and server → client state.
     public internal(set) var clientFlow = TCPFlowState()
     public internal(set) var serverFlow = TCPFlowState()
@@ -49,6 +49,23 @@ public struct TCPConversation: Sendable {
         lastFrame = frame
         firstTime = time
         lastTime = time
+    }
+
+    /// Starts over as a new conversation in place, keeping the unacknowledged-segment buffers
+    /// (a retired conversation's slot handed on: no allocation, no copy).
+    mutating func reset(id: Int, client: TCPEndpoint, server: TCPEndpoint, frame: UInt64, time: Int64) {
+        self.id = id
+        self.client = client
+        self.server = server
+        clientFlow.reset()
+        serverFlow.reset()
+        initialRTT = 0
+        lastSYNTime = 0
+        firstFrame = frame
+        lastFrame = frame
+        firstTime = time
+        lastTime = time
+        reusedPorts = false
     }
 
     /// Initial RTT in ns, nil while unknown.
@@ -105,56 +122,89 @@ struct FlowKey: Equatable {
     }
 }
 
-/// Open-addressing hash table from 4-tuple to the current conversation index.
+/// Open-addressing hash table (linear probing) from 4-tuple to the current conversation's slot,
+/// or to the tombstone of a retired one.
 struct FlowTable {
     private var keys: ContiguousArray<FlowKey>
     private var values: ContiguousArray<Int32>
     private var mask: Int
     private(set) var count = 0
 
+    /// `find` result for a key not in the table. Values >= 0 are slots; below -1, tombstones.
+    static let absent: Int32 = -1
+    @inline(__always) static func tombstoneValue(_ position: Int) -> Int32 { Int32(-2 - position) }
+    @inline(__always) static func tombstonePosition(_ value: Int32) -> Int { Int(-2 - value) }
+
     init(capacity: Int = 1024) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         keys = ContiguousArray(repeating: FlowKey.empty, count: size)
-        values = ContiguousArray(repeating: -1, count: size)
+        values = ContiguousArray(repeating: Self.absent, count: size)
         mask = size - 1
     }
 
     @inline(__always)
-    func find(_ key: FlowKey) -> Int? {
+    func find(_ key: FlowKey) -> Int32 {
         var slot = Int(truncatingIfNeeded: key.hash) & mask
         while true {
             let value = values[slot]
-            if value < 0 { return nil }
-            if keys[slot] == key { return Int(value) }
+            if value == Self.absent { return Self.absent }
+            if keys[slot] == key { return value }
             slot = (slot + 1) & mask
         }
     }
 
-    /// Inserts or replaces the conversation index for `key`.
-    mutating func set(_ key: FlowKey, _ index: Int) {
+    /// Inserts or replaces the value for `key`.
+    mutating func set(_ key: FlowKey, _ value: Int32) {
         var slot = Int(truncatingIfNeeded: key.hash) & mask
-        while values[slot] >= 0 {
+        while values[slot] != Self.absent {
             if keys[slot] == key {
-                values[slot] = Int32(index)
+                values[slot] = value
                 return
             }
             slot = (slot + 1) & mask
         }
         keys[slot] = key
-        values[slot] = Int32(index)
+        values[slot] = value
         count += 1
         if count * 2 > keys.count { grow() }
+    }
+
+    /// Removes `key` (backward-shift deletion: no deleted markers, probes stay short).
+    mutating func remove(_ key: FlowKey) {
+        var slot = Int(truncatingIfNeeded: key.hash) & mask
+        while true {
+            if values[slot] == Self.absent { return }
+            if keys[slot] == key { break }
+            slot = (slot + 1) & mask
+        }
+        var hole = slot
+        var next = (hole + 1) & mask
+        while values[next] != Self.absent {
+            let home = Int(truncatingIfNeeded: keys[next].hash) & mask
+            // Move the entry back into the hole unless its home lies cyclically in (hole, next].
+            let distanceToNext = (next - home) & mask
+            let distanceToHole = (hole - home) & mask
+            if distanceToHole < distanceToNext {
+                keys[hole] = keys[next]
+                values[hole] = values[next]
+                hole = next
+            }
+            next = (next + 1) & mask
+        }
+        keys[hole] = FlowKey.empty
+        values[hole] = Self.absent
+        count -= 1
     }
 
     private mutating func grow() {
         let oldKeys = keys, oldValues = values
         keys = ContiguousArray(repeating: FlowKey.empty, count: oldKeys.count * 2)
-        values = ContiguousArray(repeating: -1, count: oldKeys.count * 2)
+        values = ContiguousArray(repeating: Self.absent, count: oldKeys.count * 2)
         mask = keys.count - 1
         count = 0
-        for i in 0..<oldKeys.count where oldValues[i] >= 0 {
-            set(oldKeys[i], Int(oldValues[i]))
+        for i in 0..<oldKeys.count where oldValues[i] != Self.absent {
+            set(oldKeys[i], oldValues[i])
         }
     }
 }

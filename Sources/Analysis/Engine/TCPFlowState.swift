@@ -58,6 +58,15 @@ public struct TCPFlowState: Sendable {
 
     public init() {}
 
+    /// Back to a new direction's state, keeping the unacknowledged-segment buffers.
+    mutating func reset() {
+        var kept = UnackedSegments()
+        swap(&kept, &unacked)
+        kept.empty()
+        self = TCPFlowState()
+        swap(&kept, &unacked)
+    }
+
     /// Segments sent and not yet acknowledged, oldest first (allocates; for inspection).
     public var unackedSegments: [UnackedSegment] { unacked.entries }
     /// Number of unacknowledged segments tracked.

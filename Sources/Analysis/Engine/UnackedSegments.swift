@@ -150,6 +150,15 @@ struct UnackedSegments {
         return last &- first
     }
 
+    /// Empties the list in place, keeping its buffers (a retired conversation's slot handed on).
+    mutating func empty() {
+        // A very long list's buffer is not worth keeping for the next connection.
+        if ring.count > 256 { ring = [] }
+        if others.capacity > 256 { others = [] } else { others.removeAll(keepingCapacity: true) }
+        head = 0
+        orderedCount = 0
+    }
+
     /// Entries oldest first (for inspection and tests; allocates).
     var entries: [UnackedSegment] {
         var all: [UnackedSegment] = []

@@ -26,6 +26,19 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
         public var reusedPorts: Bool
         public var clientToServer: Direction
         public var serverToClient: Direction
+
+        public init(_ conversation: TCPConversation) {
+            id = conversation.id
+            client = conversation.client.description
+            server = conversation.server.description
+            firstFrame = conversation.firstFrame
+            lastFrame = conversation.lastFrame
+            durationSeconds = (Double(conversation.lastTime) - Double(conversation.firstTime)) / 1e9
+            initialRTTMilliseconds = conversation.knownInitialRTT.map { Double($0) / 1e6 }
+            reusedPorts = conversation.reusedPorts
+            clientToServer = Direction(conversation.clientFlow)
+            serverToClient = Direction(conversation.serverFlow)
+        }
     }
 
     public var file: String
@@ -42,6 +55,12 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
     public var conversations: [Conversation]
 
     public init(_ analysis: CaptureAnalysis) {
+        self.init(analysis, includingConversations: true)
+    }
+
+    /// `includingConversations: false` leaves `conversations` empty (they are written elsewhere,
+    /// e.g. by a `ConversationSummarySpool`).
+    public init(_ analysis: CaptureAnalysis, includingConversations: Bool) {
         file = analysis.path
         format = analysis.format.rawValue
         frames = analysis.frames
@@ -55,25 +74,30 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
         // In Double: a corrupt file's timestamps can be anywhere in Int64, and their difference overflow it.
         durationSeconds = (Double(analysis.lastTime ?? 0) - Double(analysis.firstTime ?? 0)) / 1e9
         captureDropped = analysis.captureStatistics.isEmpty ? nil : analysis.captureDropped
-        conversations = analysis.analyzer.conversations.map { conversation in
-            Conversation(
-                id: conversation.id,
-                client: conversation.client.description,
-                server: conversation.server.description,
-                firstFrame: conversation.firstFrame,
-                lastFrame: conversation.lastFrame,
-                durationSeconds: (Double(conversation.lastTime) - Double(conversation.firstTime)) / 1e9,
-                initialRTTMilliseconds: conversation.knownInitialRTT.map { Double($0) / 1e6 },
-                reusedPorts: conversation.reusedPorts,
-                clientToServer: Direction(conversation.clientFlow),
-                serverToClient: Direction(conversation.serverFlow))
+        let analyzer = analysis.analyzer
+        if !includingConversations {
+            conversations = []
+        } else if analyzer.retirement == nil {
+            conversations = analyzer.conversations.map(Conversation.init)
+        } else {
+            // Retired ones as they were when retired, then those still held; in tcp.stream order
+            // (a conversation revived by a late packet appears once per life).
+            let held = analyzer.heldSlots.map { Conversation(analyzer.conversations[$0]) }
+            conversations = (analysis.retiredSummaries + held).enumerated()
+                .sorted { $0.element.id != $1.element.id ? $0.element.id < $1.element.id : $0.offset < $1.offset }
+                .map(\.element)
         }
     }
 
     /// Human-readable text, one block per conversation.
     public var text: String {
+        headerText(conversationCount: conversations.count) + conversations.map(Self.text(of:)).joined()
+    }
+
+    /// The text before the conversations' blocks.
+    public func headerText(conversationCount: Int) -> String {
         var lines: [String] = []
-        var header = "\(file): \(format), \(frames) frames (\(tcpFrames) TCP), \(conversations.count) TCP conversations, \(Self.format(durationSeconds, digits: 3)) s"
+        var header = "\(file): \(format), \(frames) frames (\(tcpFrames) TCP), \(conversationCount) TCP conversations, \(Self.format(durationSeconds, digits: 3)) s"
         if !skippedFrames.isEmpty {
             header += "; not analysed: " + skippedFrames.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         }
@@ -83,16 +107,17 @@ public struct CaptureSummary: Codable, Sendable, Equatable {
             lines.append("  warning: the capture itself lost \(captureDropped) packets (the capturing tool's own count): "
                 + "gaps and retransmissions here may be the capture's, not the network's")
         }
-        for conversation in conversations {
-            var line = "  #\(conversation.id) \(conversation.client) -> \(conversation.server)"
-            line += "  frames \(conversation.firstFrame)-\(conversation.lastFrame), \(Self.format(conversation.durationSeconds, digits: 3)) s"
-            if let rtt = conversation.initialRTTMilliseconds { line += ", initial RTT \(Self.format(rtt, digits: 3)) ms" }
-            if conversation.reusedPorts { line += ", reused ports" }
-            lines.append(line)
-            lines.append("      client->server " + Self.describe(conversation.clientToServer))
-            lines.append("      server->client " + Self.describe(conversation.serverToClient))
-        }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// One conversation's block of `text`.
+    public static func text(of conversation: Conversation) -> String {
+        var line = "  #\(conversation.id) \(conversation.client) -> \(conversation.server)"
+        line += "  frames \(conversation.firstFrame)-\(conversation.lastFrame), \(format(conversation.durationSeconds, digits: 3)) s"
+        if let rtt = conversation.initialRTTMilliseconds { line += ", initial RTT \(format(rtt, digits: 3)) ms" }
+        if conversation.reusedPorts { line += ", reused ports" }
+        return line + "\n      client->server " + describe(conversation.clientToServer)
+            + "\n      server->client " + describe(conversation.serverToClient) + "\n"
     }
 
     private static func describe(_ direction: Direction) -> String {

@@ -139,7 +139,33 @@ int fl_packet_ring_read(struct fl_packet_ring *ring, uint16_t port, uint8_t *out
                         uint64_t *stamps, int max);
 
 int fl_set_thread_fifo(int priority);
+// The calling thread stays SCHED_OTHER (nice unchanged) with a custom EEVDF slice of `ns`
+// (sched_setattr's sched_runtime; the kernel clamps it to 0.1-100 ms; Linux 6.6+, a shorter
+// slice also preempts on wakeup since 6.12): no privilege needed. 0 on success, else the error number.
+int fl_set_thread_slice_ns(uint64_t ns);
 // Pins the calling thread to one CPU (-1: any CPU again); 0 on success, else the error number.
 int fl_set_thread_cpu(int cpu);
+
+// --- Rootless: the user namespace the `faultline` executable entered before main (FaultlineEntry).
+enum {
+    FL_USERNS_NOT_ATTEMPTED = 0, // no entry code ran (libraries, test bundles)
+    FL_USERNS_REAL_ROOT = 1,     // root in the initial user namespace: nothing done
+    FL_USERNS_INHERITED = 2,     // started inside a user namespace already (peers of a rootless run)
+    FL_USERNS_CREATED = 3,       // unshared a new one, this uid mapped to 0 inside
+    FL_USERNS_JOINED = 4,        // joined a lab's (faultline exec)
+    FL_USERNS_FAILED = 5,        // not root, and unshare or the id maps failed (errno, step)
+    FL_USERNS_SKIPPED = 6,       // not root, and not attempted (FAULTLINE_ROOTLESS=0, exec)
+    FL_USERNS_JOIN_FAILED = 7,   // faultline exec could not join (errno, step)
+};
+void fl_userns_set_entry(int state, int error, const char *step, unsigned subordinate_ids);
+int fl_userns_entry_state(void);
+int fl_userns_entry_errno(void);
+const char *fl_userns_entry_step(void);          // "" when none
+unsigned fl_userns_entry_subordinate_ids(void);  // inside ids 1..N mapped from /etc/subuid (0: none)
+int fl_in_initial_user_namespace(void);          // 1 when /proc/self/ns/user is the machine's own
+// The calling thread's CPUs (what the threads and processes it starts inherit); 0 or errno.
+int fl_set_thread_cpus(const int *cpus, int count);
+// The CPUs thread `tid` may run on, into cpus (up to max); returns how many, or -1.
+int fl_get_thread_cpus(int tid, int *cpus, int max);
 
 #endif

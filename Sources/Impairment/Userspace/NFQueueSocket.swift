@@ -97,8 +97,15 @@ final class NFQueueSocket: @unchecked Sendable {
             try setOption(NFQ.solNetlink, NFQ.netlinkNoENOBUFS, 1, "NETLINK_NO_ENOBUFS")
             try setOption(NFQ.solNetlink, NFQ.netlinkExtAck, 1, "NETLINK_EXT_ACK")
             try setOption(NFQ.solNetlink, NFQ.netlinkCapAck, 1, "NETLINK_CAP_ACK")
-            try setOption(SOL_SOCKET, NFQ.soRcvBufForce, receiveBuffer, "SO_RCVBUFFORCE")
-            try setOption(SOL_SOCKET, NFQ.soSndBufForce, 4 << 20, "SO_SNDBUFFORCE")
+            // The FORCE forms pass net.core.rmem_max/wmem_max, and need CAP_NET_ADMIN in the
+            // machine's user namespace: rootless, the plain forms give what those allow (the
+            // kernel doubles it: 8 MiB for the default 4 MiB rmem_max, ~58k queued 64-byte packets).
+            if !setOptionIfPermitted(SOL_SOCKET, NFQ.soRcvBufForce, receiveBuffer) {
+                try setOption(SOL_SOCKET, SO_RCVBUF, receiveBuffer, "SO_RCVBUF")
+            }
+            if !setOptionIfPermitted(SOL_SOCKET, NFQ.soSndBufForce, 4 << 20) {
+                try setOption(SOL_SOCKET, SO_SNDBUF, 4 << 20, "SO_SNDBUF")
+            }
             var timeout = timeval(tv_sec: 2, tv_usec: 0)   // for the setup acks only
             _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
 
@@ -118,6 +125,12 @@ final class NFQueueSocket: @unchecked Sendable {
     private func nextSequence() -> UInt32 {
         sequence &+= 1
         return sequence
+    }
+
+    /// False when the kernel refuses it for lack of privilege (EPERM); true when set.
+    private func setOptionIfPermitted(_ level: Int32, _ name: Int32, _ value: Int32) -> Bool {
+        var v = value
+        return setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) == 0
     }
 
     private func setOption(_ level: Int32, _ name: Int32, _ value: Int32, _ label: String) throws(UserspaceEngineError) {

@@ -186,6 +186,9 @@ final class PathWorker: @unchecked Sendable {
 
     // MARK: the thread
 
+    /// The slice asked for when SCHED_FIFO is refused: the kernel's minimum (0.1 ms).
+    static let shortSliceNanoseconds: UInt64 = 100_000
+
     private func main() {
         _ = fl_prctl_set_name("fl-impair")
         _ = fl_prctl_set_timerslack_ns(1)
@@ -195,6 +198,9 @@ final class PathWorker: @unchecked Sendable {
         if let priority = realtimePriority {
             let ok = fl_set_thread_fifo(priority) == 0
             status.withLock { $0.realtime = ok }
+            // Refused (rootless, or no CAP_SYS_NICE): the next best a user may ask for, a short
+            // EEVDF slice, so a timer wakeup preempts a busy task on this CPU sooner.
+            if !ok { _ = fl_set_thread_slice_ns(Self.shortSliceNanoseconds) }
         }
         let failure = loop()
         status.withLock {
