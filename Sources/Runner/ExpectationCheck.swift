@@ -328,6 +328,7 @@ struct ExpectationChecker {
         "connection-lost": "tshark flags each copy as a retransmission; it has no notion of a connection going silent, of backoff, or of the idle gap that points at a middlebox",
         "stall": "tshark flags nothing in a Nagle/delayed-ACK stall or a slow server: every packet is in order and acknowledged; only tcp.time_delta shows the 40 ms gaps, without saying who waited for whom",
         "latency": "tshark flags nothing under bufferbloat (no loss, no retransmission); tcp.analysis.ack_rtt and bytes_in_flight show the climb frame by frame, but nothing names a standing queue or ties another connection's wait to it",
+        "throughput": "tshark flags a window-limited transfer only now and then as window_full; it shows the SYN's window-scale option (WS=) at each capture but never compares two captures, so a stripped option goes unnoticed",
         "reordering": "tshark's out_of_order is a timing heuristic, not proof of reordering",
         "keep-alive": "tshark flags Linux zero-window probes as keep-alives too",
         "capture-artifact": "tshark reports duplicated captures as retransmissions",

@@ -339,6 +339,26 @@ public enum Explanations {
             myths: ["\"RTT is a property of the path.\" Under load it is mostly the queues on it."],
             scenarios: []),
         Explanation(
+            kind: "throughput", cause: "receive-window-limited", rows: "F6",
+            title: "the receive window, not the path, capped the transfer",
+            meaning: "A sender may have at most the receiver's advertised window in flight, so a transfer cannot go faster than window / RTT. Without window scaling (RFC 7323) the window is at most 65 535 bytes: 26 Mbit/s at 20 ms, 5 Mbit/s at 100 ms, whatever the link carries. Scaling is lost when a middlebox strips the option from the SYN (old firewalls, some load balancers and \"TCP optimizers\"), when an end turns it off, or the receive buffer itself is too small for the path.",
+            wire: "Every segment ends at the receiver's window edge; bytes in flight pinned at the advertised window round after round; the window stays wide open (the receiver reads at once); no loss, no zero window. With a capture on each side of the middlebox, the client's SYN leaves with the window-scale option (WS=) and arrives without it, and the SYN/ACK then carries none. tshark marks an occasional [TCP Window Full] and shows WS= per capture, nothing more.",
+            fix: "Find the box that strips the option (compare the SYN at both ends; check firewalls' TCP option normalisation) and make it pass window scaling; if scaling is in use, raise the receiver's buffer (net.ipv4.tcp_rmem max, net.core.rmem_max) to at least bandwidth × RTT.",
+            myths: [
+                "\"The link is slow.\" It is idle most of each round trip: the window, not the capacity, sets the rate.",
+                "\"It is congestion.\" Congestion loses packets and shrinks the sender's window; here nothing is lost and the receiver's window is the cap.",
+                "\"The receiver is slow.\" A slow receiver's window shrinks toward zero; here it stays at its (too small) maximum.",
+            ],
+            scenarios: ["f6-window-scale-stripped"]),
+        Explanation(
+            kind: "throughput", cause: "undetermined", rows: "",
+            title: "a transfer slower than its path for a reason the captures cannot decide",
+            meaning: "The transfer ran below what the path carries, but the captures do not show whether the receiver's window, the sender's congestion window or the application held it back.",
+            wire: "Bytes in flight below the path's bandwidth-delay product, without the window-edge pattern or loss that would place the limit.",
+            fix: "Capture at both ends, from the handshake on (the window-scale options decide how windows are read).",
+            myths: ["\"Throughput is bandwidth.\" It is the smallest of the windows divided by the round trip, and the bandwidth."],
+            scenarios: []),
+        Explanation(
             kind: "zero-window", cause: "undetermined", rows: "",
             title: "a zero window whose cause the captures cannot decide",
             meaning: "The receiver advertised a zero window, but the captures do not show whether its application reads slowly or stopped reading (for example the capture ends while the window is still at zero and no probe was answered, or only part of the episode was recorded).",

@@ -580,16 +580,16 @@ extension ScenarioDecoder {
             locations[prefix + ".nth"] = nthElement
             nth = try packetNumbers(nthElement)
         }
-        let actionElement = try f.required("action", "what to do: drop, corrupt, delay (with hold) or duplicate (with copy-delay)")
+        let actionElement = try f.required("action", "what to do: drop, corrupt, delay (with hold), duplicate (with copy-delay) or strip-window-scale")
         locations[prefix + ".action"] = actionElement
-        let word = try actionElement.text("drop, corrupt, delay or duplicate")
-        let actions = ["drop", "corrupt", "delay", "duplicate"]
+        let word = try actionElement.text("drop, corrupt, delay, duplicate or strip-window-scale")
+        let actions = ["drop", "corrupt", "delay", "duplicate", "strip-window-scale"]
         let action: TargetedAction.Action
         switch word {
-        case "drop", "corrupt":
+        case "drop", "corrupt", "strip-window-scale":
             try f.forbid("hold", unless: false, "hold only with 'action: delay'")
             try f.forbid("copy-delay", unless: false, "copy-delay only with 'action: duplicate'")
-            action = word == "drop" ? .drop : .corrupt
+            action = word == "drop" ? .drop : word == "corrupt" ? .corrupt : .stripWindowScale
         case "delay":
             try f.forbid("copy-delay", unless: false, "copy-delay only with 'action: duplicate'")
             let h = try f.required("hold", "how long to hold the packet, such as 'hold: 200ms'")

@@ -289,9 +289,10 @@ struct ImpairCommand: ParsableCommand {
         switch verb[0].lowercased() {
         case "drop": actionValue = .drop
         case "corrupt": actionValue = .corrupt
+        case "strip-window-scale": actionValue = .stripWindowScale
         case "delay" where verb.count == 2: actionValue = .delay(try parse(verb[1], "--action delay", Interval.init(parsing:)))
         case "duplicate" where verb.count == 2: actionValue = .duplicate(copyDelay: try parse(verb[1], "--action duplicate", Interval.init(parsing:)))
-        default: throw ValidationError("\(usage) (ACTION is drop, corrupt, delay=DUR or duplicate=DUR)")
+        default: throw ValidationError("\(usage) (ACTION is drop, corrupt, delay=DUR, duplicate=DUR or strip-window-scale)")
         }
         return TargetedAction(match: match, nth: nth, action: actionValue)
     }

@@ -290,4 +290,51 @@ struct FailureModeTests {
         let findings = try Self.diagnose(Self.bloated(resend: true), [.client])
         #expect(!findings.contains { $0.kind == "latency" })
     }
+
+    // MARK: F6 window scaling stripped: throughput capped by the receive window
+
+    /// A 20 ms path; the client's SYN carries window scale 7 at the client and (with `stripped`)
+    /// arrives without it; the server's SYN/ACK then carries none. 25 rounds of 44 full segments,
+    /// each round acknowledged at once with `window` (65 535 unscaled, or scaled when not stripped).
+    static func windowLimited(stripped: Bool, window: UInt16 = 65535) -> DiagnosisScript {
+        var s = DiagnosisScript()
+        s.oneWay = 10 * Self.ms
+        let mss: [UInt8] = [2, 4, 0x05, 0xB4, 4, 2]
+        s.emit(Segment(fromClient: true, seq: s.clientISN, flags: 0x002, window: 64240, options: mss + [1, 3, 3, 7]),
+               at: 0, seenBy: [.client])
+        s.emit(Segment(fromClient: true, seq: s.clientISN, flags: 0x002, window: 64240, options: mss + (stripped ? [1, 1, 1, 1] : [1, 3, 3, 7])),
+               at: 0, seenBy: [.server])
+        s.emit(Segment(fromClient: false, seq: s.serverISN, ack: s.clientISN &+ 1, flags: 0x012, window: 65535,
+                       options: stripped ? mss + [1, 1] : mss + [1, 3, 3, 7]), at: s.oneWay + 10_000)
+        var t = 2 * s.oneWay + 20_000
+        s.emit(Segment(fromClient: true, seq: s.clientISN &+ 1, ack: s.serverISN &+ 1, flags: 0x010, window: 502), at: t)
+        t += 10_000
+        for _ in 0..<25 {
+            for i in 0..<44 { s.clientData(1448, at: t + Int64(i) * 10_000) }
+            s.serverAck(s.clientNext, at: t + s.oneWay + 450_000, window: window)
+            t += 2 * s.oneWay + 460_000
+        }
+        return s
+    }
+
+    @Test("Bytes in flight pinned at a 64 KiB window on a 20 ms path, the SYN's window scale gone at the server: throughput/receive-window-limited, stripped on the path")
+    func windowScaleStripped() throws {
+        let findings = try Self.diagnose(Self.windowLimited(stripped: true))
+        let finding = try #require(findings.first { $0.name == "throughput/receive-window-limited" })
+        #expect(finding.evidence["window_scale_stripped"] == true)
+        #expect(finding.evidence["window_scaling"] == "stripped-on-path")
+        #expect(finding.evidence["window_scale_sent"] == 7)
+        #expect(finding.evidence["sent_at"] == "client")
+        #expect(finding.evidence["received_at"] == "server")
+        #expect(finding.evidence["advertised_window_max"] == 65535)
+        #expect((finding.evidence["window_ceiling_mbit"]?.doubleValue ?? 0) < 30)
+        #expect(finding.confidence >= 0.9)
+        #expect(!findings.contains { $0.kind == "zero-window" || $0.kind == "retransmission" })
+    }
+
+    @Test("Look-alike: the same transfer with window scaling and a wide window is not receive-window-limited")
+    func windowScaled() throws {
+        let findings = try Self.diagnose(Self.windowLimited(stripped: false, window: 4000))
+        #expect(!findings.contains { $0.kind == "throughput" })
+    }
 }

@@ -208,6 +208,45 @@ struct UserspaceCoreTests {
         #expect(Self.checksum(ect[0..<20]) == 0, "the IPv4 header checksum must still verify")
     }
 
+    @Test("strip-window-scale: a SYN's window-scale option becomes three NOPs, the TCP checksum verifies again; other packets untouched")
+    func stripWindowScale() throws {
+        // A SYN with MSS, SACK-permitted, NOP, window scale 7 (20 option bytes → data offset 10 words... 12 bytes: 8 words).
+        let options: [UInt8] = [2, 4, 0x05, 0xB4, 4, 2, 1, 3, 3, 7, 1, 1]
+        var syn = Self.ipv4(tcp: true, flags: 0x02, payload: 0)
+        syn.insert(contentsOf: options, at: 40)
+        let total = syn.count
+        syn[2] = UInt8(total >> 8); syn[3] = UInt8(total & 0xff)
+        syn[10] = 0; syn[11] = 0
+        let ipSum = Self.checksum(syn[0..<20])
+        syn[10] = UInt8(ipSum >> 8); syn[11] = UInt8(ipSum & 0xff)
+        syn[32] = UInt8((20 + options.count) / 4) << 4
+        func tcpChecksumValid(_ p: [UInt8]) -> Bool {
+            let segment = Array(p[20...])
+            let pseudo: [UInt8] = Array(p[12..<20]) + [0, 6, UInt8(segment.count >> 8), UInt8(segment.count & 0xff)]
+            return Self.checksum(ArraySlice(pseudo + segment)) == 0
+        }
+        let c = Self.checksum(ArraySlice(Array(syn[12..<20]) + [0, 6, 0, UInt8(syn.count - 20)] + Array(syn[20...])))
+        syn[36] = UInt8(c >> 8); syn[37] = UInt8(c & 0xff)
+        #expect(tcpChecksumValid(syn))
+        var packet = syn
+        let headers = syn.withUnsafeBytes { PacketHeaders(parsing: $0) }
+        let stripped = packet.withUnsafeMutableBytes { DecisionCore.stripWindowScale($0, length: syn.count, headers: headers) }
+        #expect(stripped)
+        #expect(Array(packet[40..<52]) == [2, 4, 0x05, 0xB4, 4, 2, 1, 1, 1, 1, 1, 1])
+        #expect(tcpChecksumValid(packet))
+        #expect(packet[0..<20] == syn[0..<20])
+        // A data segment (no SYN) and a SYN without the option pass unchanged.
+        var data = Self.ipv4(tcp: true, flags: 0x10, payload: 64)
+        let dataHeaders = data.withUnsafeBytes { PacketHeaders(parsing: $0) }
+        #expect(!data.withUnsafeMutableBytes { DecisionCore.stripWindowScale($0, length: 104, headers: dataHeaders) })
+        var again = packet
+        #expect(!again.withUnsafeMutableBytes { DecisionCore.stripWindowScale($0, length: packet.count, headers: headers) })
+        // Validated like the other actions: a match that takes no SYN is refused.
+        let wrong = TargetedAction(match: PacketMatch(transport: .tcp, payload: .nonEmpty), nth: [1], action: .stripWindowScale)
+        #expect(wrong.validate(at: "actions[0]").contains { $0.message.contains("strip-window-scale") })
+        #expect(TargetedAction(match: .tcpSYN, nth: [1], every: 1, action: .stripWindowScale).validate(at: "a").isEmpty)
+    }
+
     @Test("Headers: IPv4/IPv6, TCP/UDP fields and the flow text")
     func headers() throws {
         let tcp = Self.ipv4(tcp: true, flags: 0x18, seq: 123_456, payload: 30)

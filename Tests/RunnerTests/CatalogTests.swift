@@ -36,6 +36,7 @@ extension RunnerKernelTests {
             ("f3-listen-overflow", "syn/listen-queue-overflow"),
             ("f4-nagle-delayed-ack", "stall/nagle-delayed-ack"),
             ("f5-bufferbloat", "latency/bufferbloat"),
+            ("f6-window-scale-stripped", "throughput/receive-window-limited"),
         ]
 
         @Test("one scenario per failure-modes.md row plus a clean baseline, each expecting its cause (and the look-alike's absence)")

@@ -15,6 +15,7 @@ public enum DiagnosisName {
         public static let connectionLost = "connection-lost"
         public static let stall = "stall"
         public static let latency = "latency"
+        public static let throughput = "throughput"
     }
 
     public enum Cause {
@@ -41,6 +42,7 @@ public enum DiagnosisName {
         public static let nagleDelayedAck = "nagle-delayed-ack"
         public static let serverThinkTime = "server-think-time"
         public static let bufferbloat = "bufferbloat"
+        public static let receiveWindowLimited = "receive-window-limited"
         /// Used with any kind when the evidence does not decide; the finding then carries a
         /// `missing` evidence field saying what would.
         public static let undetermined = "undetermined"
@@ -60,6 +62,7 @@ public enum DiagnosisName {
         "connection-lost/peer-or-path-down", "connection-lost/middlebox-state-expired", "connection-lost/undetermined",
         "stall/nagle-delayed-ack", "stall/server-think-time", "stall/undetermined",
         "latency/bufferbloat", "latency/undetermined",
+        "throughput/receive-window-limited", "throughput/undetermined",
     ]
 }
 

@@ -18,6 +18,7 @@ public struct DiagnosisKind: RawRepresentable, Hashable, Sendable, Codable, Expr
     public static let connectionLost = Self(DiagnosisName.Kind.connectionLost)
     public static let stall = Self(DiagnosisName.Kind.stall)
     public static let latency = Self(DiagnosisName.Kind.latency)
+    public static let throughput = Self(DiagnosisName.Kind.throughput)
 }
 
 public struct DiagnosisCause: RawRepresentable, Hashable, Sendable, Codable, ExpressibleByStringLiteral, CustomStringConvertible {
@@ -49,6 +50,7 @@ public struct DiagnosisCause: RawRepresentable, Hashable, Sendable, Codable, Exp
     public static let nagleDelayedAck = Self(DiagnosisName.Cause.nagleDelayedAck)
     public static let serverThinkTime = Self(DiagnosisName.Cause.serverThinkTime)
     public static let bufferbloat = Self(DiagnosisName.Cause.bufferbloat)
+    public static let receiveWindowLimited = Self(DiagnosisName.Cause.receiveWindowLimited)
     public static let undetermined = Self(DiagnosisName.Cause.undetermined)
 }
 

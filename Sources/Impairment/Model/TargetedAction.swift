@@ -39,6 +39,10 @@ public struct TargetedAction: Sendable, Hashable, Codable {
         /// Flip one bit of the transport payload (or header when there is no payload),
         /// keeping the checksum stale so the receiver discards it as corrupt.
         case corrupt
+        /// Remove the TCP window-scale option (RFC 7323) from a SYN or SYN/ACK: its three bytes
+        /// become NOPs and the TCP checksum is recomputed, as a middlebox that strips unknown
+        /// options does. Other packets pass unchanged.
+        case stripWindowScale
 
         public var description: String {
             switch self {
@@ -46,6 +50,7 @@ public struct TargetedAction: Sendable, Hashable, Codable {
             case .delay(let d): return "delay \(d)"
             case .duplicate(let d): return "duplicate (copy after \(d))"
             case .corrupt: return "corrupt"
+            case .stripWindowScale: return "strip-window-scale"
             }
         }
     }

@@ -307,6 +307,14 @@ extension TargetedAction {
             issues.append(.init(.error, joinKey(path, "action"), "delay: \(d) is negative, expected 0 or more"))
         case .duplicate(let d) where d < .zero:
             issues.append(.init(.error, joinKey(path, "action"), "duplicate copy delay: \(d) is negative, expected 0 or more"))
+        case .stripWindowScale:
+            // Only SYNs carry the option: a match that can take none is a mistake.
+            let notTCP = match.transport.map { $0.protocolNumber != 6 } ?? false
+            let noSYN = match.tcpFlags?.clear.contains(.syn) ?? false
+            let withPayload = match.payload == .nonEmpty
+            if notTCP || noSYN || withPayload {
+                issues.append(.init(.error, joinKey(path, "action"), "strip-window-scale acts on TCP SYN and SYN/ACK segments (the only ones that carry the option), and this match takes none; expected match: syn, or { tcp-flags: syn } for SYN and SYN/ACK"))
+            }
         default: break
         }
         return issues

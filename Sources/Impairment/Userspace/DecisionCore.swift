@@ -176,7 +176,71 @@ public struct DecisionCore {
                 sink.verdict(id: id, accept: true, payload: nil)
             }
             counters.accepted &+= 1
+        case .stripWindowScale:
+            if whole, Self.stripWindowScale(packet, length: length, headers: headers) {
+                record.optionStripped = true
+                counters.optionsStripped &+= 1
+                sink.verdict(id: id, accept: true, payload: UnsafeRawBufferPointer(rebasing: packet[0..<length]))
+            } else {
+                record.truncated = !whole
+                sink.verdict(id: id, accept: true, payload: nil)
+            }
+            counters.accepted &+= 1
         }
+    }
+
+    /// Replaces a TCP SYN's window-scale option (kind 3, length 3) with three NOPs and recomputes
+    /// the TCP checksum over the pseudo-header and the whole segment (the packet may have come with
+    /// its checksum left to offload; a recomputed one is right either way). False when the packet
+    /// is not a TCP SYN carrying the option.
+    static func stripWindowScale(_ packet: UnsafeMutableRawBufferPointer, length: Int, headers: PacketHeaders) -> Bool {
+        guard headers.transport == 6, headers.tcpFlags & 0x02 != 0, let t = headers.transportOffset else { return false }
+        let end = min(length, packet.count)
+        guard t + 20 <= end else { return false }
+        let dataOffset = Int(packet[t + 12] >> 4) * 4
+        guard dataOffset > 20, t + dataOffset <= end else { return false }
+        var i = t + 20
+        var stripped = false
+        while i < t + dataOffset {
+            let kind = packet[i]
+            if kind == 0 { break }
+            if kind == 1 { i += 1; continue }
+            guard i + 1 < t + dataOffset else { break }
+            let size = Int(packet[i + 1])
+            guard size >= 2, i + size <= t + dataOffset else { break }
+            if kind == 3 && size == 3 {
+                packet[i] = 1; packet[i + 1] = 1; packet[i + 2] = 1
+                stripped = true
+            }
+            i += size
+        }
+        guard stripped else { return false }
+        // The TCP checksum from scratch: pseudo-header, then the segment with its checksum zeroed.
+        let segmentLength: Int
+        var sum: UInt32 = 0
+        func add(_ offset: Int, _ count: Int) {
+            var k = offset
+            while k + 1 < offset + count { sum &+= UInt32(packet[k]) << 8 | UInt32(packet[k + 1]); k += 2 }
+            if k < offset + count { sum &+= UInt32(packet[k]) << 8 }
+        }
+        if headers.version == 4 {
+            let total = Int(packet[2]) << 8 | Int(packet[3])
+            segmentLength = min(total, end) - t
+            add(12, 8)
+        } else {
+            let payload = Int(packet[4]) << 8 | Int(packet[5])
+            segmentLength = min(40 + payload, end) - t
+            add(8, 32)
+        }
+        guard segmentLength >= dataOffset else { return false }
+        sum &+= 6
+        sum &+= UInt32(segmentLength)
+        packet[t + 16] = 0; packet[t + 17] = 0
+        add(t, segmentLength)
+        while sum >> 16 != 0 { sum = (sum & 0xFFFF) &+ (sum >> 16) }
+        let checksum = ~UInt16(truncatingIfNeeded: sum)
+        packet[t + 16] = UInt8(checksum >> 8); packet[t + 17] = UInt8(checksum & 0xFF)
+        return true
     }
 
     /// netem's enqueue for placement `s`.
@@ -407,6 +471,8 @@ public struct DecisionCounters: Sendable, Hashable {
     public var delayed: UInt64 = 0
     public var reordered: UInt64 = 0
     public var corrupted: UInt64 = 0
+    /// SYNs whose window-scale option a targeted action removed.
+    public var optionsStripped: UInt64 = 0
     public var ecnMarked: UInt64 = 0
     public var duplicated: UInt64 = 0
     public var maxHeld: Int = 0

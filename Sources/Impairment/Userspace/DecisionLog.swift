@@ -64,6 +64,8 @@ public struct DecisionRecord: Sendable, Hashable {
     /// Release time minus arrival time, ns (0: at once). Includes the rate's queueing time.
     public var delay: Int64
     public var corrupted = false
+    /// A targeted action removed the TCP window-scale option (checksum recomputed).
+    public var optionStripped = false
     /// The loss model chose the packet but it was ECN-capable: marked CE instead (netem `ecn`).
     public var ecnMarked = false
     /// Sent at once, overtaking delayed packets (netem `reorder`).
@@ -95,6 +97,7 @@ public struct DecisionRecord: Sendable, Hashable {
         if verdict == .accept { text += " delay_us=\(Self.micros(delay))" }
         if reordered { text += " reorder" }
         if corrupted { text += " corrupt" }
+        if optionStripped { text += " window-scale-stripped" }
         if ecnMarked { text += " ecn-ce" }
         switch copy {
         case nil: break

@@ -152,14 +152,14 @@ struct SpecState {
         needsWholePackets = all.contains { $0.corrupt != nil || $0.duplicate != nil || $0.ecn == true }
             || spec.actions.contains {
                 switch $0.action {
-                case .corrupt, .duplicate: return true
+                case .corrupt, .duplicate, .stripWindowScale: return true
                 case .drop, .delay: return false
                 }
             }
         maximumHeld = all.map { Tuned($0).packetLimit }.max() ?? 1000
         let actionsAreImmediate = spec.actions.contains {
             switch $0.action {
-            case .corrupt, .duplicate: return true
+            case .corrupt, .duplicate, .stripWindowScale: return true
             case .drop: return false
             case .delay(let d): return d.nanoseconds <= 0
             }

@@ -21,6 +21,7 @@ enum FailureDiagnosis {
         context.connectionsLost()
         context.bufferbloat()
         context.stalls()
+        context.windowLimited()
         return context.findings
     }
 }
