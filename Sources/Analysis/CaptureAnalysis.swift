@@ -57,6 +57,9 @@ public struct CaptureAnalysis: Sendable {
     /// in retirement order; the analyzer holds the others.
     public var retiredSummaries: [CaptureSummary.Conversation] = []
 
+    /// How far (ns) retirement's capture time may move forward with one packet.
+    static let maxCaptureTimeStep: Int64 = 60_000_000_000
+
     /// Reads `path` and analyses every TCP frame, handing each to `observer`.
     public static func run<Observer: CaptureAnalysisObserver>(path: String, observer: inout Observer) throws(CaptureError) -> CaptureAnalysis {
         let reader = try CaptureReader(path: path)
@@ -97,8 +100,13 @@ public struct CaptureAnalysis: Sendable {
             if firstTime == nil { firstTime = packet.timestamp }
             lastTime = packet.timestamp
             if retiring {
-                // Capture time as far as it went (a clock stepping back retires nothing early).
-                if packet.timestamp > now { now = packet.timestamp }
+                // Capture time as far as it went (a clock stepping back retires nothing early),
+                // at most `maxCaptureTimeStep` further per packet: one packet with a wild timestamp
+                // (a clock step, a damaged record) cannot retire every connection and expire every
+                // tombstone at once; after a real pause capture time catches up packet by packet.
+                if packet.timestamp > now {
+                    now = now == .min ? packet.timestamp : min(packet.timestamp, now.plusSaturating(Self.maxCaptureTimeStep))
+                }
                 while let slot = result.analyzer.dueForRetirement(at: now) {
                     observer.willRetire(slot: slot, analyzer: result.analyzer)
                     if keepSummaries {

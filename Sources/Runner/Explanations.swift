@@ -84,24 +84,8 @@ public enum Explanations {
         all.filter { $0.kind == kind.lowercased() }
     }
 
-    /// What the analyzer says when the evidence does not decide between a kind's causes.
-    static func undetermined(_ kind: String, _ what: String, causes: [String]) -> Explanation {
-        Explanation(
-            kind: kind, cause: "undetermined", rows: "",
-            title: "\(what), and the capture does not tell which cause",
-            meaning: "The analyzer saw \(what) but not the evidence that separates its causes (\(causes.joined(separator: ", "))). The finding's evidence has a `missing` field saying what would decide.",
-            wire: "Whatever the capture holds of it; typically only one vantage point, or the packets that would decide fell outside the capture (it started late, ended early, or was cut to the headers).",
-            fix: "Capture where the missing evidence is: at both ends (client and server), for the whole connection, with full TTLs and IP IDs. Then `faultline analyze client=c.pcapng server=s.pcapng` judges the vantages together.",
-            myths: [],
-            scenarios: [])
-    }
-
-    public static let all: [Explanation] = decided + [
-        undetermined("zero-window", "a zero window", causes: ["receiver-slow", "receiver-stopped-reading"]),
-        undetermined("rst", "a reset", causes: ["refused-by-host", "injected-by-middlebox", "aborted-by-application", "peer-has-no-connection"]),
-        undetermined("syn", "a SYN that went wrong", causes: ["duplicate-answered-with-challenge-ack", "unanswered"]),
-        undetermined("retransmission", "retransmissions", causes: ["packet-loss", "spurious-delayed-ack", "rtt-exceeds-rto", "congestion-loss"]),
-    ]
+    /// Every diagnosis the analyzer can emit, each once (`*/undetermined` included).
+    public static let all: [Explanation] = decided
 
     static let decided: [Explanation] = [
         Explanation(

@@ -98,10 +98,16 @@ struct AnalyzeCommand: ParsableCommand {
         defer { if let stdinCopy { unlink(stdinCopy) } }
         for argument in files {
             let capture = VantageCapture(argument: argument)
+            if capture.path == "-" && (follow || flags) {
+                // Live, or flags (one pass): read as it comes — a copy would wait for the end.
+                resolved.append(argument)
+                continue
+            }
             if capture.path == "-" {
+                // The whole-capture diagnosis may read a split conversation a second time: from a
+                // copy of the stream (written as it comes, removed at exit).
                 if stdinCopy == nil { stdinCopy = try Self.copyStandardInput() }
-                // --flags takes plain paths; the diagnosis names the vantage (stdin, or NAME of NAME=-).
-                let prefix = flags ? "" : argument == "-" ? "stdin=" : String(argument.dropLast(1))
+                let prefix = argument == "-" ? "stdin=" : String(argument.dropLast(1))
                 resolved.append(prefix + (stdinCopy ?? "-"))
                 continue
             }
@@ -278,6 +284,7 @@ struct AnalyzeCommand: ParsableCommand {
             output.flush()
             Self.printError("warning: \(capture.path): \(cut); analysed the \(analysis.frames) frames before it")
         }
+        Self.warnUnsupportedLinks(analysis, shownAs: capture.path)
         if ProcessInfo.processInfo.environment["FAULTLINE_RETIREMENT_STATS"] != nil {
             let counts = observer.inner.retirementCounts
             Self.printError("retirement: \(counts.retired) retired, \(counts.deferred) deferred to the end, "

@@ -59,7 +59,7 @@ extension RunnerKernelTests {
                     #expect(present.isEmpty)
                     #expect(Set(absent) == Set(Finding.failureKinds), "the baseline must exclude every failure kind")
                 }
-                #expect(scenario.timeLimit <= .seconds(10), "\(file): catalog scenarios are quick")
+                #expect(scenario.timeLimit <= .seconds(12), "\(file): catalog scenarios are quick")
             }
             // The look-alikes of R1 and R2 exclude each other.
             let r1 = try #require(scenarios.first { $0.name == "r1-closed-port" })

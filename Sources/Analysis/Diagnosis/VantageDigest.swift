@@ -103,7 +103,7 @@ struct TTLBaseline: Sendable {
             groups[initial, default: (0, [])].ttls.append(value.ttl)
         }
         return groups.map { (initial: $0.key, packets: $0.value.packets, ttls: $0.value.ttls.sorted()) }
-            .sorted { $0.packets > $1.packets }
+            .sorted { $0.packets != $1.packets ? $0.packets > $1.packets : $0.initial < $1.initial }
     }
 
     /// Packets sent with the same initial TTL as `ttl`.
