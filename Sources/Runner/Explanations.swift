@@ -359,6 +359,17 @@ public enum Explanations {
             myths: ["\"Throughput is bandwidth.\" It is the smallest of the windows divided by the round trip, and the bandwidth."],
             scenarios: []),
         Explanation(
+            kind: "retransmission", cause: "path-mtu-black-hole", rows: "F7",
+            title: "full-size packets vanish on a path with a smaller MTU (a path-MTU black hole)",
+            meaning: "A link on the path carries smaller packets than the ends do (a tunnel, a VPN, PPPoE, a misconfigured link). Path-MTU discovery relies on that link's router answering a too-large packet (DF set) with ICMP \"fragmentation needed\" (ICMPv6 \"packet too big\"); a firewall that drops all ICMP breaks it. The handshake and small exchanges work; every full-size segment, and every copy of it, disappears. With net.ipv4.tcp_mtu_probing the sender eventually falls back to tcp_base_mss (1024) and carries on; without it the connection hangs until it times out.",
+            wire: "The handshake and small segments pass; full-size segments are sent and never arrive at the receiver's capture; the first of them is retransmitted at growing intervals (RTO backoff), always full-size; no ICMP comes back; with MTU probing, after a few RTOs the same data goes out in smaller segments and is acknowledged at once. tshark flags retransmissions and duplicate ACKs — the same as random loss.",
+            fix: "Let ICMP type 3 code 4 (and ICMPv6 packet-too-big) through the firewalls on the path; clamp the MSS at the smaller link (nft: tcp flags syn tcp option maxseg size set rt mtu); enable net.ipv4.tcp_mtu_probing=1 on senders as a safety net.",
+            myths: [
+                "\"It is packet loss.\" Random loss takes segments of every size and lets some copies through; here only full-size packets vanish, every copy of them.",
+                "\"Blocking all ICMP is safer.\" It breaks path-MTU discovery; fragmentation-needed must pass.",
+            ],
+            scenarios: ["f7-pmtu-black-hole"]),
+        Explanation(
             kind: "zero-window", cause: "undetermined", rows: "",
             title: "a zero window whose cause the captures cannot decide",
             meaning: "The receiver advertised a zero window, but the captures do not show whether its application reads slowly or stopped reading (for example the capture ends while the window is still at zero and no probe was answered, or only part of the episode was recorded).",

@@ -337,4 +337,53 @@ struct FailureModeTests {
         let findings = try Self.diagnose(Self.windowLimited(stripped: false, window: 4000))
         #expect(!findings.contains { $0.kind == "throughput" })
     }
+
+    // MARK: F7 path-MTU black hole vs random loss
+
+    /// After the handshake: a 500-byte request that arrives, then a 1448-byte segment whose copies
+    /// (at 0, 60, 180, 420 ms) reach only the client's capture, then the same data in 1024 + 424
+    /// bytes that arrive and are acknowledged. With `lossy`, the third copy of the full-size one arrives.
+    static func blackHole(lossy: Bool = false) -> DiagnosisScript {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0) + Self.ms
+        s.clientData(500, at: t)
+        s.serverAck(s.clientNext, at: t + s.oneWay + 10_000)
+        t += Self.ms
+        let seq = s.clientNext
+        for (i, offset) in [Int64(0), 60, 180, 420].enumerated() {
+            let seen: Set<DiagnosisScript.Vantage> = lossy && i == 2 ? [.client, .server] : [.client]
+            s.emit(Segment(fromClient: true, seq: seq, ack: s.serverNext, flags: 0x018, length: 1448, window: 502),
+                   at: t + offset * Self.ms, seenBy: seen)
+        }
+        t += 900 * Self.ms
+        if lossy {
+            s.clientNext = seq &+ 1448
+            s.serverAck(s.clientNext, at: t)
+            return s
+        }
+        s.emit(Segment(fromClient: true, seq: seq, ack: s.serverNext, flags: 0x010, length: 1024, window: 502), at: t)
+        s.emit(Segment(fromClient: true, seq: seq &+ 1024, ack: s.serverNext, flags: 0x018, length: 424, window: 502), at: t + 10_000)
+        s.clientNext = seq &+ 1448
+        s.serverAck(s.clientNext, at: t + s.oneWay + 20_000)
+        return s
+    }
+
+    @Test("Full-size copies that never reach the server while smaller segments do, no ICMP: retransmission/path-mtu-black-hole")
+    func mtuBlackHole() throws {
+        let findings = try Self.diagnose(Self.blackHole())
+        let finding = try #require(findings.first { $0.name == "retransmission/path-mtu-black-hole" })
+        #expect(finding.evidence["largest_sent"] == 1448)
+        #expect(finding.evidence["largest_arrived"] == 1024)
+        #expect(finding.evidence["head_copies"] == 4)
+        #expect(finding.evidence["backoff_growing"] == true)
+        #expect(finding.evidence["sender_shrank"] == true)
+        #expect(finding.evidence["shrunk_to"] == 1024)
+        #expect(!findings.contains { $0.name == "retransmission/packet-loss" })
+    }
+
+    @Test("Look-alike: a full-size copy that gets through is loss, not a black hole")
+    func mtuRandomLoss() throws {
+        let findings = try Self.diagnose(Self.blackHole(lossy: true))
+        #expect(!findings.contains { $0.cause == "path-mtu-black-hole" })
+    }
 }

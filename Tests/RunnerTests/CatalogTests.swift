@@ -37,6 +37,7 @@ extension RunnerKernelTests {
             ("f4-nagle-delayed-ack", "stall/nagle-delayed-ack"),
             ("f5-bufferbloat", "latency/bufferbloat"),
             ("f6-window-scale-stripped", "throughput/receive-window-limited"),
+            ("f7-pmtu-black-hole", "retransmission/path-mtu-black-hole"),
         ]
 
         @Test("one scenario per failure-modes.md row plus a clean baseline, each expecting its cause (and the look-alike's absence)")

@@ -43,6 +43,7 @@ public enum DiagnosisName {
         public static let serverThinkTime = "server-think-time"
         public static let bufferbloat = "bufferbloat"
         public static let receiveWindowLimited = "receive-window-limited"
+        public static let pathMTUBlackHole = "path-mtu-black-hole"
         /// Used with any kind when the evidence does not decide; the finding then carries a
         /// `missing` evidence field saying what would.
         public static let undetermined = "undetermined"
@@ -63,6 +64,7 @@ public enum DiagnosisName {
         "stall/nagle-delayed-ack", "stall/server-think-time", "stall/undetermined",
         "latency/bufferbloat", "latency/undetermined",
         "throughput/receive-window-limited", "throughput/undetermined",
+        "retransmission/path-mtu-black-hole",
     ]
 }
 

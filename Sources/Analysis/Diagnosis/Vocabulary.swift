@@ -51,6 +51,7 @@ public struct DiagnosisCause: RawRepresentable, Hashable, Sendable, Codable, Exp
     public static let serverThinkTime = Self(DiagnosisName.Cause.serverThinkTime)
     public static let bufferbloat = Self(DiagnosisName.Cause.bufferbloat)
     public static let receiveWindowLimited = Self(DiagnosisName.Cause.receiveWindowLimited)
+    public static let pathMTUBlackHole = Self(DiagnosisName.Cause.pathMTUBlackHole)
     public static let undetermined = Self(DiagnosisName.Cause.undetermined)
 }
 

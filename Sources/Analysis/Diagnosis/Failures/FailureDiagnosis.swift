@@ -18,6 +18,7 @@ enum FailureDiagnosis {
         var context = FailureContext(traces: traces, digests: kept, findings: findings)
         context.icmpRejections()
         context.listenQueueOverflows()
+        context.mtuBlackHoles()
         context.connectionsLost()
         context.bufferbloat()
         context.stalls()
