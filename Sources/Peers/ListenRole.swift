@@ -182,22 +182,27 @@ struct ListenRole {
             let accepted: Socket?
             do { accepted = try listener.accept() } catch { throw .failed(error) }
             guard let connection = accepted else { continue }
-            do {
-                if options.noDelay { try connection.setNoDelay(true) }
-            } catch {
-                throw .failed(error)
-            }
-            var fields = JSONObject()
-            fields["local"] = .from(connection.localAddress?.description)
-            fields["remote"] = .from(connection.remoteAddress?.description)
-            fields["connection"] = .from(number)
-            fields["rcvbuf"] = .from(connection.receiveBuffer)
-            fields["sndbuf"] = .from(connection.sendBuffer)
-            fields["inq"] = connection.inputQueue.map { .from($0) } ?? .null
-            session.emit("accepted", fields)
-            session.attach(connection)
+            try adopt(connection, number: number, session)
             return connection
         }
+    }
+
+    /// A connection just accepted: TCP_NODELAY if asked, the `accepted` event, TCP_INFO sampling.
+    private func adopt(_ connection: Socket, number: Int, _ session: PeerSession) throws(PeerStop) {
+        do {
+            if options.noDelay { try connection.setNoDelay(true) }
+        } catch {
+            throw .failed(error)
+        }
+        var fields = JSONObject()
+        fields["local"] = .from(connection.localAddress?.description)
+        fields["remote"] = .from(connection.remoteAddress?.description)
+        fields["connection"] = .from(number)
+        fields["rcvbuf"] = .from(connection.receiveBuffer)
+        fields["sndbuf"] = .from(connection.sendBuffer)
+        fields["inq"] = connection.inputQueue.map { .from($0) } ?? .null
+        session.emit("accepted", fields)
+        session.attach(connection)
     }
 
     /// `--concurrent`: one poll over the listener and every open connection. Each connection is
@@ -220,16 +225,7 @@ struct ListenRole {
                 do { connection = try listener.accept() } catch { throw .failed(error) }
                 guard let connection else { continue }
                 accepted += 1
-                do { if options.noDelay { try connection.setNoDelay(true) } } catch { throw .failed(error) }
-                var fields = JSONObject()
-                fields["local"] = .from(connection.localAddress?.description)
-                fields["remote"] = .from(connection.remoteAddress?.description)
-                fields["connection"] = .from(accepted)
-                fields["rcvbuf"] = .from(connection.receiveBuffer)
-                fields["sndbuf"] = .from(connection.sendBuffer)
-                fields["inq"] = connection.inputQueue.map { .from($0) } ?? .null
-                session.emit("accepted", fields)
-                session.attach(connection)
+                try adopt(connection, number: accepted, session)
                 open.append((connection, accepted, 0))
                 continue
             }
