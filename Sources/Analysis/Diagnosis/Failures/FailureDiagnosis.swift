@@ -40,19 +40,43 @@ struct FailureContext {
     /// Connections that waited behind another's standing queue (bufferbloat): their slow answers
     /// are the queue's, not the server's.
     var queuedBehind: Set<FlowRef> = []
+    /// Per trace, its flows by their endpoints: `sightings(of:)` looks a flow up instead of
+    /// scanning every flow (a scan per flow made the pass quadratic: 64 s on 200,000 connections).
+    private let flowsByEndpoints: [[EndpointPair: [Int]]]
+    /// Per trace, per address: whether its first flow with packets from that address saw them
+    /// unrouted (see `isServerSide`).
+    private let unroutedTTL: [[IPAddress: Bool]]
+
+    init(traces: [FailureTrace], digests: [VantageDigest], findings: [Finding]) {
+        self.traces = traces
+        self.digests = digests
+        self.findings = findings
+        flowsByEndpoints = traces.map { trace in
+            var index: [EndpointPair: [Int]] = [:]
+            for (i, flow) in trace.flows.enumerated() { index[EndpointPair(flow.client, flow.server), default: []].append(i) }
+            return index
+        }
+        unroutedTTL = traces.map { trace in
+            var first: [IPAddress: Bool] = [:]
+            for flow in trace.flows {
+                for (address, fromClient) in [(flow.client.address, true), (flow.server.address, false)] where first[address] == nil {
+                    if let ttl = flow.ttlMode(fromClient: fromClient) { first[address] = [64, 128, 255].contains(ttl) }
+                }
+            }
+            return first
+        }
+    }
 
     func flow(_ s: FlowSighting) -> FlowTrace { traces[s.trace].flows[s.flow] }
 
     /// The same connection at every vantage (same endpoints, overlapping in time).
     func sightings(of flow: FlowTrace) -> [FlowSighting] {
         var found: [FlowSighting] = []
-        for (t, trace) in traces.enumerated() {
-            for (i, other) in trace.flows.enumerated() {
-                let same = (other.client == flow.client && other.server == flow.server)
-                    || (other.client == flow.server && other.server == flow.client)
-                guard same else { continue }
+        let tolerance: Int64 = 5_000_000_000
+        for t in traces.indices {
+            for i in flowsByEndpoints[t][EndpointPair(flow.client, flow.server)] ?? [] {
+                let other = traces[t].flows[i]
                 if let a = flow.clientISN, let b = other.clientISN, a != b { continue }
-                let tolerance: Int64 = 5_000_000_000
                 if other.firstTime > flow.lastTime.plusSaturating(tolerance)
                     || other.lastTime < flow.firstTime.minusSaturating(tolerance) { continue }
                 found.append(FlowSighting(trace: t, flow: i))
@@ -66,11 +90,7 @@ struct FailureContext {
     /// seen there with an unrouted TTL (64, 128, 255) or, when the server sent nothing, the
     /// vantage is named after the server.
     func isServerSide(_ t: Int, server: IPAddress) -> Bool {
-        for flow in traces[t].flows where flow.server.address == server || flow.client.address == server {
-            let fromClient = flow.client.address == server
-            if let ttl = flow.ttlMode(fromClient: fromClient) { return [64, 128, 255].contains(ttl) }
-        }
-        return digests[t].role == .server
+        unroutedTTL[t][server] ?? (digests[t].role == .server)
     }
 
     /// Whether trace `t` was listening from `from` to `to` (its recorded window, or its packets).
