@@ -135,6 +135,7 @@ struct ConversationRetirement {
 extension DiagnosisObserver {
     public mutating func willRetire(slot: Int, analyzer: TCPAnalyzer) {
         retiring.retire(slot: slot, vantage: vantage)
+        failureTrace.retire(client: analyzer.conversations[slot].client, server: analyzer.conversations[slot].server)
     }
 
     /// Live mode for a run that retires conversations: each finished conversation's findings go
@@ -197,7 +198,9 @@ extension DiagnosisObserver {
                                    tcpFrames: analysis.count(.tcp), firstTime: analysis.firstTime,
                                    lastTime: analysis.lastTime, truncation: analysis.truncation?.description,
                                    window: analysis.window, conversations: remaining,
-                                   hostTTLs: totals.allHistograms)
+                                   hostTTLs: totals.allHistograms,
+                                   failureTrace: finishedFailureTrace(
+                                       path: analysis.path, rereading: Set(whole.map { EndpointPair($0.client, $0.server) })))
         let context = DiagnosisContext(digests: [digest])
         var byConversation = retiring.findings
         retiring.findings = []

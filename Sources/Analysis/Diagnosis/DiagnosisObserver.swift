@@ -14,12 +14,20 @@ public struct DiagnosisObserver: CaptureAnalysisObserver {
     /// Used instead of `conversations` when the analyzer retires conversations
     /// (ConversationRetirement.swift).
     var retiring = ConversationRetirement()
+    /// Every packet's note for the failure modes, built in this pass (no second reading).
+    var failureTrace: FailureTrace
 
     public init(vantage: String) {
         self.vantage = vantage
+        failureTrace = FailureTrace(vantage: vantage, path: "")
+    }
+
+    public mutating func didSkip(_ packet: PacketRecord, outcome: DecodeOutcome) {
+        if outcome == .notTCP { failureTrace.addICMP(packet) } else { failureTrace.addOther(packet) }
     }
 
     public mutating func didAnalyze(_ frame: FrameAnalysis, analyzer: TCPAnalyzer) {
+        failureTrace.add(frame.segment, frame: frame.frameNumber, time: frame.timestamp)
         if analyzer.retirement != nil {
             retiring.observe(frame, analyzer: analyzer)
             return
@@ -40,7 +48,16 @@ public struct DiagnosisObserver: CaptureAnalysisObserver {
         VantageDigest(vantage: vantage, path: analysis.path, frames: analysis.frames, tcpFrames: analysis.count(.tcp),
                       firstTime: analysis.firstTime, lastTime: analysis.lastTime,
                       truncation: analysis.truncation?.description, window: analysis.window,
-                      conversations: Array(conversations))
+                      conversations: Array(conversations), failureTrace: finishedFailureTrace(path: analysis.path))
+    }
+
+    /// The failure trace, named after the file it was read from and made ready for the failure modes.
+    /// `rereading`: endpoints of conversations revived after they were let go (read again whole).
+    func finishedFailureTrace(path: String, rereading: Set<EndpointPair> = []) -> FailureTrace {
+        var trace = failureTrace
+        trace.path = path
+        trace.finish(rereading: rereading)
+        return trace
     }
 }
 

@@ -22,10 +22,15 @@ public struct VantageDigest: Sendable {
     /// whether the classifiers read anything that depends on the whole capture (see
     /// ConversationRetirement.swift).
     let probe: WholeCaptureReadProbe?
+    /// The capture's packet timelines for the failure modes, built in the same pass (nil: the
+    /// failure pass reads the file itself).
+    var failureTrace: FailureTrace?
 
     init(vantage: String, path: String, frames: UInt64, tcpFrames: UInt64, firstTime: Int64?, lastTime: Int64?,
          truncation: String?, window: CaptureWindow? = nil, conversations: [ConversationState],
-         hostTTLs: [IPAddress: SmallHistogram]? = nil, probe: WholeCaptureReadProbe? = nil) {
+         hostTTLs: [IPAddress: SmallHistogram]? = nil, probe: WholeCaptureReadProbe? = nil,
+         failureTrace: FailureTrace? = nil) {
+        self.failureTrace = failureTrace
         self.vantage = vantage
         self.path = path
         self.frames = frames

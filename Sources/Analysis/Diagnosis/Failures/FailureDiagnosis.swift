@@ -3,6 +3,9 @@
 /// takes over the findings of the main pass that are its own symptoms (the retransmissions of a
 /// dead path are not "packet loss"; a SYN rejected by ICMP is not "unanswered").
 ///
+/// The traces come with the digests (the observer builds them in the main pass); a digest made
+/// without one has its file read once more.
+///
 /// Hooked into `Diagnoser.findings(from:)` at one marked line, so every way of diagnosing (the
 /// runner, `faultline analyze`, report.html) gets the same findings.
 enum FailureDiagnosis {
@@ -10,7 +13,7 @@ enum FailureDiagnosis {
         var traces: [FailureTrace] = []
         var kept: [VantageDigest] = []
         for digest in digests {
-            guard let trace = FailureTrace.read(vantage: digest.vantage, path: digest.path) else { continue }
+            guard let trace = digest.failureTrace ?? FailureTrace.read(vantage: digest.vantage, path: digest.path) else { continue }
             traces.append(trace)
             kept.append(digest)
         }
@@ -57,13 +60,15 @@ struct FailureContext {
             return index
         }
         unroutedTTL = traces.map { trace in
-            var first: [IPAddress: Bool] = [:]
+            // The first flow (in the order flows began, let-go ones included) with packets from the address.
+            var first = trace.letGo.firstTTL
             for flow in trace.flows {
-                for (address, fromClient) in [(flow.client.address, true), (flow.server.address, false)] where first[address] == nil {
-                    if let ttl = flow.ttlMode(fromClient: fromClient) { first[address] = [64, 128, 255].contains(ttl) }
+                for (address, fromClient) in [(flow.client.address, true), (flow.server.address, false)] {
+                    if let existing = first[address], existing.ordinal <= flow.ordinal { continue }
+                    if let ttl = flow.ttlMode(fromClient: fromClient) { first[address] = (flow.ordinal, ttl) }
                 }
             }
-            return first
+            return first.mapValues { [64, 128, 255].contains($0.ttl) }
         }
     }
 
@@ -84,6 +89,14 @@ struct FailureContext {
             }
         }
         return found
+    }
+
+    /// The first flow of trace `t` from `client` to `server` whose SYN carried `clientISN`.
+    func flowIndex(_ t: Int, client: TCPEndpoint, server: TCPEndpoint, clientISN: UInt32) -> Int? {
+        (flowsByEndpoints[t][EndpointPair(client, server)] ?? []).first { i in
+            let flow = traces[t].flows[i]
+            return flow.client == client && flow.server == server && flow.clientISN == clientISN
+        }
     }
 
     /// Whether trace `t` was taken on the server's side of the path: the server's own packets are

@@ -1,78 +1,184 @@
-/// The failure-mode pass's own record of one capture (issue #18): every TCP packet of every flow
-/// as a small note (time, frame, flags, sequence numbers, length, window, handshake options) and
+/// The failure-mode pass's record of one capture (issue #18): every TCP packet of every flow as
+/// a small note (time, frame, flags, sequence numbers, length, window, handshake options) and
 /// every ICMP/ICMPv6 error that quotes a TCP segment.
 ///
 /// The main diagnosis (DiagnosisObserver) keeps aggregated state per direction; the failure modes
-/// here need the timeline itself (where the silence starts, which sizes pass, the gap before a
-/// segment that vanished), so they read the capture once more on their own. Notes are bounded
-/// per capture (`FailureTrace.noteBudget`): past it, flows keep their counters but no new notes.
+/// need the timeline itself (where the silence starts, which sizes pass, the gap before a segment
+/// that vanished). The observer builds this trace in the same pass (`add`, `addICMP`); a caller
+/// with digests made elsewhere gets it from a reading of its own (`read`). Notes are bounded per
+/// capture (`FailureTrace.noteBudget`): past it, flows keep their counters but no new notes.
+/// When the analyzer retires a conversation, its flow's notes are dropped unless a failure mode
+/// could use them (`retire`, `FailureContext.mayUse`), so memory follows the connections open
+/// at once and the few that look like a failure.
 struct FailureTrace: Sendable {
     var vantage: String
     var path: String
-    var flows: [FlowTrace] = []
+    /// The flows kept, in the order they began (filled by `finish`).
+    private(set) var flows: [FlowTrace] = []
     var icmpErrors: [ICMPError] = []
     var firstTime: Int64?
     var lastTime: Int64?
     /// Notes kept so far, over all flows.
     var notes = 0
+    /// What the flows let go leave behind for other flows' judgements.
+    private(set) var letGo = LetGoFlows()
+
+    // While the trace is built: flows in slots (a slot let go is reused), the latest flow of
+    // each pair of endpoints, the next flow's ordinal.
+    private var slots: ContiguousArray<FlowTrace?> = []
+    private var freeSlots: [Int] = []
+    private var index: [EndpointPair: Int] = [:]
+    private var nextOrdinal = 0
 
     static let noteBudget = 2_000_000
 
-    /// Reads `path`; nil when it cannot be read (a pipe already consumed, a file gone).
-    static func read(vantage: String, path: String) -> FailureTrace? {
-        guard let reader = try? CaptureReader(path: path) else { return nil }
+    init(vantage: String, path: String) {
+        self.vantage = vantage
+        self.path = path
+    }
+
+    /// Reads `path`; nil when it cannot be read (a pipe already consumed, a file gone). With
+    /// `only`, keeps just the flows between those endpoints.
+    static func read(vantage: String, path: String, only: Set<EndpointPair>? = nil) -> FailureTrace? {
+        guard path != "-", let reader = try? CaptureReader(path: path) else { return nil }
         var trace = FailureTrace(vantage: vantage, path: path)
         var segment = TCPSegment()
-        var index: [EndpointPair: Int] = [:]
         do {
             while let packet = try reader.next() {
-                if trace.firstTime == nil { trace.firstTime = packet.timestamp }
-                trace.lastTime = packet.timestamp
                 switch PacketDecoder.decode(packet, into: &segment) {
                 case .tcp:
-                    trace.add(segment, frame: packet.frameNumber, time: packet.timestamp, index: &index)
+                    if let only, !only.contains(EndpointPair(TCPEndpoint(address: segment.source, port: segment.sourcePort),
+                                                             TCPEndpoint(address: segment.destination, port: segment.destinationPort))) {
+                        trace.addOther(packet)
+                        continue
+                    }
+                    trace.add(segment, frame: packet.frameNumber, time: packet.timestamp)
                 case .notTCP:
-                    if let error = ICMPError.decode(packet) { trace.icmpErrors.append(error) }
+                    if only == nil { trace.addICMP(packet) } else { trace.addOther(packet) }
                 default:
-                    continue
+                    trace.addOther(packet)
                 }
             }
         } catch {
             // Analysed up to the damage, as the main pass does.
         }
+        trace.finish()
         return trace
     }
 
-    mutating func add(_ segment: TCPSegment, frame: UInt64, time: Int64, index: inout [EndpointPair: Int]) {
+    private mutating func noteTime(_ time: Int64) {
+        if firstTime == nil { firstTime = time }
+        lastTime = time
+    }
+
+    /// A packet the TCP decoder did not take: kept when it is an ICMP error quoting a TCP segment.
+    mutating func addICMP(_ packet: PacketRecord) {
+        noteTime(packet.timestamp)
+        if let error = ICMPError.decode(packet) { icmpErrors.append(error) }
+    }
+
+    /// Any other packet (it still moves the capture's time).
+    mutating func addOther(_ packet: PacketRecord) { noteTime(packet.timestamp) }
+
+    mutating func add(_ segment: TCPSegment, frame: UInt64, time: Int64) {
+        noteTime(time)
         let source = TCPEndpoint(address: segment.source, port: segment.sourcePort)
         let destination = TCPEndpoint(address: segment.destination, port: segment.destinationPort)
         let key = EndpointPair(source, destination)
         let isSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
-        var flowIndex = index[key]
-        if let existing = flowIndex, isSYN {
+        var slot = index[key]
+        if let existing = slot, isSYN, let flow = slots[existing] {
             // A SYN with another ISN on a finished 4-tuple starts a new connection.
-            let flow = flows[existing]
             if let isn = flow.clientISN, isn != segment.sequenceNumber, flow.client == source, flow.finished {
-                flowIndex = nil
+                slot = nil
             }
         }
-        if flowIndex == nil {
+        if slot == nil {
             let client = segment.flags.contains(.syn) && segment.flags.contains(.ack) ? destination : source
-            flows.append(FlowTrace(client: client, server: client == source ? destination : source))
-            flowIndex = flows.count - 1
-            index[key] = flowIndex
+            let flow = FlowTrace(client: client, server: client == source ? destination : source, firstTime: time,
+                                 ordinal: nextOrdinal)
+            nextOrdinal += 1
+            if let free = freeSlots.popLast() {
+                slots[free] = flow
+                slot = free
+            } else {
+                slots.append(flow)
+                slot = slots.count - 1
+            }
+            index[key] = slot
         }
-        let i = flowIndex.unsafelyUnwrapped
-        let fromClient = flows[i].client == source
-        if isSYN && fromClient && flows[i].clientISN == nil { flows[i].clientISN = segment.sequenceNumber }
-        if segment.flags.contains(.fin) || segment.flags.contains(.rst) { flows[i].finished = true }
-        flows[i].packets += 1
-        guard notes < Self.noteBudget else { return }
-        notes += 1
-        flows[i].notes.append(PacketNote(
-            time: time, frame: frame, fromClient: fromClient, flags: segment.flags, seq: segment.sequenceNumber,
-            ack: segment.acknowledgmentNumber, length: segment.payloadLength, window: segment.window,
-            windowScale: segment.options.windowScale, mss: segment.options.mss, ttl: segment.ip.hopLimit))
+        let i = slot.unsafelyUnwrapped
+        slots[i]!.add(segment, frame: frame, time: time, keepNote: notes < Self.noteBudget)
+        if notes < Self.noteBudget { notes += 1 }
+    }
+
+    /// The analyzer retired the conversation between `client` and `server`: its flow is let go
+    /// unless a failure mode could use it (`FailureContext.mayUse`); what other flows'
+    /// judgements read of it stays in `letGo`. A later packet between the same endpoints starts
+    /// a new flow (the conversation is split; see `finish(rereading:)`).
+    mutating func retire(client: TCPEndpoint, server: TCPEndpoint) {
+        let key = EndpointPair(client, server)
+        guard let i = index[key], let flow = slots[i], !FailureContext.mayUse(flow) else { return }
+        letGo.add(flow)
+        notes -= flow.notes.count
+        slots[i] = nil
+        freeSlots.append(i)
+        index[key] = nil
+    }
+
+    /// The trace as the failure modes read it: the flows kept, in the order they began. The
+    /// flows between `rereading`'s endpoints (conversations the analyzer revived after they were
+    /// let go: their parts are incomplete) are read whole from the file again; a stream cannot
+    /// be read again, and there the parts stand, as the main pass's do.
+    mutating func finish(rereading: Set<EndpointPair> = []) {
+        var kept = slots.compactMap { $0 }
+        slots = []
+        freeSlots = []
+        index = [:]
+        if !rereading.isEmpty, path != "-", let again = FailureTrace.read(vantage: vantage, path: path, only: rereading) {
+            let parts = kept.filter { rereading.contains(EndpointPair($0.client, $0.server)) }
+            kept.removeAll { rereading.contains(EndpointPair($0.client, $0.server)) }
+            // The parts let go were counted in `letGo`; their whole flows are back: out of the count.
+            // (A flow's SYN/ACK is in its first part: answered wholes less answered parts kept.)
+            var answered: [TCPEndpoint: Int] = [:]
+            for flow in again.flows where flow.serverAnswered { answered[flow.server, default: 0] += 1 }
+            for part in parts where part.serverAnswered { answered[part.server, default: 0] -= 1 }
+            for (server, count) in answered where count > 0 { letGo.forgetAnswered(count, by: server) }
+            // (Their first parts' places are not known any more: they come after the others.)
+            kept += again.flows.map { flow in
+                var moved = flow
+                moved.ordinal += nextOrdinal
+                return moved
+            }
+        }
+        kept.sort { $0.ordinal != $1.ordinal ? $0.ordinal < $1.ordinal : $0.firstTime < $1.firstTime }
+        flows = kept
+    }
+}
+
+/// What the flows let go (see `FailureTrace.retire`) leave behind: per address, the TTL verdict of
+/// its first flow; per server endpoint, how many handshakes it answered. Bounded by the hosts
+/// and services, not the connections.
+struct LetGoFlows: Sendable {
+    /// Per address: the ordinal of the first flow let go with packets from it, and the most
+    /// common TTL of those packets.
+    private(set) var firstTTL: [IPAddress: (ordinal: Int, ttl: UInt8)] = [:]
+    /// Per server endpoint: flows let go that it answered with a SYN/ACK.
+    private(set) var answered: [TCPEndpoint: Int] = [:]
+    private(set) var count = 0
+
+    mutating func add(_ flow: FlowTrace) {
+        count += 1
+        for (address, fromClient) in [(flow.client.address, true), (flow.server.address, false)] {
+            guard let ttl = flow.ttlMode(fromClient: fromClient) else { continue }
+            if let existing = firstTTL[address], existing.ordinal <= flow.ordinal { continue }
+            firstTTL[address] = (flow.ordinal, ttl)
+        }
+        if flow.serverAnswered { answered[flow.server, default: 0] += 1 }
+    }
+
+    mutating func forgetAnswered(_ count: Int, by server: TCPEndpoint) {
+        answered[server] = max(0, answered[server, default: 0] - count)
     }
 }
 
@@ -84,10 +190,42 @@ struct FlowTrace: Sendable {
     var finished = false
     var packets = 0
     var notes: [PacketNote] = []
+    /// Times of its first and last packet (also past the note budget).
+    var firstTime: Int64
+    var lastTime: Int64
+    /// Its place among the trace's flows, in the order they began.
+    var ordinal: Int
+    /// A SYN/ACK was seen (either way), and one from the server.
+    var sawSYNACK = false
+    var serverAnswered = false
+
+    init(client: TCPEndpoint, server: TCPEndpoint, firstTime: Int64, ordinal: Int) {
+        self.client = client
+        self.server = server
+        self.firstTime = firstTime
+        lastTime = firstTime
+        self.ordinal = ordinal
+    }
 
     var flow: FlowRef { FlowRef(client, server) }
-    var firstTime: Int64 { notes.first?.time ?? 0 }
-    var lastTime: Int64 { notes.last?.time ?? 0 }
+
+    mutating func add(_ segment: TCPSegment, frame: UInt64, time: Int64, keepNote: Bool) {
+        let fromClient = client.address == segment.source && client.port == segment.sourcePort
+        let isSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
+        if isSYN && fromClient && clientISN == nil { clientISN = segment.sequenceNumber }
+        if segment.flags.contains(.fin) || segment.flags.contains(.rst) { finished = true }
+        if segment.flags.contains(.syn) && segment.flags.contains(.ack) {
+            sawSYNACK = true
+            if !fromClient { serverAnswered = true }
+        }
+        packets += 1
+        lastTime = time
+        guard keepNote else { return }
+        notes.append(PacketNote(
+            time: time, frame: frame, fromClient: fromClient, flags: segment.flags, seq: segment.sequenceNumber,
+            ack: segment.acknowledgmentNumber, length: segment.payloadLength, window: segment.window,
+            windowScale: segment.options.windowScale, mss: segment.options.mss, ttl: segment.ip.hopLimit))
+    }
 
     /// The most common TTL of one side's packets (tells which vantage is nearer that side).
     func ttlMode(fromClient: Bool) -> UInt8? {

@@ -10,14 +10,13 @@ extension FailureContext {
         var done: Set<FlowRef> = []
         for (t, trace) in traces.enumerated() {
             for error in trace.icmpErrors where error.isUnreachable {
-                guard let i = trace.flows.firstIndex(where: {
-                    $0.client == error.quotedSource && $0.server == error.quotedDestination && $0.clientISN == error.quotedSeq
-                }) else { continue }
+                guard let i = flowIndex(t, client: error.quotedSource, server: error.quotedDestination,
+                                        clientISN: error.quotedSeq) else { continue }
                 let flow = trace.flows[i]
                 guard !done.contains(flow.flow) else { continue }
                 // A connection that got its SYN/ACK anyway was not rejected.
                 let sightings = sightings(of: flow)
-                if sightings.contains(where: { self.flow($0).notes.contains { $0.isSYNACK } }) { continue }
+                if sightings.contains(where: { self.flow($0).sawSYNACK }) { continue }
                 done.insert(flow.flow)
                 _ = removeFindings(on: flow.flow) { $0.kind == DiagnosisName.Kind.syn }
                 findings.append(rejection(error, flow: flow, at: t, sightings: sightings))

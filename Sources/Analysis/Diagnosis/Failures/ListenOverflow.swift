@@ -31,15 +31,15 @@ extension FailureContext {
                 }
                 guard ignored >= 1 || droppedACKs >= 1 else { continue }
                 // The listener is alive: it completed another handshake on the same port.
+                // (Flows the trace let go count as well: it keeps their number per server.)
                 let others = trace.flows.filter { other in
-                    other.server == flow.server && other.client != flow.client
-                        && other.notes.contains { $0.isSYNACK && !$0.fromClient }
-                }
-                guard !others.isEmpty || !synAcks.isEmpty else { continue }
+                    other.server == flow.server && other.client != flow.client && other.serverAnswered
+                }.count + trace.letGo.answered[flow.server, default: 0]
+                guard others > 0 || !synAcks.isEmpty else { continue }
                 done.insert(flow.flow)
                 _ = removeFindings(on: flow.flow) { $0.kind == DiagnosisName.Kind.syn }
                 findings.append(overflow(flow, at: t, syns: synNotes, synAcks: synAcks, ignored: ignored,
-                                         droppedACKs: droppedACKs, otherAccepted: others.count))
+                                         droppedACKs: droppedACKs, otherAccepted: others))
             }
         }
     }
