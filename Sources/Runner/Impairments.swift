@@ -29,6 +29,23 @@ public struct ImpairmentEngineUse: Codable, Sendable, Equatable, CustomStringCon
 /// `--engine` and the kernel's answer to netem), then the kernel entries get their qdiscs and
 /// one userspace engine starts per forwarding node. Schedule changes are applied by the
 /// runner's timeline through `change(_:_:)`, on the engine decided at the start.
+/// How a testbed's userspace engines run when not as `faultline run` runs them (`faultline impair`).
+public struct EngineTuning: Sendable {
+    /// SCHED_FIFO threads and CPUs kept awake (the runner's default), or normal scheduling.
+    public var realtime: Bool
+    /// One decision log at this path instead of `decisions-ROUTER.log` in the run's folder.
+    public var decisionLogPath: String?
+    /// Called once if an engine dies (traffic on its direction stops).
+    public var onFailure: (@Sendable (UserspaceEngineFailure) -> Void)?
+
+    public init(realtime: Bool = true, decisionLogPath: String? = nil,
+                onFailure: (@Sendable (UserspaceEngineFailure) -> Void)? = nil) {
+        self.realtime = realtime
+        self.decisionLogPath = decisionLogPath
+        self.onFailure = onFailure
+    }
+}
+
 final class ImpairmentSet: @unchecked Sendable {
     enum Placed {
         case none
@@ -48,6 +65,7 @@ final class ImpairmentSet: @unchecked Sendable {
     private let preference: EnginePreference
     private let say: @Sendable (String) -> Void
     private let decisionLogDirectory: String?
+    private let tuning: EngineTuning
     private var entries: [Entry]
     private var engines: [(router: String, engine: UserspaceEngine)] = []
     private let lock = Lock()
@@ -60,8 +78,9 @@ final class ImpairmentSet: @unchecked Sendable {
     }
 
     init(placements: [Scenario.ImpairmentPlacement], network: Network, seed: UInt64, preference: EnginePreference = .auto,
-         decisionLogDirectory: String?, say: @escaping @Sendable (String) -> Void) {
+         decisionLogDirectory: String?, tuning: EngineTuning = EngineTuning(), say: @escaping @Sendable (String) -> Void) {
         self.network = network
+        self.tuning = tuning
         self.preference = preference
         self.say = say
         self.decisionLogDirectory = decisionLogDirectory
@@ -177,14 +196,17 @@ final class ImpairmentSet: @unchecked Sendable {
                     throw .badInput("\(entries[i].placement.source): \(error)")
                 }
             }
-            let logPath = decisionLogDirectory.map { "\($0)/decisions-\(router).log" }
+            let logPath = tuning.decisionLogPath ?? decisionLogDirectory.map { "\($0)/decisions-\(router).log" }
             let engine: UserspaceEngine
             do {
                 engine = try UserspaceEngine.start(router: namespace, placements: placements, seed: entries[mine[0]].spec.seed ?? 0,
                                                    nodes: UserspaceEngine.nodeAddresses(of: network),
                                                    // Rootless, SCHED_FIFO and the wakeup-latency request are refused
                                                    // (RootlessNote says so): the engine then asks for a short slice.
-                                                   options: .init(decisionLogPath: logPath, cpu: network.flowCPU))
+                                                   options: .init(decisionLogPath: logPath,
+                                                                  realtimePriority: tuning.realtime ? 20 : nil,
+                                                                  cpu: network.flowCPU, keepCPUsAwake: tuning.realtime,
+                                                                  onFailure: tuning.onFailure))
             } catch {
                 throw Self.classify(error, router: router)
             }

@@ -18,14 +18,30 @@ public final class Lab: @unchecked Sendable {
     public let scenario: Scenario
     public let folder: String
     public let settings: RunSettings
+    /// How the userspace engines run (`faultline impair` tunes them; a lab runs them as `run` does).
+    public let engineTuning: EngineTuning
     /// The same network `faultline run` builds for the scenario (no captures, no sampler).
     private var testbed: Testbed?
+    private let scheduleStop = ScheduleStop()
 
-    public init(scenario: Scenario, folder: String, settings: RunSettings) {
+    public init(scenario: Scenario, folder: String, settings: RunSettings, engineTuning: EngineTuning = EngineTuning()) {
         self.scenario = scenario
         self.folder = folder
         self.settings = settings
+        self.engineTuning = engineTuning
     }
+
+    /// A node's network namespace (to start a program in it), once the lab is up.
+    public func namespace(_ node: String) throws(RunnerError) -> NetworkNamespace {
+        guard let network = testbed?.network else { throw .execution("the lab is not built") }
+        do { return try network.namespace(node) } catch { throw .execution("no node \(node): \(error)") }
+    }
+
+    /// The userspace engines' counters, one line per path ("router: …").
+    public var engineStats: [String] { testbed?.impairments?.userspaceStats ?? [] }
+
+    /// Which engine carries each impairment.
+    public var engineUses: [ImpairmentEngineUse] { testbed?.impairments?.engineUses ?? [] }
 
     public var labID: String { Self.idPrefix + scenario.name }
 
@@ -47,9 +63,11 @@ public final class Lab: @unchecked Sendable {
             throw .environment("cannot create \(folder): \(error.localizedDescription)")
         }
         let bed = Testbed(scenario: scenario, options: .init(label: labID, folder: folder, seed: seed, settings: settings,
-                                                             capture: capture, sampleTCPInfo: capture, decisionLogs: capture))
+                                                             capture: capture, sampleTCPInfo: capture, decisionLogs: capture,
+                                                             engineTuning: engineTuning))
         testbed = bed
         try bed.build()
+        startSchedule(bed)
         guard let firewall = bed.firewall else { throw .execution("the lab's testbed was not built") }
         var lines: [String] = []
         for use in bed.impairments?.engineUses ?? [] { lines.append("impairment \(use)") }
@@ -91,8 +109,31 @@ public final class Lab: @unchecked Sendable {
         return lines
     }
 
+    /// The impairments' scheduled changes (`at:` times from the lab's start), applied as in a
+    /// run; event-triggered ones wait for events a lab does not follow and are not applied.
+    private func startSchedule(_ bed: Testbed) {
+        guard let set = bed.impairments else { return }
+        let changes = set.scheduledChanges.sorted { $0.at < $1.at }
+        guard !changes.isEmpty else { return }
+        let stop = scheduleStop
+        let say = settings.say
+        let start = ContinuousClock.now
+        Thread.detachNewThread {
+            for change in changes {
+                guard stop.wait(until: start + change.at) else { return }
+                do {
+                    try set.change(change.index, change.change)
+                    say("impairment change at \(change.change.at) applied")
+                } catch {
+                    say("impairment change at \(change.change.at) failed: \(error)")
+                }
+            }
+        }
+    }
+
     /// Kills the processes, stops the engines, removes the namespaces.
     public func teardown() {
+        scheduleStop.stop()
         testbed?.teardown()
     }
 
@@ -100,6 +141,7 @@ public final class Lab: @unchecked Sendable {
     /// and writes `findings.json` beside them. Returns the lines to print.
     public func finish() -> [String] {
         guard let bed = testbed else { return [] }
+        scheduleStop.stop()
         bed.teardown()
         let files = bed.captureFiles
         guard !files.isEmpty else { return [] }
@@ -170,5 +212,31 @@ public final class Lab: @unchecked Sendable {
             byKey[key] = instance
         }
         return byKey.values.sorted { ($0.isLab ? 0 : 1, $0.owner, $0.id) < ($1.isLab ? 0 : 1, $1.owner, $1.id) }
+    }
+}
+
+/// Wakes the lab's schedule thread early when the lab ends.
+private final class ScheduleStop: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var stopped = false
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits until `deadline`; false when the lab ended first.
+    func wait(until deadline: ContinuousClock.Instant) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while !stopped {
+            let left = ContinuousClock.now.duration(to: deadline)
+            if left <= .zero { return true }
+            let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18
+            _ = condition.wait(until: Date(timeIntervalSinceNow: seconds))
+        }
+        return false
     }
 }

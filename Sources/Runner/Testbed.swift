@@ -22,6 +22,7 @@ final class Testbed: @unchecked Sendable {
         var capture = true
         var sampleTCPInfo = true
         var decisionLogs = true
+        var engineTuning = EngineTuning()
     }
 
     /// One process started in a node.
@@ -66,7 +67,7 @@ final class Testbed: @unchecked Sendable {
         if options.sampleTCPInfo { startSampler(in: built) }
         let set = ImpairmentSet(placements: scenario.impairments, network: built, seed: options.seed, preference: options.settings.engine,
                                 decisionLogDirectory: options.decisionLogs ? options.folder : nil,
-                                say: { [settings = options.settings] text in settings.say(text) })
+                                tuning: options.engineTuning, say: { [settings = options.settings] text in settings.say(text) })
         lock.withLock { impairments = set }
         try set.start()
     }

@@ -4,6 +4,8 @@ import Glibc
 import Impairment
 import Netlink
 import Runner
+import Scenario
+import Foundation
 
 /// `faultline impair`: builds the line topology, applies one impairment with the userspace
 /// (NFQUEUE) engine on the router, and holds it until Ctrl-C. Hidden `--bench` runs the engine's
@@ -15,12 +17,17 @@ struct ImpairCommand: ParsableCommand {
         discussion: HelpText.reflow("""
         Uses the userspace engine: NFQUEUE on the router, one queue and one
         thread per direction. It works without sch_netem and can also pick
-        single packets (--action). The namespaces are named, so your own
-        programs can run in them meanwhile (the names are printed at start):
-          ip netns exec faultline-<pid>-impair-server iperf3 -s
-          ip netns exec faultline-<pid>-impair-client iperf3 -c 198.18.2.2
-        Ctrl-C prints the engine's counters, removes the rules and the
-        namespaces.
+        single packets (--action). The network is the one `faultline lab`
+        builds (the same testbed as `faultline run`), so your own programs can
+        run in it meanwhile:
+          faultline exec server -- iperf3 -s
+          faultline exec client -- iperf3 -c 198.18.2.2
+        (or `ip netns exec faultline-<pid>-lab.impair-NODE CMD`, printed at
+        start). With --capture client,server the ends are captured and, when
+        it ends, analysed as `faultline run` analyses a scenario: findings
+        printed and written to artifacts/impair-<pid>/findings.json beside
+        the captures. Ctrl-C prints the engine's counters, removes the rules
+        and the namespaces.
 
         Values are written as tc writes them: durations "20ms", "1.5s";
         percentages "1%"; rates "10mbit" (bits/s) or "1MBps" (bytes/s);
@@ -37,6 +44,7 @@ struct ImpairCommand: ParsableCommand {
               (a late duplicate SYN: the server answers with a challenge ACK)
           faultline impair --delay 2ms --change-at 10s --change-delay 400ms
           faultline impair --loss 5% --seed 7 --decision-log /tmp/d.log
+          faultline impair --loss 2% --capture client,server -- curl -sS http://198.18.2.2:8000/
 
         With `-- PROGRAM ARGS…` the program runs in the client through the impaired path and the command exits with its status: `faultline impair --delay 20ms --loss 1% -- curl -sS http://198.18.2.2:8000/`.
 
@@ -81,6 +89,9 @@ struct ImpairCommand: ParsableCommand {
     @Argument(parsing: .postTerminator, help: ArgumentHelp("A program to run in the client through the impaired path: `faultline impair --delay 20ms -- ./my-client ARGS`. The command then ends when the program does, with its exit status.", valueName: "program"))
     var program: [String] = []
 
+    @Option(help: ArgumentHelp("Capture at these nodes (e.g. client,server) while it runs; when it ends, analyse the captures as `faultline run` does (findings printed and written to findings.json beside them, in artifacts/impair-PID).", valueName: "nodes"))
+    var capture: String?
+
     @Flag(help: .hidden) var bench = false
     @Option(name: .customLong("bench-seconds"), help: .hidden) var benchSeconds: Double = 2
     @Option(name: .customLong("bench-rounds"), help: .hidden) var benchRounds: Int = 3
@@ -119,6 +130,7 @@ struct ImpairCommand: ParsableCommand {
             throw ExitCode(3)
         }
         if let note = RootlessNote.line { printError("note: \(note)") }
+        let scenario = try impairScenario(specs)
         // Every terminating signal tears down and exits 128 + its number; a closed stdout
         // (SIGPIPE) only stops the printing.
         var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM]
@@ -127,38 +139,49 @@ struct ImpairCommand: ParsableCommand {
         let signalFD = fl_signalfd(&signals, Int32(signals.count))
         defer { if signalFD >= 0 { close(signalFD) } }
 
-        NamespaceSweeper.sweep()
-        let net = try Topology.line().build(namedWith: "impair")
-        defer { net.teardown() }
-        // Without this a clean path reorders TCP segments across the 2 CPUs (see keepFlowsInOrder).
-        try net.keepFlowsInOrder()
+        CatalogRun.sweep(say: { printError("note: \($0)") })
         let failureFD = fl_eventfd(0)
         defer { close(failureFD) }
-        let options = UserspaceEngine.Options(decisionLogPath: decisionLog, realtimePriority: noRealtime ? nil : 20,
-                                              cpu: net.flowCPU, keepCPUsAwake: !noRealtime,
-                                              onFailure: { failure in
-                                                  printError("faultline impair: \(failure)")
-                                                  var one: UInt64 = 1
-                                                  _ = write(failureFD, &one, 8)
-                                              })
-        let engine = try UserspaceEngine.start(network: net, specs: specs, seed: seed, options: options)
-        defer { engine.stop() }
-
-        say("impairing \(engine.paths.map(\.description).joined(separator: " and ")) with the userspace engine (seed \(seed)): \(spec.parameters)"
-            + (spec.actions.isEmpty ? "" : "; actions: " + spec.actions.map { "\($0.action) on \($0.nth.map(String.init).joined(separator: ","))" }.joined(separator: "; ")))
-        for node in net.nodeNames {
-            if let name = try? net.namespace(node).mountedName {
-                say(Rootless.isRootless ? "  \(node): faultline exec \(node) --lab impair -- ..." : "  \(node): ip netns exec \(name) ...")
-            }
+        let tuning = EngineTuning(realtime: !noRealtime, decisionLogPath: decisionLog, onFailure: { failure in
+            printError("faultline impair: \(failure)")
+            var one: UInt64 = 1
+            _ = write(failureFD, &one, 8)
+        })
+        // The same testbed as `faultline lab`: captures (--capture) land in the folder and are analysed at the end.
+        let capturing = !scenario.captures.isEmpty
+        let folder = capturing ? "artifacts/impair-\(getpid())" : NSTemporaryDirectory() + "faultline-impair-\(getpid())"
+        let settings = RunSettings(artifactsRoot: folder, seed: seed, engine: .userspace, say: { printError("note: \($0)") })
+        let lab = Lab(scenario: scenario, folder: folder, settings: settings, engineTuning: tuning)
+        var finished = false
+        defer {
+            if !finished { lab.teardown() }
+            if !capturing { try? FileManager.default.removeItem(atPath: folder) }
         }
-        say("  client 198.18.1.2 / fd00:fa17:1::2, server 198.18.2.2 / fd00:fa17:2::2")
-        if let decisionLog { say("  decisions → \(decisionLog)") }
+        let lines: [String]
+        do {
+            lines = try lab.start(seed: seed, capture: capturing)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(error.exitCode)
+        }
+        let uses = lab.engineUses.map { "\($0.link) on \($0.node)" }.joined(separator: " and ")
+        say("impairing \(uses) with the userspace engine (seed \(seed)): \(spec.parameters)"
+            + (spec.actions.isEmpty ? "" : "; actions: " + spec.actions.map { "\($0.action) on \($0.nth.map(String.init).joined(separator: ","))" }.joined(separator: "; "))
+            + (spec.schedule.isEmpty ? "" : "; then " + spec.schedule.map { "at \($0.at): \($0.parameters)" }.joined(separator: ", ")))
+        for line in lines where !line.hasPrefix("impairment ") { say(line) }
+        if let decisionLog { say("decisions → \(decisionLog)") }
+        if capturing { say("capturing at \(scenario.captures.map(\.node).joined(separator: ", ")) into \(folder); analysed when it ends") }
 
         // With a program: it runs in the client, its stdio this terminal's; its end ends the command.
         var child: ChildProcess?
         if !program.isEmpty {
+            let client: NetworkNamespace
+            do { client = try lab.namespace("client") } catch {
+                printError("error: \(error)")
+                throw ExitCode(error.exitCode)
+            }
             do {
-                child = try net.namespace("client").spawn(program, stdin: 0, stdout: 1, stderr: 2)
+                child = try client.spawn(program, stdin: 0, stdout: 1, stderr: 2)
             } catch {
                 printError("error: cannot start \(program[0]) in the client: \(error)")
                 throw ExitCode(error.errno == .ENOENT ? 127 : 126)
@@ -192,13 +215,37 @@ struct ImpairCommand: ParsableCommand {
                 if read(signalFD, &info, 128) >= 4 { stoppedBy = Int32(info[0]) | Int32(info[1]) << 8 }
                 break
             }
-            if rc == 0 { for s in engine.stats { say(s.description) } }
+            if rc == 0 { for line in lab.engineStats { say(line) } }
         }
         if let child, child.poll() == nil { child.signal(SIGTERM); if child.wait(timeoutNanoseconds: 1_000_000_000) == nil { child.kill(); child.wait() } }
-        for s in engine.stats { say(s.description) }
+        for line in lab.engineStats { say(line) }
+        finished = true
+        for line in lab.finish() { say(line) }
         if failed { throw ExitCode(4) }
         if let programStatus { throw ExitCode(programStatus) }
         throw ExitCode(128 + (stoppedBy > 0 ? stoppedBy : SIGINT))
+    }
+
+    /// The line, the capture points of --capture and the impairments, as a scenario: the lab's
+    /// testbed builds it (captures are validated as a scenario's `capture:` key).
+    private func impairScenario(_ specs: [ImpairmentSpec]) throws -> Scenario {
+        let points = capture.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        var scenario: Scenario
+        do {
+            let list = points.map { "\"\($0)\"" }.joined(separator: ", ")
+            scenario = try Scenario.parse(text: "name: impair\ncapture: [\(list)]\n", file: "--capture")
+        } catch {
+            throw ValidationError("--capture \(capture ?? ""): \(error.message)")
+        }
+        let source = Scenario.SourceLocation(file: "<command line>", line: 1, column: 1)
+        scenario.impairments = try specs.map { spec in
+            guard let link = scenario.topology.link(between: spec.link.from, and: spec.link.to) else {
+                throw ValidationError("--link \(spec.link): the line has no link between \(spec.link.from) and \(spec.link.to)")
+            }
+            let end = link.a.node == spec.link.from ? link.a : link.b
+            return Scenario.ImpairmentPlacement(spec: spec, node: end.node, interface: end.interface, source: source)
+        }
+        return scenario
     }
 
     private func runBenchmark() throws {

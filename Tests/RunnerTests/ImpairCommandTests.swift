@@ -42,6 +42,37 @@ extension RunnerKernelTests {
             #expect(missing.status == 127, "\(missing.error)")
         }
 
+        @Test("impair --capture client,server captures both ends and analyses them at the end: a connect to a closed port is rst/refused-by-host, in findings.json")
+        func capture() throws {
+            let dir = TestSupport.temporaryDirectory("fl-impair-capture")
+            defer { TestSupport.removeTree(dir) }
+            let r = try Faultline.run(["impair", "--delay", "5ms", "--no-realtime", "--capture", "client,server", "--",
+                                       "bash", "-c", "exec 3<>/dev/tcp/198.18.2.2/9000"], directory: dir, timeout: 60)
+            #expect(r.status == 1, "bash's connect fails: \(r.output)\(r.error)")
+            #expect(r.output.contains("rst/refused-by-host"), "\(r.output)")
+            let folders = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/artifacts")) ?? []).filter { $0.hasPrefix("impair-") }
+            let folder = try #require(folders.first.map { dir + "/artifacts/" + $0 }, "\(r.output)")
+            let findings = try String(contentsOfFile: folder + "/findings.json", encoding: .utf8)
+            #expect(findings.contains("refused-by-host"))
+            #expect(FileManager.default.fileExists(atPath: folder + "/client-eth0.pcapng"))
+            #expect(FileManager.default.fileExists(atPath: folder + "/server-eth0.pcapng"))
+            let wrong = try Faultline.run(["impair", "--capture", "client,sever", "--", "true"], directory: dir, timeout: 30)
+            #expect(wrong.status == 2, "bad input: \(wrong.error)")
+            #expect(wrong.error.contains("sever") && wrong.error.contains("server"), "names the node and what exists: \(wrong.error)")
+        }
+
+        @Test("impair --change-at applies the change on time: a connect that took ~1 ms takes 50 ms after it")
+        func scheduledChange() throws {
+            let dir = TestSupport.temporaryDirectory("fl-impair-change")
+            defer { TestSupport.removeTree(dir) }
+            // One SYN to a closed port before the change and one after: the RST comes back one round trip later.
+            let probe = "t() { s=$(date +%s%N); (exec 3<>/dev/tcp/198.18.2.2/9) 2>/dev/null; echo $(( ($(date +%s%N) - s) / 1000000 )); }; "
+                + "a=$(t); sleep 1; b=$(t); echo \"before $a after $b\"; [ $a -lt 40 ] && [ $b -ge 50 ]"
+            let r = try Faultline.run(["impair", "--delay", "1ms", "--change-at", "500ms", "--change-delay", "50ms", "--no-realtime", "--",
+                                       "bash", "-c", probe], directory: dir, timeout: 60)
+            #expect(r.status == 0, "\(r.output)\(r.error)")
+        }
+
         @Test("impair without root runs rootless (a user namespace of its own); with FAULTLINE_ROOTLESS=0 it exits 3 and says why")
         func notRoot() throws {
             let dir = TestSupport.temporaryDirectory("fl-impair-user")
