@@ -229,11 +229,7 @@ struct AnalyzeCommand: ParsableCommand {
         let result = Diagnoser.result(from: digests, analyses: analyses)
         let output = OutputBuffer(fd: 1)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let summaries = try encoder.encode(analyses.map(CaptureSummary.init))
-            output.append(FindingsJSON.render(result, extraMembers: ["captures": String(decoding: summaries, as: UTF8.self)]))
-            output.append("\n")
+            Self.writeJSON(result, captures: analyses.map { (CaptureSummary($0), nil) }, to: output)
         } else {
             for analysis in analyses { output.append(CaptureSummary(analysis).text) }
             output.append(DiagnosisReport.text(result))
@@ -257,8 +253,8 @@ struct AnalyzeCommand: ParsableCommand {
         var capture = given
         if capture.path == "-" && !files[0].contains("=") { capture.name = "stdin" }
         let output = OutputBuffer(fd: 1)
-        // Text: the conversation summaries wait in a temporary file, not in memory.
-        let spool = !follow && !json ? ConversationSummarySpool() : nil
+        // The conversation summaries (text, or JSON objects) wait in a temporary file, not in memory.
+        let spool = follow ? nil : json ? ConversationSummarySpool(render: Self.jsonText, separator: ",") : ConversationSummarySpool()
         var observer = SpoolingObserver(inner: DiagnosisObserver(vantage: capture.name), spool: spool)
         if follow {
             let json = self.json
@@ -273,8 +269,7 @@ struct AnalyzeCommand: ParsableCommand {
         }
         let analysis: CaptureAnalysis
         do throws(CaptureError) {
-            analysis = try CaptureAnalysis.run(path: capture.path, observer: &observer, retirement: .diagnosis,
-                                               keepSummaries: !follow && json)
+            analysis = try CaptureAnalysis.run(path: capture.path, observer: &observer, retirement: .diagnosis)
         } catch {
             output.flush()
             Self.printError("error: \(capture.path): \(error)")
@@ -302,12 +297,9 @@ struct AnalyzeCommand: ParsableCommand {
             output.flush()
             return
         }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let summaries = try encoder.encode([CaptureSummary(analysis)])
-            output.append(FindingsJSON.render(result, extraMembers: ["captures": String(decoding: summaries, as: UTF8.self)]))
-            output.append("\n")
+        if json, let spool {
+            spool.appendHeld(of: analysis)
+            Self.writeJSON(result, captures: [(CaptureSummary(analysis, includingConversations: false), spool)], to: output)
         } else if let spool {
             spool.appendHeld(of: analysis)
             output.append(CaptureSummary(analysis, includingConversations: false).headerText(conversationCount: spool.count))
@@ -343,6 +335,43 @@ struct AnalyzeCommand: ParsableCommand {
             inner.willRetire(slot: slot, analyzer: analyzer)
             spool?.append(analyzer.conversations[slot])
         }
+    }
+
+    static let summaryEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// One conversation's summary as the JSON encoder writes it inside `captures`.
+    static func jsonText(_ conversation: CaptureSummary.Conversation) -> String {
+        (try? summaryEncoder.encode(conversation)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+
+    /// The `--json` document: the findings (schema faultline.findings/1) with the captures'
+    /// summaries as "captures", each capture's conversations streamed from its spool when it has one.
+    static func writeJSON(_ result: DiagnosisResult, captures: [(summary: CaptureSummary, spool: ConversationSummarySpool?)],
+                          to output: OutputBuffer) {
+        // The captures go where this mark is (a NUL cannot appear in rendered JSON: it is escaped).
+        let mark = "\u{0}captures\u{0}"
+        let document = FindingsJSON.render(result, extraMembers: ["captures": mark])
+        let parts = document.components(separatedBy: mark)
+        output.append(parts[0])
+        output.append("[")
+        for (index, capture) in captures.enumerated() {
+            if index > 0 { output.append(",") }
+            let encoded = (try? summaryEncoder.encode(capture.summary)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+            guard let spool = capture.spool, let empty = encoded.range(of: "\"conversations\":[]") else {
+                output.append(encoded)
+                continue
+            }
+            output.append(String(encoded[..<empty.lowerBound]) + "\"conversations\":[")
+            spool.write(to: output)
+            output.append("]" + String(encoded[empty.upperBound...]))
+        }
+        output.append("]")
+        output.append(parts.count > 1 ? parts[1] : "")
+        output.append("\n")
     }
 
     /// One finding as a JSON object on one line (--follow --json).

@@ -1,4 +1,5 @@
 @testable import Analysis
+import Glibc
 import Testing
 
 /// The failure pass lets go of finished flows no failure mode could use (issue #12,
@@ -83,6 +84,24 @@ struct FailureRetentionTests {
             // The healthy connections were let go; the story's own flows were kept.
             #expect(observer.failureTrace.letGo.count >= 60, "\(story.name) at \(capture.name): \(observer.failureTrace.letGo.count) let go")
         }
+    }
+
+    @Test("read from a stream (nothing can be read twice), the failure modes are found as from the file")
+    func stream() throws {
+        var script = FailureModeTests.bloated(victim: true)
+        script.merge(Self.healthy(20, from: 0))
+        let captures = try script.write([.client])
+        defer { TemporaryDirectory.remove(TemporaryDirectory.directory(of: captures[0].path)) }
+        let fd = open(captures[0].path, O_RDONLY)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var observer = DiagnosisObserver(vantage: "stdin")
+        let analysis = try CaptureAnalysis.run(reader: CaptureReader(fileDescriptor: fd), path: "-", observer: &observer,
+                                               retirement: .diagnosis)
+        let streamed = observer.retiredRunResult(of: analysis).findings
+        let whole = try Diagnoser.diagnose([captures[0]]).findings
+        #expect(streamed.contains { $0.name == "latency/bufferbloat" }, "\(streamed.map(\.name))")
+        #expect(streamed.map(\.name) == whole.map(\.name))
     }
 
     @Test("a flow with any failure symptom is kept: a resent segment, a RST, a SYN sent twice, a 60 ms round trip")

@@ -30,6 +30,23 @@ struct AnalyzeStreamTests {
                 "\(text.output.prefix(200)) \(text.error)")
     }
 
+    @Test("--json of one capture streams its conversations' summaries: the same as the whole-capture summary of a two-capture run")
+    func jsonSummariesStreamed() throws {
+        let binary = try TestSupport.faultlineBinaryPath()
+        let capture = TestSupport.sharedRoot + "/captures/zeek__smb3_multichannel.pcap"
+        let single = TestSupport.runCommandCapturingErrors([binary, "analyze", "--json", capture])
+        let double = TestSupport.runCommandCapturingErrors([binary, "analyze", "--json", "a=" + capture, "b=" + capture])
+        #expect(single.status == 0 && double.status == 0, "\(single.error) \(double.error)")
+        let one = try JSONSerialization.jsonObject(with: Data(single.output.utf8)) as? [String: Any]
+        let two = try JSONSerialization.jsonObject(with: Data(double.output.utf8)) as? [String: Any]
+        let streamed = try #require((one?["captures"] as? [[String: Any]])?.first)
+        let held = try #require((two?["captures"] as? [[String: Any]])?.first)
+        let conversations = try #require(streamed["conversations"] as? [[String: Any]])
+        #expect(conversations.count > 1)
+        #expect(conversations.map { $0["id"] as? Int ?? -1 } == Array(0..<conversations.count))
+        #expect(NSDictionary(dictionary: streamed).isEqual(to: held))
+    }
+
     @Test("--follow prints a finding while the stream is still open")
     func followPrintsBeforeEOF() throws {
         let binary = try TestSupport.faultlineBinaryPath()

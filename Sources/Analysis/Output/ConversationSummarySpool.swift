@@ -4,11 +4,12 @@ import Glibc
 import Darwin
 #endif
 
-/// The text summaries of a run's conversations (`CaptureSummary.text(of:)`), kept in an
-/// unlinked temporary file as they are retired, so that memory stays bounded by the connections
-/// open at once; `write(to:)` prints them in `tcp.stream` order (a conversation revived by a
-/// late packet once per life, in order), as `CaptureSummary.text` would. In memory: 16 bytes
-/// per conversation (its position in the file).
+/// The summaries of a run's conversations — as text (`CaptureSummary.text(of:)`) or as the
+/// caller renders them (JSON for `--json`) — kept in an unlinked temporary file as they are
+/// retired, so that memory stays bounded by the connections open at once; `write(to:)` prints
+/// them in `tcp.stream` order (a conversation revived by a late packet once per life, in order),
+/// `separator` between two, as `CaptureSummary.text` (or the JSON encoder) would. In memory:
+/// 16 bytes per conversation (its position in the file).
 public final class ConversationSummarySpool {
     private struct Entry {
         var id: Int32
@@ -19,9 +20,13 @@ public final class ConversationSummarySpool {
     private var entries: ContiguousArray<Entry> = []
     private var offset: Int64 = 0
     private var sorted = true
+    private let render: (CaptureSummary.Conversation) -> String
+    private let separator: String
 
-    public init() {
+    public init(render: @escaping (CaptureSummary.Conversation) -> String = CaptureSummary.text(of:), separator: String = "") {
         file = tmpfile()
+        self.render = render
+        self.separator = separator
     }
 
     deinit {
@@ -33,7 +38,8 @@ public final class ConversationSummarySpool {
 
     /// Adds the summary of a retired (or still held) conversation.
     public func append(_ conversation: TCPConversation) {
-        var text = CaptureSummary.text(of: CaptureSummary.Conversation(conversation))
+        // Each entry carries the separator after it; the last one's is left out when written.
+        var text = render(CaptureSummary.Conversation(conversation)) + separator
         let length = text.utf8.count
         text.withUTF8 { bytes in
             if let file { _ = fwrite(bytes.baseAddress, 1, bytes.count, file) }
@@ -59,7 +65,12 @@ public final class ConversationSummarySpool {
             entries = ContiguousArray(entries.enumerated()
                 .sorted { $0.element.id != $1.element.id ? $0.element.id < $1.element.id : $0.offset < $1.offset }
                 .map(\.element))
+            sorted = true
         }
+        if !separator.isEmpty, !entries.isEmpty {
+            entries[entries.count - 1].length -= UInt32(separator.utf8.count)
+        }
+        defer { if !separator.isEmpty, !entries.isEmpty { entries[entries.count - 1].length += UInt32(separator.utf8.count) } }
         let chunk = 1 << 16
         let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: chunk)
         defer { buffer.deallocate() }
