@@ -14,6 +14,8 @@ final class EventWatch {
         var writeBlocked = false
         var bytesWritten: Int64 = 0
         var bytesRead: Int64 = 0
+        /// Every event name the log has said.
+        var events: Set<String> = []
     }
 
     private var peers: [String: PeerProgress] = [:]
@@ -46,6 +48,7 @@ final class EventWatch {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
               let event = object["event"] as? String else { return }
         func int(_ key: String) -> Int64? { (object[key] as? NSNumber)?.int64Value }
+        p.events.insert(event)
         switch event {
         case "start", "listening": p.ready = true
         case "connected", "accepted": p.ready = true; p.connected = true

@@ -525,14 +525,10 @@ public final class ScenarioRun: @unchecked Sendable {
     static func waitForEvent(_ event: String, eventsPath: String, child: ChildProcess, cancellation: Cancellation,
                              timeoutNanoseconds: UInt64) -> Bool {
         let deadline = fl_monotonic_ns() + timeoutNanoseconds
-        let marker = Array("\"event\":\"\(event)\"".utf8)
+        // Read incrementally: each look reads only what the peer appended since the last.
+        let watch = EventWatch()
         while fl_monotonic_ns() < deadline {
-            if let data = FileManager.default.contents(atPath: eventsPath), data.count >= marker.count {
-                let bytes = [UInt8](data)
-                for i in 0...(bytes.count - marker.count) where bytes[i] == marker[0] && Array(bytes[i..<(i + marker.count)]) == marker {
-                    return true
-                }
-            }
+            if watch.refresh(process: "", eventsPath: eventsPath).events.contains(event) { return true }
             if child.poll() != nil { return false }
             if cancellation.sleep(until: fl_monotonic_ns() + 1_000_000) { return false }
         }
