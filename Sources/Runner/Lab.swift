@@ -138,7 +138,7 @@ public final class Lab: @unchecked Sendable {
     }
 
     /// Tears down, then — when the lab captured — analyses the captures as `faultline run` does
-    /// and writes `findings.json` beside them. Returns the lines to print.
+    /// and writes `findings.json` and `report.html` beside them. Returns the lines to print.
     public func finish() -> [String] {
         guard let bed = testbed else { return [] }
         scheduleStop.stop()
@@ -155,7 +155,11 @@ public final class Lab: @unchecked Sendable {
             }
             lines.append(findings.isEmpty ? "no finding" : "\(findings.count) finding\(findings.count == 1 ? "" : "s") (\(folder)/findings.json):")
             for finding in findings { lines.append("  \(finding.summary)" + (finding.sentence.isEmpty ? "" : " — " + finding.sentence)) }
-            lines.append("a report: faultline analyze --html \(folder)/report.html " + files.map { "\($0.node)=\($0.path)" }.joined(separator: " "))
+            do {
+                lines.append("report: \(try RunHTMLReport.write(artifacts: folder))")
+            } catch {
+                lines.append("report.html not written: \(error)")
+            }
         } catch {
             lines.append("analysis failed: \(error)")
         }

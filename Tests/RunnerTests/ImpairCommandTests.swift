@@ -56,6 +56,8 @@ extension RunnerKernelTests {
             #expect(findings.contains("refused-by-host"))
             #expect(FileManager.default.fileExists(atPath: folder + "/client-eth0.pcapng"))
             #expect(FileManager.default.fileExists(atPath: folder + "/server-eth0.pcapng"))
+            let report = try String(contentsOfFile: folder + "/report.html", encoding: .utf8)
+            #expect(report.contains("refused-by-host"), "report.html shows the finding")
             let wrong = try Faultline.run(["impair", "--capture", "client,sever", "--", "true"], directory: dir, timeout: 30)
             #expect(wrong.status == 2, "bad input: \(wrong.error)")
             #expect(wrong.error.contains("sever") && wrong.error.contains("server"), "names the node and what exists: \(wrong.error)")
