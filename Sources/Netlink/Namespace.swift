@@ -159,6 +159,14 @@ public final class NetworkNamespace: @unchecked Sendable {
 
 /// A pthread mutex in a class: usable from any thread (namespace threads included), never
 /// suspends, and guards state that lives outside the value it protects.
+/// A value behind a lock.
+public final class LockedBox<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = PThreadMutex()
+    public init(_ value: Value) { self.value = value }
+    public func withLock<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
+}
+
 public final class PThreadMutex: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     public init() { pthread_mutex_init(&mutex, nil) }

@@ -1,3 +1,4 @@
+import Netlink
 import CLinux
 import Foundation
 import Glibc

@@ -8,7 +8,7 @@
 ///        Network.keepFlowsInOrder  rps_cpus on every veth end: a flow's packets stay in order
 ///        Firewall         nftables rules through libnftables, on the node's namespace thread
 ///        Capture          pcapng per capture point (the Capture module)
-///        ImpairmentSet    kernel netem/tbf, or the userspace NFQUEUE engine (netem missing,
+///        ImpairmentEngines kernel netem/tbf, or the userspace NFQUEUE engine (netem missing,
 ///                         or matches/actions); schedule changes applied by the timeline
 ///        timeline         steps at their times (monotonic, interruptible sleeps); peers are
 ///                         `<faultline> peer ...` in the node's namespace, waited for until ready

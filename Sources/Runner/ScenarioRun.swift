@@ -376,7 +376,7 @@ public final class ScenarioRun: @unchecked Sendable {
                 switch entry.event {
                 case .change(let index, let change):
                     log("impair \(scenario.impairments[index].spec.link): \(change.parameters)")
-                    try set.change(index, change)
+                    do { try set.change(index, change) } catch { throw RunnerError(error) }
                 case .step(let step):
                     if try perform(step, firewall: fw, bed: bed) { return false }
                 }
@@ -432,7 +432,7 @@ public final class ScenarioRun: @unchecked Sendable {
                         throw .execution("\(pending.step.source): no impairment entry for \(link)")
                     }
                     log("impair \(link) \(pending.trigger): \(change.parameters)")
-                    try set.change(index, change)
+                    do { try set.change(index, change) } catch { throw RunnerError(error) }
                 } else if try perform(pending.step, firewall: fw, bed: bed) {
                     return true
                 }

@@ -2,6 +2,7 @@ import CLinux
 import Capture
 import Foundation
 import Glibc
+import Impairment
 import Netlink
 import Scenario
 
@@ -65,11 +66,11 @@ final class Testbed: @unchecked Sendable {
         try fw.installInitial()
         if options.capture { try startCaptures(in: built) }
         if options.sampleTCPInfo { startSampler(in: built) }
-        let set = ImpairmentSet(placements: scenario.impairments, network: built, seed: options.seed, preference: options.settings.engine,
+        let set = ImpairmentSet(scenario: scenario.impairments, network: built, seed: options.seed, preference: options.settings.engine,
                                 decisionLogDirectory: options.decisionLogs ? options.folder : nil,
                                 tuning: options.engineTuning, say: { [settings = options.settings] text in settings.say(text) })
         lock.withLock { impairments = set }
-        try set.start()
+        do { try set.start() } catch { throw RunnerError(error) }
     }
 
     /// Namespaces and links, connected routes, offloads per link, flows kept in order.
