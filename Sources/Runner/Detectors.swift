@@ -57,6 +57,57 @@ public enum DetectorChoice: Sendable, Hashable, CustomStringConvertible {
         case .command(let argv): return "cmd:" + argv.joined(separator: " ")
         }
     }
+
+    /// The detector this choice names.
+    var detector: any Detector {
+        switch self {
+        case .builtin: return BuiltinDetector()
+        case .tshark: return TsharkDetector()
+        case .command(let argv): return CommandDetector(argv: argv)
+        }
+    }
+}
+
+/// What a detector gives the expectation checker: findings (what went wrong, and why) and the
+/// tshark-style flags of each frame.
+struct Detection {
+    var findings: [Finding] = []
+    var marks: [PacketMark] = []
+}
+
+/// Turns a run's captures into a `Detection` (`--detector`): Faultline's own diagnosis, tshark's
+/// expert flags, or any program printing findings as JSON.
+protocol Detector: Sendable {
+    /// Whether it names causes. tshark does not: expectations are then checked against its
+    /// flags, and what flags cannot express is not checked (said in the result).
+    var namesCauses: Bool { get }
+    /// Fails before anything is built when the detector cannot run here (a missing program).
+    func preflight() throws(RunnerError)
+    /// - Parameter nodes: node → its addresses (text), for detectors that want to know the topology.
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection
+}
+
+/// Faultline's diagnosis, and its own analyzer's flags.
+struct BuiltinDetector: Detector {
+    var namesCauses: Bool { true }
+    func preflight() throws(RunnerError) {}
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection {
+        Detection(findings: try BuiltinDiagnosis.findings(captures: captures, addresses: nodes, say: say),
+                  marks: try BuiltinFlags.marks(captures))
+    }
+}
+
+/// tshark's expert flags only.
+struct TsharkDetector: Detector {
+    var namesCauses: Bool { false }
+    func preflight() throws(RunnerError) {
+        if ChildProcess.resolveInPath("tshark") == nil {
+            throw .environment("--detector tshark: tshark is not installed (Debian: apt-get install tshark)")
+        }
+    }
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection {
+        Detection(marks: try TsharkFlags.marks(captures))
+    }
 }
 
 /// One frame of a capture with its tshark-style analysis flags (and whether it is an RST or a
@@ -162,7 +213,23 @@ enum DiagnosisFlagNames {
 /// Environment given to it: `FAULTLINE_CAPTURES` (JSON: [{path, node, interface}]),
 /// `FAULTLINE_NODES` (JSON: {node: [addresses]}). Its stdout must be a JSON array of findings,
 /// or an object with a `findings` array (see `Finding` for the schema). Exit status 0 expected.
-enum CommandDetector {
+struct CommandDetector: Detector {
+    var argv: [String]
+    var namesCauses: Bool { true }
+
+    func preflight() throws(RunnerError) {
+        guard let program = argv.first else { return }
+        if ChildProcess.resolveInPath(program) == nil {
+            let why = program.contains("/") ? "no executable file at \(program)" : "\(program) is not in PATH"
+            throw .badInput("--detector cmd:\(argv.joined(separator: " ")): \(why); expected a program to run on each scenario's captures")
+        }
+    }
+
+    /// Its findings, and Faultline's own flags (for `tshark:` expectations).
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection {
+        Detection(findings: try Self.findings(argv: argv, captures: captures, nodes: nodes), marks: try BuiltinFlags.marks(captures))
+    }
+
     static func findings(argv: [String], captures: [CaptureFile], nodes: [String: [String]],
                          timeoutSeconds: Int = 120) throws(RunnerError) -> [Finding] {
         guard let program = argv.first else { throw .badInput("--detector cmd: has no program") }

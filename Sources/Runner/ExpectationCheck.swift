@@ -132,7 +132,8 @@ struct ExpectationChecker {
     var findings: [Finding]
     var marks: [PacketMark]
     var processes: [String: ProcessOutcome]
-    var detector: DetectorChoice
+    /// false: the detector gives only flags (tshark): findings' expectations are checked against them.
+    var namesCauses: Bool
     /// Node → its addresses (text).
     var addresses: [String: [String]]
 
@@ -144,7 +145,7 @@ struct ExpectationChecker {
         let source = expectation.source.description
         switch expectation.check {
         case .present(let pattern, let count):
-            if detector == .tshark { return tsharkPresent(pattern, minCount: max(1, count.min), source: source) }
+            if !namesCauses { return tsharkPresent(pattern, minCount: max(1, count.min), source: source) }
             let matching = findings.filter { matches($0, pattern) }
             let expected = "\(pattern)\(count)"
             if count.allows(matching.count) {
@@ -167,7 +168,7 @@ struct ExpectationChecker {
             }
             return ExpectationResult(source: source, expected: expected, found: found, passed: false)
         case .absent(let pattern):
-            if detector == .tshark { return tsharkAbsent(pattern, source: source) }
+            if !namesCauses { return tsharkAbsent(pattern, source: source) }
             let matching = findings.filter { matches($0, pattern) }
             return ExpectationResult(source: source, expected: "no \(pattern)", found: matching.isEmpty ? "none" : describe(matching),
                                      passed: matching.isEmpty)

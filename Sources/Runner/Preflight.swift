@@ -26,20 +26,7 @@ public enum Preflight {
     /// The detector's program exists: `cmd:PROGRAM` must name an executable (a path, or a name
     /// in PATH); tshark must be installed.
     public static func checkDetector(_ choice: DetectorChoice) throws(RunnerError) {
-        switch choice {
-        case .builtin:
-            return
-        case .tshark:
-            if ChildProcess.resolveInPath("tshark") == nil {
-                throw .environment("--detector tshark: tshark is not installed (Debian: apt-get install tshark)")
-            }
-        case .command(let argv):
-            guard let program = argv.first else { return }
-            if ChildProcess.resolveInPath(program) == nil {
-                let why = program.contains("/") ? "no executable file at \(program)" : "\(program) is not in PATH"
-                throw .badInput("--detector cmd:\(argv.joined(separator: " ")): \(why); expected a program to run on each scenario's captures")
-            }
-        }
+        try choice.detector.preflight()
     }
 
     /// Writes a requested report; a failure is an error (exit 3), never a note.

@@ -195,26 +195,17 @@ public final class ScenarioRun: @unchecked Sendable {
         // Analysis: outside every namespace, on finished files.
         let captureFiles = lock.withLock { testbed }?.captureFiles ?? []
         let addresses = NetworkPlan.addresses(scenario.topology)
-        var findings: [Finding] = []
-        var marks: [PacketMark] = []
+        let detection: Detection
         do {
-            switch settings.detector {
-            case .builtin:
-                findings = try BuiltinDiagnosis.findings(captures: captureFiles, addresses: addresses, say: settings.say)
-                marks = try BuiltinFlags.marks(captureFiles)
-            case .tshark:
-                marks = try TsharkFlags.marks(captureFiles)
-            case .command(let argv):
-                findings = try CommandDetector.findings(argv: argv, captures: captureFiles, nodes: addresses)
-                marks = try BuiltinFlags.marks(captureFiles)
-            }
+            detection = try settings.detector.detector.detect(captureFiles, nodes: addresses, say: settings.say)
         } catch {
-            return result(status: .error, error: error, began: began, findings: findings, expectations: [])
+            return result(status: .error, error: error, began: began, findings: [], expectations: [])
         }
+        let findings = detection.findings
         phase("analysis")
         let outcomes = processOutcomes()
-        let checker = ExpectationChecker(scenario: scenario, findings: findings, marks: marks, processes: outcomes,
-                                         detector: settings.detector, addresses: addresses)
+        let checker = ExpectationChecker(scenario: scenario, findings: findings, marks: detection.marks, processes: outcomes,
+                                         namesCauses: settings.detector.detector.namesCauses, addresses: addresses)
         let expectations = checker.check()
         var status: ScenarioResult.Status = expectations.allSatisfy { !$0.checked || $0.passed } ? .passed : .failed
         var error: RunnerError?

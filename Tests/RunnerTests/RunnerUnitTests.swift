@@ -85,7 +85,7 @@ struct RunnerUnitTests {
             {"ts_ns":2,"event":"summary","connect_result":"ECONNREFUSED","bytes_written":0}
             """)
         var checker = ExpectationChecker(scenario: s, findings: [refusedForward, refusedBackward], marks: [mark, mark],
-                                         processes: ["client": outcome], detector: .builtin, addresses: addresses)
+                                         processes: ["client": outcome], namesCauses: true, addresses: addresses)
         var results = checker.check()
         #expect(results.map(\.passed) == [true, false, true, true, true, true])
         #expect(results[1].found.contains("only 1"))
@@ -107,7 +107,7 @@ struct RunnerUnitTests {
         let s = try Self.scenario(Self.line)
         let rst = PacketMark(vantage: "client", frame: 2, source: "198.18.2.2", sourcePort: 9001, destination: "198.18.1.2",
                              destinationPort: 40000, flags: ["rst"])
-        let checker = ExpectationChecker(scenario: s, findings: [], marks: [rst], processes: [:], detector: .tshark,
+        let checker = ExpectationChecker(scenario: s, findings: [], marks: [rst], processes: [:], namesCauses: false,
                                          addresses: NetworkPlan.addresses(s.topology))
         let results = checker.check()
         #expect(results[0].checked && results[0].passed)
