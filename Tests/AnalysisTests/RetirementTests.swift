@@ -74,6 +74,22 @@ struct RetirementTests {
         }
     }
 
+    @Test("inputs the fuzzer kept: retiring every conversation at once changes no finding where the file can be read",
+          arguments: FuzzRegressionTests.inputs)
+    func fuzzInputsUnchanged(name: String) throws {
+        let path = FuzzRegressionTests.directory + "/" + name
+        guard let expected = try? Diagnoser.diagnose([VantageCapture(name: "fuzz", path: path)]) else { return }
+        for policy in [RetirementPolicy.diagnosis, Self.eager] {
+            var observer = DiagnosisObserver(vantage: "fuzz")
+            guard let analysis = try? CaptureAnalysis.run(path: path, observer: &observer, retirement: policy) else {
+                Issue.record("\(name): the retiring run failed where the whole one did not")
+                return
+            }
+            #expect(FindingsJSON.render(observer.retiredRunResult(of: analysis).findings) == FindingsJSON.render(expected.findings),
+                    "\(name) linger \(policy.linger)")
+        }
+    }
+
     private func segment(_ seq: UInt32, _ ack: UInt32, _ flags: TCPControlFlags, length: UInt32 = 0,
                          fromClient: Bool = true, port: UInt16 = 40000) -> TCPSegment {
         var s = TCPSegment()

@@ -29,6 +29,12 @@ struct FailureTrace: Sendable {
     private var freeSlots: [Int] = []
     private var index: [EndpointPair: Int] = [:]
     private var nextOrdinal = 0
+    /// Flows let go lately, by endpoints: a packet between the same endpoints afterwards revives
+    /// the conversation (the analyzer splits it, and the file is read again for it — see
+    /// `finish(rereading:)`), and what the part let go counted must then be taken back.
+    private var recent = RecentLetGo()
+    /// Parts let go of conversations that came back, by endpoints.
+    private var revived: [EndpointPair: [RecentLetGo.Record]] = [:]
 
     static let noteBudget = 2_000_000
 
@@ -94,6 +100,7 @@ struct FailureTrace: Sendable {
             }
         }
         if slot == nil {
+            if index[key] == nil, let part = recent.take(key) { revived[key, default: []].append(part) }
             let client = segment.flags.contains(.syn) && segment.flags.contains(.ack) ? destination : source
             let flow = FlowTrace(client: client, server: client == source ? destination : source, firstTime: time,
                                  ordinal: nextOrdinal)
@@ -120,6 +127,7 @@ struct FailureTrace: Sendable {
         let key = EndpointPair(client, server)
         guard let i = index[key], let flow = slots[i], !FailureContext.mayUse(flow) else { return }
         letGo.add(flow)
+        recent.add(key, RecentLetGo.Record(ordinal: flow.ordinal, server: flow.server, answered: flow.serverAnswered))
         notes -= flow.notes.count
         slots[i] = nil
         freeSlots.append(i)
@@ -136,21 +144,36 @@ struct FailureTrace: Sendable {
         freeSlots = []
         index = [:]
         if !rereading.isEmpty, path != "-", let again = FailureTrace.read(vantage: vantage, path: path, only: rereading) {
-            let parts = kept.filter { rereading.contains(EndpointPair($0.client, $0.server)) }
+            // Each split conversation is read whole: its parts go, kept or let go (their counts
+            // taken back), and the whole takes the place of its first part.
+            var firstOrdinal: [EndpointPair: Int] = [:]
+            for pair in rereading {
+                for part in revived[pair] ?? [] {
+                    letGo.forget(part)
+                    firstOrdinal[pair] = min(firstOrdinal[pair] ?? part.ordinal, part.ordinal)
+                }
+            }
+            for part in kept where rereading.contains(EndpointPair(part.client, part.server)) {
+                let pair = EndpointPair(part.client, part.server)
+                firstOrdinal[pair] = min(firstOrdinal[pair] ?? part.ordinal, part.ordinal)
+            }
             kept.removeAll { rereading.contains(EndpointPair($0.client, $0.server)) }
-            // The parts let go were counted in `letGo`; their whole flows are back: out of the count.
-            // (A flow's SYN/ACK is in its first part: answered wholes less answered parts kept.)
-            var answered: [TCPEndpoint: Int] = [:]
-            for flow in again.flows where flow.serverAnswered { answered[flow.server, default: 0] += 1 }
-            for part in parts where part.serverAnswered { answered[part.server, default: 0] -= 1 }
-            for (server, count) in answered where count > 0 { letGo.forgetAnswered(count, by: server) }
-            // (Their first parts' places are not known any more: they come after the others.)
+            var wholes: [EndpointPair: Int] = [:]
             kept += again.flows.map { flow in
-                var moved = flow
-                moved.ordinal += nextOrdinal
-                return moved
+                var whole = flow
+                let pair = EndpointPair(flow.client, flow.server)
+                // The first whole conversation between these endpoints takes the first part's place.
+                if wholes[pair] == nil, let first = firstOrdinal[pair] {
+                    whole.ordinal = first
+                } else {
+                    whole.ordinal += nextOrdinal
+                }
+                wholes[pair, default: 0] += 1
+                return whole
             }
         }
+        revived = [:]
+        recent = RecentLetGo()
         kept.sort { $0.ordinal != $1.ordinal ? $0.ordinal < $1.ordinal : $0.firstTime < $1.firstTime }
         flows = kept
     }
@@ -177,8 +200,48 @@ struct LetGoFlows: Sendable {
         if flow.serverAnswered { answered[flow.server, default: 0] += 1 }
     }
 
-    mutating func forgetAnswered(_ count: Int, by server: TCPEndpoint) {
-        answered[server] = max(0, answered[server, default: 0] - count)
+    /// Takes back what a part of a split conversation counted (its whole is read again).
+    mutating func forget(_ part: RecentLetGo.Record) {
+        count -= 1
+        if part.answered { answered[part.server] = max(0, answered[part.server, default: 0] - 1) }
+        // Its TTL verdict was the first for an address only if no flow before it had one: the
+        // whole, with the same place, says it again from its own packets.
+        for (address, entry) in firstTTL where entry.ordinal == part.ordinal { firstTTL[address] = nil }
+    }
+}
+
+/// The flows let go lately, by endpoints, at most `limit` of them (the oldest forgotten first):
+/// as many as the analyzer keeps tombstones for (`RetirementPolicy.tombstoneLimit`'s default),
+/// so a conversation it revives is recognised here too.
+struct RecentLetGo: Sendable {
+    struct Record: Sendable {
+        var ordinal: Int
+        var server: TCPEndpoint
+        var answered: Bool
+    }
+
+    static let limit = 65_536
+    private var records: [EndpointPair: Record] = [:]
+    private var order: [(key: EndpointPair, ordinal: Int)] = []
+    private var head = 0
+
+    mutating func add(_ key: EndpointPair, _ record: Record) {
+        if order.count - head >= Self.limit {
+            let oldest = order[head]
+            head += 1
+            // (Unless the same endpoints were let go again since: that record stays.)
+            if records[oldest.key]?.ordinal == oldest.ordinal { records[oldest.key] = nil }
+            if head >= Self.limit {
+                order.removeFirst(head)
+                head = 0
+            }
+        }
+        records[key] = record
+        order.append((key, record.ordinal))
+    }
+
+    mutating func take(_ key: EndpointPair) -> Record? {
+        records.removeValue(forKey: key)
     }
 }
 

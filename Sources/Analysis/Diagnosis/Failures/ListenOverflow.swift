@@ -31,9 +31,10 @@ extension FailureContext {
                 }
                 guard ignored >= 1 || droppedACKs >= 1 else { continue }
                 // The listener is alive: it completed another handshake on the same port.
-                // (Flows the trace let go count as well: it keeps their number per server.)
+                // Any other connection counts, an earlier one between the same ports too (the flows
+                // the trace let go as well: it keeps their number per server).
                 let others = trace.flows.filter { other in
-                    other.server == flow.server && other.client != flow.client && other.serverAnswered
+                    other.server == flow.server && other.ordinal != flow.ordinal && other.serverAnswered
                 }.count + trace.letGo.answered[flow.server, default: 0]
                 guard others > 0 || !synAcks.isEmpty else { continue }
                 done.insert(flow.flow)
