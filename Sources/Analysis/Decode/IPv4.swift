@@ -1,3 +1,4 @@
+import Values
 /// IPv4 header parsing (RFC 791), options skipped by IHL.
 enum IPv4 {
     static let protocolTCP: UInt8 = 6

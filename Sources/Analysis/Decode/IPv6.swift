@@ -1,3 +1,4 @@
+import Values
 /// IPv6 header parsing (RFC 8200) with the extension headers that may precede TCP.
 enum IPv6 {
     static let hopByHop: UInt8 = 0

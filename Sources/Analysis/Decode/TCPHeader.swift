@@ -1,3 +1,4 @@
+import Values
 /// TCP control bits (the 12-bit field after the data offset).
 public struct TCPControlFlags: OptionSet, Sendable, Hashable {
     public let rawValue: UInt16

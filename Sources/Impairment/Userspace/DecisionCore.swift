@@ -1,3 +1,4 @@
+import Values
 /// The deterministic heart of the userspace engine: for one forwarding direction, it decides
 /// what happens to each packet (accept now, hold, drop, modify, duplicate) and when held packets
 /// leave. Pure: no clock, no socket. Time comes in as arguments (monotonic ns), actions go out

@@ -1,3 +1,4 @@
+import Values
 /// The header fields of one IP packet the engine needs: for matching, pacing, corruption, the
 /// decision log. Parsed from the bytes NFQUEUE hands over (an IPv4 or IPv6 packet, no L2 header).
 public struct PacketHeaders: Sendable, Hashable {
@@ -11,9 +12,8 @@ public struct PacketHeaders: Sendable, Hashable {
     public var transportOffset: Int?
     /// IP protocol number of the transport (6 tcp, 17 udp, ...).
     public var transport: UInt8 = 0
-    /// Addresses as two 64-bit halves (IPv4: in the low 32 bits of `low`, `high` 0).
-    public var sourceHigh: UInt64 = 0, sourceLow: UInt64 = 0
-    public var destinationHigh: UInt64 = 0, destinationLow: UInt64 = 0
+    public var source = IPAddress(ipv4: 0)
+    public var destination = IPAddress(ipv4: 0)
     public var sourcePort: UInt16 = 0
     public var destinationPort: UInt16 = 0
     /// TCP flags byte (0 for other transports).
@@ -51,8 +51,8 @@ public struct PacketHeaders: Sendable, Hashable {
         ecn = b[1] & 0x03
         ipLength = Int(be16(b, 2))
         transport = b[9]
-        sourceLow = UInt64(be32(b, 12))
-        destinationLow = UInt64(be32(b, 16))
+        source = IPAddress(ipv4: be32(b, 12))
+        destination = IPAddress(ipv4: be32(b, 16))
         let fragmentOffset = be16(b, 6) & 0x1fff
         if fragmentOffset != 0 { return }   // a later fragment: no transport header
         parseTransport(b, at: ihl)
@@ -63,8 +63,8 @@ public struct PacketHeaders: Sendable, Hashable {
         version = 6
         ecn = (b[1] >> 4) & 0x03
         ipLength = 40 + Int(be16(b, 4))
-        sourceHigh = be64(b, 8); sourceLow = be64(b, 16)
-        destinationHigh = be64(b, 24); destinationLow = be64(b, 32)
+        source = IPAddress(ipv6High: be64(b, 8), low: be64(b, 16))
+        destination = IPAddress(ipv6High: be64(b, 24), low: be64(b, 32))
         var next = b[6]
         var offset = 40
         // Walk the extension headers netfilter itself would skip.
@@ -137,8 +137,8 @@ public struct PacketHeaders: Sendable, Hashable {
         case 58: name = "icmpv6"
         default: name = "proto\(transport)"
         }
-        let src = Self.addressText(version: version, high: sourceHigh, low: sourceLow)
-        let dst = Self.addressText(version: version, high: destinationHigh, low: destinationLow)
+        let src = source.description
+        let dst = destination.description
         if hasPorts {
             if version == 6 { return "\(name) [\(src)]:\(sourcePort)>[\(dst)]:\(destinationPort)" }
             return "\(name) \(src):\(sourcePort)>\(dst):\(destinationPort)"
@@ -152,29 +152,6 @@ public struct PacketHeaders: Sendable, Hashable {
                                              (0x10, "A"), (0x20, "U"), (0x40, "E"), (0x80, "C")]
         let text = String(letters.filter { tcpFlags & $0.0 != 0 }.map(\.1))
         return text.isEmpty ? "." : text
-    }
-
-    static func addressText(version: UInt8, high: UInt64, low: UInt64) -> String {
-        if version == 4 {
-            let v = UInt32(truncatingIfNeeded: low)
-            return "\(v >> 24).\((v >> 16) & 0xff).\((v >> 8) & 0xff).\(v & 0xff)"
-        }
-        var groups: [UInt16] = []
-        for shift in stride(from: 48, through: 0, by: -16) { groups.append(UInt16(truncatingIfNeeded: high >> UInt64(shift))) }
-        for shift in stride(from: 48, through: 0, by: -16) { groups.append(UInt16(truncatingIfNeeded: low >> UInt64(shift))) }
-        // RFC 5952: compress the longest run (≥ 2) of zero groups.
-        var bestStart = -1, bestLength = 0, runStart = -1
-        for i in 0...8 {
-            if i < 8 && groups[i] == 0 {
-                if runStart < 0 { runStart = i }
-            } else if runStart >= 0 {
-                if i - runStart > bestLength && i - runStart >= 2 { bestStart = runStart; bestLength = i - runStart }
-                runStart = -1
-            }
-        }
-        func hex(_ range: Range<Int>) -> String { groups[range].map { String($0, radix: 16) }.joined(separator: ":") }
-        if bestStart < 0 { return hex(0..<8) }
-        return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
     }
 }
 

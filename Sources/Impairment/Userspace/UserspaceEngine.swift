@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 import Netlink
@@ -276,8 +277,7 @@ public final class UserspaceEngine: @unchecked Sendable {
         for link in network.topology.links {
             for end in [link.a, link.b] {
                 for address in end.addresses {
-                    let bytes = address.address.bytes
-                    result[end.node, default: []].append(IPPrefix(address: bytes, prefixLength: UInt8(bytes.count * 8)))
+                    result[end.node, default: []].append(IPPrefix(host: address.address))
                 }
             }
         }
