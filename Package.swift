@@ -30,7 +30,8 @@ let package = Package(
         .systemLibrary(name: "CNftables", pkgConfig: "libnftables", providers: [.apt(["libnftables-dev"])]),
 
         // MARK: layers
-        .target(name: "Values"),
+        // Foundation-free; CLinux (Linux only) gives errno names.
+        .target(name: "Values", dependencies: [.target(name: "CLinux", condition: .when(platforms: [.linux]))]),
         .target(name: "Netlink", dependencies: ["Values", "CLinux", "CMnl", "CNetlinkRoute"]),
         .target(name: "Impairment", dependencies: ["Values", "Netlink", "CLinux", "CMnl", "CNetfilterQueue"]),
         .target(name: "Peers", dependencies: ["Values", "CLinux"]),

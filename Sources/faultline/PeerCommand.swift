@@ -1,3 +1,4 @@
+import Values
 import ArgumentParser
 import Glibc
 import Peers
@@ -151,7 +152,7 @@ struct PeerCommonOptions: ParsableArguments {
     func openLog() throws -> EventLog {
         guard let events else { return EventLog.standardOutput() }
         do { return try EventLog.open(path: events) } catch {
-            PeerCLI.writeText("Error: --events: cannot write \(events): \(error.errnoName) (\(error.message))\n", to: 2)
+            PeerCLI.writeText("Error: --events: cannot write \(events): \(error.errno)\n", to: 2)
             throw ExitCode(Peers.ExitCode.usage)
         }
     }

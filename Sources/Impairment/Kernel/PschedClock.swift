@@ -40,13 +40,13 @@ public struct PschedClock: Sendable, Equatable, CustomStringConvertible {
         #if canImport(Glibc)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw KernelEngineError.pschedUnreadable(path: path, reason: String(cString: strerror(errno)))
+            throw KernelEngineError.pschedUnreadable(path: path, reason: Errno.current.message)
         }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 256)
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         guard n > 0 else {
-            throw KernelEngineError.pschedUnreadable(path: path, reason: n < 0 ? String(cString: strerror(errno)) : "empty file")
+            throw KernelEngineError.pschedUnreadable(path: path, reason: n < 0 ? Errno.current.message : "empty file")
         }
         return try PschedClock(text: String(decoding: buffer[0..<n], as: UTF8.self), source: path)
         #else
