@@ -20,7 +20,7 @@ extension NetlinkHandle {
     /// As `addAddress(_:)`, with the interface's index already known (saves a lookup).
     public func addAddress(_ address: InterfaceAddress, interfaceIndex index: Int32) throws(NetlinkError) {
         let ip = address.network.address
-        var message = NetlinkMessage(type: RTM.newAddr, flags: NLM.request | NLM.ack | NLM.create | NLM.excl)
+        var message = NetlinkBuilder(type: RTM.newAddr, flags: NLM.request | NLM.ack | NLM.create | NLM.excl)
         message.appendHeader(FamilyHeader.ifaddrmsg(family: ip.addressFamily, prefixLength: address.network.prefixLength,
                                                     index: UInt32(bitPattern: index)))
         message.put(IFA.local, bytes: ip.bytes)
@@ -33,7 +33,7 @@ extension NetlinkHandle {
     public func addresses(interface: String? = nil) throws(NetlinkError) -> [InterfaceAddress] {
         let links = try self.links()
         let names = Dictionary(links.map { ($0.index, $0.name) }, uniquingKeysWith: { first, _ in first })
-        var message = NetlinkMessage(type: RTM.getAddr, flags: NLM.request | NLM.dump)
+        var message = NetlinkBuilder(type: RTM.getAddr, flags: NLM.request | NLM.dump)
         message.appendHeader(FamilyHeader.ifaddrmsg(family: 0, prefixLength: 0, index: 0))
         var result: [InterfaceAddress] = []
         for reply in try dump(message, "list addresses") where reply.type == RTM.newAddr {

@@ -52,7 +52,7 @@ extension NetlinkHandle {
             throw NetlinkError(operation: "add route \(route)", errno: .EINVAL, remedy: "A route needs a gateway or an interface")
         }
         let flags = NLM.request | NLM.ack | NLM.create | (replace ? NLM.replace : NLM.excl)
-        var message = NetlinkMessage(type: RTM.newRoute, flags: flags)
+        var message = NetlinkBuilder(type: RTM.newRoute, flags: flags)
         let family = route.isIPv6 ? AF_INET6_U8 : AF_INET_U8
         let scope = route.gateway == nil ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE
         message.appendHeader(FamilyHeader.rtmsg(family: family, dstLength: route.destination?.prefixLength ?? 0,
@@ -74,7 +74,7 @@ extension NetlinkHandle {
     /// Routes of the main table, with their metrics as the kernel stores them.
     public func routes(ipv6: Bool = false) throws(NetlinkError) -> [Route] {
         let names = Dictionary(try links().map { ($0.index, $0.name) }, uniquingKeysWith: { first, _ in first })
-        var message = NetlinkMessage(type: RTM.getRoute, flags: NLM.request | NLM.dump)
+        var message = NetlinkBuilder(type: RTM.getRoute, flags: NLM.request | NLM.dump)
         message.appendHeader(FamilyHeader.rtmsg(family: ipv6 ? AF_INET6_U8 : AF_INET_U8))
         var result: [Route] = []
         for reply in try dump(message, "list routes") where reply.type == RTM.newRoute {
@@ -112,7 +112,7 @@ extension NetlinkHandle {
     /// The RTAX_LOCK bitmask of the route to `destination` (nil = default), to check that a
     /// metric is really locked.
     public func lockedMetrics(destination: IPPrefix?, ipv6: Bool = false) throws(NetlinkError) -> UInt32 {
-        var message = NetlinkMessage(type: RTM.getRoute, flags: NLM.request | NLM.dump)
+        var message = NetlinkBuilder(type: RTM.getRoute, flags: NLM.request | NLM.dump)
         message.appendHeader(FamilyHeader.rtmsg(family: ipv6 ? AF_INET6_U8 : AF_INET_U8))
         for reply in try dump(message, "list routes") where reply.type == RTM.newRoute {
             let payload = reply.payload

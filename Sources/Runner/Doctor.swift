@@ -219,9 +219,9 @@ public enum Doctor {
             }
             defer { close(socket) }
             // NFQNL_MSG_CONFIG with NFQA_CFG_CMD {BIND, pf AF_INET} for queue 4242.
-            var message = NetlinkMessage(type: (3 << 8) | 2, flags: 0x1 | 0x4, sequence: 1)
-            message.appendHeader([0, 0] + NetlinkMessage.le(UInt16(4242).bigEndian))
-            message.put(1, bytes: [1, 0] + NetlinkMessage.le(UInt16(2).bigEndian))
+            var message = NetlinkBuilder(type: (3 << 8) | 2, flags: 0x1 | 0x4, sequence: 1)
+            message.appendHeader([0, 0] + NetlinkBuilder.le(UInt16(4242).bigEndian))
+            message.put(1, bytes: [1, 0] + NetlinkBuilder.le(UInt16(2).bigEndian))
             let bytes = message.finished
             _ = bytes.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
             var reply = [UInt8](repeating: 0, count: 256)
