@@ -1,19 +1,55 @@
 /// Reads netlink bytes: the messages of a datagram and the attributes (TLVs) of a payload, over
-/// any byte collection with integer indices (an `ArraySlice` of a reply, or the receive buffer
-/// itself on the userspace engine's per-packet path, without copying). The one parser of
-/// netlink bytes; `NetlinkBuilder` is the one builder.
+/// an `ArraySlice` of a reply or, on the userspace engine's per-packet path, a slice of the
+/// receive buffer itself (no copy; indices stay those of the buffer, so a payload found here can
+/// be changed in place). The one parser of netlink bytes; `NetlinkBuilder` is the one builder.
+
+/// Bytes the parser reads: a random-access byte slice whose slices are of the same type, with
+/// fixed-width little-endian loads implemented for the type itself (so the walk costs a few
+/// direct calls per message even where generic code is not specialized, as in debug builds).
+public protocol NetlinkByteSource: RandomAccessCollection
+where Element == UInt8, Index == Int, SubSequence == Self {
+    /// The little-endian value at `index` (an index of the collection), nil when fewer than
+    /// its size of bytes remain.
+    func littleEndianUInt16(at index: Int) -> UInt16?
+    func littleEndianUInt32(at index: Int) -> UInt32?
+    func littleEndianUInt64(at index: Int) -> UInt64?
+}
+
+extension ArraySlice: NetlinkByteSource where Element == UInt8 {
+    public func littleEndianUInt16(at index: Int) -> UInt16? { load(UInt16.self, at: index) }
+    public func littleEndianUInt32(at index: Int) -> UInt32? { load(UInt32.self, at: index) }
+    public func littleEndianUInt64(at index: Int) -> UInt64? { load(UInt64.self, at: index) }
+
+    private func load<T: FixedWidthInteger>(_ type: T.Type, at index: Int) -> T? {
+        guard index >= startIndex, endIndex - index >= MemoryLayout<T>.size else { return nil }
+        return withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: index - startIndex, as: T.self)) }
+    }
+}
+
+extension Slice: NetlinkByteSource where Base == UnsafeRawBufferPointer {
+    public func littleEndianUInt16(at index: Int) -> UInt16? {
+        guard index >= startIndex, endIndex - index >= 2 else { return nil }
+        return UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt16.self))
+    }
+    public func littleEndianUInt32(at index: Int) -> UInt32? {
+        guard index >= startIndex, endIndex - index >= 4 else { return nil }
+        return UInt32(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt32.self))
+    }
+    public func littleEndianUInt64(at index: Int) -> UInt64? {
+        guard index >= startIndex, endIndex - index >= 8 else { return nil }
+        return UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+    }
+}
 
 /// The messages of one netlink datagram, in order (nlmsghdr walk, NLMSG_ALIGN). A malformed
 /// length ends the walk.
-public struct NetlinkMessages<Bytes: RandomAccessCollection>: Sequence, IteratorProtocol
-where Bytes.Element == UInt8, Bytes.Index == Int {
-    @usableFromInline let bytes: Bytes
-    @usableFromInline var offset: Int
+public struct NetlinkMessages<Bytes: NetlinkByteSource>: Sequence, IteratorProtocol {
+    public let bytes: Bytes
+    private var index: Int
 
-    @inlinable
     public init(_ bytes: Bytes) {
         self.bytes = bytes
-        offset = bytes.startIndex
+        index = bytes.startIndex
     }
 
     /// One message: its nlmsghdr fields and the payload after the header.
@@ -22,57 +58,42 @@ where Bytes.Element == UInt8, Bytes.Index == Int {
         public let flags: UInt16
         public let sequence: UInt32
         public let portID: UInt32
-        /// Index of the nlmsghdr in the datagram's bytes.
-        public let start: Int
         /// The bytes after the 16-byte header (the message's family header and attributes).
-        public let payload: Bytes.SubSequence
-
-        @inlinable
-        init(type: UInt16, flags: UInt16, sequence: UInt32, portID: UInt32, start: Int, payload: Bytes.SubSequence) {
-            self.type = type
-            self.flags = flags
-            self.sequence = sequence
-            self.portID = portID
-            self.start = start
-            self.payload = payload
-        }
+        public let payload: Bytes
 
         /// NLMSG_ERROR: the error code (0 is an ACK, else a negative errno); nil for other types.
-        @inlinable
         public var errorCode: Int32? {
             guard type == NetlinkMessageType.error else { return nil }
-            return NetlinkBytes.scalar(Int32.self, in: payload, at: payload.startIndex) ?? 0
+            return Int32(bitPattern: payload.littleEndianUInt32(at: payload.startIndex) ?? 0)
         }
 
-        /// NLMSG_ERROR: the sequence number of the request it answers (the echoed header).
+        /// NLMSG_ERROR: the sequence number of the request it answers (in the echoed header).
         public var acknowledgedSequence: UInt32? {
             guard type == NetlinkMessageType.error else { return nil }
-            return NetlinkBytes.scalar(UInt32.self, in: payload, at: payload.startIndex + 4 + 8)
+            return payload.littleEndianUInt32(at: payload.startIndex + 4 + 8)
         }
 
         /// NLMSG_ERROR with NLM_F_ACK_TLVS: the kernel's extended-ack text. With NETLINK_CAP_ACK
         /// the payload is the error code, the request's nlmsghdr, then the TLVs.
         public var extendedAckMessage: String? {
+            let tlvs = payload.startIndex + 4 + NetlinkBuilder.headerLength
             guard type == NetlinkMessageType.error, flags & NetlinkMessageType.ackTLVsFlag != 0,
-                  payload.count > 4 + NetlinkBuilder.headerLength else { return nil }
-            let tlvs = payload.dropFirst(4 + NetlinkBuilder.headerLength)
-            return NetlinkAttributes(tlvs).first(NetlinkMessageType.extendedAckMessageAttribute)?.string
+                  tlvs < payload.endIndex else { return nil }
+            return NetlinkAttributes(payload[tlvs..<payload.endIndex]).first(NetlinkMessageType.extendedAckMessageAttribute)?.string
         }
     }
 
-    @inlinable
     public mutating func next() -> Message? {
         let end = bytes.endIndex
-        guard offset + NetlinkBuilder.headerLength <= end else { return nil }
-        let length = Int(NetlinkBytes.scalar(UInt32.self, in: bytes, at: offset) ?? 0)
-        guard length >= NetlinkBuilder.headerLength, length <= end - offset else { return nil }
-        let message = Message(type: NetlinkBytes.scalar(UInt16.self, in: bytes, at: offset + 4) ?? 0,
-                              flags: NetlinkBytes.scalar(UInt16.self, in: bytes, at: offset + 6) ?? 0,
-                              sequence: NetlinkBytes.scalar(UInt32.self, in: bytes, at: offset + 8) ?? 0,
-                              portID: NetlinkBytes.scalar(UInt32.self, in: bytes, at: offset + 12) ?? 0,
-                              start: offset,
-                              payload: bytes[(offset + NetlinkBuilder.headerLength)..<(offset + length)])
-        offset += (length + 3) & ~3
+        guard end - index >= NetlinkBuilder.headerLength, let length32 = bytes.littleEndianUInt32(at: index) else { return nil }
+        let length = Int(length32)
+        guard length >= NetlinkBuilder.headerLength, length <= end - index else { return nil }
+        let message = Message(type: bytes.littleEndianUInt16(at: index + 4) ?? 0,
+                              flags: bytes.littleEndianUInt16(at: index + 6) ?? 0,
+                              sequence: bytes.littleEndianUInt32(at: index + 8) ?? 0,
+                              portID: bytes.littleEndianUInt32(at: index + 12) ?? 0,
+                              payload: bytes[(index + NetlinkBuilder.headerLength)..<(index + length)])
+        index += (length + 3) & ~3
         return message
     }
 }
@@ -88,14 +109,12 @@ public enum NetlinkMessageType {
 
 /// The attributes (TLVs) in a byte range, in order (NLA_ALIGN). Malformed lengths end the walk;
 /// `validated` says where instead.
-public struct NetlinkAttributes<Bytes: RandomAccessCollection>: Sequence, IteratorProtocol
-where Bytes.Element == UInt8, Bytes.Index == Int {
+public struct NetlinkAttributes<Bytes: NetlinkByteSource>: Sequence, IteratorProtocol {
     public let bytes: Bytes
     /// Offset of `bytes.startIndex` within the whole message, for the offsets errors name.
     public let baseOffset: Int
-    @usableFromInline var index: Int
+    private var index: Int
 
-    @inlinable
     public init(_ bytes: Bytes, baseOffset: Int = 0) {
         self.bytes = bytes
         self.baseOffset = baseOffset
@@ -110,43 +129,29 @@ where Bytes.Element == UInt8, Bytes.Index == Int {
         /// Offset of the attribute header within the whole message.
         public let offset: Int
         /// The attribute's whole bytes (header and payload, unpadded).
-        public let raw: Bytes.SubSequence
+        public let raw: Bytes
 
-        @inlinable
-        init(type: UInt16, isNested: Bool, offset: Int, raw: Bytes.SubSequence) {
-            self.type = type
-            self.isNested = isNested
-            self.offset = offset
-            self.raw = raw
-        }
-
-        @inlinable
-        public var payload: Bytes.SubSequence { raw.dropFirst(4) }
-        public var u8: UInt8? { payload.first }
-        public var u16: UInt16? { NetlinkBytes.scalar(UInt16.self, in: payload, at: payload.startIndex) }
-        @inlinable
-        public var u32: UInt32? { NetlinkBytes.scalar(UInt32.self, in: payload, at: payload.startIndex) }
-        public var u64: UInt64? { NetlinkBytes.scalar(UInt64.self, in: payload, at: payload.startIndex) }
+        /// The bytes after the 4-byte header.
+        public var payload: Bytes { raw[(raw.startIndex + 4)..<raw.endIndex] }
+        public var u8: UInt8? { raw.count > 4 ? raw[raw.startIndex + 4] : nil }
+        public var u16: UInt16? { raw.littleEndianUInt16(at: raw.startIndex + 4) }
+        public var u32: UInt32? { raw.littleEndianUInt32(at: raw.startIndex + 4) }
+        public var u64: UInt64? { raw.littleEndianUInt64(at: raw.startIndex + 4) }
         /// A 32-bit value in network order (nfnetlink).
-        @inlinable
         public var be32: UInt32? { be32(at: 0) }
         /// A 32-bit value in network order at `offset` in the payload (nfnetlink structs).
-        @inlinable
         public func be32(at offset: Int) -> UInt32? {
-            NetlinkBytes.scalar(UInt32.self, in: payload, at: payload.startIndex + offset).map { $0.byteSwapped }
+            raw.littleEndianUInt32(at: raw.startIndex + 4 + offset).map { $0.byteSwapped }
         }
-        /// A 64-bit value in network order at `offset` in the payload (nfnetlink).
-        @inlinable
+        /// A 64-bit value in network order at `offset` in the payload (nfnetlink structs).
         public func be64(at offset: Int) -> UInt64? {
-            NetlinkBytes.scalar(UInt64.self, in: payload, at: payload.startIndex + offset).map { $0.byteSwapped }
+            raw.littleEndianUInt64(at: raw.startIndex + 4 + offset).map { $0.byteSwapped }
         }
         public var string: String {
             String(decoding: payload.prefix { $0 != 0 }, as: UTF8.self)
         }
         /// The attributes nested in this one, leniently.
-        public var nested: NetlinkAttributes<Bytes.SubSequence> {
-            NetlinkAttributes<Bytes.SubSequence>(payload, baseOffset: offset + 4)
-        }
+        public var nested: NetlinkAttributes<Bytes> { NetlinkAttributes(payload, baseOffset: offset + 4) }
 
         /// A field of the payload's struct (`what` names it for the error: "TCA_NETEM_CORR.loss_corr").
         public func field<T: FixedWidthInteger>(_ type: T.Type, at fieldOffset: Int, _ what: String) throws(NetlinkDecodingError) -> T {
@@ -154,17 +159,16 @@ where Bytes.Element == UInt8, Bytes.Index == Int {
         }
 
         /// The attributes nested in this one, or where they stop being attributes.
-        public func attributes() throws(NetlinkDecodingError) -> [NetlinkAttributes<Bytes.SubSequence>.Attribute] {
+        public func attributes() throws(NetlinkDecodingError) -> [Attribute] {
             try nested.validated()
         }
     }
 
-    @inlinable
     public mutating func next() -> Attribute? {
         let end = bytes.endIndex
-        guard end - index >= 4 else { return nil }
-        let length = Int(NetlinkBytes.scalar(UInt16.self, in: bytes, at: index) ?? 0)
-        let rawType = NetlinkBytes.scalar(UInt16.self, in: bytes, at: index + 2) ?? 0
+        guard end - index >= 4, let length16 = bytes.littleEndianUInt16(at: index),
+              let rawType = bytes.littleEndianUInt16(at: index + 2) else { return nil }
+        let length = Int(length16)
         guard length >= 4, length <= end - index else { return nil }
         let attribute = Attribute(type: rawType & 0x3fff, isNested: rawType & 0x8000 != 0,
                                   offset: baseOffset + index - bytes.startIndex, raw: bytes[index..<(index + length)])
@@ -184,11 +188,11 @@ where Bytes.Element == UInt8, Bytes.Index == Int {
         let end = bytes.endIndex
         while at < end {
             let offset = baseOffset + at - bytes.startIndex
-            guard end - at >= 4 else {
+            guard end - at >= 4, let length16 = bytes.littleEndianUInt16(at: at),
+                  let rawType = bytes.littleEndianUInt16(at: at + 2) else {
                 throw NetlinkDecodingError(offset: offset, reason: "attribute header: \(end - at) trailing bytes, expected 4 or none")
             }
-            let length = Int(NetlinkBytes.scalar(UInt16.self, in: bytes, at: at) ?? 0)
-            let rawType = NetlinkBytes.scalar(UInt16.self, in: bytes, at: at + 2) ?? 0
+            let length = Int(length16)
             guard length >= 4, length <= end - at else {
                 throw NetlinkDecodingError(offset: offset,
                     reason: "attribute type \(rawType & 0x3fff): length \(length) runs past the end (\(end - at) bytes left)")
@@ -201,29 +205,21 @@ where Bytes.Element == UInt8, Bytes.Index == Int {
     }
 }
 
-/// Fixed-width reads from netlink bytes (host order, little-endian).
+/// Fixed-width fields of structs in netlink bytes (host order, little-endian).
 public enum NetlinkBytes {
-    /// The scalar at `index`, or nil when fewer bytes remain.
-    @inlinable
-    public static func scalar<T: FixedWidthInteger, Bytes: RandomAccessCollection>(_ type: T.Type, in bytes: Bytes, at index: Int) -> T?
-    where Bytes.Element == UInt8, Bytes.Index == Int {
+    /// The field at `offset` from `bytes.startIndex`, with an error saying which field was cut
+    /// short and where (`what`: the struct member, "tcmsg.tcm_ifindex"); `baseOffset` is the
+    /// offset of `bytes.startIndex` in the whole message.
+    public static func field<T: FixedWidthInteger, Bytes: NetlinkByteSource>(_ type: T.Type, in bytes: Bytes, at offset: Int,
+                                                                           baseOffset: Int = 0, _ what: String) throws(NetlinkDecodingError) -> T {
         let size = MemoryLayout<T>.size
-        guard index >= bytes.startIndex, bytes.endIndex - index >= size else { return nil }
-        var value: T = 0
-        for i in stride(from: size - 1, through: 0, by: -1) { value = value << 8 | T(truncatingIfNeeded: bytes[index + i]) }
-        return value
-    }
-
-    /// As `scalar`, with an error saying which field was cut short and where (`what`: the
-    /// struct member, "tcmsg.tcm_ifindex"). `offset` is relative to `bytes.startIndex`, and
-    /// `baseOffset` the offset of `bytes.startIndex` in the whole message.
-    public static func field<T: FixedWidthInteger, Bytes: RandomAccessCollection>(_ type: T.Type, in bytes: Bytes, at offset: Int,
-                                                                                  baseOffset: Int = 0, _ what: String) throws(NetlinkDecodingError) -> T
-    where Bytes.Element == UInt8, Bytes.Index == Int {
-        guard offset >= 0, let value = scalar(T.self, in: bytes, at: bytes.startIndex + offset) else {
-            let left = max(0, bytes.count - offset)
+        guard offset >= 0, bytes.count - offset >= size else {
             throw NetlinkDecodingError(offset: baseOffset + offset,
-                                       reason: "\(what): needs \(MemoryLayout<T>.size) bytes, only \(left) left")
+                                       reason: "\(what): needs \(size) bytes, only \(max(0, bytes.count - offset)) left")
+        }
+        var value: T = 0
+        for i in stride(from: size - 1, through: 0, by: -1) {
+            value = value << 8 | T(truncatingIfNeeded: bytes[bytes.startIndex + offset + i])
         }
         return value
     }
@@ -245,6 +241,6 @@ extension ArraySlice where Element == UInt8 {
     /// A host-order field at `offset` from the slice's start (0 when the slice is too short):
     /// the family headers of replies (ifinfomsg, rtmsg, tcmsg, inet_diag_msg).
     func le<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
-        NetlinkBytes.scalar(T.self, in: self, at: startIndex + offset) ?? 0
+        (try? NetlinkBytes.field(T.self, in: self, at: offset, "")) ?? 0
     }
 }

@@ -20,19 +20,19 @@ public struct QdiscMessage: Sendable, Equatable {
     public var attributeTypes: [UInt16]
 
     public init(bytes: [UInt8]) throws(NetlinkDecodingError) {
-        let length = try NetlinkBytes.field(UInt32.self, in: bytes, at: 0, "nlmsghdr.nlmsg_len")
+        let length = try NetlinkBytes.field(UInt32.self, in: bytes[...], at: 0, "nlmsghdr.nlmsg_len")
         guard Int(length) == bytes.count else {
             throw NetlinkDecodingError(offset: 0, reason: "nlmsg_len is \(length) but the message has \(bytes.count) bytes")
         }
-        type = try NetlinkBytes.field(UInt16.self, in: bytes, at: 4, "nlmsghdr.nlmsg_type")
-        flags = try NetlinkBytes.field(UInt16.self, in: bytes, at: 6, "nlmsghdr.nlmsg_flags")
-        sequence = try NetlinkBytes.field(UInt32.self, in: bytes, at: 8, "nlmsghdr.nlmsg_seq")
-        pid = try NetlinkBytes.field(UInt32.self, in: bytes, at: 12, "nlmsghdr.nlmsg_pid")
-        family = try NetlinkBytes.field(UInt8.self, in: bytes, at: 16, "tcmsg.tcm_family")
-        interfaceIndex = try NetlinkBytes.field(Int32.self, in: bytes, at: 20, "tcmsg.tcm_ifindex")
-        handle = try NetlinkBytes.field(UInt32.self, in: bytes, at: 24, "tcmsg.tcm_handle")
-        parent = try NetlinkBytes.field(UInt32.self, in: bytes, at: 28, "tcmsg.tcm_parent")
-        info = try NetlinkBytes.field(UInt32.self, in: bytes, at: 32, "tcmsg.tcm_info")
+        type = try NetlinkBytes.field(UInt16.self, in: bytes[...], at: 4, "nlmsghdr.nlmsg_type")
+        flags = try NetlinkBytes.field(UInt16.self, in: bytes[...], at: 6, "nlmsghdr.nlmsg_flags")
+        sequence = try NetlinkBytes.field(UInt32.self, in: bytes[...], at: 8, "nlmsghdr.nlmsg_seq")
+        pid = try NetlinkBytes.field(UInt32.self, in: bytes[...], at: 12, "nlmsghdr.nlmsg_pid")
+        family = try NetlinkBytes.field(UInt8.self, in: bytes[...], at: 16, "tcmsg.tcm_family")
+        interfaceIndex = try NetlinkBytes.field(Int32.self, in: bytes[...], at: 20, "tcmsg.tcm_ifindex")
+        handle = try NetlinkBytes.field(UInt32.self, in: bytes[...], at: 24, "tcmsg.tcm_handle")
+        parent = try NetlinkBytes.field(UInt32.self, in: bytes[...], at: 28, "tcmsg.tcm_parent")
+        info = try NetlinkBytes.field(UInt32.self, in: bytes[...], at: 32, "tcmsg.tcm_info")
         kind = nil
         options = nil
         optionsOffset = 0

@@ -332,7 +332,7 @@ final class PathWorker: @unchecked Sendable {
 
     /// One netlink datagram: normally one queued packet; also acks and errors.
     private func handleDatagram(_ data: UnsafeMutableRawBufferPointer, now: UInt64, realtimeOffset: UInt64) {
-        for message in NetlinkMessages(UnsafeRawBufferPointer(data)) {
+        for message in NetlinkMessages(UnsafeRawBufferPointer(data)[...]) {
             if message.type == NFQ.messagePacket {
                 var id: UInt32?
                 var payload: UnsafeMutableRawBufferPointer?
