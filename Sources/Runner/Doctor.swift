@@ -307,12 +307,8 @@ public enum Doctor {
     }
 
     static func readSmallFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingSpaces() : nil
+        guard let bytes = try? FileIO.read(path: path, limit: 256), !bytes.isEmpty else { return nil }
+        return String(decoding: bytes, as: UTF8.self).trimmingSpaces()
     }
 }
 

@@ -146,19 +146,17 @@ struct AnalyzeCommand: ParsableCommand {
         let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { raw in retryingInterrupts { read(0, raw.baseAddress, raw.count) } }
             if n == 0 { break }
             if n < 0 {
-                if errno == EINTR { continue }
                 unlink(path)
                 printError("error: -: cannot read standard input: \(Errno.current.message)")
                 throw ExitCode(2)
             }
-            var offset = 0
-            while offset < n {
-                let w = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, n - offset) }
-                if w <= 0 { unlink(path); printError("error: -: cannot store standard input in \(path)"); throw ExitCode(3) }
-                offset += w
+            do throws(Errno) {
+                try FileIO.writeAll(fd: fd, Array(buffer[0..<n]))
+            } catch {
+                unlink(path); printError("error: -: cannot store standard input in \(path)"); throw ExitCode(3)
             }
         }
         return path

@@ -92,16 +92,7 @@ struct PeerCLI: ParsableCommand {
     }
 
     static func writeText(_ text: String, to fd: Int32) {
-        var text = text
-        text.withUTF8 { bytes in
-            guard let base = bytes.baseAddress else { return }
-            var offset = 0
-            while offset < bytes.count {
-                let n = write(fd, base + offset, bytes.count - offset)
-                if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
-                offset += n
-            }
-        }
+        try? FileIO.writeAll(fd: fd, text)
     }
 }
 
