@@ -30,14 +30,15 @@ let package = Package(
         .systemLibrary(name: "CNftables", pkgConfig: "libnftables", providers: [.apt(["libnftables-dev"])]),
 
         // MARK: layers
-        .target(name: "Values"),
-        .target(name: "Netlink", dependencies: ["CLinux", "CMnl", "CNetlinkRoute"]),
+        // Foundation-free; CLinux (Linux only) gives errno names.
+        .target(name: "Values", dependencies: [.target(name: "CLinux", condition: .when(platforms: [.linux]))]),
+        .target(name: "Netlink", dependencies: ["Values", "CLinux", "CMnl", "CNetlinkRoute"]),
         .target(name: "Impairment", dependencies: ["Values", "Netlink", "CLinux", "CMnl", "CNetfilterQueue"]),
         .target(name: "Peers", dependencies: ["Values", "CLinux"]),
-        .target(name: "Capture", dependencies: ["Netlink", "CLinux", "CPcap"]),
+        .target(name: "Capture", dependencies: ["Values", "Netlink", "CLinux", "CPcap"]),
         .target(name: "Analysis", dependencies: ["Values"]),
         .target(name: "Report", dependencies: ["Values", "Analysis"]),
-        .target(name: "Scenario", dependencies: ["Impairment", "Analysis", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Scenario", dependencies: ["Values", "Impairment", "Analysis", .product(name: "Yams", package: "Yams")]),
         .target(name: "Runner", dependencies: ["Values", "Scenario", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "CLinux", "CNftables"]),
         .target(name: "FaultlineTesting", dependencies: ["Values", "Runner", "Scenario", "Impairment", "Analysis", "CLinux"]),
         .executableTarget(name: "faultline", dependencies: [
@@ -46,14 +47,14 @@ let package = Package(
         ]),
 
         // MARK: tests (one per layer, each test in fresh namespaces where it touches the kernel)
-        .target(name: "TestSupport", dependencies: ["Netlink", "CLinux"], path: "Tests/TestSupport"),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
-        .testTarget(name: "ImpairmentTests", dependencies: ["Impairment", "Netlink", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PeersTests", dependencies: ["Peers", "Impairment", "Netlink", "TestSupport"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Analysis", "Netlink", "TestSupport"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis"], exclude: ["Fixtures"]),
-        .testTarget(name: "ScenarioTests", dependencies: ["Scenario", "Analysis"], resources: [.copy("Malformed")]),
-        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Scenario", "Netlink", "Analysis", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: ["Values", "Netlink", "CLinux"], path: "Tests/TestSupport"),
+        .testTarget(name: "NetlinkTests", dependencies: ["Values", "Netlink", "TestSupport"]),
+        .testTarget(name: "ImpairmentTests", dependencies: ["Values", "Impairment", "Netlink", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PeersTests", dependencies: ["Values", "Peers", "Impairment", "Netlink", "TestSupport"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Values", "Capture", "Analysis", "Netlink", "TestSupport"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Values", "Analysis"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScenarioTests", dependencies: ["Values", "Scenario", "Analysis"], resources: [.copy("Malformed")]),
+        .testTarget(name: "RunnerTests", dependencies: ["Values", "Runner", "Scenario", "Netlink", "Analysis", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import CPcap
 import Glibc
@@ -81,17 +82,11 @@ final class CaptureWorker: @unchecked Sendable {
     // MARK: thread
 
     func startThread() throws(PacketCaptureError) {
-        let context = Unmanaged.passRetained(self)
-        let rc = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            let worker = Unmanaged<CaptureWorker>.fromOpaque(raw).takeRetainedValue()
-            worker.run()
-            return nil
-        }, context.toOpaque())
-        if rc != 0 {
-            context.release()
+        do throws(Errno) {
+            thread = try PosixThread.start { self.run() }.handle
+        } catch {
             throw PacketCaptureError(namespace: point.namespaceLabel, interface: point.interface, step: .startThread,
-                                     errno: Errno(rc), message: "pthread_create")
+                                     errno: error, message: "pthread_create")
         }
         threadStarted = true
     }
@@ -248,17 +243,11 @@ final class CaptureWorker: @unchecked Sendable {
     /// One write(2) of the whole buffer (looping only on short writes and EINTR).
     private func flush() -> Errno? {
         defer { encoder.removeAll() }
-        return encoder.bytes.withUnsafeBytes { raw -> Errno? in
-            var offset = 0
-            while offset < raw.count {
-                let written = write(fileFD, raw.baseAddress.unsafelyUnwrapped + offset, raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return Errno.current
-                }
-                offset += written
-            }
+        do throws(Errno) {
+            try FileIO.writeAll(fd: fileFD, encoder.bytes)
             return nil
+        } catch {
+            return error
         }
     }
 
@@ -315,22 +304,7 @@ final class CaptureWorker: @unchecked Sendable {
     /// Replaces `<file>.stats.json` atomically (write a temporary file, rename).
     private func writeSidecar(_ value: CaptureStats) {
         let temporary = sidecarPath + ".tmp"
-        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 { return }
-        let text = Array(value.json().utf8)
-        let complete = text.withUnsafeBytes { raw -> Bool in
-            var offset = 0
-            while offset < raw.count {
-                let written = write(fd, raw.baseAddress.unsafelyUnwrapped + offset, raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += written
-            }
-            return true
-        }
-        close(fd)
+        let complete = (try? FileIO.write(path: temporary, Array(value.json().utf8))) != nil
         if complete { rename(temporary, sidecarPath) } else { unlink(temporary) }
     }
 

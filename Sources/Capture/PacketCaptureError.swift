@@ -1,3 +1,4 @@
+import Values
 import CPcap
 import Netlink
 

@@ -1,8 +1,9 @@
+import Values
 /// An address assigned to an interface.
 public struct InterfaceAddress: Sendable, Equatable, CustomStringConvertible {
     public var interface: String
-    public var network: IPNetwork
-    public init(interface: String, network: IPNetwork) {
+    public var network: IPPrefix
+    public init(interface: String, network: IPPrefix) {
         self.interface = interface
         self.network = network
     }
@@ -19,8 +20,8 @@ extension NetlinkHandle {
     /// As `addAddress(_:)`, with the interface's index already known (saves a lookup).
     public func addAddress(_ address: InterfaceAddress, interfaceIndex index: Int32) throws(NetlinkError) {
         let ip = address.network.address
-        var message = NetlinkMessage(type: RTM.newAddr, flags: NLM.request | NLM.ack | NLM.create | NLM.excl)
-        message.appendHeader(FamilyHeader.ifaddrmsg(family: ip.family, prefixLength: address.network.prefixLength,
+        var message = NetlinkBuilder(type: RTM.newAddr, flags: NLM.request | NLM.ack | NLM.create | NLM.excl)
+        message.appendHeader(FamilyHeader.ifaddrmsg(family: ip.addressFamily, prefixLength: address.network.prefixLength,
                                                     index: UInt32(bitPattern: index)))
         message.put(IFA.local, bytes: ip.bytes)
         message.put(IFA.address, bytes: ip.bytes)
@@ -32,7 +33,7 @@ extension NetlinkHandle {
     public func addresses(interface: String? = nil) throws(NetlinkError) -> [InterfaceAddress] {
         let links = try self.links()
         let names = Dictionary(links.map { ($0.index, $0.name) }, uniquingKeysWith: { first, _ in first })
-        var message = NetlinkMessage(type: RTM.getAddr, flags: NLM.request | NLM.dump)
+        var message = NetlinkBuilder(type: RTM.getAddr, flags: NLM.request | NLM.dump)
         message.appendHeader(FamilyHeader.ifaddrmsg(family: 0, prefixLength: 0, index: 0))
         var result: [InterfaceAddress] = []
         for reply in try dump(message, "list addresses") where reply.type == RTM.newAddr {
@@ -42,12 +43,17 @@ extension NetlinkHandle {
             let prefix = payload[payload.startIndex + 1]
             let index = Int32(bitPattern: payload.le(UInt32.self, at: 4))
             let attributes = NetlinkAttributes(payload.dropFirst(8))
-            guard let raw = (attributes.first(IFA.local) ?? attributes.first(IFA.address)).map({ Array($0.payload) }) else { continue }
-            let ip: IPAddress = family == AF_INET6_U8 ? .v6(raw) : .v4(raw)
+            guard let raw = (attributes.first(IFA.local) ?? attributes.first(IFA.address)).map({ Array($0.payload) }),
+                  let ip = IPAddress(bytes: raw), ip.isIPv6 == (family == AF_INET6_U8) else { continue }
             let name = names[index] ?? "#\(index)"
             if let interface, interface != name { continue }
-            result.append(InterfaceAddress(interface: name, network: IPNetwork(address: ip, prefixLength: prefix)))
+            result.append(InterfaceAddress(interface: name, network: IPPrefix(address: ip, prefixLength: prefix)))
         }
         return result
     }
+}
+
+extension IPAddress {
+    /// AF_INET or AF_INET6, as netlink's family headers carry it.
+    var addressFamily: UInt8 { isIPv6 ? AF_INET6_U8 : AF_INET_U8 }
 }

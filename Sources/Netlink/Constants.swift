@@ -54,19 +54,19 @@ let RTN_UNICAST: UInt8 = 1
 enum FamilyHeader {
     /// struct ifinfomsg (16 bytes)
     static func ifinfomsg(family: UInt8 = 0, index: Int32 = 0, flags: UInt32 = 0, change: UInt32 = 0) -> [UInt8] {
-        [family, 0, 0, 0] + NetlinkMessage.le(index) + NetlinkMessage.le(flags) + NetlinkMessage.le(change)
+        [family, 0, 0, 0] + NetlinkBuilder.le(index) + NetlinkBuilder.le(flags) + NetlinkBuilder.le(change)
     }
     /// struct ifaddrmsg (8 bytes)
     static func ifaddrmsg(family: UInt8, prefixLength: UInt8, flags: UInt8 = 0, scope: UInt8 = 0, index: UInt32) -> [UInt8] {
-        [family, prefixLength, flags, scope] + NetlinkMessage.le(index)
+        [family, prefixLength, flags, scope] + NetlinkBuilder.le(index)
     }
     /// struct rtmsg (12 bytes)
     static func rtmsg(family: UInt8, dstLength: UInt8 = 0, table: UInt8 = RT_TABLE_MAIN, protocol: UInt8 = RTPROT_BOOT,
                       scope: UInt8 = RT_SCOPE_UNIVERSE, type: UInt8 = RTN_UNICAST) -> [UInt8] {
-        [family, dstLength, 0, 0, table, `protocol`, scope, type] + NetlinkMessage.le(UInt32(0))
+        [family, dstLength, 0, 0, table, `protocol`, scope, type] + NetlinkBuilder.le(UInt32(0))
     }
     /// struct tcmsg (20 bytes)
     static func tcmsg(index: Int32, handle: UInt32, parent: UInt32) -> [UInt8] {
-        [0, 0, 0, 0] + NetlinkMessage.le(index) + NetlinkMessage.le(handle) + NetlinkMessage.le(parent) + NetlinkMessage.le(UInt32(0))
+        [0, 0, 0, 0] + NetlinkBuilder.le(index) + NetlinkBuilder.le(handle) + NetlinkBuilder.le(parent) + NetlinkBuilder.le(UInt32(0))
     }
 }

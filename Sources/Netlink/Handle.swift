@@ -14,15 +14,15 @@ public final class NetlinkHandle: @unchecked Sendable {
     }
 
     /// Sends a prepared request (used by engines that build their own messages, e.g. netem).
-    public func send(_ message: NetlinkMessage, operation: String) throws(NetlinkError) {
+    public func send(_ message: NetlinkBuilder, operation: String) throws(NetlinkError) {
         try socket.request(message, operation: operation)
     }
 
-    func request(_ message: NetlinkMessage, _ operation: @autoclosure () -> String) throws(NetlinkError) {
+    func request(_ message: NetlinkBuilder, _ operation: @autoclosure () -> String) throws(NetlinkError) {
         try socket.request(message, operation: "\(operation()) in \(namespace.label)")
     }
 
-    func dump(_ message: NetlinkMessage, _ operation: @autoclosure () -> String) throws(NetlinkError) -> [(type: UInt16, payload: ArraySlice<UInt8>)] {
+    func dump(_ message: NetlinkBuilder, _ operation: @autoclosure () -> String) throws(NetlinkError) -> [(type: UInt16, payload: ArraySlice<UInt8>)] {
         try socket.dump(message, operation: "\(operation()) in \(namespace.label)")
     }
 }

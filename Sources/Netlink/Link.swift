@@ -48,7 +48,7 @@ extension NetlinkHandle {
     public func addVeth(_ pair: VethPair) throws(NetlinkError) {
         try validate(interfaceName: pair.name)
         try validate(interfaceName: pair.peerName)
-        var message = NetlinkMessage(type: RTM.newLink, flags: NLM.request | NLM.ack | NLM.create | NLM.excl)
+        var message = NetlinkBuilder(type: RTM.newLink, flags: NLM.request | NLM.ack | NLM.create | NLM.excl)
         message.appendHeader(FamilyHeader.ifinfomsg(index: pair.index))
         message.put(IFLA.ifname, string: pair.name)
         message.put(IFLA.netNsFd, u32: UInt32(bitPattern: pair.namespace.fd))
@@ -78,14 +78,14 @@ extension NetlinkHandle {
     }
 
     private func setFlags(_ name: String, up: Bool) throws(NetlinkError) {
-        var message = NetlinkMessage(type: RTM.newLink, flags: NLM.request | NLM.ack)
+        var message = NetlinkBuilder(type: RTM.newLink, flags: NLM.request | NLM.ack)
         message.appendHeader(FamilyHeader.ifinfomsg(flags: up ? IFF_UP : 0, change: IFF_UP))
         message.put(IFLA.ifname, string: name)
         try request(message, "set link \"\(name)\" \(up ? "up" : "down")")
     }
 
     public func setMTU(_ name: String, _ mtu: UInt32) throws(NetlinkError) {
-        var message = NetlinkMessage(type: RTM.newLink, flags: NLM.request | NLM.ack)
+        var message = NetlinkBuilder(type: RTM.newLink, flags: NLM.request | NLM.ack)
         message.appendHeader(FamilyHeader.ifinfomsg())
         message.put(IFLA.ifname, string: name)
         message.put(IFLA.mtu, u32: mtu)
@@ -95,7 +95,7 @@ extension NetlinkHandle {
     /// Limits the size of GSO packets the stack builds for this link (one MSS per packet with
     /// segments = 1), so captures show wire-sized segments even where offloads can't be switched off.
     public func setGSOLimits(_ name: String, maxSegments: UInt32, maxSize: UInt32) throws(NetlinkError) {
-        var message = NetlinkMessage(type: RTM.newLink, flags: NLM.request | NLM.ack)
+        var message = NetlinkBuilder(type: RTM.newLink, flags: NLM.request | NLM.ack)
         message.appendHeader(FamilyHeader.ifinfomsg())
         message.put(IFLA.ifname, string: name)
         message.put(IFLA.gsoMaxSegs, u32: maxSegments)
@@ -118,7 +118,7 @@ extension NetlinkHandle {
     }
 
     public func deleteLink(_ name: String) throws(NetlinkError) {
-        var message = NetlinkMessage(type: RTM.delLink, flags: NLM.request | NLM.ack)
+        var message = NetlinkBuilder(type: RTM.delLink, flags: NLM.request | NLM.ack)
         message.appendHeader(FamilyHeader.ifinfomsg())
         message.put(IFLA.ifname, string: name)
         try request(message, "delete link \"\(name)\"")
@@ -126,7 +126,7 @@ extension NetlinkHandle {
 
     /// One link by name.
     public func link(_ name: String) throws(NetlinkError) -> Link {
-        var message = NetlinkMessage(type: RTM.getLink, flags: NLM.request)
+        var message = NetlinkBuilder(type: RTM.getLink, flags: NLM.request)
         message.appendHeader(FamilyHeader.ifinfomsg())
         message.put(IFLA.ifname, string: name)
         let replies = try dump(message, "look up link \"\(name)\"")
@@ -138,7 +138,7 @@ extension NetlinkHandle {
 
     /// Every link in the namespace.
     public func links() throws(NetlinkError) -> [Link] {
-        var message = NetlinkMessage(type: RTM.getLink, flags: NLM.request | NLM.dump)
+        var message = NetlinkBuilder(type: RTM.getLink, flags: NLM.request | NLM.dump)
         message.appendHeader(FamilyHeader.ifinfomsg())
         return try dump(message, "list links").compactMap { $0.type == RTM.newLink ? Self.parseLink($0.payload) : nil }
     }

@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 
@@ -27,16 +28,10 @@ final class NamespaceThread: @unchecked Sendable {
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&cond, nil)
         let context = StartContext(owner: self, entry: entry)
-        let unmanaged = Unmanaged.passRetained(context)
-        let rc = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            let context = Unmanaged<StartContext>.fromOpaque(raw).takeRetainedValue()
-            context.owner.main(entry: context.entry)
-            return nil
-        }, unmanaged.toOpaque())
-        if rc != 0 {
-            unmanaged.release()
-            throw NetlinkError(operation: "start a thread for namespace \(label)", errno: Errno(rc))
+        do throws(Errno) {
+            thread = try PosixThread.start { context.owner.main(entry: context.entry) }.handle
+        } catch {
+            throw NetlinkError(operation: "start a thread for namespace \(label)", errno: error)
         }
         pthread_mutex_lock(&mutex)
         while !started { pthread_cond_wait(&cond, &mutex) }

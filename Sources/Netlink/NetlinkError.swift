@@ -1,3 +1,4 @@
+import Values
 /// The one error type of the Netlink module: what was attempted, the errno, the kernel's own words
 /// (extended ACK) when it gave any, and what the user can do about it.
 public struct NetlinkError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import Values
 import CMnl
 import Glibc
 
@@ -10,10 +11,6 @@ final class NetlinkSocket: @unchecked Sendable {
     private var receiveBuffer: [UInt8]
     private let lock = PThreadMutex()
 
-    static let NLMSG_ERROR: UInt16 = 2
-    static let NLMSG_DONE: UInt16 = 3
-    static let NLM_F_ACK_TLVS: UInt16 = 0x200
-    static let NLMSGERR_ATTR_MSG: UInt16 = 1
 
     /// Opens the socket on the calling thread: call it inside `NetworkNamespace.run`.
     init(netlinkProtocol: Int32, operation: String) throws(NetlinkError) {
@@ -40,17 +37,17 @@ final class NetlinkSocket: @unchecked Sendable {
     var fileDescriptor: Int32 { mnl_socket_get_fd(socket) }
 
     /// Sends `message` and waits for the kernel's ACK (or its error).
-    func request(_ message: NetlinkMessage, operation: @autoclosure () -> String) throws(NetlinkError) {
+    func request(_ message: NetlinkBuilder, operation: @autoclosure () -> String) throws(NetlinkError) {
         _ = try exchange(message, operation: operation)
     }
 
     /// Sends a request with NLM_F_DUMP (or a GET expecting replies) and collects every reply
     /// message as (type, payload after the nlmsghdr).
-    func dump(_ message: NetlinkMessage, operation: @autoclosure () -> String) throws(NetlinkError) -> [(type: UInt16, payload: ArraySlice<UInt8>)] {
+    func dump(_ message: NetlinkBuilder, operation: @autoclosure () -> String) throws(NetlinkError) -> [(type: UInt16, payload: ArraySlice<UInt8>)] {
         try exchange(message, operation: operation)
     }
 
-    private func exchange(_ message: NetlinkMessage, operation: () -> String) throws(NetlinkError) -> [(type: UInt16, payload: ArraySlice<UInt8>)] {
+    private func exchange(_ message: NetlinkBuilder, operation: () -> String) throws(NetlinkError) -> [(type: UInt16, payload: ArraySlice<UInt8>)] {
         try lock.withLock { () throws(NetlinkError) -> [(type: UInt16, payload: ArraySlice<UInt8>)] in
             sequence &+= 1
             var outgoing = message
@@ -59,7 +56,8 @@ final class NetlinkSocket: @unchecked Sendable {
             let sent = bytes.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }
             if sent < 0 { throw NetlinkError(operation: operation(), errno: Errno.current) }
             var replies: [(type: UInt16, payload: ArraySlice<UInt8>)] = []
-            let expectsMultipart = (UInt16(truncatingIfNeeded: message.bytes[6]) | UInt16(message.bytes[7]) << 8) & UInt16(NLM_F_DUMP) != 0
+            let expectsMultipart = message.flags & UInt16(NLM_F_DUMP) != 0
+            let asksForAck = message.flags & UInt16(NLM_F_ACK) != 0
             while true {
                 let received = receiveBuffer.withUnsafeMutableBytes { mnl_socket_recvfrom(socket, $0.baseAddress, $0.count) }
                 if received < 0 {
@@ -67,45 +65,21 @@ final class NetlinkSocket: @unchecked Sendable {
                     throw NetlinkError(operation: operation(), errno: Errno.current)
                 }
                 let chunk = Array(receiveBuffer[0..<received])
-                var offset = 0
-                while offset + NetlinkMessage.headerLength <= chunk.count {
-                    let slice = chunk[offset...]
-                    let length = Int(slice.le(UInt32.self, at: 0))
-                    let type = slice.le(UInt16.self, at: 4)
-                    let flags = slice.le(UInt16.self, at: 6)
-                    let seq = slice.le(UInt32.self, at: 8)
-                    guard length >= NetlinkMessage.headerLength, offset + length <= chunk.count else { break }
-                    let payload = chunk[(offset + NetlinkMessage.headerLength)..<(offset + length)]
-                    offset += (length + 3) & ~3
-                    if seq != sequence { continue }   // a stale reply to an earlier request
-                    switch type {
-                    case Self.NLMSG_ERROR:
-                        let code = payload.le(Int32.self, at: 0)
+                for reply in NetlinkMessages(chunk[...]) {
+                    if reply.sequence != sequence { continue }   // a stale reply to an earlier request
+                    if let code = reply.errorCode {
                         if code == 0 { return replies }   // the ACK
-                        let kernelMessage = Self.extendedAckMessage(payload: payload, flags: flags)
-                        throw NetlinkError(operation: operation(), errno: Errno(-code), kernelMessage: kernelMessage)
-                    case Self.NLMSG_DONE:
+                        throw NetlinkError(operation: operation(), errno: Errno(-code), kernelMessage: reply.extendedAckMessage)
+                    }
+                    if reply.type == NetlinkMessageType.done { return replies }
+                    replies.append((reply.type, reply.payload))
+                    // A single reply to a GET: the ACK may follow if we asked for one.
+                    if !expectsMultipart && reply.flags & UInt16(NLM_F_MULTI) == 0 && !asksForAck {
                         return replies
-                    default:
-                        replies.append((type, payload))
-                        if !expectsMultipart && flags & UInt16(NLM_F_MULTI) == 0 {
-                            // A single reply to a GET: the ACK may follow if we asked for one.
-                            if (UInt16(message.bytes[6]) | UInt16(message.bytes[7]) << 8) & UInt16(NLM_F_ACK) == 0 {
-                                return replies
-                            }
-                        }
                     }
                 }
             }
         }
-    }
-
-    /// With NETLINK_CAP_ACK the error payload is: int error, the request's nlmsghdr (16 bytes),
-    /// then TLVs when NLM_F_ACK_TLVS is set.
-    static func extendedAckMessage(payload: ArraySlice<UInt8>, flags: UInt16) -> String? {
-        guard flags & NLM_F_ACK_TLVS != 0, payload.count > 4 + NetlinkMessage.headerLength else { return nil }
-        let tlvs = payload.dropFirst(4 + NetlinkMessage.headerLength)
-        return NetlinkAttributes(tlvs).first(NLMSGERR_ATTR_MSG)?.string
     }
 }
 

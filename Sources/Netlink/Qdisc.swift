@@ -42,8 +42,8 @@ extension NetlinkHandle {
     }
 
     /// The RTM_NEWQDISC request `tc qdisc <op>` would send for this qdisc.
-    public static func qdiscMessage(_ qdisc: Qdisc, interfaceIndex: Int32, operation: QdiscOperation) -> NetlinkMessage {
-        var message = NetlinkMessage(type: RTM.newQdisc, flags: operation.flags)
+    public static func qdiscMessage(_ qdisc: Qdisc, interfaceIndex: Int32, operation: QdiscOperation) -> NetlinkBuilder {
+        var message = NetlinkBuilder(type: RTM.newQdisc, flags: operation.flags)
         message.appendHeader(FamilyHeader.tcmsg(index: interfaceIndex, handle: qdisc.handle, parent: qdisc.parent))
         message.put(TCA.kind, string: qdisc.kind)
         message.put(TCA.options, bytes: qdisc.options)
@@ -58,7 +58,7 @@ extension NetlinkHandle {
 
     public func deleteQdisc(interface: String, parent: UInt32 = Qdisc.root) throws(NetlinkError) {
         let index = try link(interface).index
-        var message = NetlinkMessage(type: RTM.delQdisc, flags: NLM.request | NLM.ack)
+        var message = NetlinkBuilder(type: RTM.delQdisc, flags: NLM.request | NLM.ack)
         message.appendHeader(FamilyHeader.tcmsg(index: index, handle: 0, parent: parent))
         try request(message, "delete qdisc on \"\(interface)\"")
     }
@@ -66,7 +66,7 @@ extension NetlinkHandle {
     /// Qdiscs on an interface as the kernel reports them (kind and raw TCA_OPTIONS).
     public func qdiscs(interface: String) throws(NetlinkError) -> [Qdisc] {
         let index = try link(interface).index
-        var message = NetlinkMessage(type: RTM.getQdisc, flags: NLM.request | NLM.dump)
+        var message = NetlinkBuilder(type: RTM.getQdisc, flags: NLM.request | NLM.dump)
         message.appendHeader(FamilyHeader.tcmsg(index: 0, handle: 0, parent: 0))
         var result: [Qdisc] = []
         for reply in try dump(message, "list qdiscs") where reply.type == RTM.newQdisc {

@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 
@@ -127,12 +128,7 @@ public enum Rootless {
     }
 
     static func readText(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        return count >= 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : nil
+        try? FileIO.readText(path: path)
     }
 }
 

@@ -1,3 +1,4 @@
+import Values
 /// Per-route TCP metrics Faultline uses to shape failures.
 public struct RouteMetrics: Sendable, Equatable {
     /// Minimum retransmission timeout in milliseconds (`ip route ... rto_min 5ms`). Sent with its
@@ -18,13 +19,13 @@ public struct RouteMetrics: Sendable, Equatable {
 /// A unicast route in the main table.
 public struct Route: Sendable, Equatable, CustomStringConvertible {
     /// nil: the default route of the gateway's family.
-    public var destination: IPNetwork?
+    public var destination: IPPrefix?
     public var gateway: IPAddress?
     /// Output interface; required without a gateway.
     public var interface: String?
     public var metrics: RouteMetrics
 
-    public init(destination: IPNetwork? = nil, gateway: IPAddress? = nil, interface: String? = nil,
+    public init(destination: IPPrefix? = nil, gateway: IPAddress? = nil, interface: String? = nil,
                 metrics: RouteMetrics = RouteMetrics()) {
         self.destination = destination
         self.gateway = gateway
@@ -51,7 +52,7 @@ extension NetlinkHandle {
             throw NetlinkError(operation: "add route \(route)", errno: .EINVAL, remedy: "A route needs a gateway or an interface")
         }
         let flags = NLM.request | NLM.ack | NLM.create | (replace ? NLM.replace : NLM.excl)
-        var message = NetlinkMessage(type: RTM.newRoute, flags: flags)
+        var message = NetlinkBuilder(type: RTM.newRoute, flags: flags)
         let family = route.isIPv6 ? AF_INET6_U8 : AF_INET_U8
         let scope = route.gateway == nil ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE
         message.appendHeader(FamilyHeader.rtmsg(family: family, dstLength: route.destination?.prefixLength ?? 0,
@@ -73,7 +74,7 @@ extension NetlinkHandle {
     /// Routes of the main table, with their metrics as the kernel stores them.
     public func routes(ipv6: Bool = false) throws(NetlinkError) -> [Route] {
         let names = Dictionary(try links().map { ($0.index, $0.name) }, uniquingKeysWith: { first, _ in first })
-        var message = NetlinkMessage(type: RTM.getRoute, flags: NLM.request | NLM.dump)
+        var message = NetlinkBuilder(type: RTM.getRoute, flags: NLM.request | NLM.dump)
         message.appendHeader(FamilyHeader.rtmsg(family: ipv6 ? AF_INET6_U8 : AF_INET_U8))
         var result: [Route] = []
         for reply in try dump(message, "list routes") where reply.type == RTM.newRoute {
@@ -86,11 +87,10 @@ extension NetlinkHandle {
             guard table == RT_TABLE_MAIN, type == RTN_UNICAST else { continue }
             var route = Route()
             for attribute in NetlinkAttributes(payload.dropFirst(12)) {
-                let bytes = Array(attribute.payload)
                 switch attribute.type {
                 case RTA.dst:
-                    route.destination = IPNetwork(address: ipv6 ? .v6(bytes) : .v4(bytes), prefixLength: dstLength)
-                case RTA.gateway: route.gateway = ipv6 ? .v6(bytes) : .v4(bytes)
+                    route.destination = IPAddress(bytes: attribute.payload).map { IPPrefix(address: $0, prefixLength: dstLength) }
+                case RTA.gateway: route.gateway = IPAddress(bytes: attribute.payload)
                 case RTA.oif: route.interface = attribute.u32.flatMap { names[Int32(bitPattern: $0)] }
                 case RTA.metrics:
                     for metric in attribute.nested {
@@ -111,8 +111,8 @@ extension NetlinkHandle {
 
     /// The RTAX_LOCK bitmask of the route to `destination` (nil = default), to check that a
     /// metric is really locked.
-    public func lockedMetrics(destination: IPNetwork?, ipv6: Bool = false) throws(NetlinkError) -> UInt32 {
-        var message = NetlinkMessage(type: RTM.getRoute, flags: NLM.request | NLM.dump)
+    public func lockedMetrics(destination: IPPrefix?, ipv6: Bool = false) throws(NetlinkError) -> UInt32 {
+        var message = NetlinkBuilder(type: RTM.getRoute, flags: NLM.request | NLM.dump)
         message.appendHeader(FamilyHeader.rtmsg(family: ipv6 ? AF_INET6_U8 : AF_INET_U8))
         for reply in try dump(message, "list routes") where reply.type == RTM.newRoute {
             let payload = reply.payload

@@ -41,11 +41,11 @@ public final class SocketDiagnostics: @unchecked Sendable {
     public func tcpSockets() throws(NetlinkError) -> [DiagnosedTCPSocket] {
         var sockets: [DiagnosedTCPSocket] = []
         for family in [UInt8(AF_INET), UInt8(AF_INET6)] {
-            var message = NetlinkMessage(type: Self.sockDiagByFamily, flags: UInt16(NLM_F_REQUEST | NLM_F_DUMP))
+            var message = NetlinkBuilder(type: Self.sockDiagByFamily, flags: UInt16(NLM_F_REQUEST | NLM_F_DUMP))
             // struct inet_diag_req_v2: family, protocol, ext (bit INET_DIAG_INFO - 1), pad,
             // states (every state but LISTEN), then a zeroed inet_diag_sockid (48 bytes).
             var request: [UInt8] = [family, UInt8(IPPROTO_TCP), UInt8(1 << (Self.inetDiagInfo - 1)), 0]
-            request += NetlinkMessage.le(UInt32(0xFFF) & ~(UInt32(1) << Self.tcpListen))
+            request += NetlinkBuilder.le(UInt32(0xFFF) & ~(UInt32(1) << Self.tcpListen))
             request += [UInt8](repeating: 0, count: 48)
             message.appendHeader(request)
             let replies = try socket.dump(message, operation: "sock_diag dump (\(namespaceLabel))")

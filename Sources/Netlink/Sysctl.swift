@@ -1,3 +1,4 @@
+import Values
 import Glibc
 
 extension NetworkNamespace {
@@ -6,13 +7,15 @@ extension NetworkNamespace {
     public func sysctl(_ key: String) throws(NetlinkError) -> String {
         let path = try Self.sysctlPath(key)
         return try run { () throws(NetlinkError) -> String in
-            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            let fd = retryingInterrupts { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
             if fd < 0 { throw NetlinkError(operation: "read sysctl \(key) in \(label)", errno: Errno.current, remedy: Self.sysctlRemedy(key)) }
             defer { close(fd) }
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 { throw NetlinkError(operation: "read sysctl \(key) in \(label)", errno: Errno.current) }
-            let text = String(decoding: buffer[0..<count], as: UTF8.self)
+            let text: String
+            do throws(Errno) {
+                text = String(decoding: try FileIO.readAll(fd: fd), as: UTF8.self)
+            } catch {
+                throw NetlinkError(operation: "read sysctl \(key) in \(label)", errno: error)
+            }
             return text.trimmingCharacters(in: " \n\t").replacingOccurrences(of: "\t", with: " ")
         }
     }
@@ -21,13 +24,13 @@ extension NetworkNamespace {
     public func setSysctl(_ key: String, _ value: String) throws(NetlinkError) {
         let path = try Self.sysctlPath(key)
         try run { () throws(NetlinkError) in
-            let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
+            let fd = retryingInterrupts { Glibc.open(path, O_WRONLY | O_CLOEXEC) }
             if fd < 0 { throw NetlinkError(operation: "write sysctl \(key) in \(label)", errno: Errno.current, remedy: Self.sysctlRemedy(key)) }
             defer { close(fd) }
-            let bytes = Array(value.utf8)
-            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written != bytes.count {
-                throw NetlinkError(operation: "write sysctl \(key)=\(value) in \(label)", errno: Errno.current,
+            do throws(Errno) {
+                try FileIO.writeAll(fd: fd, value)
+            } catch {
+                throw NetlinkError(operation: "write sysctl \(key)=\(value) in \(label)", errno: error,
                                    remedy: "Check the value's format: `sysctl \(key)` shows the current one")
             }
         }

@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 
@@ -22,18 +23,13 @@ extension NetworkNamespace {
     }
 
     private func runSysfs(_ job: SysfsJob) throws(NetlinkError) -> [String] {
-        let retained = Unmanaged.passRetained(job)
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            Unmanaged<SysfsJob>.fromOpaque(raw).takeRetainedValue().run()
-            return nil
-        }, retained.toOpaque())
-        if rc != 0 {
-            retained.release()
-            throw NetlinkError(operation: "start a thread to write the sysfs of \(label)", errno: Errno(rc))
+        let thread: PosixThread
+        do throws(Errno) {
+            thread = try PosixThread.start { job.run() }
+        } catch {
+            throw NetlinkError(operation: "start a thread to write the sysfs of \(label)", errno: error)
         }
-        pthread_join(thread, nil)   // orders the thread's writes of `failure`/`values` before the reads below
+        thread.join()   // orders the thread's writes of `failure`/`values` before the reads below
         if let failure = job.failure { throw failure }
         return job.values
     }
@@ -69,23 +65,19 @@ private final class SysfsJob: @unchecked Sendable {
         let directory = "/sys"
         if fl_mount_sysfs(directory) != 0 { return fail("mount sysfs", Errno.current) }
         for (path, value) in writes {
-            let fd = open("\(directory)/\(path)", O_WRONLY | O_CLOEXEC)
+            let fd = retryingInterrupts { open("\(directory)/\(path)", O_WRONLY | O_CLOEXEC) }
             if fd < 0 { return fail("open /sys/\(path)", Errno.current) }
-            let bytes = Array(value.utf8)
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            let error = Errno.current
-            close(fd)
-            if written != bytes.count { return fail("write \"\(value)\" to /sys/\(path)", error) }
+            defer { close(fd) }
+            do throws(Errno) { try FileIO.writeAll(fd: fd, value) } catch { return fail("write \"\(value)\" to /sys/\(path)", error) }
         }
         for path in reads {
-            let fd = open("\(directory)/\(path)", O_RDONLY | O_CLOEXEC)
+            let fd = retryingInterrupts { open("\(directory)/\(path)", O_RDONLY | O_CLOEXEC) }
             if fd < 0 { return fail("open /sys/\(path)", Errno.current) }
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            let error = Errno.current
-            close(fd)
-            if count < 0 { return fail("read /sys/\(path)", error) }
-            var text = String(decoding: buffer[..<count], as: UTF8.self)
+            defer { close(fd) }
+            var text: String
+            do throws(Errno) { text = String(decoding: try FileIO.readAll(fd: fd), as: UTF8.self) } catch {
+                return fail("read /sys/\(path)", error)
+            }
             while text.last == "\n" { text.removeLast() }
             values.append(text)
         }

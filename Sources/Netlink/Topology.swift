@@ -1,3 +1,4 @@
+import Values
 import Dispatch
 import Glibc
 
@@ -20,8 +21,8 @@ public struct Topology: Sendable, Equatable {
     public struct Endpoint: Sendable, Equatable {
         public var node: String
         public var interface: String
-        public var addresses: [IPNetwork]
-        public init(node: String, interface: String, addresses: [IPNetwork]) {
+        public var addresses: [IPPrefix]
+        public init(node: String, interface: String, addresses: [IPPrefix]) {
             self.node = node
             self.interface = interface
             self.addresses = addresses
@@ -75,8 +76,8 @@ public struct Topology: Sendable, Equatable {
     public static func line(offloadsOff: Bool = true, mtu: UInt32? = nil,
                             clientRouteMetrics: RouteMetrics = RouteMetrics(),
                             serverRouteMetrics: RouteMetrics = RouteMetrics()) -> Topology {
-        func net(_ text: String) -> IPNetwork {
-            guard let network = IPNetwork(text) else { preconditionFailure("bad built-in address \(text)") }
+        func net(_ text: String) -> IPPrefix {
+            guard let network = IPPrefix(text) else { preconditionFailure("bad built-in address \(text)") }
             return network
         }
         func ip(_ text: String) -> IPAddress {

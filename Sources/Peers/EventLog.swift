@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 
@@ -31,7 +32,7 @@ public final class EventLog {
     /// Creates (or truncates) `path`.
     public static func open(path: String) throws(SocketError) -> EventLog {
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SocketError(call: "open", errno: errno, detail: path) }
+        guard fd >= 0 else { throw SocketError(call: "open", errno: .current, detail: path) }
         return EventLog(fd: fd, ownsDescriptor: true)
     }
 
@@ -153,17 +154,10 @@ public enum PeerEvents {
 
     /// Reads and parses the file at `path`.
     public static func read(path: String) throws(ReadError) -> [Event] {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ReadError(path: path, line: 0, reason: "cannot open: \(PeerErrno.name(errno))") }
+        let fd = retryingInterrupts { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw ReadError(path: path, line: 0, reason: "cannot open: \(Errno.current.name)") }
         defer { Glibc.close(fd) }
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            data.append(contentsOf: chunk[0..<n])
-        }
+        let data = (try? FileIO.readAll(fd: fd)) ?? []
         return try parse(String(decoding: data, as: UTF8.self), path: path)
     }
 }

@@ -1,3 +1,4 @@
+import Values
 import Glibc
 
 /// `hold`: connect, then sit idle (optionally with keepalives), and write later — on SIGUSR1
@@ -94,7 +95,7 @@ struct HoldRole {
                 case .wouldBlock:
                     continue
                 case .failed(let error):
-                    throw .failed(SocketError(call: "recv", errno: error))
+                    throw .failed(SocketError(call: "recv", errno: Errno(error)))
                 }
             }
         }

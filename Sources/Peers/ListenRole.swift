@@ -1,3 +1,4 @@
+import Values
 import Glibc
 
 /// `listen`: a server that accepts connections one after another and treats each as told —
@@ -144,7 +145,7 @@ struct ListenRole {
             let address: SocketAddress
             if let host = options.bindAddress {
                 guard let parsed = SocketAddress(numericHost: host, port: options.port) else {
-                    throw SocketError(call: "bind", errno: EINVAL, detail: "\(host) is not a numeric address")
+                    throw SocketError(call: "bind", errno: .EINVAL, detail: "\(host) is not a numeric address")
                 }
                 address = parsed
                 socket = try Socket.tcp(family: address.family)
@@ -251,7 +252,7 @@ struct ListenRole {
                     ended = true
                     break drain
                 case .failed(let error):
-                    throw .failed(SocketError(call: "recv", errno: error))
+                    throw .failed(SocketError(call: "recv", errno: Errno(error)))
                 }
             }
             if ended {
@@ -283,7 +284,7 @@ struct ListenRole {
             if revents & Int16(POLLERR) != 0 {
                 let error = connection.pendingError()
                 var fields = JSONObject()
-                fields["errno"] = .string(PeerErrno.name(error))
+                fields["errno"] = .string(Errno(error).name)
                 fields["unread_bytes"] = connection.inputQueue.map { .from($0) } ?? .null
                 session.emit("peer_reset", fields)
                 watched = nil
@@ -327,7 +328,7 @@ struct ListenRole {
                     ended = true
                     want = got
                 case .failed(let error):
-                    throw .failed(SocketError(call: "recv", errno: error))
+                    throw .failed(SocketError(call: "recv", errno: Errno(error)))
                 }
             }
             readHere += UInt64(got)

@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 
@@ -99,7 +100,7 @@ public enum Peers {
         start["options"] = .object(options)
         log.emit("start", at: session.startTime, start)
         if signalFD < 0 {
-            return session.finish(.failed(SocketError(call: "sigaction", errno: errno, detail: "signal handlers")))
+            return session.finish(.failed(SocketError(call: "sigaction", errno: .current, detail: "signal handlers")))
         }
         // The parent may have died before PR_SET_PDEATHSIG took effect: then no signal will come.
         if getppid() != parentBefore {

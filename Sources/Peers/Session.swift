@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 
@@ -368,7 +369,7 @@ final class PeerSession {
                 _ = try wait(on: socket, events: Int16(POLLOUT), until: nil)
             case .failed(let error):
                 endWriteBlock()
-                throw .failed(SocketError(call: "send", errno: error))
+                throw .failed(SocketError(call: "send", errno: Errno(error)))
             case .endOfStream:
                 break
             }
@@ -389,7 +390,7 @@ final class PeerSession {
             case .wouldBlock:
                 _ = try wait(on: socket, events: Int16(POLLIN), until: nil)
             case .failed(let error):
-                throw .failed(SocketError(call: "recv", errno: error))
+                throw .failed(SocketError(call: "recv", errno: Errno(error)))
             }
         }
     }
@@ -414,7 +415,7 @@ final class PeerSession {
     func connect(_ options: ClientOptions) throws(PeerStop) -> Socket {
         let address: SocketAddress
         do { address = try SocketAddress.resolve(options.to) } catch {
-            throw .failed(SocketError(call: "getaddrinfo", errno: EINVAL, detail: error.description))
+            throw .failed(SocketError(call: "getaddrinfo", errno: .EINVAL, detail: error.description))
         }
         let socket: Socket
         do throws(SocketError) {
@@ -426,7 +427,7 @@ final class PeerSession {
                 try socket.setReuseAddress()
                 let host = options.bindAddress ?? (address.isIPv6 ? "::" : "0.0.0.0")
                 guard let local = SocketAddress(numericHost: host, port: options.bindPort ?? 0) else {
-                    throw SocketError(call: "bind", errno: EINVAL, detail: "\(host) is not a numeric address")
+                    throw SocketError(call: "bind", errno: .EINVAL, detail: "\(host) is not a numeric address")
                 }
                 try socket.bind(local)
             }
@@ -442,7 +443,7 @@ final class PeerSession {
         func failed(_ error: SocketError) -> PeerStop {
             var extra = JSONObject()
             extra["connect_ns"] = .from(Self.now - started)
-            extra["connect_result"] = .string(error.errnoName)
+            extra["connect_result"] = .string(error.errno.name)
             connectFields = extra
             socket.close()
             return .failed(error)
@@ -457,11 +458,11 @@ final class PeerSession {
             }
             if wake == .deadline {
                 let limit = options.connectTimeout.map { "\($0)" } ?? "?"
-                throw failed(SocketError(call: "connect", errno: ETIMEDOUT,
+                throw failed(SocketError(call: "connect", errno: .ETIMEDOUT,
                                          detail: "\(address) (no answer within --connect-timeout \(limit))"))
             }
             let error = socket.pendingError()
-            if error != 0 { throw failed(SocketError(call: "connect", errno: error, detail: address.description)) }
+            if error != 0 { throw failed(SocketError(call: "connect", errno: Errno(error), detail: address.description)) }
             if socket.remoteAddress != nil { break }
         }
         let elapsed = Self.now - started
@@ -507,9 +508,9 @@ final class PeerSession {
             outcome = "failed"
             exitCode = 1
             errorFields["call"] = .string(error.call)
-            errorFields["errno"] = .string(error.errnoName)
-            errorFields["errno_value"] = .from(error.errno)
-            errorFields["message"] = .string(error.message)
+            errorFields["errno"] = .string(error.errno.name)
+            errorFields["errno_value"] = .from(error.errno.rawValue)
+            errorFields["message"] = .string(error.errno.message)
             if let detail = error.detail { errorFields["detail"] = .string(detail) }
             emit("error", errorFields)
         case .broken(let reason):

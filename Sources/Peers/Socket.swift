@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 
@@ -176,11 +177,11 @@ public final class Socket {
     /// A new TCP socket of `family` (AF_INET or AF_INET6), non-blocking.
     public static func tcp(family: Int32) throws(SocketError) -> Socket {
         let fd = fl_socket_cloexec(family, fl_sock_stream(), 0)
-        guard fd >= 0 else { throw SocketError(call: "socket", errno: errno) }
+        guard fd >= 0 else { throw SocketError(call: "socket", errno: .current) }
         guard fl_fcntl_setfl_nonblock(fd) == 0 else {
             let error = errno
             Glibc.close(fd)
-            throw SocketError(call: "fcntl", errno: error, detail: "O_NONBLOCK")
+            throw SocketError(call: "fcntl", errno: Errno(error), detail: "O_NONBLOCK")
         }
         return Socket(fd: fd, family: family)
     }
@@ -192,7 +193,7 @@ public final class Socket {
     func setInt(level: Int32, name: Int32, _ value: Int32, label: String) throws(SocketError) {
         var value = value
         guard setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
-            throw SocketError(call: "setsockopt", errno: errno, detail: label)
+            throw SocketError(call: "setsockopt", errno: .current, detail: label)
         }
     }
 
@@ -244,7 +245,7 @@ public final class Socket {
     public func setLingerZero() throws(SocketError) {
         var value = linger(l_onoff: 1, l_linger: 0)
         guard setsockopt(fd, SOL_SOCKET, SO_LINGER, &value, socklen_t(MemoryLayout<linger>.size)) == 0 else {
-            throw SocketError(call: "setsockopt", errno: errno, detail: "SO_LINGER {1,0}")
+            throw SocketError(call: "setsockopt", errno: .current, detail: "SO_LINGER {1,0}")
         }
     }
 
@@ -289,11 +290,11 @@ public final class Socket {
 
     public func bind(_ address: SocketAddress) throws(SocketError) {
         let rc = address.withSockaddr { Glibc.bind(fd, $0, $1) }
-        guard rc == 0 else { throw SocketError(call: "bind", errno: errno, detail: address.description) }
+        guard rc == 0 else { throw SocketError(call: "bind", errno: .current, detail: address.description) }
     }
 
     public func listen(backlog: Int32) throws(SocketError) {
-        guard Glibc.listen(fd, backlog) == 0 else { throw SocketError(call: "listen", errno: errno) }
+        guard Glibc.listen(fd, backlog) == 0 else { throw SocketError(call: "listen", errno: .current) }
     }
 
     /// A pending connection, or nil if none is waiting (EAGAIN).
@@ -302,13 +303,13 @@ public final class Socket {
         if client < 0 {
             let error = errno
             if error == EAGAIN || error == EWOULDBLOCK || error == EINTR || error == ECONNABORTED { return nil }
-            throw SocketError(call: "accept", errno: error)
+            throw SocketError(call: "accept", errno: Errno(error))
         }
         _ = fl_fcntl_setfd_cloexec(client)
         guard fl_fcntl_setfl_nonblock(client) == 0 else {
             let error = errno
             Glibc.close(client)
-            throw SocketError(call: "fcntl", errno: error, detail: "O_NONBLOCK")
+            throw SocketError(call: "fcntl", errno: Errno(error), detail: "O_NONBLOCK")
         }
         return Socket(fd: client, family: family)
     }
@@ -320,7 +321,7 @@ public final class Socket {
         if rc == 0 { return true }
         let error = errno
         if error == EINPROGRESS || error == EINTR { return false }
-        throw SocketError(call: "connect", errno: error, detail: address.description)
+        throw SocketError(call: "connect", errno: Errno(error), detail: address.description)
     }
 
     func send(_ buffer: ByteBuffer, offset: Int = 0, count: Int) -> IOResult {
@@ -341,7 +342,7 @@ public final class Socket {
     }
 
     public func shutdownWrite() throws(SocketError) {
-        guard Glibc.shutdown(fd, LinuxSocket.shutWrite) == 0 else { throw SocketError(call: "shutdown", errno: errno, detail: "SHUT_WR") }
+        guard Glibc.shutdown(fd, LinuxSocket.shutWrite) == 0 else { throw SocketError(call: "shutdown", errno: .current, detail: "SHUT_WR") }
     }
 
     public func close() {
@@ -362,7 +363,7 @@ func pollDescriptors(_ entries: [(fd: Int32, events: Int16)], timeoutNanoseconds
     if rc < 0 {
         let error = errno
         if error == EINTR { return .success(fds.map { _ in 0 }) }
-        return .failure(SocketError(call: "ppoll", errno: error))
+        return .failure(SocketError(call: "ppoll", errno: Errno(error)))
     }
     return .success(fds.map(\.revents))
 }

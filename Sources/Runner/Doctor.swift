@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import CNftables
 import Glibc
@@ -218,9 +219,9 @@ public enum Doctor {
             }
             defer { close(socket) }
             // NFQNL_MSG_CONFIG with NFQA_CFG_CMD {BIND, pf AF_INET} for queue 4242.
-            var message = NetlinkMessage(type: (3 << 8) | 2, flags: 0x1 | 0x4, sequence: 1)
-            message.appendHeader([0, 0] + NetlinkMessage.le(UInt16(4242).bigEndian))
-            message.put(1, bytes: [1, 0] + NetlinkMessage.le(UInt16(2).bigEndian))
+            var message = NetlinkBuilder(type: (3 << 8) | 2, flags: 0x1 | 0x4, sequence: 1)
+            message.appendHeader([0, 0] + NetlinkBuilder.le(UInt16(4242).bigEndian))
+            message.put(1, bytes: [1, 0] + NetlinkBuilder.le(UInt16(2).bigEndian))
             let bytes = message.finished
             _ = bytes.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
             var reply = [UInt8](repeating: 0, count: 256)
@@ -306,12 +307,8 @@ public enum Doctor {
     }
 
     static func readSmallFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingSpaces() : nil
+        guard let bytes = try? FileIO.read(path: path, limit: 256), !bytes.isEmpty else { return nil }
+        return String(decoding: bytes, as: UTF8.self).trimmingSpaces()
     }
 }
 

@@ -1,3 +1,4 @@
+import Values
 import Foundation
 import Impairment
 import Peers
@@ -276,10 +277,10 @@ struct ExpectationChecker {
     }
 
     func hostMatches(_ host: Scenario.Endpoint.Host, _ address: String) -> Bool {
-        let canonical = Scenario.IPAddress(address)?.description ?? address
+        let canonical = IPAddress(address)?.description ?? address
         switch host {
         case .node(let node):
-            return (addresses[node] ?? []).contains { (Scenario.IPAddress($0)?.description ?? $0) == canonical }
+            return (addresses[node] ?? []).contains { (IPAddress($0)?.description ?? $0) == canonical }
         case .address(let a):
             return a.description == canonical
         }

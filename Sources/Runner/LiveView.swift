@@ -1,4 +1,5 @@
 import Netlink
+import Values
 import CLinux
 import Foundation
 import Glibc
@@ -96,16 +97,7 @@ public final class LiveView: CatalogObserver, @unchecked Sendable {
     private let writeLock = Lock()
     private func write(_ text: String) {
         writeLock.withLock {
-            let bytes = Array(text.utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { raw -> Int in
-                    guard let base = raw.baseAddress else { return -1 }
-                    return Glibc.write(fd, base + offset, raw.count - offset)
-                }
-                if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
-                offset += n
-            }
+            try? FileIO.writeAll(fd: fd, text)
         }
     }
 }

@@ -1,3 +1,4 @@
+import Values
 import Netlink
 import Scenario
 
@@ -6,17 +7,6 @@ import Scenario
 /// nodes. Only routes to the scenario's own subnets are installed (no default route), so no
 /// packet can leave for an address the scenario does not own.
 enum NetworkPlan {
-    static func netlinkAddress(_ a: Scenario.IPAddress) -> Netlink.IPAddress {
-        a.family == .ipv4 ? .v4(a.bytes) : .v6(a.bytes)
-    }
-
-    static func netlinkNetwork(_ a: Scenario.InterfaceAddress) -> IPNetwork {
-        IPNetwork(address: netlinkAddress(a.address), prefixLength: UInt8(a.prefixLength))
-    }
-
-    static func subnet(_ a: Scenario.InterfaceAddress) -> IPNetwork {
-        netlinkNetwork(a).network
-    }
 
     static func topology(_ t: Scenario.Topology) -> Netlink.Topology {
         let nodes = t.nodes.map { node in
@@ -26,8 +16,8 @@ enum NetworkPlan {
         }
         let links = t.links.map { link in
             Netlink.Topology.Link(
-                .init(node: link.a.node, interface: link.a.interface, addresses: link.a.addresses.map(netlinkNetwork)),
-                .init(node: link.b.node, interface: link.b.interface, addresses: link.b.addresses.map(netlinkNetwork)),
+                .init(node: link.a.node, interface: link.a.interface, addresses: link.a.addresses),
+                .init(node: link.b.node, interface: link.b.interface, addresses: link.b.addresses),
                 mtu: link.mtu.map { UInt32($0) },
                 offloadsOff: link.offloads == .off)
         }
@@ -82,12 +72,12 @@ enum NetworkPlan {
                 let ends = [link.a, link.b]
                 guard let reachable = ends.first(where: { firstHop[$0.node] != nil }), let hop = firstHop[reachable.node] else { continue }
                 guard let hopEnd = hop.link.end(at: hop.neighbour) else { continue }
-                var seen = Set<IPNetwork>()
+                var seen = Set<IPPrefix>()
                 for address in link.a.addresses + link.b.addresses {
-                    let destination = subnet(address)
+                    let destination = address.network
                     guard seen.insert(destination).inserted else { continue }
                     guard let gateway = hopEnd.addresses.first(where: { $0.address.family == address.address.family }) else { continue }
-                    result.append(.init(node: node.name, route: Route(destination: destination, gateway: netlinkAddress(gateway.address),
+                    result.append(.init(node: node.name, route: Route(destination: destination, gateway: gateway.address,
                                                                       metrics: nodeMetrics)))
                 }
             }
@@ -104,7 +94,7 @@ enum NetworkPlan {
             let nodeMetrics = metrics(node.routeMetrics)
             for end in t.interfaces(of: node.name) {
                 for address in end.addresses where address.address.family == .ipv4 {
-                    result.append(.init(node: node.name, route: Route(destination: subnet(address), interface: end.interface,
+                    result.append(.init(node: node.name, route: Route(destination: address.network, interface: end.interface,
                                                                       metrics: nodeMetrics)))
                 }
             }

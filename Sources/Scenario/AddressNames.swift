@@ -1,3 +1,4 @@
+import Values
 /// Names for addresses wherever a scenario writes one: `{server}` (its first address, IPv4 when it
 /// has one), `{server.ipv4}`, `{server.ipv6}`, `{server.eth1}` (that interface's first address),
 /// `{server.eth1.ipv6}`; and `[server]:9000` for the node's IPv6 address and a port. Resolved at
@@ -81,7 +82,7 @@ extension ScenarioDecoder {
         } else if !rest.isEmpty {
             throw e.error("'{\(name)}' is not an address name", expected: Self.addressNameForms)
         }
-        let chosen: InterfaceAddress?
+        let chosen: IPPrefix?
         if let family {
             chosen = candidates.first { $0.address.family == family }
         } else {

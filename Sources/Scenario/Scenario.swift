@@ -1,3 +1,4 @@
+import Values
 import Foundation
 import Impairment
 
@@ -159,7 +160,7 @@ public struct Scenario: Sendable, Hashable {
     private static func reason(_ error: Error) -> String {
         if let e = error as? CocoaError, let underlying = e.userInfo[NSUnderlyingErrorKey] as? NSError,
            underlying.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
-            return String(cString: strerror(code.rawValue))
+            return Errno(code.rawValue).message
         }
         if let e = error as? CocoaError {
             switch e.code {

@@ -1,3 +1,4 @@
+import Values
 import Foundation
 import Impairment
 
@@ -127,7 +128,7 @@ final class ScenarioDecoder {
         var mtuElement: Element?
         var offloads = Offloads.off
         /// Per end (a, b): the addresses given and where, or nil for the defaults.
-        var addresses: [(a: [(InterfaceAddress, Element)], b: [(InterfaceAddress, Element)])] = []
+        var addresses: [(a: [(IPPrefix, Element)], b: [(IPPrefix, Element)])] = []
         var element: Element?
     }
 
@@ -305,8 +306,8 @@ final class ScenarioDecoder {
     }
 
     func decodeLinkAddresses(_ e: Element, a: String, b: String) throws(ScenarioError)
-        -> (a: [(InterfaceAddress, Element)], b: [(InterfaceAddress, Element)]) {
-        var ends: [String: [(InterfaceAddress, Element)]] = [:]
+        -> (a: [(IPPrefix, Element)], b: [(IPPrefix, Element)]) {
+        var ends: [String: [(IPPrefix, Element)]] = [:]
         for (name, key, value) in try e.namedMapping("a mapping of the link's two nodes to their addresses") {
             guard name == a || name == b else {
                 throw key.error("'\(name)' is not an end of link \(a)-\(b)", expected: "\(a) or \(b)")
@@ -314,10 +315,10 @@ final class ScenarioDecoder {
             var list: [Element] = [value]
             if case .sequence = value.node { list = try value.sequence("addresses") }
             if list.isEmpty { throw value.error("no addresses", expected: "at least one address with a prefix length, such as 198.18.9.1/24") }
-            var addresses: [(InterfaceAddress, Element)] = []
+            var addresses: [(IPPrefix, Element)] = []
             for item in list {
                 let text = try item.text("an address with a prefix length, such as 198.18.9.1/24 or fd00:fa17:9::1/64")
-                switch InterfaceAddress.parse(text) {
+                switch Scenario.parseInterfaceAddress(text) {
                 case .success(let address): addresses.append((address, item))
                 case .failure(let f): throw item.error(f.problem, expected: f.expected)
                 }
@@ -348,7 +349,7 @@ final class ScenarioDecoder {
         var links: [TopologyLink] = []
         // Every address, and the subnet of each link, to catch duplicates and overlaps.
         var usedAddresses: [IPAddress: (String, Element?)] = [:]
-        var subnets: [(address: InterfaceAddress, link: String, element: Element?)] = []
+        var subnets: [(address: IPPrefix, link: String, element: Element?)] = []
         for (index, draft) in linkDrafts.enumerated() {
             let given = draft.addresses.first
             // Host 1 to the end with more links (the router), host 2 to the other.
@@ -362,7 +363,7 @@ final class ScenarioDecoder {
                     let peer = other.first { $0.0.address.family == address.address.family }
                     let partner = other.first { $0.0.prefixLength == address.prefixLength && $0.0.contains(address.address) }
                     if partner == nil, let element {
-                        let what = peer.map { "\($0.0) on \(otherName)" } ?? "no \(address.address.family == .ipv4 ? "IPv4" : "IPv6") address on \(otherName)"
+                        let what = peer.map { "\($0.0) on \(otherName)" } ?? "no \(address.address.family.name) address on \(otherName)"
                         throw element.error("\(address) on \(mineName) and \(what) are not on one subnet",
                                             expected: "both ends of link \(linkName) in the same prefix, such as 198.18.9.1/24 and 198.18.9.2/24")
                     }
@@ -391,7 +392,7 @@ final class ScenarioDecoder {
                    let e = element ?? overlap.element ?? draft.element {
                     let (a, b) = element == nil ? (overlap.address, address) : (address, overlap.address)
                     let bLink = element == nil ? linkName : overlap.link
-                    throw e.error("subnet \(a.network)/\(a.prefixLength) overlaps \(b.network)/\(b.prefixLength) of link \(bLink)",
+                    throw e.error("subnet \(a.network) overlaps \(b.network) of link \(bLink)",
                                   expected: "a separate subnet for each link")
                 }
             }

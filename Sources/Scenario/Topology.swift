@@ -1,3 +1,4 @@
+import Values
 extension Scenario {
     /// The network a scenario runs on: nodes (one network namespace each) joined by links (one
     /// veth pair each), every end with its interface name and addresses.
@@ -39,7 +40,7 @@ extension Scenario {
         }
 
         /// Every address of a node, on all its interfaces, in link order.
-        public func addresses(of node: String) -> [InterfaceAddress] {
+        public func addresses(of node: String) -> [IPPrefix] {
             interfaces(of: node).flatMap(\.addresses)
         }
 
@@ -125,9 +126,9 @@ extension Scenario {
             /// `eth0` on a node with one link; `to-<neighbour>` on a node with several.
             public var interface: String
             /// As written, or the defaults (IPv4 then IPv6).
-            public var addresses: [InterfaceAddress]
+            public var addresses: [IPPrefix]
 
-            public init(node: String, interface: String, addresses: [InterfaceAddress]) {
+            public init(node: String, interface: String, addresses: [IPPrefix]) {
                 self.node = node
                 self.interface = interface
                 self.addresses = addresses
@@ -165,10 +166,10 @@ extension Scenario {
             public static let maximumLinks = 511
 
             /// The IPv4 and IPv6 address of host `host` (1 or 2) on link number `n` (1-based).
-            public static func addresses(link n: Int, host: Int) -> [InterfaceAddress] {
+            public static func addresses(link n: Int, host: Int) -> [IPPrefix] {
                 let v4Base: UInt32 = 198 << 24 | 18 << 16
-                let v4 = InterfaceAddress(address: .v4(v4Base + UInt32(n) << 8 + UInt32(host)), prefixLength: 24)
-                let v6 = InterfaceAddress(address: .v6(0xfd00_fa17_0000_0000 | UInt64(n) << 16, UInt64(host)), prefixLength: 64)
+                let v4 = IPPrefix(address: IPAddress(ipv4: v4Base + UInt32(n) << 8 + UInt32(host)), prefixLength: 24)
+                let v6 = IPPrefix(address: IPAddress(ipv6High: 0xfd00_fa17_0000_0000 | UInt64(n) << 16, low: UInt64(host)), prefixLength: 64)
                 return [v4, v6]
             }
         }

@@ -1,3 +1,4 @@
+import Values
 import Analysis
 import ArgumentParser
 import Foundation
@@ -123,7 +124,7 @@ struct AnalyzeCommand: ParsableCommand {
     /// Why `path` cannot be read as a capture (a FIFO would block forever), or nil.
     static func notARegularFile(_ path: String) -> String? {
         var s = stat()
-        guard stat(path, &s) == 0 else { return "cannot open: \(String(cString: strerror(errno)))" }
+        guard stat(path, &s) == 0 else { return "cannot open: \(Errno.current.message)" }
         switch s.st_mode & S_IFMT {
         case S_IFREG: return nil
         case S_IFIFO: return "is a FIFO (named pipe); expected a capture file, or - to read standard input"
@@ -138,26 +139,24 @@ struct AnalyzeCommand: ParsableCommand {
         var template = Array("/tmp/faultline-stdin-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
-            printError("error: -: cannot make a temporary file for standard input: \(String(cString: strerror(errno)))")
+            printError("error: -: cannot make a temporary file for standard input: \(Errno.current.message)")
             throw ExitCode(3)
         }
         defer { close(fd) }
         let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { raw in retryingInterrupts { read(0, raw.baseAddress, raw.count) } }
             if n == 0 { break }
             if n < 0 {
-                if errno == EINTR { continue }
                 unlink(path)
-                printError("error: -: cannot read standard input: \(String(cString: strerror(errno)))")
+                printError("error: -: cannot read standard input: \(Errno.current.message)")
                 throw ExitCode(2)
             }
-            var offset = 0
-            while offset < n {
-                let w = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, n - offset) }
-                if w <= 0 { unlink(path); printError("error: -: cannot store standard input in \(path)"); throw ExitCode(3) }
-                offset += w
+            do throws(Errno) {
+                try FileIO.writeAll(fd: fd, Array(buffer[0..<n]))
+            } catch {
+                unlink(path); printError("error: -: cannot store standard input in \(path)"); throw ExitCode(3)
             }
         }
         return path

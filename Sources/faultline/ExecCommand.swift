@@ -1,3 +1,4 @@
+import Values
 import ArgumentParser
 import Foundation
 import CLinux
@@ -99,7 +100,7 @@ struct ExecCommand: ParsableCommand {
             setenv("FAULTLINE_JOIN_CPUS", join.cpus.map(String.init).joined(separator: ","), 1)
             var cArgs: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) } + [nil]
             execv("/proc/self/exe", &cArgs)
-            err.line("error: cannot run faultline again to enter the lab: \(String(cString: strerror(errno)))")
+            err.line("error: cannot run faultline again to enter the lab: \(Errno.current.message)")
             throw ExitCode(3)
         }
         // This thread joins the namespace and execs: the new program runs there, alone.
@@ -127,7 +128,7 @@ struct ExecCommand: ParsableCommand {
         var cArgs: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
         execvp(program, &cArgs)
         let e = errno
-        err.line("error: cannot run \(command[0]): \(String(cString: strerror(e)))")
+        err.line("error: cannot run \(command[0]): \(Errno(e).message)")
         throw ExitCode(e == ENOENT ? 127 : 126)
     }
 

@@ -1,3 +1,4 @@
+import Values
 import ArgumentParser
 import Glibc
 
@@ -55,15 +56,6 @@ struct Faultline: AsyncParsableCommand {
 /// Writes to standard error without touching the `stderr` global (an error in Swift 6 mode).
 enum FileHandleStderr {
     static func write(_ text: String) {
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return -1 }
-                return Glibc.write(2, base + offset, raw.count - offset)
-            }
-            if written <= 0 { break }
-            offset += written
-        }
+        try? FileIO.writeAll(fd: 2, text)
     }
 }

@@ -1,3 +1,4 @@
+import Values
 import ArgumentParser
 import CLinux
 import Glibc

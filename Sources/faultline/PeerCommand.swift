@@ -1,3 +1,4 @@
+import Values
 import ArgumentParser
 import Glibc
 import Peers
@@ -91,16 +92,7 @@ struct PeerCLI: ParsableCommand {
     }
 
     static func writeText(_ text: String, to fd: Int32) {
-        var text = text
-        text.withUTF8 { bytes in
-            guard let base = bytes.baseAddress else { return }
-            var offset = 0
-            while offset < bytes.count {
-                let n = write(fd, base + offset, bytes.count - offset)
-                if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
-                offset += n
-            }
-        }
+        try? FileIO.writeAll(fd: fd, text)
     }
 }
 
@@ -151,7 +143,7 @@ struct PeerCommonOptions: ParsableArguments {
     func openLog() throws -> EventLog {
         guard let events else { return EventLog.standardOutput() }
         do { return try EventLog.open(path: events) } catch {
-            PeerCLI.writeText("Error: --events: cannot write \(events): \(error.errnoName) (\(error.message))\n", to: 2)
+            PeerCLI.writeText("Error: --events: cannot write \(events): \(error.errno)\n", to: 2)
             throw ExitCode(Peers.ExitCode.usage)
         }
     }

@@ -1,3 +1,4 @@
+import Values
 import ArgumentParser
 import Foundation
 import Glibc
@@ -211,16 +212,7 @@ struct RunCommand: ParsableCommand {
 struct StandardStream {
     let fd: Int32
     func write(_ text: String) {
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return -1 }
-                return Glibc.write(fd, base + offset, raw.count - offset)
-            }
-            if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
-            offset += n
-        }
+        try? FileIO.writeAll(fd: fd, text)
     }
     func line(_ text: String) { write(text + "\n") }
 }

@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 import Netlink
@@ -6,17 +7,17 @@ import TestSupport
 /// A tiny TCP transfer for the capture tests: a listener in one namespace, a client in another,
 /// and a poll loop on the test's thread that moves `bytes` from client to server.
 enum TransferSockets {
-    static func sockaddrIPv4(_ address: Netlink.IPAddress, port: UInt16) throws -> sockaddr_in {
-        guard case .v4(let bytes) = address else { throw TestSupportError("\(address) is not IPv4") }
+    static func sockaddrIPv4(_ address: IPAddress, port: UInt16) throws -> sockaddr_in {
+        guard !address.isIPv6 else { throw TestSupportError("\(address) is not IPv4") }
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
         sin.sin_port = port.bigEndian
-        withUnsafeMutableBytes(of: &sin.sin_addr) { $0.copyBytes(from: bytes) }
+        withUnsafeMutableBytes(of: &sin.sin_addr) { $0.copyBytes(from: address.bytes) }
         return sin
     }
 
     /// A non-blocking listening socket on `address:port` (call on the namespace's thread).
-    static func listener(_ address: Netlink.IPAddress, port: UInt16) throws -> Int32 {
+    static func listener(_ address: IPAddress, port: UInt16) throws -> Int32 {
         let fd = fl_socket_cloexec(AF_INET, fl_sock_stream(), 0)
         guard fd >= 0 else { throw TestSupportError("socket: \(Errno.current)") }
         var one: Int32 = 1
@@ -35,7 +36,7 @@ enum TransferSockets {
     }
 
     /// A non-blocking socket with a connect in progress (call on the namespace's thread).
-    static func connecting(to address: Netlink.IPAddress, port: UInt16) throws -> Int32 {
+    static func connecting(to address: IPAddress, port: UInt16) throws -> Int32 {
         let fd = fl_socket_cloexec(AF_INET, fl_sock_stream(), 0)
         guard fd >= 0 else { throw TestSupportError("socket: \(Errno.current)") }
         _ = fl_fcntl_setfl_nonblock(fd)

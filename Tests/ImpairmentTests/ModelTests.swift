@@ -1,3 +1,4 @@
+import Values
 import Impairment
 import Testing
 
@@ -116,12 +117,13 @@ struct ModelParsingTests {
     @Test("matches: addresses, ports, flags")
     func matches() throws {
         let p = try IPPrefix(parsing: "198.18.0.0/15")
-        #expect(p.contains([198, 19, 1, 2]) && !p.contains([198, 20, 0, 1]))
+        #expect(try p.contains(#require(IPAddress("198.19.1.2"))) && !p.contains(#require(IPAddress("198.20.0.1"))))
         #expect(p.description == "198.18.0.0/15")
         let v6 = try IPPrefix(parsing: "fd00::1")
-        #expect(v6.prefixLength == 128 && v6.description == "fd00::1")
+        #expect(v6.prefixLength == 128 && AddressMatch.prefix(v6).description == "fd00::1")
+        #expect(try AddressMatch(parsing: "[fd00::1]") == .prefix(v6))
         #expect(try AddressMatch(parsing: "server") == .node("server"))
-        #expect(try AddressMatch(parsing: "198.18.0.1") == .prefix(IPPrefix(address: [198, 18, 0, 1], prefixLength: 32)))
+        #expect(try AddressMatch(parsing: "198.18.0.1") == .prefix(IPPrefix(host: IPAddress(ipv4: 198 << 24 | 18 << 16 | 1))))
         #expect(try PortRange(parsing: "1024-65535") == PortRange(1024, 65535))
         #expect(throws: ValueParseError.self) { try PortRange(parsing: "70000") }
         #expect(try TCPFlags(parsing: "syn|ack") == [.syn, .ack])

@@ -1,3 +1,4 @@
+import Netlink
 import Impairment
 import Testing
 
@@ -63,10 +64,10 @@ struct NetemEncoderTests {
     func decodingErrors() {
         var bytes = [UInt8](repeating: 0, count: 24)
         bytes += [16, 0, 1, 0, 0, 0]  // TCA_NETEM_CORR claiming 16 bytes, 6 present
-        #expect(throws: KernelDecodingError(offset: 124, reason: "attribute type 1: length 16 runs past the end (6 bytes left)")) {
+        #expect(throws: NetlinkDecodingError(offset: 124, reason: "attribute type 1: length 16 runs past the end (6 bytes left)")) {
             try NetemConfiguration(options: bytes[...], baseOffset: 100)
         }
-        #expect(throws: KernelDecodingError(offset: 0, reason: "tc_netem_qopt.latency: needs 4 bytes, only 2 left")) {
+        #expect(throws: NetlinkDecodingError(offset: 0, reason: "tc_netem_qopt.latency: needs 4 bytes, only 2 left")) {
             try NetemConfiguration(options: [1, 2][...])
         }
     }

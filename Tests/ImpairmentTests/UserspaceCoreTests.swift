@@ -1,3 +1,4 @@
+import Netlink
 import CLinux
 import Glibc
 @testable import Impairment
@@ -298,19 +299,16 @@ struct UserspaceCoreTests {
             while true {
                 let n = buffer.withUnsafeMutableBytes { recv(fds[1], $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
                 if n <= 0 { break }
-                buffer.withUnsafeBytes { raw in
-                    var off = 0
-                    while off + 32 <= n {
-                        let len = Int(le32(raw, off)), type = le16(raw, off + 4)
-                        let verdict = be32(raw, off + 24), id = be32(raw, off + 28)
-                        if type == NFQ.messageVerdictBatch {
-                            for q in kernelQueue where q <= id { delivered[q] = verdict; kernelQueue.remove(q) }
-                        } else {
-                            #expect(kernelQueue.contains(id))
-                            delivered[id] = verdict
-                            kernelQueue.remove(id)
-                        }
-                        off += (len + 3) & ~3
+                for message in NetlinkMessages(buffer[0..<n]) {
+                    // nfgenmsg, then NFQA_VERDICT_HDR: be32 verdict, be32 id
+                    guard let header = NetlinkAttributes(message.payload.dropFirst(NFQ.familyHeaderLength)).first(NFQ.attrVerdictHeader),
+                          let verdict = header.be32(at: 0), let id = header.be32(at: 4) else { continue }
+                    if message.type == NFQ.messageVerdictBatch {
+                        for q in kernelQueue where q <= id { delivered[q] = verdict; kernelQueue.remove(q) }
+                    } else {
+                        #expect(kernelQueue.contains(id))
+                        delivered[id] = verdict
+                        kernelQueue.remove(id)
                     }
                 }
             }

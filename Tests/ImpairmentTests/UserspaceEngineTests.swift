@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 import Impairment

@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 import Impairment
@@ -7,9 +8,9 @@ import Testing
 /// Shared pieces of the userspace engine's tests: a line topology per test, specs, statistics.
 enum UserspaceFixture {
     static let client = "client", router = "router", server = "server"
-    static var serverAddress: IPAddress { IPAddress("198.18.2.2") ?? .v4([198, 18, 2, 2]) }
-    static var clientAddress: IPAddress { IPAddress("198.18.1.2") ?? .v4([198, 18, 1, 2]) }
-    static var serverAddress6: IPAddress { IPAddress("fd00:fa17:2::2") ?? .v6([]) }
+    static var serverAddress: IPAddress { IPAddress(ipv4: 198 << 24 | 18 << 16 | 2 << 8 | 2) }
+    static var clientAddress: IPAddress { IPAddress(ipv4: 198 << 24 | 18 << 16 | 1 << 8 | 2) }
+    static var serverAddress6: IPAddress { IPAddress(ipv6High: 0xfd00_fa17_0002_0000, low: 2) }
 
     static func link(_ text: String) throws -> LinkDirection { try LinkDirection(parsing: text) }
 

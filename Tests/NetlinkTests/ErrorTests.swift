@@ -1,3 +1,4 @@
+import Values
 import Glibc
 import Netlink
 import Testing
@@ -27,7 +28,7 @@ struct ErrorTests {
         let namespace = try NetworkNamespace.create(label: "noif")
         defer { namespace.destroy() }
         let handle = try namespace.netlink()
-        let network = try #require(IPNetwork("198.18.9.1/24"))
+        let network = try #require(IPPrefix("198.18.9.1/24"))
         #expect {
             try handle.addAddress(InterfaceAddress(interface: "nope0", network: network))
         } throws: { error in
@@ -38,9 +39,9 @@ struct ErrorTests {
 
     @Test("a bad address is refused: text that is not an address, and a prefix the kernel rejects")
     func badAddress() throws {
-        #expect(IPNetwork("198.18.300.1/24") == nil)
-        #expect(IPNetwork("198.18.1.1/33") == nil)
-        #expect(IPNetwork("fd00::1/129") == nil)
+        #expect(IPPrefix("198.18.300.1/24") == nil)
+        #expect(IPPrefix("198.18.1.1/33") == nil)
+        #expect(IPPrefix("fd00::1/129") == nil)
         #expect(IPAddress("client") == nil)
         let namespace = try NetworkNamespace.create(label: "badaddr")
         defer { namespace.destroy() }

@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 import Netlink
@@ -7,8 +8,9 @@ import TestSupport
 enum Sockets {
     static func sockaddr(_ address: IPAddress, port: UInt16) -> (storage: sockaddr_storage, length: socklen_t) {
         var storage = sockaddr_storage()
-        switch address {
-        case .v4(let bytes):
+        let bytes = address.bytes
+        switch address.family {
+        case .ipv4:
             withUnsafeMutableBytes(of: &storage) { raw in
                 var sin = sockaddr_in()
                 sin.sin_family = sa_family_t(AF_INET)
@@ -17,7 +19,7 @@ enum Sockets {
                 withUnsafeBytes(of: sin) { raw.copyMemory(from: $0) }
             }
             return (storage, socklen_t(MemoryLayout<sockaddr_in>.size))
-        case .v6(let bytes):
+        case .ipv6:
             withUnsafeMutableBytes(of: &storage) { raw in
                 var sin6 = sockaddr_in6()
                 sin6.sin6_family = sa_family_t(AF_INET6)

@@ -1,3 +1,4 @@
+import Values
 import Impairment
 import Peers
 import Testing
@@ -140,9 +141,9 @@ struct PeerValueTests {
 
     @Test("errno names")
     func errnoNames() {
-        #expect(PeerErrno.name(104) == "ECONNRESET")
-        #expect(PeerErrno.name(111) == "ECONNREFUSED")
-        #expect(PeerErrno.value(named: "ETIMEDOUT") == 110)
-        #expect(PeerErrno.name(9999) == "E9999")
+        #expect(Errno(104).name == "ECONNRESET")
+        #expect(Errno(111).name == "ECONNREFUSED")
+        #expect(Errno(name: "ETIMEDOUT")?.rawValue == 110)
+        #expect(Errno(9999).name == "E9999")
     }
 }

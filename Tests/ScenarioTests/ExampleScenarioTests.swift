@@ -1,3 +1,4 @@
+import Values
 import Impairment
 import Scenario
 import Testing
@@ -11,12 +12,12 @@ struct ExampleScenarioTests {
         S.SourceLocation(file: file, line: line, column: column)
     }
 
-    static func addr(_ text: String) -> S.InterfaceAddress {
+    static func addr(_ text: String) -> IPPrefix {
         let parts = text.split(separator: "/")
-        guard parts.count == 2, let a = S.IPAddress(String(parts[0])), let n = Int(parts[1]) else {
+        guard parts.count == 2, let a = IPAddress(String(parts[0])), let n = Int(parts[1]) else {
             preconditionFailure("bad test address \(text)")
         }
-        return S.InterfaceAddress(address: a, prefixLength: n)
+        return IPPrefix(address: a, prefixLength: UInt8(n))
     }
 
     /// The default line, written out by hand (not by the code under test).
@@ -310,11 +311,11 @@ struct ExampleScenarioTests {
             expectations: [
                 S.Expectation(check: .present(S.DiagnosisPattern(kind: "retransmission", cause: "rtt-exceeds-rto",
                                                                  flow: S.Flow(from: .init(host: .node("sender")),
-                                                                              to: .init(host: .address(.v4(198 << 24 | 18 << 16 | 3 << 8 | 2)), port: 9000))),
+                                                                              to: .init(host: .address(IPAddress(ipv4: 198 << 24 | 18 << 16 | 3 << 8 | 2)), port: 9000))),
                                               count: .atLeast(2)),
                               source: Self.loc(f, 52, 5)),
                 S.Expectation(check: .absent(S.DiagnosisPattern(kind: "retransmission", cause: "packet-loss",
-                                                                flow: S.Flow(from: .init(host: .address(.v6(0xfd00_fa17_0020_0000, 1))),
+                                                                flow: S.Flow(from: .init(host: .address(IPAddress(ipv6High: 0xfd00_fa17_0020_0000, low: 1))),
                                                                              to: .init(host: .node("receiver"))))),
                               source: Self.loc(f, 53, 5)),
                 S.Expectation(check: .peer(process: "bulk", field: .connectErrno, comparison: .equal, value: .errno(nil)),

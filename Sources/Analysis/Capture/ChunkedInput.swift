@@ -1,3 +1,4 @@
+import Values
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -32,7 +33,7 @@ final class ChunkedInput {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             let code = errno
-            throw .cannotOpen(path: path, errno: code, message: String(cString: strerror(code)))
+            throw .cannotOpen(path: path, errno: code, message: Errno(code).message)
         }
         #if os(Linux)
         _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
@@ -118,7 +119,7 @@ final class ChunkedInput {
             if got < 0 {
                 let code = errno
                 if code == EINTR { continue }
-                throw .readFailed(offset: offset + end, errno: code, message: String(cString: strerror(code)))
+                throw .readFailed(offset: offset + end, errno: code, message: Errno(code).message)
             }
             if got == 0 {
                 atEndOfFile = true

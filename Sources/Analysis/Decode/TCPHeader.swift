@@ -1,3 +1,4 @@
+import Values
 /// TCP control bits (the 12-bit field after the data offset).
 public struct TCPControlFlags: OptionSet, Sendable, Hashable {
     public let rawValue: UInt16
@@ -150,23 +151,24 @@ enum TCPHeader {
     @inline(__always)
     static func parse(_ p: UnsafeRawPointer, captured: Int, offset: Int, reportedLength: Int,
                       into segment: inout TCPSegment) -> Bool {
-        guard captured - offset >= 20 else { return false }
+        guard captured - offset >= TCPHeaderView.minimumLength else { return false }
         let h = p + offset
-        let headerLength = Int(h.u8(12) >> 4) * 4
+        let tcp = TCPHeaderView(h)
+        let headerLength = tcp.headerLength
         guard reportedLength >= headerLength else { return false }
-        segment.sourcePort = h.be16(0)
-        segment.destinationPort = h.be16(2)
-        segment.sequenceNumber = h.be32(4)
-        segment.acknowledgmentNumber = h.be32(8)
-        segment.flags = TCPControlFlags(rawValue: h.be16(12) & 0x0FFF)
-        segment.window = h.be16(14)
+        segment.sourcePort = tcp.sourcePort
+        segment.destinationPort = tcp.destinationPort
+        segment.sequenceNumber = tcp.sequenceNumber
+        segment.acknowledgmentNumber = tcp.acknowledgmentNumber
+        segment.flags = TCPControlFlags(rawValue: tcp.flagBits)
+        segment.window = tcp.window
         segment.headerLength = UInt16(headerLength)
         segment.payloadLength = UInt32(reportedLength - headerLength)
         segment.options = TCPOptions()
-        if headerLength < 20 || captured - offset < headerLength {
+        if headerLength < TCPHeaderView.minimumLength || captured - offset < headerLength {
             segment.options.complete = false
-        } else if headerLength > 20 {
-            parseOptions(h + 20, length: headerLength - 20, into: &segment.options)
+        } else if headerLength > TCPHeaderView.minimumLength {
+            parseOptions(h + TCPHeaderView.minimumLength, length: headerLength - TCPHeaderView.minimumLength, into: &segment.options)
         }
         return true
     }

@@ -1,3 +1,4 @@
+import Values
 /// The diagnosis of conversations the analyzer retires (see `RetirementPolicy`): each finished
 /// conversation is diagnosed when it is retired and its state freed, so memory follows the
 /// connections open at once.

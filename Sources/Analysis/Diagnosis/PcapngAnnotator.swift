@@ -1,3 +1,4 @@
+import Values
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -79,7 +80,7 @@ private final class BlockWriter {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 {
             let code = errno
-            throw .cannotCreate(path: path, errno: code, message: String(cString: strerror(code)))
+            throw .cannotCreate(path: path, errno: code, message: Errno(code).message)
         }
         self.fd = fd
         self.path = path
@@ -168,7 +169,7 @@ private final class BlockWriter {
             if result < 0 {
                 let code = errno
                 if code == EINTR { continue }
-                throw .writeFailed(path: path, offset: written + offset, errno: code, message: String(cString: strerror(code)))
+                throw .writeFailed(path: path, offset: written + offset, errno: code, message: Errno(code).message)
             }
             offset += result
         }

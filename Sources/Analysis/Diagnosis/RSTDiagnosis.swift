@@ -1,3 +1,4 @@
+import Values
 /// RST findings: refused-by-host (R1), injected-by-middlebox (R2), aborted-by-application (R3),
 /// peer-has-no-connection (R4).
 ///

@@ -1,3 +1,4 @@
+import Values
 /// Everything one vantage point's capture contributed, after its single pass: per-conversation
 /// diagnosis state and, per host, the TTLs its packets arrived with (its baseline).
 public struct VantageDigest: Sendable {

@@ -1,3 +1,4 @@
+import Values
 /// tshark-compatible TCP sequence analysis (tshark 4.0.17, `tcp_analyze_sequence_number` and
 /// the conversation handling of `dissect_tcp`), first pass only, one frame at a time.
 ///

@@ -1,3 +1,4 @@
+import Values
 /// One side of a conversation: address and port.
 public struct TCPEndpoint: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var address: IPAddress

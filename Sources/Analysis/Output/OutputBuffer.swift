@@ -1,3 +1,4 @@
+import Values
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -88,14 +89,7 @@ public final class OutputBuffer {
     }
 
     private func writeAll(_ start: UnsafePointer<UInt8>, _ count: Int) {
-        var done = 0
-        while done < count {
-            let n = write(fd, start + done, count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return  // closed pipe: nothing sensible left to do with the output
-            }
-            done += n
-        }
+        // A closed pipe: nothing sensible left to do with the output.
+        try? FileIO.writeAll(fd: fd, UnsafeRawBufferPointer(start: start, count: count))
     }
 }

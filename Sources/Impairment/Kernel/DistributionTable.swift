@@ -1,3 +1,4 @@
+import Values
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -84,17 +85,7 @@ public struct DistributionTable: Sendable, Equatable {
 
     static func readTextFile(_ path: String) -> String? {
         #if canImport(Glibc)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            data.append(contentsOf: buffer[0..<n])
-        }
-        return String(decoding: data, as: UTF8.self)
+        try? FileIO.readText(path: path)
         #else
         return nil
         #endif

@@ -1,3 +1,4 @@
+import Netlink
 /// netem's TCA_OPTIONS in kernel units: exactly the fields the bytes carry (`struct
 /// tc_netem_qopt` followed by nested attributes, linux/pkt_sched.h). Probabilities are 32-bit
 /// fixed point (UINT32_MAX = 100%), latency/jitter scheduler ticks, rates bytes/s, slot times ns.
@@ -95,45 +96,45 @@ public struct NetemConfiguration: Sendable, Equatable {
     /// qopt, CORR, REORDER, ECN, CORRUPT, SLOT, LOSS (NLA_F_NESTED), RATE64, RATE, DELAY_DIST,
     /// SLOT_DIST; then the ones tc 6.1 never sends: LATENCY64, JITTER64, PRNG_SEED.
     public func serialized() -> [UInt8] {
-        var b = AttributeBytes()
+        var b = NetlinkBuilder()
         for v in [latencyTicks, limit, loss, gap, duplicate, jitterTicks] { b.append(v) }
         if let c = correlation {
-            b.put(Self.corrType) { $0.append(c.delay); $0.append(c.loss); $0.append(c.duplicate) }
+            b.nest(Self.corrType) { $0.append(c.delay); $0.append(c.loss); $0.append(c.duplicate) }
         }
         if let r = reorder {
-            b.put(Self.reorderType) { $0.append(r.probability); $0.append(r.correlation) }
+            b.nest(Self.reorderType) { $0.append(r.probability); $0.append(r.correlation) }
         }
-        if ecn { b.put(Self.ecnType, AttributeBytes.le(UInt32(1))) }
+        if ecn { b.put(Self.ecnType, bytes: NetlinkBuilder.le(UInt32(1))) }
         if let c = corrupt {
-            b.put(Self.corruptType) { $0.append(c.probability); $0.append(c.correlation) }
+            b.nest(Self.corruptType) { $0.append(c.probability); $0.append(c.correlation) }
         }
         if let s = slot {
-            b.put(Self.slotType) {
+            b.nest(Self.slotType) {
                 $0.append(s.minDelay); $0.append(s.maxDelay); $0.append(s.maxPackets)
                 $0.append(s.maxBytes); $0.append(s.distDelay); $0.append(s.distJitter)
             }
         }
         if let m = lossModel {
-            b.put(Self.lossType | Self.nestedFlag) { nest in
+            b.nest(Self.lossType | Self.nestedFlag) { nest in
                 switch m {
                 case let .fourState(p13, p31, p32, p14, p23):
-                    nest.put(Self.lossGI) { for v in [p13, p31, p32, p14, p23] { $0.append(v) } }
+                    nest.nest(Self.lossGI) { for v in [p13, p31, p32, p14, p23] { $0.append(v) } }
                 case let .gilbertElliott(p, r, h, k1):
-                    nest.put(Self.lossGE) { for v in [p, r, h, k1] { $0.append(v) } }
+                    nest.nest(Self.lossGE) { for v in [p, r, h, k1] { $0.append(v) } }
                 }
             }
         }
-        if let r64 = rate64 { b.put(Self.rate64Type, AttributeBytes.le(r64)) }
+        if let r64 = rate64 { b.put(Self.rate64Type, bytes: NetlinkBuilder.le(r64)) }
         if let r = rate {
-            b.put(Self.rateType) {
+            b.nest(Self.rateType) {
                 $0.append(r.rate); $0.append(r.packetOverhead); $0.append(r.cellSize); $0.append(r.cellOverhead)
             }
         }
-        if let d = delayDistribution { b.put(Self.delayDistType) { for v in d { $0.append(v) } } }
-        if let d = slotDistribution { b.put(Self.slotDistType) { for v in d { $0.append(v) } } }
-        if let l = latency64 { b.put(Self.latency64Type, AttributeBytes.le(l)) }
-        if let j = jitter64 { b.put(Self.jitter64Type, AttributeBytes.le(j)) }
-        if let s = prngSeed { b.put(Self.prngSeedType, AttributeBytes.le(s)) }
+        if let d = delayDistribution { b.nest(Self.delayDistType) { for v in d { $0.append(v) } } }
+        if let d = slotDistribution { b.nest(Self.slotDistType) { for v in d { $0.append(v) } } }
+        if let l = latency64 { b.put(Self.latency64Type, bytes: NetlinkBuilder.le(l)) }
+        if let j = jitter64 { b.put(Self.jitter64Type, bytes: NetlinkBuilder.le(j)) }
+        if let s = prngSeed { b.put(Self.prngSeedType, bytes: NetlinkBuilder.le(s)) }
         return b.bytes
     }
 }

@@ -1,83 +1,81 @@
+import Netlink
 extension NetemConfiguration {
     /// Decodes a netem TCA_OPTIONS payload (qopt + attributes). `baseOffset` is the payload's
     /// offset in the enclosing message, so errors name message byte offsets.
-    public init(options: ArraySlice<UInt8>, baseOffset: Int = 0) throws(KernelDecodingError) {
+    public init(options: ArraySlice<UInt8>, baseOffset: Int = 0) throws(NetlinkDecodingError) {
         self.init()
-        let r = ByteReader(options, baseOffset: baseOffset)
-        latencyTicks = try r.scalar(UInt32.self, at: 0, "tc_netem_qopt.latency")
-        limit = try r.scalar(UInt32.self, at: 4, "tc_netem_qopt.limit")
-        loss = try r.scalar(UInt32.self, at: 8, "tc_netem_qopt.loss")
-        gap = try r.scalar(UInt32.self, at: 12, "tc_netem_qopt.gap")
-        duplicate = try r.scalar(UInt32.self, at: 16, "tc_netem_qopt.duplicate")
-        jitterTicks = try r.scalar(UInt32.self, at: 20, "tc_netem_qopt.jitter")
-        for a in try r.attributes(from: 24) {
-            let p = a.payloadReader
+        latencyTicks = try NetlinkBytes.field(UInt32.self, in: options, at: 0, baseOffset: baseOffset, "tc_netem_qopt.latency")
+        limit = try NetlinkBytes.field(UInt32.self, in: options, at: 4, baseOffset: baseOffset, "tc_netem_qopt.limit")
+        loss = try NetlinkBytes.field(UInt32.self, in: options, at: 8, baseOffset: baseOffset, "tc_netem_qopt.loss")
+        gap = try NetlinkBytes.field(UInt32.self, in: options, at: 12, baseOffset: baseOffset, "tc_netem_qopt.gap")
+        duplicate = try NetlinkBytes.field(UInt32.self, in: options, at: 16, baseOffset: baseOffset, "tc_netem_qopt.duplicate")
+        jitterTicks = try NetlinkBytes.field(UInt32.self, in: options, at: 20, baseOffset: baseOffset, "tc_netem_qopt.jitter")
+        for a in try NetlinkAttributes(options.dropFirst(24), baseOffset: baseOffset + 24).validated() {
             switch a.type {
             case Self.corrType:
-                correlation = Correlation(delay: try p.scalar(UInt32.self, at: 0, "TCA_NETEM_CORR.delay_corr"),
-                                          loss: try p.scalar(UInt32.self, at: 4, "TCA_NETEM_CORR.loss_corr"),
-                                          duplicate: try p.scalar(UInt32.self, at: 8, "TCA_NETEM_CORR.dup_corr"))
+                correlation = Correlation(delay: try a.field(UInt32.self, at: 0, "TCA_NETEM_CORR.delay_corr"),
+                                          loss: try a.field(UInt32.self, at: 4, "TCA_NETEM_CORR.loss_corr"),
+                                          duplicate: try a.field(UInt32.self, at: 8, "TCA_NETEM_CORR.dup_corr"))
             case Self.reorderType:
-                reorder = ProbabilityPair(probability: try p.scalar(UInt32.self, at: 0, "TCA_NETEM_REORDER.probability"),
-                                          correlation: try p.scalar(UInt32.self, at: 4, "TCA_NETEM_REORDER.correlation"))
+                reorder = ProbabilityPair(probability: try a.field(UInt32.self, at: 0, "TCA_NETEM_REORDER.probability"),
+                                          correlation: try a.field(UInt32.self, at: 4, "TCA_NETEM_REORDER.correlation"))
             case Self.corruptType:
-                corrupt = ProbabilityPair(probability: try p.scalar(UInt32.self, at: 0, "TCA_NETEM_CORRUPT.probability"),
-                                          correlation: try p.scalar(UInt32.self, at: 4, "TCA_NETEM_CORRUPT.correlation"))
+                corrupt = ProbabilityPair(probability: try a.field(UInt32.self, at: 0, "TCA_NETEM_CORRUPT.probability"),
+                                          correlation: try a.field(UInt32.self, at: 4, "TCA_NETEM_CORRUPT.correlation"))
             case Self.ecnType:
-                ecn = try p.scalar(UInt32.self, at: 0, "TCA_NETEM_ECN") != 0
+                ecn = try a.field(UInt32.self, at: 0, "TCA_NETEM_ECN") != 0
             case Self.slotType:
-                slot = SlotParameters(minDelay: try p.scalar(Int64.self, at: 0, "TCA_NETEM_SLOT.min_delay"),
-                                      maxDelay: try p.scalar(Int64.self, at: 8, "TCA_NETEM_SLOT.max_delay"),
-                                      maxPackets: try p.scalar(Int32.self, at: 16, "TCA_NETEM_SLOT.max_packets"),
-                                      maxBytes: try p.scalar(Int32.self, at: 20, "TCA_NETEM_SLOT.max_bytes"),
-                                      distDelay: try p.scalar(Int64.self, at: 24, "TCA_NETEM_SLOT.dist_delay"),
-                                      distJitter: try p.scalar(Int64.self, at: 32, "TCA_NETEM_SLOT.dist_jitter"))
+                slot = SlotParameters(minDelay: try a.field(Int64.self, at: 0, "TCA_NETEM_SLOT.min_delay"),
+                                      maxDelay: try a.field(Int64.self, at: 8, "TCA_NETEM_SLOT.max_delay"),
+                                      maxPackets: try a.field(Int32.self, at: 16, "TCA_NETEM_SLOT.max_packets"),
+                                      maxBytes: try a.field(Int32.self, at: 20, "TCA_NETEM_SLOT.max_bytes"),
+                                      distDelay: try a.field(Int64.self, at: 24, "TCA_NETEM_SLOT.dist_delay"),
+                                      distJitter: try a.field(Int64.self, at: 32, "TCA_NETEM_SLOT.dist_jitter"))
             case Self.lossType:
-                for m in try p.attributes() {
-                    let q = m.payloadReader
+                for m in try a.attributes() {
                     switch m.type {
                     case Self.lossGI:
-                        lossModel = .fourState(p13: try q.scalar(UInt32.self, at: 0, "NETEM_LOSS_GI.p13"),
-                                               p31: try q.scalar(UInt32.self, at: 4, "NETEM_LOSS_GI.p31"),
-                                               p32: try q.scalar(UInt32.self, at: 8, "NETEM_LOSS_GI.p32"),
-                                               p14: try q.scalar(UInt32.self, at: 12, "NETEM_LOSS_GI.p14"),
-                                               p23: try q.scalar(UInt32.self, at: 16, "NETEM_LOSS_GI.p23"))
+                        lossModel = .fourState(p13: try m.field(UInt32.self, at: 0, "NETEM_LOSS_GI.p13"),
+                                               p31: try m.field(UInt32.self, at: 4, "NETEM_LOSS_GI.p31"),
+                                               p32: try m.field(UInt32.self, at: 8, "NETEM_LOSS_GI.p32"),
+                                               p14: try m.field(UInt32.self, at: 12, "NETEM_LOSS_GI.p14"),
+                                               p23: try m.field(UInt32.self, at: 16, "NETEM_LOSS_GI.p23"))
                     case Self.lossGE:
-                        lossModel = .gilbertElliott(p: try q.scalar(UInt32.self, at: 0, "NETEM_LOSS_GE.p"),
-                                                    r: try q.scalar(UInt32.self, at: 4, "NETEM_LOSS_GE.r"),
-                                                    h: try q.scalar(UInt32.self, at: 8, "NETEM_LOSS_GE.h"),
-                                                    k1: try q.scalar(UInt32.self, at: 12, "NETEM_LOSS_GE.k1"))
+                        lossModel = .gilbertElliott(p: try m.field(UInt32.self, at: 0, "NETEM_LOSS_GE.p"),
+                                                    r: try m.field(UInt32.self, at: 4, "NETEM_LOSS_GE.r"),
+                                                    h: try m.field(UInt32.self, at: 8, "NETEM_LOSS_GE.h"),
+                                                    k1: try m.field(UInt32.self, at: 12, "NETEM_LOSS_GE.k1"))
                     default:
-                        throw KernelDecodingError(offset: m.offset, reason: "TCA_NETEM_LOSS: unknown loss model type \(m.type), expected 1 (GI) or 2 (GE)")
+                        throw NetlinkDecodingError(offset: m.offset, reason: "TCA_NETEM_LOSS: unknown loss model type \(m.type), expected 1 (GI) or 2 (GE)")
                     }
                 }
             case Self.rate64Type:
-                rate64 = try p.scalar(UInt64.self, at: 0, "TCA_NETEM_RATE64")
+                rate64 = try a.field(UInt64.self, at: 0, "TCA_NETEM_RATE64")
             case Self.rateType:
-                rate = RateParameters(rate: try p.scalar(UInt32.self, at: 0, "TCA_NETEM_RATE.rate"),
-                                      packetOverhead: try p.scalar(Int32.self, at: 4, "TCA_NETEM_RATE.packet_overhead"),
-                                      cellSize: try p.scalar(UInt32.self, at: 8, "TCA_NETEM_RATE.cell_size"),
-                                      cellOverhead: try p.scalar(Int32.self, at: 12, "TCA_NETEM_RATE.cell_overhead"))
+                rate = RateParameters(rate: try a.field(UInt32.self, at: 0, "TCA_NETEM_RATE.rate"),
+                                      packetOverhead: try a.field(Int32.self, at: 4, "TCA_NETEM_RATE.packet_overhead"),
+                                      cellSize: try a.field(UInt32.self, at: 8, "TCA_NETEM_RATE.cell_size"),
+                                      cellOverhead: try a.field(Int32.self, at: 12, "TCA_NETEM_RATE.cell_overhead"))
             case Self.delayDistType:
                 delayDistribution = try Self.samples(a)
             case Self.slotDistType:
                 slotDistribution = try Self.samples(a)
             case Self.latency64Type:
-                latency64 = try p.scalar(Int64.self, at: 0, "TCA_NETEM_LATENCY64")
+                latency64 = try a.field(Int64.self, at: 0, "TCA_NETEM_LATENCY64")
             case Self.jitter64Type:
-                jitter64 = try p.scalar(Int64.self, at: 0, "TCA_NETEM_JITTER64")
+                jitter64 = try a.field(Int64.self, at: 0, "TCA_NETEM_JITTER64")
             case Self.prngSeedType:
-                prngSeed = try p.scalar(UInt64.self, at: 0, "TCA_NETEM_PRNG_SEED")
+                prngSeed = try a.field(UInt64.self, at: 0, "TCA_NETEM_PRNG_SEED")
             default:
-                throw KernelDecodingError(offset: a.offset, reason: "unknown netem attribute type \(a.type)")
+                throw NetlinkDecodingError(offset: a.offset, reason: "unknown netem attribute type \(a.type)")
             }
         }
     }
 
-    private static func samples(_ a: ByteReader.Attribute) throws(KernelDecodingError) -> [Int16] {
+    private static func samples(_ a: NetlinkAttributes<ArraySlice<UInt8>>.Attribute) throws(NetlinkDecodingError) -> [Int16] {
         let payload = a.payload
         guard payload.count % 2 == 0 else {
-            throw KernelDecodingError(offset: a.offset, reason: "distribution table of \(payload.count) bytes, expected whole 16-bit samples")
+            throw NetlinkDecodingError(offset: a.offset, reason: "distribution table of \(payload.count) bytes, expected whole 16-bit samples")
         }
         var result: [Int16] = []
         result.reserveCapacity(payload.count / 2)
@@ -90,8 +88,8 @@ extension NetemConfiguration {
     }
 
     /// The attributes after tc_netem_qopt, in order, as (type, full attribute bytes).
-    public static func attributeBytes(of options: ArraySlice<UInt8>) throws(KernelDecodingError) -> [(type: UInt16, bytes: [UInt8])] {
-        try ByteReader(options).attributes(from: 24).map { ($0.type, Array($0.raw)) }
+    public static func attributeBytes(of options: ArraySlice<UInt8>) throws(NetlinkDecodingError) -> [(type: UInt16, bytes: [UInt8])] {
+        try NetlinkAttributes(options.dropFirst(24), baseOffset: 24).validated().map { ($0.type, Array($0.raw)) }
     }
 }
 

@@ -38,17 +38,14 @@ public struct PschedClock: Sendable, Equatable, CustomStringConvertible {
     /// Reads `/proc/net/psched` (or `path`).
     public static func current(path: String = "/proc/net/psched") throws(KernelEngineError) -> PschedClock {
         #if canImport(Glibc)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw KernelEngineError.pschedUnreadable(path: path, reason: String(cString: strerror(errno)))
+        let bytes: [UInt8]
+        do throws(Errno) {
+            bytes = try FileIO.read(path: path, limit: 256)
+        } catch {
+            throw KernelEngineError.pschedUnreadable(path: path, reason: error.message)
         }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else {
-            throw KernelEngineError.pschedUnreadable(path: path, reason: n < 0 ? String(cString: strerror(errno)) : "empty file")
-        }
-        return try PschedClock(text: String(decoding: buffer[0..<n], as: UTF8.self), source: path)
+        guard !bytes.isEmpty else { throw KernelEngineError.pschedUnreadable(path: path, reason: "empty file") }
+        return try PschedClock(text: String(decoding: bytes, as: UTF8.self), source: path)
         #else
         throw KernelEngineError.pschedUnreadable(path: path, reason: "needs Linux")
         #endif

@@ -1,3 +1,4 @@
+import Netlink
 /// A decoded RTM_NEWQDISC request: the header fields and the kind/options attributes
 /// (for tests against recorded `tc` requests, and for `faultline doctor`-style explanations).
 public struct QdiscMessage: Sendable, Equatable {
@@ -18,26 +19,25 @@ public struct QdiscMessage: Sendable, Equatable {
     /// Attribute types after tcmsg, in order.
     public var attributeTypes: [UInt16]
 
-    public init(bytes: [UInt8]) throws(KernelDecodingError) {
-        let r = ByteReader(bytes[...])
-        let length = try r.scalar(UInt32.self, at: 0, "nlmsghdr.nlmsg_len")
+    public init(bytes: [UInt8]) throws(NetlinkDecodingError) {
+        let length = try NetlinkBytes.field(UInt32.self, in: bytes[...], at: 0, "nlmsghdr.nlmsg_len")
         guard Int(length) == bytes.count else {
-            throw KernelDecodingError(offset: 0, reason: "nlmsg_len is \(length) but the message has \(bytes.count) bytes")
+            throw NetlinkDecodingError(offset: 0, reason: "nlmsg_len is \(length) but the message has \(bytes.count) bytes")
         }
-        type = try r.scalar(UInt16.self, at: 4, "nlmsghdr.nlmsg_type")
-        flags = try r.scalar(UInt16.self, at: 6, "nlmsghdr.nlmsg_flags")
-        sequence = try r.scalar(UInt32.self, at: 8, "nlmsghdr.nlmsg_seq")
-        pid = try r.scalar(UInt32.self, at: 12, "nlmsghdr.nlmsg_pid")
-        family = try r.scalar(UInt8.self, at: 16, "tcmsg.tcm_family")
-        interfaceIndex = try r.scalar(Int32.self, at: 20, "tcmsg.tcm_ifindex")
-        handle = try r.scalar(UInt32.self, at: 24, "tcmsg.tcm_handle")
-        parent = try r.scalar(UInt32.self, at: 28, "tcmsg.tcm_parent")
-        info = try r.scalar(UInt32.self, at: 32, "tcmsg.tcm_info")
+        type = try NetlinkBytes.field(UInt16.self, in: bytes[...], at: 4, "nlmsghdr.nlmsg_type")
+        flags = try NetlinkBytes.field(UInt16.self, in: bytes[...], at: 6, "nlmsghdr.nlmsg_flags")
+        sequence = try NetlinkBytes.field(UInt32.self, in: bytes[...], at: 8, "nlmsghdr.nlmsg_seq")
+        pid = try NetlinkBytes.field(UInt32.self, in: bytes[...], at: 12, "nlmsghdr.nlmsg_pid")
+        family = try NetlinkBytes.field(UInt8.self, in: bytes[...], at: 16, "tcmsg.tcm_family")
+        interfaceIndex = try NetlinkBytes.field(Int32.self, in: bytes[...], at: 20, "tcmsg.tcm_ifindex")
+        handle = try NetlinkBytes.field(UInt32.self, in: bytes[...], at: 24, "tcmsg.tcm_handle")
+        parent = try NetlinkBytes.field(UInt32.self, in: bytes[...], at: 28, "tcmsg.tcm_parent")
+        info = try NetlinkBytes.field(UInt32.self, in: bytes[...], at: 32, "tcmsg.tcm_info")
         kind = nil
         options = nil
         optionsOffset = 0
         attributeTypes = []
-        for a in try r.attributes(from: 36) {
+        for a in try NetlinkAttributes(bytes.dropFirst(36), baseOffset: 36).validated() {
             attributeTypes.append(a.type)
             switch a.type {
             case 1: kind = String(decoding: a.payload.prefix { $0 != 0 }, as: UTF8.self)
@@ -50,16 +50,16 @@ public struct QdiscMessage: Sendable, Equatable {
     }
 
     /// Parses hex text (whitespace and newlines ignored) into bytes.
-    public static func bytes(hex: String) throws(KernelDecodingError) -> [UInt8] {
+    public static func bytes(hex: String) throws(NetlinkDecodingError) -> [UInt8] {
         var result: [UInt8] = []
         var high: UInt8?
         for (i, ch) in hex.unicodeScalars.enumerated() where !(ch == " " || ch == "\n" || ch == "\t" || ch == "\r") {
             guard let v = UInt8(String(ch), radix: 16) else {
-                throw KernelDecodingError(offset: i, reason: "\"\(ch)\" is not a hex digit")
+                throw NetlinkDecodingError(offset: i, reason: "\"\(ch)\" is not a hex digit")
             }
             if let h = high { result.append(h << 4 | v); high = nil } else { high = v }
         }
-        if high != nil { throw KernelDecodingError(offset: hex.count, reason: "odd number of hex digits") }
+        if high != nil { throw NetlinkDecodingError(offset: hex.count, reason: "odd number of hex digits") }
         return result
     }
 }

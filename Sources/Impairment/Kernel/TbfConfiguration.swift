@@ -1,3 +1,4 @@
+import Netlink
 /// tbf's TCA_OPTIONS in kernel units (linux/pkt_sched.h `struct tc_tbf_qopt` and TCA_TBF_*):
 /// a nest of PARMS, BURST, [RATE64], RTAB (and the peak-rate trio, which Faultline does not use
 /// but decodes).
@@ -39,64 +40,62 @@ public struct TbfConfiguration: Sendable, Equatable {
     /// The TCA_OPTIONS payload in iproute2 6.1's order (q_tbf.c): PARMS, BURST, RATE64, RTAB,
     /// then PRATE64, PBURST, PTAB.
     public func serialized() -> [UInt8] {
-        var b = AttributeBytes()
-        b.put(Self.parmsType) { p in
+        var b = NetlinkBuilder()
+        b.nest(Self.parmsType) { p in
             for spec in [rate, peakRate] {
                 p.append(spec.cellLog); p.append(spec.linkLayer); p.append(spec.overhead)
                 p.append(spec.cellAlign); p.append(spec.mpu); p.append(spec.rate)
             }
             p.append(limit); p.append(buffer); p.append(mtu)
         }
-        if let burst { b.put(Self.burstType, AttributeBytes.le(burst)) }
-        if let rate64 { b.put(Self.rate64Type, AttributeBytes.le(rate64)) }
-        if let rateTable { b.put(Self.rtabType) { for v in rateTable { $0.append(v) } } }
-        if let peakRate64 { b.put(Self.prate64Type, AttributeBytes.le(peakRate64)) }
-        if let peakBurst { b.put(Self.pburstType, AttributeBytes.le(peakBurst)) }
-        if let peakRateTable { b.put(Self.ptabType) { for v in peakRateTable { $0.append(v) } } }
+        if let burst { b.put(Self.burstType, bytes: NetlinkBuilder.le(burst)) }
+        if let rate64 { b.put(Self.rate64Type, bytes: NetlinkBuilder.le(rate64)) }
+        if let rateTable { b.nest(Self.rtabType) { for v in rateTable { $0.append(v) } } }
+        if let peakRate64 { b.put(Self.prate64Type, bytes: NetlinkBuilder.le(peakRate64)) }
+        if let peakBurst { b.put(Self.pburstType, bytes: NetlinkBuilder.le(peakBurst)) }
+        if let peakRateTable { b.nest(Self.ptabType) { for v in peakRateTable { $0.append(v) } } }
         return b.bytes
     }
 
     /// Decodes a tbf TCA_OPTIONS payload.
-    public init(options: ArraySlice<UInt8>, baseOffset: Int = 0) throws(KernelDecodingError) {
+    public init(options: ArraySlice<UInt8>, baseOffset: Int = 0) throws(NetlinkDecodingError) {
         self.init()
-        for a in try ByteReader(options, baseOffset: baseOffset).attributes() {
-            let p = a.payloadReader
+        for a in try NetlinkAttributes(options, baseOffset: baseOffset).validated() {
             switch a.type {
             case Self.parmsType:
-                func spec(_ at: Int, _ name: String) throws(KernelDecodingError) -> RateSpec {
+                func spec(_ at: Int, _ name: String) throws(NetlinkDecodingError) -> RateSpec {
                     var s = RateSpec()
-                    s.cellLog = try p.scalar(UInt8.self, at: at, "\(name).cell_log")
-                    s.linkLayer = try p.scalar(UInt8.self, at: at + 1, "\(name).linklayer")
-                    s.overhead = try p.scalar(UInt16.self, at: at + 2, "\(name).overhead")
-                    s.cellAlign = try p.scalar(Int16.self, at: at + 4, "\(name).cell_align")
-                    s.mpu = try p.scalar(UInt16.self, at: at + 6, "\(name).mpu")
-                    s.rate = try p.scalar(UInt32.self, at: at + 8, "\(name).rate")
+                    s.cellLog = try a.field(UInt8.self, at: at, "\(name).cell_log")
+                    s.linkLayer = try a.field(UInt8.self, at: at + 1, "\(name).linklayer")
+                    s.overhead = try a.field(UInt16.self, at: at + 2, "\(name).overhead")
+                    s.cellAlign = try a.field(Int16.self, at: at + 4, "\(name).cell_align")
+                    s.mpu = try a.field(UInt16.self, at: at + 6, "\(name).mpu")
+                    s.rate = try a.field(UInt32.self, at: at + 8, "\(name).rate")
                     return s
                 }
                 rate = try spec(0, "tc_tbf_qopt.rate")
                 peakRate = try spec(12, "tc_tbf_qopt.peakrate")
-                limit = try p.scalar(UInt32.self, at: 24, "tc_tbf_qopt.limit")
-                buffer = try p.scalar(UInt32.self, at: 28, "tc_tbf_qopt.buffer")
-                mtu = try p.scalar(UInt32.self, at: 32, "tc_tbf_qopt.mtu")
-            case Self.burstType: burst = try p.scalar(UInt32.self, at: 0, "TCA_TBF_BURST")
-            case Self.pburstType: peakBurst = try p.scalar(UInt32.self, at: 0, "TCA_TBF_PBURST")
-            case Self.rate64Type: rate64 = try p.scalar(UInt64.self, at: 0, "TCA_TBF_RATE64")
-            case Self.prate64Type: peakRate64 = try p.scalar(UInt64.self, at: 0, "TCA_TBF_PRATE64")
+                limit = try a.field(UInt32.self, at: 24, "tc_tbf_qopt.limit")
+                buffer = try a.field(UInt32.self, at: 28, "tc_tbf_qopt.buffer")
+                mtu = try a.field(UInt32.self, at: 32, "tc_tbf_qopt.mtu")
+            case Self.burstType: burst = try a.field(UInt32.self, at: 0, "TCA_TBF_BURST")
+            case Self.pburstType: peakBurst = try a.field(UInt32.self, at: 0, "TCA_TBF_PBURST")
+            case Self.rate64Type: rate64 = try a.field(UInt64.self, at: 0, "TCA_TBF_RATE64")
+            case Self.prate64Type: peakRate64 = try a.field(UInt64.self, at: 0, "TCA_TBF_PRATE64")
             case Self.rtabType: rateTable = try Self.table(a)
             case Self.ptabType: peakRateTable = try Self.table(a)
             default:
-                throw KernelDecodingError(offset: a.offset, reason: "unknown tbf attribute type \(a.type)")
+                throw NetlinkDecodingError(offset: a.offset, reason: "unknown tbf attribute type \(a.type)")
             }
         }
     }
 
-    private static func table(_ a: ByteReader.Attribute) throws(KernelDecodingError) -> [UInt32] {
+    private static func table(_ a: NetlinkAttributes<ArraySlice<UInt8>>.Attribute) throws(NetlinkDecodingError) -> [UInt32] {
         guard a.payload.count == 1024 else {
-            throw KernelDecodingError(offset: a.offset, reason: "rate table of \(a.payload.count) bytes, expected 1024 (256 × u32)")
+            throw NetlinkDecodingError(offset: a.offset, reason: "rate table of \(a.payload.count) bytes, expected 1024 (256 × u32)")
         }
-        let r = a.payloadReader
         var result: [UInt32] = []
-        for i in 0..<256 { result.append(try r.scalar(UInt32.self, at: i * 4, "rate table[\(i)]")) }
+        for i in 0..<256 { result.append(try a.field(UInt32.self, at: i * 4, "rate table[\(i)]")) }
         return result
     }
 

@@ -59,7 +59,11 @@ public struct PacketMatch: Sendable, Hashable, Codable {
     }
 }
 
-public enum IPVersion: Int, Sendable, Hashable, Codable { case v4 = 4, v6 = 6 }
+public enum IPVersion: Int, Sendable, Hashable, Codable {
+    case v4 = 4, v6 = 6
+
+    public init(_ family: IPAddress.Family) { self = family == .ipv4 ? .v4 : .v6 }
+}
 
 /// The transport protocol, by name or IP protocol number.
 public enum TransportProtocol: Sendable, Hashable, Codable, CustomStringConvertible {
@@ -110,8 +114,23 @@ public enum AddressMatch: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .prefix(let p): return p.description
+        case .prefix(let p): return p.isHost ? p.address.description : p.description
         case .node(let n): return n
+        }
+    }
+
+    /// A prefix, with brackets allowed around an IPv6 address ("[fd00::1]", "[fd00::]/64").
+    static func prefix(_ text: String) throws(ValueParseError) -> IPPrefix {
+        guard text.hasPrefix("["), let close = text.firstIndex(of: "]") else { return try IPPrefix(parsing: text) }
+        let inside = text[text.index(after: text.startIndex)..<close]
+        let rest = text[text.index(after: close)...]
+        guard rest.isEmpty || rest.hasPrefix("/") else {
+            throw ValueParseError(kind: "address", text: text, reason: "expected an IPv4 or IPv6 address, e.g. 198.18.0.1 or fd00::1")
+        }
+        do {
+            return try IPPrefix(parsing: String(inside + rest))
+        } catch {
+            throw ValueParseError(kind: "address", text: text, reason: error.reason)
         }
     }
 
@@ -119,7 +138,7 @@ public enum AddressMatch: Sendable, Hashable, Codable, CustomStringConvertible {
     public init(parsing text: String) throws(ValueParseError) {
         let t = text.trimmingSpaces()
         if let first = t.first, first.isHexDigit || first == ":" || first == "[", t.contains(".") || t.contains(":") {
-            self = .prefix(try IPPrefix(parsing: t))
+            self = .prefix(try Self.prefix(t))
         } else if !t.isEmpty, t.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) {
             self = .node(t)
         } else {

@@ -1,3 +1,4 @@
+import Values
 /// One finding of model validation.
 ///
 /// `keyPath` names the offending value the way a scenario file spells it, so the scenario layer
@@ -273,12 +274,12 @@ extension PacketMatch {
             issues.append(.init(.error, joinKey(path, "payload"), "payload: payload matching needs transport tcp or udp, but transport is \(t)"))
         }
         for (key, a) in [("source", source), ("destination", destination)] {
-            if case .prefix(let p)? = a, let v = ipVersion, p.version != v {
-                issues.append(.init(.error, joinKey(path, key), "\(key): \(p) is IPv\(p.version.rawValue) but ipVersion is \(v.rawValue)"))
+            if case .prefix(let p)? = a, let v = ipVersion, IPVersion(p.family) != v {
+                issues.append(.init(.error, joinKey(path, key), "\(key): \(AddressMatch.prefix(p)) is \(p.family.name) but ipVersion is \(v.rawValue)"))
             }
         }
-        if case .prefix(let s)? = source, case .prefix(let d)? = destination, s.version != d.version {
-            issues.append(.init(.error, joinKey(path, "destination"), "destination: \(d) and source \(s) are different IP versions; no packet matches"))
+        if case .prefix(let s)? = source, case .prefix(let d)? = destination, s.family != d.family {
+            issues.append(.init(.error, joinKey(path, "destination"), "destination: \(AddressMatch.prefix(d)) and source \(AddressMatch.prefix(s)) are different IP versions; no packet matches"))
         }
         return issues
     }

@@ -1,40 +1,10 @@
+import Values
 /// A `PacketMatch` compiled for the per-packet path: no allocation, no string work.
 struct CompiledMatch: Sendable, Equatable {
-    struct Prefix: Sendable, Equatable {
-        var version: UInt8
-        var high: UInt64, low: UInt64
-        var maskHigh: UInt64, maskLow: UInt64
-
-        init(_ prefix: IPPrefix) {
-            let bytes = prefix.address
-            version = bytes.count == 4 ? 4 : 6
-            var value = (high: UInt64(0), low: UInt64(0))
-            if bytes.count == 4 {
-                value.low = bytes.reduce(0) { $0 << 8 | UInt64($1) }
-                let length = min(Int(prefix.prefixLength), 32)
-                maskHigh = 0
-                maskLow = length == 0 ? 0 : (UInt64(0xffff_ffff) << UInt64(32 - length)) & 0xffff_ffff
-            } else {
-                value.high = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
-                value.low = bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
-                let length = min(Int(prefix.prefixLength), 128)
-                maskHigh = length >= 64 ? ~0 : (length == 0 ? 0 : ~0 << UInt64(64 - length))
-                maskLow = length <= 64 ? 0 : (length == 128 ? ~0 : ~0 << UInt64(128 - length))
-            }
-            high = value.high & maskHigh
-            low = value.low & maskLow
-        }
-
-        @inline(__always)
-        func contains(version v: UInt8, high h: UInt64, low l: UInt64) -> Bool {
-            v == version && h & maskHigh == high && l & maskLow == low
-        }
-    }
-
     var version: UInt8 = 0            // 0: any
     var transport: Int16 = -1         // -1: any
-    var sources: [Prefix]? = nil      // nil: any; else any of these
-    var destinations: [Prefix]? = nil
+    var sources: [IPPrefix]? = nil      // nil: any; else any of these
+    var destinations: [IPPrefix]? = nil
     var sourcePort: PortRange? = nil
     var destinationPort: PortRange? = nil
     var flagsSet: UInt8 = 0
@@ -48,16 +18,16 @@ struct CompiledMatch: Sendable, Equatable {
         matchesEverything = match.isAny
         version = match.ipVersion.map { UInt8($0.rawValue) } ?? 0
         transport = match.transport.map { Int16($0.protocolNumber) } ?? -1
-        func resolve(_ address: AddressMatch?, _ key: String) throws(UserspaceEngineError) -> [Prefix]? {
+        func resolve(_ address: AddressMatch?, _ key: String) throws(UserspaceEngineError) -> [IPPrefix]? {
             switch address {
             case nil: return nil
-            case .prefix(let p)?: return [Prefix(p)]
+            case .prefix(let p)?: return [p]
             case .node(let name)?:
                 guard let prefixes = nodes[name], !prefixes.isEmpty else {
                     throw UserspaceEngineError.unknownNode(name: name, keyPath: "\(keyPath).\(key)",
                                                             known: nodes.keys.sorted())
                 }
-                return prefixes.map(Prefix.init)
+                return prefixes
             }
         }
         sources = try resolve(match.source, "source")
@@ -77,12 +47,10 @@ struct CompiledMatch: Sendable, Equatable {
         if matchesEverything { return true }
         if version != 0 && h.version != version { return false }
         if transport >= 0 && (h.version == 0 || Int16(h.transport) != transport) { return false }
-        if let sources, !sources.contains(where: { $0.contains(version: h.version, high: h.sourceHigh, low: h.sourceLow) }) {
+        if let sources, h.version == 0 || !sources.contains(where: { $0.contains(h.source) }) {
             return false
         }
-        if let destinations, !destinations.contains(where: {
-            $0.contains(version: h.version, high: h.destinationHigh, low: h.destinationLow)
-        }) {
+        if let destinations, h.version == 0 || !destinations.contains(where: { $0.contains(h.destination) }) {
             return false
         }
         if sourcePort != nil || destinationPort != nil {

@@ -1,3 +1,4 @@
+import Values
 /// The deterministic heart of the userspace engine: for one forwarding direction, it decides
 /// what happens to each packet (accept now, hold, drop, modify, duplicate) and when held packets
 /// leave. Pure: no clock, no socket. Time comes in as arguments (monotonic ns), actions go out
@@ -196,10 +197,10 @@ public struct DecisionCore {
     static func stripWindowScale(_ packet: UnsafeMutableRawBufferPointer, length: Int, headers: PacketHeaders) -> Bool {
         guard headers.transport == 6, headers.tcpFlags & 0x02 != 0, let t = headers.transportOffset else { return false }
         let end = min(length, packet.count)
-        guard t + 20 <= end else { return false }
-        let dataOffset = Int(packet[t + 12] >> 4) * 4
-        guard dataOffset > 20, t + dataOffset <= end else { return false }
-        var i = t + 20
+        guard t + TCPHeaderView.minimumLength <= end, let base = packet.baseAddress else { return false }
+        let dataOffset = TCPHeaderView(base + t).headerLength
+        guard dataOffset > TCPHeaderView.minimumLength, t + dataOffset <= end else { return false }
+        var i = t + TCPHeaderView.minimumLength
         var stripped = false
         while i < t + dataOffset {
             let kind = packet[i]
@@ -216,30 +217,27 @@ public struct DecisionCore {
         }
         guard stripped else { return false }
         // The TCP checksum from scratch: pseudo-header, then the segment with its checksum zeroed.
-        let segmentLength: Int
         var sum: UInt32 = 0
         func add(_ offset: Int, _ count: Int) {
             var k = offset
             while k + 1 < offset + count { sum &+= UInt32(packet[k]) << 8 | UInt32(packet[k + 1]); k += 2 }
             if k < offset + count { sum &+= UInt32(packet[k]) << 8 }
         }
+        let segmentLength = min(headers.ipLength, end) - t
         if headers.version == 4 {
-            let total = Int(packet[2]) << 8 | Int(packet[3])
-            segmentLength = min(total, end) - t
-            add(12, 8)
+            add(IPv4HeaderView.addressesOffset, 8)
         } else {
-            let payload = Int(packet[4]) << 8 | Int(packet[5])
-            segmentLength = min(40 + payload, end) - t
-            add(8, 32)
+            add(IPv6HeaderView.addressesOffset, 32)
         }
         guard segmentLength >= dataOffset else { return false }
         sum &+= 6
         sum &+= UInt32(segmentLength)
-        packet[t + 16] = 0; packet[t + 17] = 0
+        let checksumAt = t + TCPHeaderView.checksumOffset
+        packet[checksumAt] = 0; packet[checksumAt + 1] = 0
         add(t, segmentLength)
         while sum >> 16 != 0 { sum = (sum & 0xFFFF) &+ (sum >> 16) }
         let checksum = ~UInt16(truncatingIfNeeded: sum)
-        packet[t + 16] = UInt8(checksum >> 8); packet[t + 17] = UInt8(checksum & 0xFF)
+        packet[checksumAt] = UInt8(checksum >> 8); packet[checksumAt + 1] = UInt8(checksum & 0xFF)
         return true
     }
 
@@ -411,10 +409,10 @@ public struct DecisionCore {
             start = headers.payloadOffset
         } else if let t = headers.transportOffset, t < end {
             start = t
-        } else if headers.version == 4 {
-            start = Int(packet[0] & 0x0f) * 4
+        } else if headers.version == 4, let base = packet.baseAddress {
+            start = IPv4HeaderView(base).headerLength
         } else if headers.version == 6 {
-            start = 40
+            start = IPv6HeaderView.length
         } else {
             start = 0
         }
@@ -430,21 +428,25 @@ public struct DecisionCore {
     static func markCE(_ packet: UnsafeMutableRawBufferPointer, headers: PacketHeaders) -> Bool {
         switch headers.version {
         case 4:
-            guard packet.count >= 20 else { return false }
-            let old = UInt16(packet[0]) << 8 | UInt16(packet[1])
-            packet[1] |= 0x03
-            let new = UInt16(packet[0]) << 8 | UInt16(packet[1])
+            guard packet.count >= IPv4HeaderView.minimumLength else { return false }
+            // ECN is the low two bits of the type-of-service byte; the checksum covers it as
+            // the second byte of the first 16-bit word.
+            let tos = IPv4HeaderView.typeOfServiceOffset, checksumAt = IPv4HeaderView.checksumOffset
+            let old = UInt16(packet[tos - 1]) << 8 | UInt16(packet[tos])
+            packet[tos] |= 0x03
+            let new = UInt16(packet[tos - 1]) << 8 | UInt16(packet[tos])
             // RFC 1624: HC' = ~(~HC + ~m + m')
-            var sum = UInt32(~(UInt16(packet[10]) << 8 | UInt16(packet[11]))) + UInt32(~old) + UInt32(new)
+            var sum = UInt32(~(UInt16(packet[checksumAt]) << 8 | UInt16(packet[checksumAt + 1]))) + UInt32(~old) + UInt32(new)
             sum = (sum & 0xffff) + (sum >> 16)
             sum = (sum & 0xffff) + (sum >> 16)
             let checksum = ~UInt16(truncatingIfNeeded: sum)
-            packet[10] = UInt8(checksum >> 8)
-            packet[11] = UInt8(checksum & 0xff)
+            packet[checksumAt] = UInt8(checksum >> 8)
+            packet[checksumAt + 1] = UInt8(checksum & 0xff)
             return true
         case 6:
-            guard packet.count >= 2 else { return false }
-            packet[1] |= 0x30
+            // The traffic class straddles bytes 0 and 1; its ECN bits are bits 4-5 of byte 1.
+            guard packet.count >= IPv6HeaderView.ecnByteOffset + 1 else { return false }
+            packet[IPv6HeaderView.ecnByteOffset] |= 0x30
             return true
         default:
             return false

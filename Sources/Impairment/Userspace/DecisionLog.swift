@@ -1,3 +1,4 @@
+import Values
 import Glibc
 
 /// One decision of the engine about one packet, as the decision log records it.
@@ -158,17 +159,6 @@ public enum DecisionLog {
 
     /// Reads a log file (nil if it cannot be read).
     public static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            data.append(contentsOf: buffer[0..<n])
-        }
-        return String(decoding: data, as: UTF8.self)
+        try? FileIO.readText(path: path)
     }
 }

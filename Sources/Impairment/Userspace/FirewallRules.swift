@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 import Netlink
@@ -46,14 +47,7 @@ struct FirewallRule: Sendable, Equatable {
             throw .firewall(command: argv, status: "could not start", output: error.description)
         }
         close(fds[1])
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            output.append(contentsOf: buffer[0..<n])
-        }
+        let output = (try? FileIO.readAll(fd: fds[0])) ?? []
         close(fds[0])
         let status = child.wait()
         let text = String(decoding: output, as: UTF8.self)

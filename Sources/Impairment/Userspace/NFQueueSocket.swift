@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import CNetfilterQueue
 import Glibc
@@ -10,6 +11,8 @@ enum NFQ {
     static let messageVerdict: UInt16 = subsystemQueue << 8 | UInt16(NFQNL_MSG_VERDICT.rawValue)
     static let messageConfig: UInt16 = subsystemQueue << 8 | UInt16(NFQNL_MSG_CONFIG.rawValue)
     static let messageVerdictBatch: UInt16 = subsystemQueue << 8 | UInt16(NFQNL_MSG_VERDICT_BATCH.rawValue)
+    /// sizeof(struct nfgenmsg), after every nfnetlink message header.
+    static let familyHeaderLength = 4
     static let attrPacketHeader = UInt16(NFQA_PACKET_HDR.rawValue)
     static let attrVerdictHeader = UInt16(NFQA_VERDICT_HDR.rawValue)
     static let attrPayload = UInt16(NFQA_PAYLOAD.rawValue)
@@ -28,48 +31,10 @@ enum NFQ {
     static let flagFailOpen: UInt32 = 1 << 0                                // NFQA_CFG_F_FAIL_OPEN
     static let flagGSO: UInt32 = 1 << 2                                     // NFQA_CFG_F_GSO
 
-    static let nlmsgError: UInt16 = 2, nlmsgDone: UInt16 = 3
-    static let flagRequest: UInt16 = 1, flagAck: UInt16 = 4, flagAckTLVs: UInt16 = 0x200
+    static let flagRequest: UInt16 = 1, flagAck: UInt16 = 4
     static let solNetlink: Int32 = 270
     static let netlinkNoENOBUFS: Int32 = 5, netlinkCapAck: Int32 = 10, netlinkExtAck: Int32 = 11
     static let soRcvBufForce: Int32 = 33, soSndBufForce: Int32 = 32
-}
-
-/// A small netlink message builder (little-endian header, 4-byte aligned attributes).
-struct NetlinkBuilder {
-    var bytes: [UInt8] = []
-
-    init(type: UInt16, flags: UInt16, sequence: UInt32, queue: UInt16) {
-        bytes.reserveCapacity(64)
-        append32le(0)                       // nlmsg_len, patched in `finished`
-        append16le(type)
-        append16le(flags)
-        append32le(sequence)
-        append32le(0)                       // nlmsg_pid: to the kernel
-        bytes += [UInt8(AF_UNSPEC), 0]      // nfgenmsg: family, version NFNETLINK_V0
-        bytes += [UInt8(queue >> 8), UInt8(queue & 0xff)]  // res_id, big-endian
-    }
-
-    mutating func attribute(_ type: UInt16, _ payload: [UInt8]) {
-        append16le(UInt16(4 + payload.count))
-        append16le(type)
-        bytes += payload
-        while bytes.count % 4 != 0 { bytes.append(0) }
-    }
-
-    var finished: [UInt8] {
-        var out = bytes
-        let n = UInt32(out.count)
-        out[0] = UInt8(n & 0xff); out[1] = UInt8((n >> 8) & 0xff); out[2] = UInt8((n >> 16) & 0xff); out[3] = UInt8(n >> 24)
-        return out
-    }
-
-    private mutating func append16le(_ v: UInt16) { bytes += [UInt8(v & 0xff), UInt8(v >> 8)] }
-    private mutating func append32le(_ v: UInt32) {
-        bytes += [UInt8(v & 0xff), UInt8((v >> 8) & 0xff), UInt8((v >> 16) & 0xff), UInt8(v >> 24)]
-    }
-
-    static func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xff), UInt8((v >> 8) & 0xff), UInt8(v & 0xff)] }
 }
 
 /// An NFQUEUE netlink socket bound to one queue number. Opened on a thread inside the router
@@ -109,9 +74,9 @@ final class NFQueueSocket: @unchecked Sendable {
             var timeout = timeval(tv_sec: 2, tv_usec: 0)   // for the setup acks only
             _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
 
-            var bind = NetlinkBuilder(type: NFQ.messageConfig, flags: NFQ.flagRequest | NFQ.flagAck, sequence: nextSequence(), queue: queue)
-            bind.attribute(NFQ.configCommand, [NFQ.commandBind, 0, 0, 0])   // command, pad, pf (unused since 3.8)
-            try request(bind.finished, operation: "bind NFQUEUE \(queue)")
+            var bind = configMessage(flags: NFQ.flagRequest | NFQ.flagAck)
+            bind.put(NFQ.configCommand, bytes: [NFQ.commandBind, 0, 0, 0])   // command, pad, pf (unused since 3.8)
+            try request(bind, operation: "bind NFQUEUE \(queue)")
             try configure(copyRange: copyRange, maxLength: maxLength)
 
             var none = timeval(tv_sec: 0, tv_usec: 0)
@@ -125,6 +90,16 @@ final class NFQueueSocket: @unchecked Sendable {
     private func nextSequence() -> UInt32 {
         sequence &+= 1
         return sequence
+    }
+
+    /// An NFQNL_MSG_CONFIG message for this queue: nlmsghdr, then nfgenmsg (AF_UNSPEC,
+    /// NFNETLINK_V0, the queue number big-endian in res_id).
+    private func configMessage(flags: UInt16) -> NetlinkBuilder {
+        var message = NetlinkBuilder(type: NFQ.messageConfig, flags: flags, sequence: nextSequence())
+        message.append(UInt8(AF_UNSPEC))
+        message.append(UInt8(0))
+        message.append(bigEndian: queue)
+        return message
     }
 
     /// False when the kernel refuses it for lack of privilege (EPERM); true when set.
@@ -143,16 +118,15 @@ final class NFQueueSocket: @unchecked Sendable {
     /// Copy mode and queue length (also used to change the copy range while running; then the
     /// kernel's answer arrives through the worker's receive loop).
     func configure(copyRange: UInt32, maxLength: UInt32, waitForAck: Bool = true) throws(UserspaceEngineError) {
-        var message = NetlinkBuilder(type: NFQ.messageConfig, flags: NFQ.flagRequest | (waitForAck ? NFQ.flagAck : 0),
-                                     sequence: nextSequence(), queue: queue)
-        message.attribute(NFQ.configParams, NetlinkBuilder.be32(copyRange) + [NFQ.copyPacket])
-        message.attribute(NFQ.configQueueMaxLength, NetlinkBuilder.be32(maxLength))
+        var message = configMessage(flags: NFQ.flagRequest | (waitForAck ? NFQ.flagAck : 0))
+        message.put(NFQ.configParams, bytes: NetlinkBuilder.be(copyRange) + [NFQ.copyPacket])
+        message.put(NFQ.configQueueMaxLength, be32: maxLength)
         // Explicitly off: fail-open (would pass packets unimpaired when the queue is full) and GSO
         // (we want whole, checksummed segments, so a modified payload is checked by the receiver).
-        message.attribute(NFQ.configMask, NetlinkBuilder.be32(NFQ.flagFailOpen | NFQ.flagGSO))
-        message.attribute(NFQ.configFlags, NetlinkBuilder.be32(0))
+        message.put(NFQ.configMask, be32: NFQ.flagFailOpen | NFQ.flagGSO)
+        message.put(NFQ.configFlags, be32: 0)
         if waitForAck {
-            try request(message.finished, operation: "configure NFQUEUE \(queue) (copy range \(copyRange), max length \(maxLength))")
+            try request(message, operation: "configure NFQUEUE \(queue) (copy range \(copyRange), max length \(maxLength))")
         } else {
             _ = message.finished.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         }
@@ -160,17 +134,17 @@ final class NFQueueSocket: @unchecked Sendable {
 
     /// Unbinds the queue (best effort, at stop).
     func unbind() {
-        var message = NetlinkBuilder(type: NFQ.messageConfig, flags: NFQ.flagRequest, sequence: nextSequence(), queue: queue)
-        message.attribute(NFQ.configCommand, [NFQ.commandUnbind, 0, 0, 0])
+        var message = configMessage(flags: NFQ.flagRequest)
+        message.put(NFQ.configCommand, bytes: [NFQ.commandUnbind, 0, 0, 0])
         _ = message.finished.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
     }
 
     func close() { Glibc.close(fd) }
 
     /// Sends a request and waits for its ACK, skipping anything else that arrives.
-    private func request(_ message: [UInt8], operation: String) throws(UserspaceEngineError) {
-        let seq = UInt32(message[8]) | UInt32(message[9]) << 8 | UInt32(message[10]) << 16 | UInt32(message[11]) << 24
-        let sent = message.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+    private func request(_ message: NetlinkBuilder, operation: String) throws(UserspaceEngineError) {
+        let seq = message.sequence
+        let sent = message.finished.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         if sent < 0 { throw .system(operation: operation, errno: Errno.current) }
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
@@ -179,53 +153,11 @@ final class NFQueueSocket: @unchecked Sendable {
                 if errno == EINTR { continue }
                 throw .system(operation: "\(operation): wait for the kernel's answer", errno: Errno.current)
             }
-            let answer = buffer.withUnsafeBytes { NetlinkAck.find(in: UnsafeRawBufferPointer(rebasing: $0[0..<n]), sequence: seq) }
-            if let answer {
-                if answer.error == 0 { return }
-                throw .kernel(operation: operation, errno: Errno(answer.error), message: answer.message)
+            for answer in NetlinkMessages(buffer[0..<n]) {
+                guard let code = answer.errorCode, answer.acknowledgedSequence == seq else { continue }
+                if code == 0 { return }
+                throw .kernel(operation: operation, errno: Errno(-code), message: answer.extendedAckMessage)
             }
         }
     }
-}
-
-/// NLMSG_ERROR parsing (acks and errors), with the extended-ack message when present.
-enum NetlinkAck {
-    /// The ack/error for `sequence` in `data`, if present: errno (0 = success) and ext-ack text.
-    static func find(in data: UnsafeRawBufferPointer, sequence: UInt32?) -> (error: Int32, message: String?, sequence: UInt32)? {
-        var offset = 0
-        while offset + 16 <= data.count {
-            let length = Int(le32(data, offset))
-            let type = le16(data, offset + 4)
-            let flags = le16(data, offset + 6)
-            guard length >= 16, offset + length <= data.count else { return nil }
-            if type == NFQ.nlmsgError, length >= 20 {
-                let code = Int32(bitPattern: le32(data, offset + 16))
-                // The echoed request header (NETLINK_CAP_ACK: header only) holds its sequence.
-                let echoedSeq = length >= 36 ? le32(data, offset + 20 + 8) : 0
-                if sequence == nil || echoedSeq == sequence {
-                    var message: String?
-                    if flags & NFQ.flagAckTLVs != 0 {
-                        var tlv = offset + 20 + 16
-                        while tlv + 4 <= offset + length {
-                            let tlen = Int(le16(data, tlv)), ttype = le16(data, tlv + 2) & 0x3fff
-                            guard tlen >= 4, tlv + tlen <= offset + length else { break }
-                            if ttype == 1 {  // NLMSGERR_ATTR_MSG
-                                let text = UnsafeRawBufferPointer(rebasing: data[(tlv + 4)..<(tlv + tlen)])
-                                message = String(decoding: text.prefix { $0 != 0 }, as: UTF8.self)
-                            }
-                            tlv += (tlen + 3) & ~3
-                        }
-                    }
-                    return (-code, message, echoedSeq)
-                }
-            }
-            offset += (length + 3) & ~3
-        }
-        return nil
-    }
-}
-
-@inline(__always) func le16(_ b: UnsafeRawBufferPointer, _ o: Int) -> UInt16 { UInt16(b[o]) | UInt16(b[o + 1]) << 8 }
-@inline(__always) func le32(_ b: UnsafeRawBufferPointer, _ o: Int) -> UInt32 {
-    UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24
 }

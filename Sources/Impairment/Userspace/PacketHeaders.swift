@@ -1,3 +1,4 @@
+import Values
 /// The header fields of one IP packet the engine needs: for matching, pacing, corruption, the
 /// decision log. Parsed from the bytes NFQUEUE hands over (an IPv4 or IPv6 packet, no L2 header).
 public struct PacketHeaders: Sendable, Hashable {
@@ -11,9 +12,8 @@ public struct PacketHeaders: Sendable, Hashable {
     public var transportOffset: Int?
     /// IP protocol number of the transport (6 tcp, 17 udp, ...).
     public var transport: UInt8 = 0
-    /// Addresses as two 64-bit halves (IPv4: in the low 32 bits of `low`, `high` 0).
-    public var sourceHigh: UInt64 = 0, sourceLow: UInt64 = 0
-    public var destinationHigh: UInt64 = 0, destinationLow: UInt64 = 0
+    public var source = IPAddress(ipv4: 0)
+    public var destination = IPAddress(ipv4: 0)
     public var sourcePort: UInt16 = 0
     public var destinationPort: UInt16 = 0
     /// TCP flags byte (0 for other transports).
@@ -34,89 +34,86 @@ public struct PacketHeaders: Sendable, Hashable {
     /// Parses `bytes` (captured bytes of one IP packet; may be shorter than the packet).
     public init(parsing bytes: UnsafeRawBufferPointer) {
         self.init()
-        guard bytes.count >= 1 else { return }
-        let first = bytes[0]
-        switch first >> 4 {
-        case 4: parseIPv4(bytes)
-        case 6: parseIPv6(bytes)
+        guard let base = bytes.baseAddress, bytes.count >= 1 else { return }
+        switch base.load(as: UInt8.self) >> 4 {
+        case 4: parseIPv4(base, count: bytes.count)
+        case 6: parseIPv6(base, count: bytes.count)
         default: return
         }
     }
 
-    private mutating func parseIPv4(_ b: UnsafeRawBufferPointer) {
-        guard b.count >= 20 else { return }
-        let ihl = Int(b[0] & 0x0f) * 4
-        guard ihl >= 20, b.count >= ihl else { return }
+    private mutating func parseIPv4(_ base: UnsafeRawPointer, count: Int) {
+        guard count >= IPv4HeaderView.minimumLength else { return }
+        let ip = IPv4HeaderView(base)
+        let headerLength = ip.headerLength
+        guard headerLength >= IPv4HeaderView.minimumLength, count >= headerLength else { return }
         version = 4
-        ecn = b[1] & 0x03
-        ipLength = Int(be16(b, 2))
-        transport = b[9]
-        sourceLow = UInt64(be32(b, 12))
-        destinationLow = UInt64(be32(b, 16))
-        let fragmentOffset = be16(b, 6) & 0x1fff
-        if fragmentOffset != 0 { return }   // a later fragment: no transport header
-        parseTransport(b, at: ihl)
+        ecn = ip.ecn
+        ipLength = Int(ip.totalLength)
+        transport = ip.transportProtocol
+        source = ip.source
+        destination = ip.destination
+        if ip.fragmentOffset != 0 { return }   // a later fragment: no transport header
+        parseTransport(base, count: count, at: headerLength)
     }
 
-    private mutating func parseIPv6(_ b: UnsafeRawBufferPointer) {
-        guard b.count >= 40 else { return }
+    private mutating func parseIPv6(_ base: UnsafeRawPointer, count: Int) {
+        guard count >= IPv6HeaderView.minimumLength else { return }
+        let ip = IPv6HeaderView(base)
         version = 6
-        ecn = (b[1] >> 4) & 0x03
-        ipLength = 40 + Int(be16(b, 4))
-        sourceHigh = be64(b, 8); sourceLow = be64(b, 16)
-        destinationHigh = be64(b, 24); destinationLow = be64(b, 32)
-        var next = b[6]
-        var offset = 40
+        ecn = ip.ecn
+        ipLength = IPv6HeaderView.length + Int(ip.payloadLength)
+        source = ip.source
+        destination = ip.destination
+        var next = ip.nextHeader
+        var offset = IPv6HeaderView.length
         // Walk the extension headers netfilter itself would skip.
         for _ in 0..<8 {
             switch next {
-            case 0, 43, 60:  // hop-by-hop, routing, destination options
-                guard b.count >= offset + 2 else { transport = next; return }
-                let length = (Int(b[offset + 1]) + 1) * 8
-                next = b[offset]
-                offset += length
-            case 44:  // fragment
-                guard b.count >= offset + 8 else { transport = next; return }
-                let fragmentOffset = be16(b, offset + 2) & 0xfff8
-                next = b[offset]
-                offset += 8
-                if fragmentOffset != 0 { transport = next; return }
-            case 51:  // AH: length in 4-byte units, minus 2
-                guard b.count >= offset + 2 else { transport = next; return }
-                let length = (Int(b[offset + 1]) + 2) * 4
-                next = b[offset]
-                offset += length
+            case IPv6ExtensionHeaderView.hopByHop, IPv6ExtensionHeaderView.routing, IPv6ExtensionHeaderView.destinationOptions,
+                 IPv6ExtensionHeaderView.authentication:
+                guard count >= offset + IPv6ExtensionHeaderView.minimumLength else { transport = next; return }
+                let header = IPv6ExtensionHeaderView(base + offset)
+                offset += header.length(kind: next)
+                next = header.nextHeader
+            case IPv6ExtensionHeaderView.fragment:
+                guard count >= offset + IPv6ExtensionHeaderView.fragmentLength else { transport = next; return }
+                let header = IPv6ExtensionHeaderView(base + offset)
+                next = header.nextHeader
+                offset += IPv6ExtensionHeaderView.fragmentLength
+                if header.fragmentOffset != 0 { transport = next; return }
             default:
                 transport = next
-                parseTransport(b, at: offset)
+                parseTransport(base, count: count, at: offset)
                 return
             }
         }
         transport = next
     }
 
-    private mutating func parseTransport(_ b: UnsafeRawBufferPointer, at offset: Int) {
+    private mutating func parseTransport(_ base: UnsafeRawPointer, count: Int, at offset: Int) {
         let end = max(ipLength, 0)
         switch transport {
-        case 6:
-            guard b.count >= offset + 20 else { return }
+        case IPProtocolNumber.tcp:
+            guard count >= offset + TCPHeaderView.minimumLength else { return }
+            let tcp = TCPHeaderView(base + offset)
             transportOffset = offset
-            sourcePort = be16(b, offset)
-            destinationPort = be16(b, offset + 2)
-            tcpSequence = be32(b, offset + 4)
-            let dataOffset = Int(b[offset + 12] >> 4) * 4
-            tcpFlags = b[offset + 13]
-            payloadOffset = offset + dataOffset
+            sourcePort = tcp.sourcePort
+            destinationPort = tcp.destinationPort
+            tcpSequence = tcp.sequenceNumber
+            tcpFlags = tcp.flags
+            payloadOffset = offset + tcp.headerLength
             payloadLength = max(0, end - payloadOffset)
-        case 17:
-            guard b.count >= offset + 8 else { return }
+        case IPProtocolNumber.udp:
+            guard count >= offset + UDPHeaderView.length else { return }
+            let udp = UDPHeaderView(base + offset)
             transportOffset = offset
-            sourcePort = be16(b, offset)
-            destinationPort = be16(b, offset + 2)
-            payloadOffset = offset + 8
+            sourcePort = udp.sourcePort
+            destinationPort = udp.destinationPort
+            payloadOffset = offset + UDPHeaderView.length
             payloadLength = max(0, end - payloadOffset)
         default:
-            guard b.count >= offset else { return }
+            guard count >= offset else { return }
             transportOffset = offset
             payloadOffset = offset
             payloadLength = max(0, end - offset)
@@ -137,8 +134,8 @@ public struct PacketHeaders: Sendable, Hashable {
         case 58: name = "icmpv6"
         default: name = "proto\(transport)"
         }
-        let src = Self.addressText(version: version, high: sourceHigh, low: sourceLow)
-        let dst = Self.addressText(version: version, high: destinationHigh, low: destinationLow)
+        let src = source.description
+        let dst = destination.description
         if hasPorts {
             if version == 6 { return "\(name) [\(src)]:\(sourcePort)>[\(dst)]:\(destinationPort)" }
             return "\(name) \(src):\(sourcePort)>\(dst):\(destinationPort)"
@@ -153,37 +150,4 @@ public struct PacketHeaders: Sendable, Hashable {
         let text = String(letters.filter { tcpFlags & $0.0 != 0 }.map(\.1))
         return text.isEmpty ? "." : text
     }
-
-    static func addressText(version: UInt8, high: UInt64, low: UInt64) -> String {
-        if version == 4 {
-            let v = UInt32(truncatingIfNeeded: low)
-            return "\(v >> 24).\((v >> 16) & 0xff).\((v >> 8) & 0xff).\(v & 0xff)"
-        }
-        var groups: [UInt16] = []
-        for shift in stride(from: 48, through: 0, by: -16) { groups.append(UInt16(truncatingIfNeeded: high >> UInt64(shift))) }
-        for shift in stride(from: 48, through: 0, by: -16) { groups.append(UInt16(truncatingIfNeeded: low >> UInt64(shift))) }
-        // RFC 5952: compress the longest run (≥ 2) of zero groups.
-        var bestStart = -1, bestLength = 0, runStart = -1
-        for i in 0...8 {
-            if i < 8 && groups[i] == 0 {
-                if runStart < 0 { runStart = i }
-            } else if runStart >= 0 {
-                if i - runStart > bestLength && i - runStart >= 2 { bestStart = runStart; bestLength = i - runStart }
-                runStart = -1
-            }
-        }
-        func hex(_ range: Range<Int>) -> String { groups[range].map { String($0, radix: 16) }.joined(separator: ":") }
-        if bestStart < 0 { return hex(0..<8) }
-        return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
-    }
-}
-
-@inline(__always) func be16(_ b: UnsafeRawBufferPointer, _ o: Int) -> UInt16 {
-    UInt16(b[o]) << 8 | UInt16(b[o + 1])
-}
-@inline(__always) func be32(_ b: UnsafeRawBufferPointer, _ o: Int) -> UInt32 {
-    UInt32(b[o]) << 24 | UInt32(b[o + 1]) << 16 | UInt32(b[o + 2]) << 8 | UInt32(b[o + 3])
-}
-@inline(__always) func be64(_ b: UnsafeRawBufferPointer, _ o: Int) -> UInt64 {
-    UInt64(be32(b, o)) << 32 | UInt64(be32(b, o + 4))
 }

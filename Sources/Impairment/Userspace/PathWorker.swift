@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 import Netlink
@@ -331,35 +332,32 @@ final class PathWorker: @unchecked Sendable {
 
     /// One netlink datagram: normally one queued packet; also acks and errors.
     private func handleDatagram(_ data: UnsafeMutableRawBufferPointer, now: UInt64, realtimeOffset: UInt64) {
-        let view = UnsafeRawBufferPointer(data)
-        var offset = 0
-        while offset + 16 <= data.count {
-            let length = Int(le32(view, offset))
-            let type = le16(view, offset + 4)
-            guard length >= 16, offset + length <= data.count else { return }
-            if type == NFQ.messagePacket {
+        for message in NetlinkMessages(UnsafeRawBufferPointer(data)[...]) {
+            if message.type == NFQ.messagePacket {
                 var id: UInt32?
                 var payload: UnsafeMutableRawBufferPointer?
                 var arrival = now
-                var attr = offset + 20
-                while attr + 4 <= offset + length {
-                    let alen = Int(le16(view, attr))
-                    let atype = le16(view, attr + 2) & 0x3fff
-                    guard alen >= 4, attr + alen <= offset + length else { break }
-                    if atype == NFQ.attrPacketHeader && alen >= 8 {
-                        id = be32(view, attr + 4)
-                    } else if atype == NFQ.attrTimestamp && alen >= 20 {
+                // After the nfgenmsg (family, version, queue number: 4 bytes).
+                for attribute in NetlinkAttributes(message.payload.dropFirst(NFQ.familyHeaderLength)) {
+                    switch attribute.type {
+                    case NFQ.attrPacketHeader:
+                        // struct nfqnl_msg_packet_hdr: be32 packet_id, be16 hw_protocol, u8 hook
+                        if let packetID = attribute.be32 { id = packetID }
+                    case NFQ.attrTimestamp:
                         // struct nfqnl_msg_packet_timestamp: be64 sec, be64 usec (CLOCK_REALTIME)
-                        let realtime = be64(view, attr + 4) &* 1_000_000_000 &+ be64(view, attr + 12) &* 1_000
-                        let monotonic = realtime &- realtimeOffset
-                        if monotonic <= now && now &- monotonic < 10_000_000_000 {
-                            arrival = monotonic
-                            kernelTimestamps &+= 1
+                        if let seconds = attribute.be64(at: 0), let microseconds = attribute.be64(at: 8) {
+                            let realtime = seconds &* 1_000_000_000 &+ microseconds &* 1_000
+                            let monotonic = realtime &- realtimeOffset
+                            if monotonic <= now && now &- monotonic < 10_000_000_000 {
+                                arrival = monotonic
+                                kernelTimestamps &+= 1
+                            }
                         }
-                    } else if atype == NFQ.attrPayload {
-                        payload = UnsafeMutableRawBufferPointer(rebasing: data[(attr + 4)..<(attr + alen)])
+                    case NFQ.attrPayload:
+                        payload = UnsafeMutableRawBufferPointer(rebasing: data[attribute.payload.startIndex..<attribute.payload.endIndex])
+                    default:
+                        break
                     }
-                    attr += (alen + 3) & ~3
                 }
                 if let id {
                     outstanding.arrived(id)
@@ -370,13 +368,9 @@ final class PathWorker: @unchecked Sendable {
                         sink.verdict(id: id, accept: true, payload: nil)
                     }
                 }
-            } else if type == NFQ.nlmsgError, length >= 20 {
-                let code = Int32(bitPattern: le32(view, offset + 16))
-                if code != 0 {
-                    status.withLock { $0.kernelErrors &+= 1; $0.lastKernelError = -code }
-                }
+            } else if let code = message.errorCode, code != 0 {
+                status.withLock { $0.kernelErrors &+= 1; $0.lastKernelError = -code }
             }
-            offset += (length + 3) & ~3
         }
     }
 

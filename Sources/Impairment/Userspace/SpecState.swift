@@ -1,3 +1,4 @@
+import Values
 /// One placement's live state inside a `DecisionCore`: its parameters in force, random streams,
 /// loss-model state, reorder counter, rate clock, slot, schedule and held packets.
 struct SpecState {

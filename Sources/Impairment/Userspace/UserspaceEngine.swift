@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 import Netlink
@@ -276,8 +277,7 @@ public final class UserspaceEngine: @unchecked Sendable {
         for link in network.topology.links {
             for end in [link.a, link.b] {
                 for address in end.addresses {
-                    let bytes = address.address.bytes
-                    result[end.node, default: []].append(IPPrefix(address: bytes, prefixLength: UInt8(bytes.count * 8)))
+                    result[end.node, default: []].append(IPPrefix(host: address.address))
                 }
             }
         }
@@ -410,18 +410,13 @@ public final class UserspaceEngine: @unchecked Sendable {
     }
 
     private func startMonitor() throws(UserspaceEngineError) {
-        let retained = Unmanaged.passRetained(MonitorContext(engine: self))
+        let context = MonitorContext(engine: self)
         state.withLock { $0.monitorRunning = true }
-        let rc = pthread_create(&monitorThread, nil, { raw in
-            guard let raw else { return nil }
-            let context = Unmanaged<MonitorContext>.fromOpaque(raw).takeRetainedValue()
-            context.engine?.monitor()
-            return nil
-        }, retained.toOpaque())
-        if rc != 0 {
-            retained.release()
+        do throws(Errno) {
+            monitorThread = try PosixThread.start { context.engine?.monitor() }.handle
+        } catch {
             state.withLock { $0.monitorRunning = false }
-            throw .system(operation: "start the engine's monitor thread", errno: Errno(rc))
+            throw .system(operation: "start the engine's monitor thread", errno: error)
         }
     }
 

@@ -1,3 +1,4 @@
+import Values
 import Netlink
 
 /// Why the userspace engine could not start, change, or keep running.

@@ -1,3 +1,4 @@
+import Values
 /// The failure modes of issue #18 (docs/failure-modes.md, "Failures engineers chase"), diagnosed
 /// after the main classifiers: each reads the timelines of `FailureTrace`, adds its findings and
 /// takes over the findings of the main pass that are its own symptoms (the retransmissions of a

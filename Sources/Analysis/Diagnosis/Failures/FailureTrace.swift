@@ -1,3 +1,4 @@
+import Values
 /// The failure-mode pass's record of one capture (issue #18): every TCP packet of every flow as
 /// a small note (time, frame, flags, sequence numbers, length, window, handshake options) and
 /// every ICMP/ICMPv6 error that quotes a TCP segment.

@@ -1,3 +1,4 @@
+import Values
 /// Path-MTU black hole (issue #18, item 1).
 ///
 /// A link on the path has a smaller MTU than the ends; the router before it cannot forward a

@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 import Synchronization
@@ -27,15 +28,14 @@ public class ProbeSink: @unchecked Sendable {
     public func start() {
         guard !running else { return }
         running = true
-        let retained = Unmanaged.passRetained(self)
-        let rc = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            let sink = Unmanaged<ProbeSink>.fromOpaque(raw).takeRetainedValue()
-            if let priority = sink.realtimePriority { _ = fl_set_thread_fifo(priority) }
-            sink.loop()
-            return nil
-        }, retained.toOpaque())
-        if rc != 0 { retained.release(); running = false }
+        do {
+            thread = try PosixThread.start {
+                if let priority = self.realtimePriority { _ = fl_set_thread_fifo(priority) }
+                self.loop()
+            }.handle
+        } catch {
+            running = false
+        }
     }
 
     /// The reading thread's body; every subclass has one.

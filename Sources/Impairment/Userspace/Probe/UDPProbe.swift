@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 import Netlink
@@ -98,7 +99,7 @@ public final class UDPProbeReceiver: ProbeSink, @unchecked Sendable {
             var size = receiveBuffer
             _ = setsockopt(fd, SOL_SOCKET, NFQ.soRcvBufForce, &size, socklen_t(MemoryLayout<Int32>.size))
             _ = fl_enable_rx_timestamps_ns(fd)
-            let (address, length) = UDPProbe.sockaddr(for: ipv6 ? .v6([UInt8](repeating: 0, count: 16)) : .v4([0, 0, 0, 0]), port: port)
+            let (address, length) = UDPProbe.sockaddr(for: IPAddress.unspecified(ipv6 ? .ipv6 : .ipv4), port: port)
             var storage = address
             let rc = withUnsafePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) }
@@ -203,7 +204,7 @@ public final class UDPProbeSender: @unchecked Sendable {
                 var size: Int32 = 8 << 20
                 _ = setsockopt(fd, SOL_SOCKET, NFQ.soSndBufForce, &size, socklen_t(MemoryLayout<Int32>.size))
                 if let sourcePort {
-                    let any: IPAddress = ipv6 ? .v6([UInt8](repeating: 0, count: 16)) : .v4([0, 0, 0, 0])
+                    let any: IPAddress = IPAddress.unspecified(ipv6 ? .ipv6 : .ipv4)
                     var (local, length) = UDPProbe.sockaddr(for: any, port: sourcePort &+ UInt16(truncatingIfNeeded: i))
                     let rc = withUnsafePointer(to: &local) {
                         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) }

@@ -19,5 +19,3 @@ public struct ValueParseError: Error, Sendable, Equatable, CustomStringConvertib
 
     public var description: String { "\(kind) \"\(text)\": \(reason)" }
 }
-
-
