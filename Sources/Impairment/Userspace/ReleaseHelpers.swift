@@ -1,0 +1,197 @@
+import CLinux
+import Glibc
+import Netlink
+
+/// How a direction's held packets get out on time when its thread is not SCHED_FIFO (rootless,
+/// or `realtimePriority: nil`).
+///
+/// Why: a held packet leaves when the direction's thread wakes at its release time and sends the
+/// verdict. A normal-priority thread's wakeup on a busy CPU waits for the scheduler: measured here
+/// (2 vCPUs, other users' builds at load 5-13, uid 65534, `/tmp` microbench of 800 timer waits of
+/// 1-5 ms, three rounds) the lateness of one such thread was p50 26-42 µs but p99 0.2-3.0 ms —
+/// about one 4 ms tick: the woken thread waits until the tick preempts whatever the CPU runs.
+/// PR_SET_TIMERSLACK 1 ns (already set) and the shortest EEVDF slice (0.1 ms) did not move the
+/// p99; SCHED_FIFO, SCHED_DEADLINE and an RLIMIT_RTPRIO are refused to the user (EPERM; this
+/// sandbox's root cannot even grant the rlimit); spinning the last 50-1000 µs made it worse
+/// (p99 3.5-20 ms: a spinning thread uses up the share that gets it scheduled on wakeup).
+/// What works is not waiting on one CPU: two threads, each pinned to its own CPU, waiting for
+/// the same time — the first to wake releases. The chance that both CPUs are slow to preempt at
+/// the same moment is small: p99 45-71 µs in the same rounds (p99.9 0.1-5 ms), for 1.1 % of
+/// a CPU more than one waiter (3.2 % vs 1.0 %, the whole microbench process).
+///
+/// So: up to `helpers` threads ("fl-impair-wake"), pinned to CPUs other than the direction's own
+/// (on 2 CPUs: one each when the direction's thread floats), each with a timer set to the next
+/// release time + `grace`. The direction's thread arms them whenever that time changes; a
+/// helper whose timer fires takes the worker's lock if it is free (if not, the worker is running
+/// and releases at the end of its pass), releases what is due, re-arms, and goes back to sleep.
+/// With `grace` > 0 a helper wakes only when the direction's own thread is late by that much,
+/// so a busy engine (which releases on time by itself) pays nothing but one timerfd_settime per
+/// pass. The decisions are the `DecisionCore`'s, unchanged: a helper only runs the worker's own
+/// release step, under its lock, at the time the core asks for.
+///
+/// Measured with the engine: `scripts/bench impairment --rootless` (its `single_waiter` line is
+/// this same run without helpers).
+public struct ReleaseTiming: Sendable, Equatable {
+    /// Helper threads at most (0: none, the direction's thread alone).
+    public var helpers: Int
+    /// How late the direction's own thread may be before a helper steps in, ns.
+    public var grace: UInt64
+
+    public init(helpers: Int, grace: UInt64) {
+        self.helpers = helpers
+        self.grace = grace
+    }
+
+    public static let standard = ReleaseTiming(helpers: 2, grace: 0)
+    /// The direction's thread alone (what the engine did before; the bench's baseline).
+    public static let singleWaiter = ReleaseTiming(helpers: 0, grace: 0)
+
+    /// `standard`, or FAULTLINE_RELEASE_HELPERS / FAULTLINE_RELEASE_GRACE_US where set (for measuring).
+    public static var fromEnvironment: ReleaseTiming {
+        var timing = standard
+        if let text = getenv("FAULTLINE_RELEASE_HELPERS").map({ String(cString: $0) }), let n = Int(text) { timing.helpers = max(0, n) }
+        if let text = getenv("FAULTLINE_RELEASE_GRACE_US").map({ String(cString: $0) }), let us = UInt64(text) { timing.grace = us * 1000 }
+        return timing
+    }
+}
+
+/// The helper threads of one direction and the lock they share with its thread.
+final class ReleaseHelpers: @unchecked Sendable {
+    private struct Helper {
+        var thread = pthread_t()
+        let timer: Int32
+        let cpu: Int32
+        var started = false
+    }
+
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var helpers: [Helper]
+    private let stopFD: Int32
+    private let grace: UInt64
+    private let release: @Sendable () -> Void
+    /// The release time the helpers' timers are set for (touched with the lock held).
+    private var armed: UInt64?
+    private var stopped = false
+
+    /// Starts helpers on `cpus` (each pinned to one); nil when there is nothing to start.
+    /// `release` runs on a helper with the lock held.
+    static func start(cpus: [Int32], grace: UInt64, release: @escaping @Sendable () -> Void) -> ReleaseHelpers? {
+        guard !cpus.isEmpty else { return nil }
+        let stopFD = fl_eventfd(0)
+        guard stopFD >= 0 else { return nil }
+        var helpers: [Helper] = []
+        for cpu in cpus {
+            let timer = fl_timerfd_create_monotonic()
+            if timer < 0 { continue }
+            helpers.append(Helper(timer: timer, cpu: cpu))
+        }
+        let made = ReleaseHelpers(helpers: helpers, stopFD: stopFD, grace: grace, release: release)
+        for i in made.helpers.indices { made.launch(i) }
+        if !made.helpers.contains(where: \.started) {
+            made.stop()
+            return nil
+        }
+        return made
+    }
+
+    /// The CPUs for up to `count` helpers: the process's CPUs other than `own` (the direction's
+    /// thread's pin, if any), last first (CPU 0 takes most interrupts). None on one CPU.
+    static func cpus(count: Int, own: Int32?) -> [Int32] {
+        var allowed = [Int32](repeating: 0, count: 1024)
+        let n = fl_get_thread_cpus(getpid(), &allowed, Int32(allowed.count))
+        guard n > 1 else { return [] }
+        let others = allowed[0..<Int(n)].filter { $0 != own }
+        return Array(others.reversed().prefix(count))
+    }
+
+    private init(helpers: [Helper], stopFD: Int32, grace: UInt64, release: @escaping @Sendable () -> Void) {
+        mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        self.helpers = helpers
+        self.stopFD = stopFD
+        self.grace = grace
+        self.release = release
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    var count: Int { helpers.filter(\.started).count }
+
+    private func launch(_ index: Int) {
+        let context = Unmanaged.passRetained(LaunchContext(owner: self, timer: helpers[index].timer, cpu: helpers[index].cpu))
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            guard let raw else { return nil }
+            let context = Unmanaged<LaunchContext>.fromOpaque(raw).takeRetainedValue()
+            context.owner.run(timer: context.timer, cpu: context.cpu)
+            return nil
+        }, context.toOpaque())
+        if rc == 0 {
+            helpers[index].thread = thread
+            helpers[index].started = true
+        } else {
+            context.release()
+        }
+    }
+
+    /// What a helper thread needs, handed over at its start (it never reads `helpers`).
+    private final class LaunchContext {
+        let owner: ReleaseHelpers
+        let timer: Int32
+        let cpu: Int32
+        init(owner: ReleaseHelpers, timer: Int32, cpu: Int32) { self.owner = owner; self.timer = timer; self.cpu = cpu }
+    }
+
+    /// The direction's thread: hold the lock while it works, let it go while it waits.
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+
+    /// Sets the helpers' timers for `time` (the core's next release; nil: nothing held). Call
+    /// with the lock held.
+    func arm(_ time: UInt64?) {
+        guard time != armed else { return }
+        armed = time
+        // Nothing held: a time that never comes (292 years of uptime) stands for "disarmed".
+        let at = time.map { $0 &+ grace } ?? UInt64(Int64.max)
+        for helper in helpers where helper.started { _ = fl_timerfd_set_abs_ns(helper.timer, at) }
+    }
+
+    /// Stops and joins the helpers (any thread but a helper; with or without the lock: helpers
+    /// only ever try it). Idempotent.
+    func stop() {
+        if stopped { return }
+        stopped = true
+        var one: UInt64 = 1
+        _ = write(stopFD, &one, 8)
+        for helper in helpers where helper.started { pthread_join(helper.thread, nil) }
+        for helper in helpers { close(helper.timer) }
+        close(stopFD)
+    }
+
+    private func run(timer: Int32, cpu: Int32) {
+        _ = fl_prctl_set_name("fl-impair-wake")
+        _ = fl_prctl_set_timerslack_ns(1)
+        var signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGPIPE]
+        _ = fl_block_signals(&signals, Int32(signals.count))
+        _ = fl_set_thread_cpu(cpu)
+        _ = fl_set_thread_slice_ns(PathWorker.shortSliceNanoseconds)
+        var fds = [pollfd(fd: timer, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]
+        while true {
+            fds[0].revents = 0
+            fds[1].revents = 0
+            if poll(&fds, 2, -1) < 0 && errno != EINTR { return }
+            if fds[1].revents != 0 { return }
+            guard fds[0].revents != 0 else { continue }
+            var expirations: UInt64 = 0
+            _ = read(timer, &expirations, 8)
+            // Busy: the direction's thread is running and releases at the end of its pass.
+            guard pthread_mutex_trylock(mutex) == 0 else { continue }
+            release()
+            pthread_mutex_unlock(mutex)
+        }
+    }
+}
