@@ -39,8 +39,8 @@ final class PathWorker: @unchecked Sendable {
         var kernelTimestamps: UInt64 = 0
         /// Times the thread woke up (poll returned).
         var wakeups: UInt64 = 0
-        /// Release passes a helper thread ran because this thread was late (`ReleaseHelpers`);
-        /// nil: no helpers (SCHED_FIFO, one CPU, or `ReleaseTiming.singleWaiter`).
+        /// Passes in which a helper thread released held packets (`ReleaseHelpers`); nil: no
+        /// helpers (SCHED_FIFO, one CPU, or `ReleaseTiming.singleWaiter`).
         var helperPasses: UInt64?
     }
 
@@ -447,18 +447,21 @@ final class PathWorker: @unchecked Sendable {
         }
     }
 
-    /// A helper's pass (with the lock held): what is due leaves, the timers are set again.
+    /// A helper's pass (with the lock held): what is due leaves, the helpers' timers are set
+    /// for the next. This thread's own timer and muted socket are left as they are: it is on its
+    /// way (its timer fired) and takes its pass when it runs.
     private func helperPass() {
         var sink = Sink(worker: self)
+        let held = core.heldCount
         core.release(now: fl_monotonic_ns(), sink: &sink)
+        if core.heldCount < held { helperPasses &+= 1 }
         if flushVerdicts() != nil {
             // This thread reports it (its next pass fails the same way).
             if failedSendErrno == 0 { failedSendErrno = writer.lastSendError }
             var one: UInt64 = 1
             _ = write(controlFD, &one, 8)
         }
-        helperPasses &+= 1
-        armTimer()
+        helpers?.arm(core.nextWakeup)
         publish()
     }
 

@@ -1,6 +1,7 @@
 import CLinux
 import Glibc
 import Netlink
+import Synchronization
 
 /// How a direction's held packets get out on time when its thread is not SCHED_FIFO (rootless,
 /// or `realtimePriority: nil`).
@@ -72,6 +73,8 @@ final class ReleaseHelpers: @unchecked Sendable {
     /// The release time the helpers' timers are set for (touched with the lock held).
     private var armed: UInt64?
     private var stopped = false
+    /// Set by `stop` before it wakes and joins the helpers (a helper waiting for the lock checks it).
+    private let stopping = Atomic<Bool>(false)
 
     /// Starts helpers on `cpus` (each pinned to one); nil when there is nothing to start.
     /// `release` runs on a helper with the lock held.
@@ -164,6 +167,7 @@ final class ReleaseHelpers: @unchecked Sendable {
     func stop() {
         if stopped { return }
         stopped = true
+        stopping.store(true, ordering: .sequentiallyConsistent)
         var one: UInt64 = 1
         _ = write(stopFD, &one, 8)
         for helper in helpers where helper.started { pthread_join(helper.thread, nil) }
@@ -188,8 +192,19 @@ final class ReleaseHelpers: @unchecked Sendable {
             guard fds[0].revents != 0 else { continue }
             var expirations: UInt64 = 0
             _ = read(timer, &expirations, 8)
-            // Busy: the direction's thread is running and releases at the end of its pass.
-            guard pthread_mutex_trylock(mutex) == 0 else { continue }
+            // The lock may be held by the direction's thread (in a pass that already released,
+            // before this time came) or by the other helper: wait for it — giving up here would
+            // lose the wakeup, the timer being spent — in 1 ms steps, so that `stop` (called with
+            // the lock held) is seen.
+            var locked = pthread_mutex_trylock(mutex) == 0
+            while !locked {
+                if stopping.load(ordering: .sequentiallyConsistent) { return }
+                var until = timespec()
+                clock_gettime(CLOCK_REALTIME, &until)
+                until.tv_nsec += 1_000_000
+                if until.tv_nsec >= 1_000_000_000 { until.tv_sec += 1; until.tv_nsec -= 1_000_000_000 }
+                locked = pthread_mutex_timedlock(mutex, &until) == 0
+            }
             release()
             pthread_mutex_unlock(mutex)
         }

@@ -503,8 +503,8 @@ public struct UserspacePathStats: Sendable, CustomStringConvertible {
     public var kernelTimestamps: UInt64
     /// How often the direction's thread woke up (arrivals, release timers, control).
     public var wakeups: UInt64
-    /// Release passes run by a helper thread because the direction's thread was late (nil: no
-    /// helpers — SCHED_FIFO, one CPU, or `ReleaseTiming.singleWaiter`).
+    /// Passes in which a release helper thread let held packets go (nil: no helpers —
+    /// SCHED_FIFO, one CPU, or `ReleaseTiming.singleWaiter`).
     public var helperPasses: UInt64? = nil
 
     public var description: String {

@@ -265,6 +265,28 @@ public enum UserspaceBenchmark {
             delayErrorSingleWaiter: (quantile(singleErrors, 0.5), quantile(singleErrors, 0.99), quantile(singleErrors, 0.999), singleErrors.last ?? .nan),
             delayPhaseEngineCPU: (mean(cpuHelpers), mean(cpuSingle)), helperPasses: passes)
         progress("latency µs: baseline p50 \(format2(report.baselineLatency.p50)) p99 \(format2(report.baselineLatency.p99)); engine 0 ms p50 \(format2(report.engineLatency.p50)) p99 \(format2(report.engineLatency.p99)); 20 ms error p50 \(format2(report.delayError.p50)) p99 \(format2(report.delayError.p99)) p99.9 \(format2(report.delayError.p999)) max \(format2(report.delayError.max)); probes lost \(report.delayProbesLost)")
+        // FAULTLINE_BENCH_RELEASE_TIMINGS="HELPERS:GRACE_US,..." (e.g. "0:0,1:0,2:0,2:100"): those
+        // release timings too, interleaved round by round, one line each (for choosing the standard).
+        if let list = getenv("FAULTLINE_BENCH_RELEASE_TIMINGS").map({ String(cString: $0) }) {
+            let timings = list.split(separator: ",").compactMap { item -> ReleaseTiming? in
+                let parts = item.split(separator: ":").compactMap { UInt64($0) }
+                return parts.count == 2 ? ReleaseTiming(helpers: Int(parts[0]), grace: parts[1] * 1000) : nil
+            }
+            var delays = [[Double]](repeating: [], count: timings.count), cpu = [[Double]](repeating: [], count: timings.count)
+            var passes = [UInt64](repeating: 0, count: timings.count)
+            for _ in 1...rounds {
+                for (i, timing) in timings.enumerated() {
+                    let r = try latencies(twenty, timing: timing)
+                    delays[i] += r.delays
+                    cpu[i].append(r.engineCPUShare)
+                    passes[i] += r.helperPasses ?? 0
+                }
+            }
+            for (i, timing) in timings.enumerated() {
+                let e = delays[i].sorted().map { $0 - 20_000 - baseMedian }
+                progress("release timing \(timing.helpers) helpers, grace \(timing.grace / 1000) µs: 20 ms error p50 \(format2(quantile(e, 0.5))) p99 \(format2(quantile(e, 0.99))) p99.9 \(format2(quantile(e, 0.999))) max \(format2(e.last ?? .nan)); engine CPU \(format2(mean(cpu[i]) * 100)) % of a CPU, \(passes[i]) helper passes")
+            }
+        }
         progress("20 ms error without release helpers (one waiting thread, same run, interleaved): p50 \(format2(report.delayErrorSingleWaiter.p50)) p99 \(format2(report.delayErrorSingleWaiter.p99)) p99.9 \(format2(report.delayErrorSingleWaiter.p999)) max \(format2(report.delayErrorSingleWaiter.max)); engine CPU \(format2(report.delayPhaseEngineCPU.helpers * 100)) % of a CPU with helpers (\(report.helperPasses.map { "\($0) helper passes" } ?? "none started"))), \(format2(report.delayPhaseEngineCPU.singleWaiter * 100)) % without")
         return report
     }
