@@ -207,7 +207,8 @@ public enum UserspaceBenchmark {
             let receiver = try UDPProbeReceiver(in: server, port: p)
             receiver.start()
             let sender = try UDPProbeSender(in: client, to: serverAddress, port: p, sourcePort: 43000)
-            sender.send(count: configuration.latencyProbes, size: 64, batch: 1, packetsPerSecond: configuration.latencyRate)
+            sender.send(count: configuration.latencyProbes, size: 64, batch: 1, packetsPerSecond: configuration.latencyRate,
+                        sleepingPace: true)
             receiver.waitUntilQuiet()
             let cpu = (CPUTime.threads(named: "fl-impair") - cpuBefore) / max(Double(fl_monotonic_ns() - started) / 1e9, 1e-9)
             let passes = engine?.stats.first?.helperPasses
