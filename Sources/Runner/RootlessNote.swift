@@ -13,7 +13,7 @@ public enum RootlessNote {
     /// One line for a rootless command's start (nil as root). The figures are the userspace
     /// engine's delay error at 20 ms from `scripts/bench impairment --rootless` on the 2-core
     /// development VM (README, "Without root"; `ReleaseHelpers`): rootless p99 66-108 µs at load
-    /// 4-4.6 (root 43-196 µs), 8 ms beside a parallel build (load 8.5; root 47 µs).
+    /// 4-6.3 (root 43-196 µs), 8 ms beside a parallel build (load 8.5; root 47 µs).
     public static var line: String? {
         guard Rootless.isRootless else { return nil }
         return "rootless (uid \(Rootless.outerUID) outside its user namespace): SCHED_FIFO, /dev/cpu_dma_latency and rps_cpus need real root and are skipped — "

@@ -31,10 +31,10 @@ import Synchronization
 ///
 /// Measured with the engine, `scripts/bench impairment --rootless` (uid 65534; its
 /// `…_single_waiter` figures are this same run's delay phases with one waiting thread,
-/// interleaved): 20 ms delay error p99 66, 79 and 108 µs with helpers vs 1.2, 2.4 and 2.9 ms
-/// without, at load 4.0-4.6 (p50 22-29 µs vs 19-21 µs); with a `swift build --build-tests` of
+/// interleaved): 20 ms delay error p99 66, 72, 79 and 108 µs with helpers vs 1.2, 4.5, 2.4 and
+/// 2.9 ms without, at load 4.0-6.3 (p50 22-29 µs vs 19-22 µs); with a `swift build --build-tests` of
 /// this package running alongside (load 3.8 → 8.5) 8.0 ms vs 103 ms — the 200 µs target is met
-/// only on a machine that is not that busy. The cost: the engine's threads took 0.31-0.34 of a
+/// only on a machine that is not that busy. The cost: the engine's threads took 0.31-0.39 of a
 /// CPU in those delay phases vs 0.14-0.17 alone (5000 packets/s, each released at its own time:
 /// every release wakes three threads); at 100-200 kpps, where releases come in batches, the
 /// engine's CPU per packet stays as without (2.3-2.8 µs). `grace` > 0 makes a helper wake only
