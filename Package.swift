@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Report", dependencies: ["Values", "Analysis"]),
         .target(name: "Scenario", dependencies: ["Values", "Impairment", "Analysis", .product(name: "Yams", package: "Yams")]),
         .target(name: "Runner", dependencies: ["Values", "Scenario", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "CLinux", "CNftables"]),
-        .target(name: "FaultlineTesting", dependencies: ["Values", "Runner", "Scenario", "Impairment", "Analysis", "CLinux"]),
+        .target(name: "FaultlineTesting", dependencies: ["Values", "Runner", "Scenario", "Impairment", "Analysis", "CLinux", "Netlink"]),
         .executableTarget(name: "faultline", dependencies: [
             "FaultlineEntry", "Values", "Runner", "Netlink", "Impairment", "Peers", "Capture", "Analysis", "Report", "Scenario",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -103,6 +103,18 @@ static void fail(int state, const char *what) {
     fl_userns_set_entry(state, errno, what, 0);
 }
 
+// Maps this process's own ids to root in the user namespace it just made (setgroups denied, as
+// the kernel requires of an unprivileged gid_map). 0, or -1 with the failure recorded.
+static int map_own_ids(uid_t uid, gid_t gid) {
+    char map[64];
+    if (write_file("/proc/self/setgroups", "deny") != 0) { fail(FL_USERNS_FAILED, "write /proc/self/setgroups"); return -1; }
+    snprintf(map, sizeof map, "0 %u 1\n", (unsigned)uid);
+    if (write_file("/proc/self/uid_map", map) != 0) { fail(FL_USERNS_FAILED, "write /proc/self/uid_map"); return -1; }
+    snprintf(map, sizeof map, "0 %u 1\n", (unsigned)gid);
+    if (write_file("/proc/self/gid_map", map) != 0) { fail(FL_USERNS_FAILED, "write /proc/self/gid_map"); return -1; }
+    return 0;
+}
+
 static void join(const char *userns, const char *netns) {
     int user = open(userns, O_RDONLY | O_CLOEXEC);
     if (user < 0) { fail(FL_USERNS_JOIN_FAILED, "open the lab's user namespace"); return; }
@@ -256,20 +268,17 @@ static void faultline_enter_user_namespace(int argc, char **argv, char **envp) {
                     fl_userns_set_entry(FL_USERNS_CREATED, 0, NULL, (unsigned)(uidCount < gidCount ? uidCount : gidCount));
                     return;
                 }
-                // The maps failed: a namespace without maps is useless; say so.
-                errno = EPERM;
-                fail(FL_USERNS_FAILED, "map the subordinate ids (newuidmap/newgidmap)");
+                // newuidmap/newgidmap refused (e.g. a primary group that is not the user's own, as
+                // after newgrp: newuidmap says "owned by a different user"). They wrote nothing, so
+                // this process may still map its own id, as without a range.
+                if (map_own_ids(uid, gid) == 0) {
+                    fl_userns_set_entry(FL_USERNS_CREATED, 0, "newuidmap/newgidmap refused the /etc/subuid range", 0);
+                }
                 return;
             }
             close(go[1]);
         }
     }
     if (unshare(CLONE_NEWUSER) != 0) { fail(FL_USERNS_FAILED, "unshare(CLONE_NEWUSER)"); return; }
-    char map[64];
-    if (write_file("/proc/self/setgroups", "deny") != 0) { fail(FL_USERNS_FAILED, "write /proc/self/setgroups"); return; }
-    snprintf(map, sizeof map, "0 %u 1\n", (unsigned)uid);
-    if (write_file("/proc/self/uid_map", map) != 0) { fail(FL_USERNS_FAILED, "write /proc/self/uid_map"); return; }
-    snprintf(map, sizeof map, "0 %u 1\n", (unsigned)gid);
-    if (write_file("/proc/self/gid_map", map) != 0) { fail(FL_USERNS_FAILED, "write /proc/self/gid_map"); return; }
-    fl_userns_set_entry(FL_USERNS_CREATED, 0, NULL, 0);
+    if (map_own_ids(uid, gid) == 0) fl_userns_set_entry(FL_USERNS_CREATED, 0, NULL, 0);
 }

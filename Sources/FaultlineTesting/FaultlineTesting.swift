@@ -2,6 +2,7 @@ import Analysis
 import CLinux
 import Foundation
 import Glibc
+import Netlink
 @_exported import Impairment
 @_exported import Runner
 @_exported import Scenario
@@ -19,8 +20,10 @@ import Glibc
 /// }
 /// ```
 ///
-/// Running needs what `faultline run` needs: root (namespaces, netlink, netfilter) and the
-/// `faultline` executable, whose `peer` programs the scenario's steps start (see `PeerProgram`).
+/// Running needs the `faultline` executable, whose `peer` programs the scenario's steps start (see
+/// `PeerProgram`). As root the run happens in the test process; without root (an ordinary user, a
+/// CI job without sudo) it goes through that executable, which makes a user namespace of its own
+/// before `main` (a test process cannot: it has threads by then) — see `RootlessRun`.
 
 extension Scenario {
     /// Loads and checks a scenario file (relative paths from the current directory), with the
@@ -28,16 +31,18 @@ extension Scenario {
     public init(contentsOf path: String) throws {
         let checker = PeerProgram.argumentCheck()
         self = try Scenario.load(path: path, peerArguments: checker)
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) { ScenarioTexts.remember(self, text: text, path: path) }
     }
 
     /// Runs the scenario once, as `faultline run` does, and returns what happened. Throws when
-    /// the run could not happen at all (not root, no `faultline` executable); a run whose
-    /// expectations failed returns normally — look at `passed` and `failedExpectations`.
+    /// the run could not happen at all (no `faultline` executable, no user namespace without
+    /// root); a run whose expectations failed returns normally — look at `passed` and
+    /// `failedExpectations`.
     public func run(_ options: ScenarioRunOptions = ScenarioRunOptions()) async throws -> ScenarioOutcome {
-        guard geteuid() == 0 else {
-            throw FaultlineTestingError("running a scenario needs root (network namespaces, netlink, netfilter): run the tests with sudo")
-        }
         let binary = try options.faultlineBinary ?? PeerProgram.locate()
+        if Rootless.mode == .unprivileged {
+            return try await RootlessRun.run(self, options: options, binary: binary)
+        }
         let root = options.artifactsRoot ?? TemporaryFolder.make()
         let folder = try CatalogRun.makeRunFolder(root: root)
         _ = CatalogRun.sweep(say: { _ in })

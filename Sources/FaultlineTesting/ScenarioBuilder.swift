@@ -45,7 +45,9 @@ extension Scenario {
         // The loader reads sections in dependency order whatever their order in the text.
         for section in order { top.append((section, .list(sections[section] ?? []))) }
         let text = ScenarioValue.map(top).json
-        return try Scenario.parse(text: text, file: "<Swift scenario \(name)>", peerArguments: PeerProgram.argumentCheck())
+        let scenario = try Scenario.parse(text: text, file: "<Swift scenario \(name)>", peerArguments: PeerProgram.argumentCheck())
+        ScenarioTexts.remember(scenario, text: text, path: nil)
+        return scenario
     }
 }
 

@@ -42,9 +42,10 @@ public enum Rootless {
         switch Int(fl_userns_entry_state()) {
         case Int(FL_USERNS_CREATED):
             let ranged = fl_userns_entry_subordinate_ids()
+            let step = String(cString: fl_userns_entry_step())
             return ranged > 0
                 ? "rootless: uid \(outerUID) mapped to root in a user namespace of its own, ids 1-\(ranged) from /etc/subuid (newuidmap)"
-                : "rootless: uid \(outerUID) mapped to root in a user namespace of its own (setgroups denied; no /etc/subuid range, so one id)"
+                : "rootless: uid \(outerUID) mapped to root in a user namespace of its own (setgroups denied; \(step.isEmpty ? "no /etc/subuid range" : step), so one id)"
         case Int(FL_USERNS_JOINED): return "rootless: joined a lab's user namespace"
         case Int(FL_USERNS_INHERITED): return "inside a user namespace already (uid \(outerUID) outside)"
         case Int(FL_USERNS_REAL_ROOT): return "root"

@@ -37,12 +37,15 @@ public enum Doctor {
     /// neither and why), `labs` (what `run` and `lab` create: a named namespace — mounted under
     /// /run/netns, or published in the user's runtime folder — and flows kept in order — rps_cpus,
     /// or one CPU per network rootless), `realtime` (SCHED_FIFO) and `cpu_wakeup`
-    /// (/dev/cpu_dma_latency): the last two need real root and only make delays more precise.
+    /// (/dev/cpu_dma_latency): those two need real root and only make delays more precise; and
+    /// `nfqueue_payload`: whether the kernel applies packets the userspace engine changed
+    /// (corrupt, ECN marks, strip-window-scale) in its verdicts — refused inside a user namespace
+    /// by recent kernels, where the engine sends changed copies through a raw socket instead.
     public static let featureNames = ["netns", "veth", "netem", "tbf", "nfqueue", "nftables", "af_packet", "userns", "tshark",
-                                      "user", "labs", "realtime", "cpu_wakeup"]
+                                      "user", "labs", "realtime", "cpu_wakeup", "nfqueue_payload"]
 
     /// Features Faultline can do without (the rest stop it: exit 3).
-    static let fallbackFeatures: Set<String> = ["netem", "tbf", "userns", "tshark", "realtime", "cpu_wakeup"]
+    static let fallbackFeatures: Set<String> = ["netem", "tbf", "userns", "tshark", "realtime", "cpu_wakeup", "nfqueue_payload"]
 
     public static func run() -> Report {
         var features: [Feature] = []
@@ -106,6 +109,7 @@ public enum Doctor {
         features.append(probeLabs(ready: vethReady))
         features.append(probeRealtime(in: a))
         features.append(probeCPUWakeup())
+        features.append(probePayloadVerdicts())
         return Report(features: features)
     }
 
@@ -175,6 +179,20 @@ public enum Doctor {
         }
         return Feature(name: "cpu_wakeup", available: false, detail: "/dev/cpu_dma_latency: \(Errno.current): idle CPUs may sleep (the engine's timers fire a few µs to tens of µs late)",
                        remedy: "Needs real root (the device is root's)", hasFallback: true)
+    }
+
+    /// Whether the kernel applies a packet changed in an NFQUEUE verdict, here (asked of the
+    /// kernel with a queued datagram, `PayloadVerdictProbe`).
+    static func probePayloadVerdicts() -> Feature {
+        let answer = PayloadVerdictProbe.probe()
+        switch answer {
+        case .applied:
+            return Feature(name: "nfqueue_payload", available: true, detail: PayloadVerdictProbe.describe(answer), hasFallback: true)
+        case .refused, .unknown:
+            return Feature(name: "nfqueue_payload", available: false, detail: PayloadVerdictProbe.describe(answer),
+                           remedy: "Nothing to do: changed packets leave through a raw socket (their IPv4 header checksum is the kernel's, a zero IP ID gets one); as root the verdict carries them",
+                           hasFallback: true)
+        }
     }
 
     // MARK: probes

@@ -13,7 +13,9 @@ struct DoctorCommand: ParsableCommand {
         (reject with tcp reset), af_packet, userns, tshark; then what this user can do: user (root,
         rootless in a user namespace, or why neither), labs (what `run` and `lab` build: a named
         namespace, flows kept in order), realtime (SCHED_FIFO) and cpu_wakeup
-        (/dev/cpu_dma_latency), which need real root and only sharpen the engine's delays.
+        (/dev/cpu_dma_latency), which need real root and only sharpen the engine's delays, and
+        nfqueue_payload (the kernel applies packets the userspace engine changed; refused in a
+        user namespace by recent kernels, where the engine sends changed copies itself).
 
         A missing feature with a fallback is reported but does not fail: without netem, for
         example, Faultline applies impairments with its userspace engine.
@@ -40,11 +42,12 @@ struct DoctorCommand: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
         } else {
             print("faultline doctor — \(kernelRelease()), \(Rootless.entryDescription), probed in throwaway namespaces")
+            let width = report.features.map(\.name.count).max() ?? 10
             for feature in report.features {
                 let status = feature.available ? "ok     " : (feature.hasFallback ? "missing" : "MISSING")
-                print("  \(status)  \(feature.name.padding(toLength: 10, withPad: " ", startingAt: 0))  \(feature.detail)")
+                print("  \(status)  \(feature.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(feature.detail)")
                 if !feature.available, let remedy = feature.remedy {
-                    print("                       → \(remedy)")
+                    print(String(repeating: " ", count: 13 + width) + "→ \(remedy)")
                 }
             }
             if report.blocking {

@@ -428,6 +428,54 @@ struct UserspaceEngineTests {
         }
     }
 
+    /// Without SCHED_FIFO (rootless, or not asked for) the release helpers wait on the other CPUs
+    /// for the same release times (ReleaseHelpers.swift). They only run the worker's own release
+    /// step under its lock, so the decisions are those of one waiting thread, packet for packet;
+    /// how much sooner packets leave is the benchmark's to show (scripts/bench impairment --rootless).
+    @Test("Without SCHED_FIFO the release helpers take part: the same decisions as one waiting thread, every packet in order, no thread left")
+    func releaseHelpers() throws {
+        let directory = TestSupportDirectory()
+        defer { directory.remove() }
+        func threads() -> Int {
+            guard let d = opendir("/proc/self/task") else { return -1 }
+            defer { closedir(d) }
+            var n = 0
+            while readdir(d) != nil { n += 1 }
+            return n
+        }
+        try F.withLine { net in
+            let spec = ImpairmentSpec(link: try F.link("router→server"), parameters: .init(delay: .init(delay: .ms(5))))
+            func run(_ timing: ReleaseTiming, name: String) throws -> (log: [String], arrivals: [UDPProbe.Arrival], passes: UInt64?) {
+                let path = directory.path + "/\(name).log"
+                var result: (arrivals: [UDPProbe.Arrival], passes: UInt64?) = ([], nil)
+                try F.withEngine(net, [spec], seed: 7, options: .init(decisionLogPath: path, realtimePriority: nil, keepCPUsAwake: false,
+                                                                     releaseTiming: timing)) { engine in
+                    let (_, arrivals) = try F.probe(net, count: 2000, packetsPerSecond: 5000, sourcePort: 41000)
+                    result = (arrivals, engine.stats.first?.helperPasses)
+                }
+                let text = try #require(DecisionLog.read(path))
+                return (DecisionLog.linesByPath(text)["router→server"] ?? [], result.arrivals, result.passes)
+            }
+            _ = try run(.singleWaiter, name: "warm-up")
+            let before = threads()
+            let one = try run(.singleWaiter, name: "one")
+            let helped = try run(ReleaseTiming(helpers: 2, grace: 0), name: "helped")
+            usleep(50_000)
+            #expect(threads() == before, "the helpers ended with the engine")
+            #expect(one.passes == nil, "no helpers asked for, none started")
+            if sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 {
+                #expect(helped.passes != nil, "helpers on the other CPUs")
+            } else {
+                #expect(helped.passes == nil, "one CPU: nobody to help")
+            }
+            #expect(one.log.count == 2000 && helped.log == one.log,
+                    "same packets, same decisions: first difference at \(Array(zip(one.log, helped.log)).firstIndex { $0 != $1 } ?? -1)")
+            #expect(helped.arrivals.count == 2000)
+            let sequences = helped.arrivals.map(\.sequence)
+            #expect(sequences == sequences.sorted(), "a constant delay keeps the order")
+        }
+    }
+
     @Test("Start and stop leave no descriptor, thread or rule behind")
     func noLeaks() throws {
         func count(_ dir: String) -> Int {

@@ -92,5 +92,37 @@ extension RunnerKernelTests {
             #expect(off.status == 3, "\(off.error)")
             #expect(off.error.contains("cannot build its network"), "\(off.error)")
         }
+
+        /// Rootless, a packet the engine changes (here: the first SYN's window-scale option
+        /// stripped) must still leave the router. Whether the kernel applies a changed packet
+        /// carried in the verdict is asked of the kernel (doctor's nfqueue_payload, the engine's
+        /// own probe): recent kernels drop it inside a user namespace, and the engine then sends
+        /// the changed copy itself. Either way the SYN reaches the server, where nothing listens
+        /// on port 9: refused at once, not after the SYN's first retransmission (1 s).
+        @Test("rootless, a packet the engine changes reaches the server (verdict or raw socket, as the kernel answers)")
+        func changedPacketRootless() throws {
+            let dir = TestSupport.temporaryDirectory("fl-impair-changed")
+            defer { TestSupport.removeTree(dir) }
+            chmod(dir, 0o777)
+            let binary = try TestSupport.faultlineBinaryPath()
+            let user = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/env", "HOME=\(dir)"]
+            let doctor = try Faultline.run(user + [binary, "doctor", "--json"], directory: dir, timeout: 60, executable: "/usr/bin/setpriv")
+            let object = try JSONSerialization.jsonObject(with: Data(doctor.output.utf8)) as? [String: Any]
+            let features = try #require(object?["features"] as? [[String: Any]], "\(doctor.output)\(doctor.error)")
+            let payload = try #require(features.first { $0["name"] as? String == "nfqueue_payload" })
+            let applies = try #require(payload["available"] as? Bool)
+            let detail = payload["detail"] as? String ?? ""
+            if applies {
+                #expect(detail.contains("applies"), "\(detail)")
+            } else {
+                #expect(detail.contains("raw socket"), "refused here: the engine's other way is named: \(detail)")
+            }
+            let connect = "s=$(date +%s%N); (exec 3<>/dev/tcp/198.18.2.2/9) 2>/dev/null; echo \"ms=$(( ($(date +%s%N) - s) / 1000000 ))\""
+            let r = try Faultline.run(user + [binary, "impair", "--link", "client→router", "--action", "syn:1:strip-window-scale",
+                                              "--", "bash", "-c", connect],
+                                      directory: dir, timeout: 60, executable: "/usr/bin/setpriv")
+            let ms = r.output.split(separator: "\n").compactMap { $0.hasPrefix("ms=") ? Int($0.dropFirst(3)) : nil }.first
+            #expect(ms != nil && ms! < 800, "the stripped SYN was answered at once (kernel applies verdict payloads: \(applies)): \(r.output)\(r.error)")
+        }
     }
 }

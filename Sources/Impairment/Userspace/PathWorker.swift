@@ -40,6 +40,9 @@ final class PathWorker: @unchecked Sendable {
         var kernelTimestamps: UInt64 = 0
         /// Times the thread woke up (poll returned).
         var wakeups: UInt64 = 0
+        /// Passes in which a helper thread released held packets (`ReleaseHelpers`); nil: no
+        /// helpers (SCHED_FIFO, one CPU, or `ReleaseTiming.singleWaiter`).
+        var helperPasses: UInt64?
     }
 
     let path: UserspaceEngine.ForwardingPath
@@ -62,6 +65,17 @@ final class PathWorker: @unchecked Sendable {
     private let timestampSocket: Int32
     private var kernelTimestamps: UInt64 = 0
     private var wakeups: UInt64 = 0
+    /// Changed packets leave as copies through the raw socket, the originals dropped: where the
+    /// kernel drops packets changed in a verdict (`PayloadVerdictProbe`: in a user namespace).
+    private let sendsChangedCopies: Bool
+    /// A verdict send that failed while a changed copy was sent (reported by `flushVerdicts`).
+    private var failedSendErrno: Int32 = 0
+    /// Without SCHED_FIFO, threads on the other CPUs that release held packets when this one is
+    /// late (`ReleaseHelpers`: why, with the measured figures); they share this worker's state
+    /// under their lock.
+    private let releaseTiming: ReleaseTiming
+    private var helpers: ReleaseHelpers?
+    private var helperPasses: UInt64 = 0
 
     private let batchSize = 64
     private let bufferSize = 65536 + 1024
@@ -82,9 +96,12 @@ final class PathWorker: @unchecked Sendable {
 
     /// Opens everything on the calling thread, which must be inside the router namespace.
     init(path: UserspaceEngine.ForwardingPath, queue: UInt16, core: DecisionCore, kernelQueueLength: UInt32,
-         receiveBuffer: Int32, realtimePriority: Int32?, cpu: Int32?, log: DecisionLogStore?, onExit: @escaping @Sendable (PathWorker, String?) -> Void)
+         receiveBuffer: Int32, realtimePriority: Int32?, cpu: Int32?, log: DecisionLogStore?, sendsChangedCopies: Bool = false,
+         releaseTiming: ReleaseTiming = .singleWaiter, onExit: @escaping @Sendable (PathWorker, String?) -> Void)
         throws(UserspaceEngineError) {
         self.path = path
+        self.sendsChangedCopies = sendsChangedCopies
+        self.releaseTiming = releaseTiming
         self.queueNumber = queue
         self.core = core
         self.log = log
@@ -203,7 +220,13 @@ final class PathWorker: @unchecked Sendable {
             // EEVDF slice, so a timer wakeup preempts a busy task on this CPU sooner.
             if !ok { _ = fl_set_thread_slice_ns(Self.shortSliceNanoseconds) }
         }
+        if status.withLock({ $0.realtime }) != true && releaseTiming.helpers > 0 {
+            helpers = ReleaseHelpers.start(cpus: ReleaseHelpers.cpus(count: releaseTiming.helpers, own: cpu),
+                                           grace: releaseTiming.grace) { [unowned self] in self.helperPass() }
+            if helpers != nil { status.withLock { $0.helperPasses = 0 } }
+        }
         let failure = loop()
+        helpers?.unlock()   // every way out of the loop has it held (the helpers were stopped there)
         status.withLock {
             $0.exited = true
             if let failure { $0.failure = failure }
@@ -219,11 +242,14 @@ final class PathWorker: @unchecked Sendable {
                    pollfd(fd: timerFD, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: controlFD, events: Int16(POLLIN), revents: 0)]
         updateCoalescing()
+        helpers?.lock()   // held while this thread works, let go while it waits
         while true {
             let muted = socketMutedUntil > fl_monotonic_ns()
             fds[0].fd = muted ? -1 : socket.fd
             fds[0].revents = 0
+            helpers?.unlock()
             let rc = poll(&fds, 3, -1)
+            helpers?.lock()
             wakeups &+= 1
             if rc < 0 {
                 if errno == EINTR { continue }
@@ -376,10 +402,22 @@ final class PathWorker: @unchecked Sendable {
 
     private func flushVerdicts() -> String? {
         outstanding.flush(into: writer, fd: socket.fd)
-        if !writer.flush(fd: socket.fd) {
-            return "sending verdicts to NFQUEUE \(queueNumber) failed: \(Errno(writer.lastSendError))"
+        if !writer.flush(fd: socket.fd) || failedSendErrno != 0 {
+            return "sending verdicts to NFQUEUE \(queueNumber) failed: \(Errno(failedSendErrno != 0 ? failedSendErrno : writer.lastSendError))"
         }
         return nil
+    }
+
+    /// A changed packet where the kernel would drop it (`sendsChangedCopies`): the verdicts
+    /// decided before it go first (its flow's earlier packets stay ahead), then the changed copy
+    /// through the raw socket, and the original is dropped.
+    private func sendChangedCopy(id: UInt32, payload: UnsafeRawBufferPointer) {
+        outstanding.flush(into: writer, fd: socket.fd)
+        if !writer.flush(fd: socket.fd) { failedSendErrno = writer.lastSendError }
+        injector.send(Array(payload))
+        if outstanding.decided(id, accept: false, single: false) {
+            writer.append(id: id, verdict: NFQ.drop, batch: false, payload: nil, fd: socket.fd)
+        }
     }
 
     /// 200 µs when every packet is held at least 2 ms (reading later costs no precision: arrival
@@ -390,6 +428,7 @@ final class PathWorker: @unchecked Sendable {
     }
 
     private func armTimer() {
+        helpers?.arm(core.nextWakeup)
         var wake = core.nextWakeup
         if socketMutedUntil > 0 {
             let now = fl_monotonic_ns()
@@ -400,6 +439,24 @@ final class PathWorker: @unchecked Sendable {
             _ = fl_timerfd_set_abs_ns(timerFD, next)
             armedAt = next
         }
+    }
+
+    /// A helper's pass (with the lock held): what is due leaves, the helpers' timers are set
+    /// for the next. This thread's own timer and muted socket are left as they are: it is on its
+    /// way (its timer fired) and takes its pass when it runs.
+    private func helperPass() {
+        var sink = Sink(worker: self)
+        let held = core.heldCount
+        core.release(now: fl_monotonic_ns(), sink: &sink)
+        if core.heldCount < held { helperPasses &+= 1 }
+        if flushVerdicts() != nil {
+            // This thread reports it (its next pass fails the same way).
+            if failedSendErrno == 0 { failedSendErrno = writer.lastSendError }
+            var one: UInt64 = 1
+            _ = write(controlFD, &one, 8)
+        }
+        helpers?.arm(core.nextWakeup)
+        publish()
     }
 
     private func publish() {
@@ -418,6 +475,7 @@ final class PathWorker: @unchecked Sendable {
             $0.injectFailures = injector.failures
             $0.kernelTimestamps = kernelTimestamps
             $0.wakeups = wakeups
+            if helpers != nil { $0.helperPasses = helperPasses }
             if $0.appliedChanges.count != changes.count { $0.appliedChanges = changes }
         }
     }
@@ -454,6 +512,7 @@ final class PathWorker: @unchecked Sendable {
     }
 
     private func closeOthers() {
+        helpers?.stop()
         if timestampSocket >= 0 { close(timestampSocket) }
         injector.close()
         close(timerFD)
@@ -466,6 +525,10 @@ final class PathWorker: @unchecked Sendable {
 
         @inline(__always)
         mutating func verdict(id: UInt32, accept: Bool, payload: UnsafeRawBufferPointer?) {
+            if accept, let payload, worker.sendsChangedCopies {
+                worker.sendChangedCopy(id: id, payload: payload)
+                return
+            }
             if worker.outstanding.decided(id, accept: accept, single: payload != nil) {
                 worker.writer.append(id: id, verdict: accept ? NFQ.accept : NFQ.drop, batch: false, payload: payload,
                                      fd: worker.socket.fd)

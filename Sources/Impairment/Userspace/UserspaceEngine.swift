@@ -110,11 +110,15 @@ public final class UserspaceEngine: @unchecked Sendable {
         /// Called once, on an engine thread (the failed direction's or the monitor's), when the
         /// engine dies. Keep it short; it may call `stop()`.
         public var onFailure: (@Sendable (UserspaceEngineFailure) -> Void)?
+        /// Without SCHED_FIFO (refused, or `realtimePriority` nil): helper threads on the other
+        /// CPUs that release held packets when a direction's thread wakes late (`ReleaseTiming`).
+        public var releaseTiming: ReleaseTiming
 
         public init(queueBase: UInt16 = 64000, decisionLogPath: String? = nil, keepDecisions: Int = 0,
                     kernelQueueLength: UInt32? = nil, receiveBuffer: Int32 = 16 << 20, ipv6: Bool = true,
                     realtimePriority: Int32? = 20, cpu: Int32? = nil, keepCPUsAwake: Bool = true,
-                    onFailure: (@Sendable (UserspaceEngineFailure) -> Void)? = nil) {
+                    onFailure: (@Sendable (UserspaceEngineFailure) -> Void)? = nil,
+                    releaseTiming: ReleaseTiming = .fromEnvironment) {
             self.queueBase = queueBase
             self.decisionLogPath = decisionLogPath
             self.keepDecisions = keepDecisions
@@ -125,6 +129,7 @@ public final class UserspaceEngine: @unchecked Sendable {
             self.cpu = cpu
             self.keepCPUsAwake = keepCPUsAwake
             self.onFailure = onFailure
+            self.releaseTiming = releaseTiming
         }
     }
 
@@ -211,6 +216,8 @@ public final class UserspaceEngine: @unchecked Sendable {
             log.close()
             close(wakeFD)
         }
+        // Asked once per process, outside the router's thread (it builds a namespace of its own).
+        let sendsChangedCopies = !PayloadVerdictProbe.answer.applies
         do throws(UserspaceEngineError) {
             for (i, path) in paths.enumerated() {
                 let core = try DecisionCore(path: path.name, specs: specsByPath[i], seed: seed, nodes: nodes,
@@ -219,6 +226,7 @@ public final class UserspaceEngine: @unchecked Sendable {
                 let worker = try router.run { () throws(UserspaceEngineError) -> PathWorker in
                     try PathWorker(path: path, queue: queues[i], core: core, kernelQueueLength: length,
                                    receiveBuffer: options.receiveBuffer, realtimePriority: options.realtimePriority, cpu: options.cpu, log: log.isEnabled ? log : nil,
+                                   sendsChangedCopies: sendsChangedCopies, releaseTiming: options.releaseTiming,
                                    onExit: { worker, failure in engineBox.engine?.workerExited(worker, failure: failure) })
                 }
                 workers.append(worker)
@@ -334,7 +342,7 @@ public final class UserspaceEngine: @unchecked Sendable {
                                                 due: $0.due, applied: $0.applied)
                                       },
                                       kernelQueue: kernel[w.queueNumber], realtime: s.realtime,
-                                      kernelTimestamps: s.kernelTimestamps, wakeups: s.wakeups)
+                                      kernelTimestamps: s.kernelTimestamps, wakeups: s.wakeups, helperPasses: s.helperPasses)
         }
     }
 
@@ -490,6 +498,9 @@ public struct UserspacePathStats: Sendable, CustomStringConvertible {
     public var kernelTimestamps: UInt64
     /// How often the direction's thread woke up (arrivals, release timers, control).
     public var wakeups: UInt64
+    /// Passes in which a release helper thread let held packets go (nil: no helpers —
+    /// SCHED_FIFO, one CPU, or `ReleaseTiming.singleWaiter`).
+    public var helperPasses: UInt64? = nil
 
     public var description: String {
         var text = "\(path.name) queue \(queue): \(decisions.packets) packets, \(decisions.accepted) accepted, \(decisions.dropped) dropped"
@@ -497,6 +508,7 @@ public struct UserspacePathStats: Sendable, CustomStringConvertible {
         text += ", \(decisions.delayed) delayed, \(decisions.reordered) reordered, \(decisions.corrupted) corrupted, \(decisions.duplicated) duplicated"
         text += "; \(held) held (max \(decisions.maxHeld)); verdicts: \(batchVerdicts) batch + \(singleVerdicts) single in \(verdictSends) sends"
         text += "; \(messagesReceived) received in \(receiveCalls) recvmmsg calls, \(wakeups) wakeups"
+        if let helperPasses { text += " (+ \(helperPasses) helper passes)" }
         if let k = kernelQueue { text += "; kernel: \(k.queued) queued, \(k.queueDropped) dropped (queue full), \(k.userDropped) dropped (socket full)" }
         if kernelErrors > 0 { text += "; \(kernelErrors) verdict errors (last \(Errno(lastKernelError).name))" }
         return text

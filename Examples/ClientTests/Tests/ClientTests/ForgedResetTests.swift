@@ -1,8 +1,9 @@
 import FaultlineTesting
 import Testing
 
-/// What a user writes: Faultline's scenarios run inside their own test suite. Needs root, and the
-/// `faultline` executable beside the tests (`swift build --product faultline`) or FAULTLINE_BINARY.
+/// What a user writes: Faultline's scenarios run inside their own test suite, as root or as an
+/// ordinary user (then through the `faultline` executable, which makes its own user namespace).
+/// Needs that executable beside the tests (`swift build --product faultline`) or FAULTLINE_BINARY.
 @Suite("A client under Faultline", .serialized)
 struct ForgedResetTests {
     /// The catalog's forged RST mid-stream: the client sees ECONNRESET, the analyzer names the

@@ -91,12 +91,25 @@ public enum UserspaceBenchmark {
         /// (measured − 20 ms − baseline median), µs.
         public var delayError: (p50: Double, p99: Double, p999: Double, max: Double)
         public var delayProbesLost: Int
+        /// The same, with each direction's thread waiting alone (`ReleaseTiming.singleWaiter`, no
+        /// helpers), interleaved with the phases above: the baseline of the helpers' gain. As
+        /// root (SCHED_FIFO) there are no helpers in either.
+        public var delayErrorSingleWaiter: (p50: Double, p99: Double, p999: Double, max: Double)
+        /// The engine's threads' CPU (helpers included) per second of the 20 ms delay phases,
+        /// with helpers and without.
+        public var delayPhaseEngineCPU: (helpers: Double, singleWaiter: Double)
+        /// Release passes the helpers ran in the 20 ms delay phases (nil: no helpers).
+        public var helperPasses: UInt64?
 
         public var json: String {
             func n(_ v: Double) -> String { v.isFinite ? String(format2(v)) : "null" }
             return "{\"bench\":\"impairment\",\"pps_0ms\":\(Int(zeroDelay.deliveredPerSecond)),\"pps_20ms\":\(Int(twentyMilliseconds.deliveredPerSecond))"
                 + ",\"delay_err_p50_us\":\(n(delayError.p50)),\"delay_err_p99_us\":\(n(delayError.p99)),\"delay_err_p999_us\":\(n(delayError.p999))"
                 + ",\"delay_err_max_us\":\(n(delayError.max)),\"baseline_pps\":\(Int(baseline.deliveredPerSecond))"
+                + ",\"delay_err_p50_us_single_waiter\":\(n(delayErrorSingleWaiter.p50)),\"delay_err_p99_us_single_waiter\":\(n(delayErrorSingleWaiter.p99))"
+                + ",\"delay_err_p999_us_single_waiter\":\(n(delayErrorSingleWaiter.p999))"
+                + ",\"delay_engine_cpu_share\":\(n(delayPhaseEngineCPU.helpers)),\"delay_engine_cpu_share_single_waiter\":\(n(delayPhaseEngineCPU.singleWaiter))"
+                + ",\"helper_passes\":\(helperPasses.map { String($0) } ?? "null")"
                 + ",\"baseline_latency_p50_us\":\(n(baselineLatency.p50)),\"baseline_latency_p99_us\":\(n(baselineLatency.p99))"
                 + ",\"engine_latency_p50_us\":\(n(engineLatency.p50)),\"engine_latency_p99_us\":\(n(engineLatency.p99))"
                 + ",\"offered_pps_0ms\":\(Int(zeroDelay.offeredPerSecond)),\"offered_pps_20ms\":\(Int(twentyMilliseconds.offeredPerSecond))"
@@ -181,20 +194,26 @@ public enum UserspaceBenchmark {
             return phase
         }
 
-        func latencies(_ spec: ImpairmentSpec?) throws -> (delays: [Double], lost: Int) {
+        func latencies(_ spec: ImpairmentSpec?, timing: ReleaseTiming = .fromEnvironment)
+            throws -> (delays: [Double], lost: Int, engineCPUShare: Double, helperPasses: UInt64?) {
             let engine = try spec.map {
                 try UserspaceEngine.start(network: net, specs: [$0], seed: 1,
-                                          options: .init(realtimePriority: configuration.realtimePriority, keepCPUsAwake: configuration.realtimePriority != nil))
+                                          options: .init(realtimePriority: configuration.realtimePriority, keepCPUsAwake: configuration.realtimePriority != nil,
+                                                         releaseTiming: timing))
             }
             defer { engine?.stop() }
+            let cpuBefore = CPUTime.threads(named: "fl-impair"), started = fl_monotonic_ns()
             let p = nextPort()
             let receiver = try UDPProbeReceiver(in: server, port: p)
             receiver.start()
             let sender = try UDPProbeSender(in: client, to: serverAddress, port: p, sourcePort: 43000)
-            sender.send(count: configuration.latencyProbes, size: 64, batch: 1, packetsPerSecond: configuration.latencyRate)
+            sender.send(count: configuration.latencyProbes, size: 64, batch: 1, packetsPerSecond: configuration.latencyRate,
+                        sleepingPace: true)
             receiver.waitUntilQuiet()
+            let cpu = (CPUTime.threads(named: "fl-impair") - cpuBefore) / max(Double(fl_monotonic_ns() - started) / 1e9, 1e-9)
+            let passes = engine?.stats.first?.helperPasses
             let arrivals = receiver.stop()
-            return (arrivals.map { Double($0.delay) / 1000 }.sorted(), configuration.latencyProbes - arrivals.count)
+            return (arrivals.map { Double($0.delay) / 1000 }.sorted(), configuration.latencyProbes - arrivals.count, cpu, passes)
         }
 
         let zero = ImpairmentSpec(link: link)
@@ -219,9 +238,23 @@ public enum UserspaceBenchmark {
         // 3–12 ms.
         let base = try latencies(nil)
         let engine0 = try latencies(zero)
-        let delayed = try latencies(twenty)
+        // 20 ms: with the release helpers and without, interleaved (the load drifts).
+        var delayedDelays: [Double] = [], singleDelays: [Double] = [], delayedLost = 0
+        var cpuHelpers: [Double] = [], cpuSingle: [Double] = [], passes: UInt64?
+        for _ in 1...rounds {
+            let single = try latencies(twenty, timing: .singleWaiter)
+            let delayed = try latencies(twenty)
+            singleDelays += single.delays
+            delayedDelays += delayed.delays
+            delayedLost += delayed.lost
+            cpuSingle.append(single.engineCPUShare)
+            cpuHelpers.append(delayed.engineCPUShare)
+            if let p = delayed.helperPasses { passes = (passes ?? 0) + p }
+        }
         let baseMedian = quantile(base.delays, 0.5)
-        let errors = delayed.delays.map { $0 - 20_000 - baseMedian }
+        let errors = delayedDelays.sorted().map { $0 - 20_000 - baseMedian }
+        let singleErrors = singleDelays.sorted().map { $0 - 20_000 - baseMedian }
+        let mean = { (values: [Double]) in values.reduce(0, +) / Double(max(values.count, 1)) }
         let report = Report(
             baseline: baseline, zeroDelay: zeroPhase, twentyMilliseconds: twentyPhase,
             baselineRounds: baselines.map(\.deliveredPerSecond), zeroDelayRounds: zeros.map(\.deliveredPerSecond),
@@ -229,8 +262,33 @@ public enum UserspaceBenchmark {
             baselineLatency: (baseMedian, quantile(base.delays, 0.99), quantile(base.delays, 0.999)),
             engineLatency: (quantile(engine0.delays, 0.5), quantile(engine0.delays, 0.99), quantile(engine0.delays, 0.999)),
             delayError: (quantile(errors, 0.5), quantile(errors, 0.99), quantile(errors, 0.999), errors.last ?? .nan),
-            delayProbesLost: delayed.lost + base.lost)
+            delayProbesLost: delayedLost + base.lost,
+            delayErrorSingleWaiter: (quantile(singleErrors, 0.5), quantile(singleErrors, 0.99), quantile(singleErrors, 0.999), singleErrors.last ?? .nan),
+            delayPhaseEngineCPU: (mean(cpuHelpers), mean(cpuSingle)), helperPasses: passes)
         progress("latency µs: baseline p50 \(format2(report.baselineLatency.p50)) p99 \(format2(report.baselineLatency.p99)); engine 0 ms p50 \(format2(report.engineLatency.p50)) p99 \(format2(report.engineLatency.p99)); 20 ms error p50 \(format2(report.delayError.p50)) p99 \(format2(report.delayError.p99)) p99.9 \(format2(report.delayError.p999)) max \(format2(report.delayError.max)); probes lost \(report.delayProbesLost)")
+        // FAULTLINE_BENCH_RELEASE_TIMINGS="HELPERS:GRACE_US,..." (e.g. "0:0,1:0,2:0,2:100"): those
+        // release timings too, interleaved round by round, one line each (for choosing the standard).
+        if let list = getenv("FAULTLINE_BENCH_RELEASE_TIMINGS").map({ String(cString: $0) }) {
+            let timings = list.split(separator: ",").compactMap { item -> ReleaseTiming? in
+                let parts = item.split(separator: ":").compactMap { UInt64($0) }
+                return parts.count == 2 ? ReleaseTiming(helpers: Int(parts[0]), grace: parts[1] * 1000) : nil
+            }
+            var delays = [[Double]](repeating: [], count: timings.count), cpu = [[Double]](repeating: [], count: timings.count)
+            var passes = [UInt64](repeating: 0, count: timings.count)
+            for _ in 1...rounds {
+                for (i, timing) in timings.enumerated() {
+                    let r = try latencies(twenty, timing: timing)
+                    delays[i] += r.delays
+                    cpu[i].append(r.engineCPUShare)
+                    passes[i] += r.helperPasses ?? 0
+                }
+            }
+            for (i, timing) in timings.enumerated() {
+                let e = delays[i].sorted().map { $0 - 20_000 - baseMedian }
+                progress("release timing \(timing.helpers) helpers, grace \(timing.grace / 1000) µs: 20 ms error p50 \(format2(quantile(e, 0.5))) p99 \(format2(quantile(e, 0.99))) p99.9 \(format2(quantile(e, 0.999))) max \(format2(e.last ?? .nan)); engine CPU \(format2(mean(cpu[i]) * 100)) % of a CPU, \(passes[i]) helper passes")
+            }
+        }
+        progress("20 ms error without release helpers (one waiting thread, same run, interleaved): p50 \(format2(report.delayErrorSingleWaiter.p50)) p99 \(format2(report.delayErrorSingleWaiter.p99)) p99.9 \(format2(report.delayErrorSingleWaiter.p999)) max \(format2(report.delayErrorSingleWaiter.max)); engine CPU \(format2(report.delayPhaseEngineCPU.helpers * 100)) % of a CPU with helpers (\(report.helperPasses.map { "\($0) helper passes" } ?? "none started"))), \(format2(report.delayPhaseEngineCPU.singleWaiter * 100)) % without")
         return report
     }
 
