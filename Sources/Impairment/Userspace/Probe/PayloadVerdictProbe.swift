@@ -1,6 +1,7 @@
 import CLinux
 import Glibc
 import Netlink
+import Values
 
 /// Does the kernel apply the payload an NFQUEUE verdict carries (a packet the engine changed:
 /// corrupted, CE-marked, its window-scale option stripped), in namespaces of this process's user
@@ -82,7 +83,7 @@ public enum PayloadVerdictProbe {
                     if sender >= 0 { close(sender) }
                     throw .system(operation: "open the probe's UDP sockets", errno: e)
                 }
-                var (address, length) = UDPProbe.sockaddr(for: .v4([127, 0, 0, 1]), port: port)
+                var (address, length) = UDPProbe.sockaddr(for: IPAddress(ipv4: 0x7F00_0001), port: port)
                 let rc = withUnsafePointer(to: &address) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(receiver, $0, length) }
                 }
@@ -100,7 +101,7 @@ public enum PayloadVerdictProbe {
 
         // The datagram: "fl-payload-A". The verdict carries "…B" (UDP checksum 0: none, for IPv4).
         let text = Array("fl-payload-A".utf8)
-        var (to, toLength) = UDPProbe.sockaddr(for: .v4([127, 0, 0, 1]), port: port)
+        var (to, toLength) = UDPProbe.sockaddr(for: IPAddress(ipv4: 0x7F00_0001), port: port)
         let sent = text.withUnsafeBytes { bytes in
             withUnsafePointer(to: &to) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(opened.sender, bytes.baseAddress, bytes.count, 0, $0, toLength) }
@@ -136,24 +137,14 @@ public enum PayloadVerdictProbe {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if count <= 0 { continue }
             let result: (UInt32, [UInt8])? = buffer.withUnsafeBytes { raw in
-                let view = UnsafeRawBufferPointer(rebasing: raw[0..<count])
-                var offset = 0
-                while offset + 16 <= view.count {
-                    let length = Int(le32(view, offset)), type = le16(view, offset + 4)
-                    guard length >= 16, offset + length <= view.count else { return nil }
-                    if type == NFQ.messagePacket {
-                        var id: UInt32?, payload: [UInt8]?
-                        var attribute = offset + 20
-                        while attribute + 4 <= offset + length {
-                            let attributeLength = Int(le16(view, attribute)), attributeType = le16(view, attribute + 2) & 0x3fff
-                            guard attributeLength >= 4, attribute + attributeLength <= offset + length else { break }
-                            if attributeType == NFQ.attrPacketHeader && attributeLength >= 8 { id = be32(view, attribute + 4) }
-                            if attributeType == NFQ.attrPayload { payload = Array(view[(attribute + 4)..<(attribute + attributeLength)]) }
-                            attribute += (attributeLength + 3) & ~3
-                        }
-                        if let id, let payload { return (id, payload) }
+                for message in NetlinkMessages(UnsafeRawBufferPointer(rebasing: raw[0..<count])[...]) where message.type == NFQ.messagePacket {
+                    var id: UInt32?, payload: [UInt8]?
+                    // After the nfgenmsg (family, version, queue number).
+                    for attribute in NetlinkAttributes(message.payload.dropFirst(NFQ.familyHeaderLength)) {
+                        if attribute.type == NFQ.attrPacketHeader { id = attribute.be32 }
+                        if attribute.type == NFQ.attrPayload { payload = Array(attribute.payload) }
                     }
-                    offset += (length + 3) & ~3
+                    if let id, let payload { return (id, payload) }
                 }
                 return nil
             }
