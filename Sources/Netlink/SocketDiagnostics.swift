@@ -1,3 +1,4 @@
+import Values
 import CMnl
 import Glibc
 
@@ -74,19 +75,11 @@ public final class SocketDiagnostics: @unchecked Sendable {
     }
 
     static func endpoint(family: UInt8, address: ArraySlice<UInt8>, port: UInt16) -> String {
-        var text = [CChar](repeating: 0, count: 64)
-        var bytes = Array(address)
-        var family = family
+        // inet_diag_sockid carries 16 address bytes; an IPv4 socket uses the first 4.
+        let bytes = family == UInt8(AF_INET6) ? address : address.prefix(4)
         // A dual-stack listener's IPv4 connections (::ffff:a.b.c.d) are IPv4 on the wire: name
         // them as the captures do.
-        if family == UInt8(AF_INET6), bytes.count == 16, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff {
-            bytes = Array(bytes[12..<16])
-            family = UInt8(AF_INET)
-        }
-        let ok = bytes.withUnsafeBytes { raw in
-            inet_ntop(Int32(family), raw.baseAddress, &text, socklen_t(text.count)) != nil
-        }
-        let host = ok ? String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
-        return family == UInt8(AF_INET6) ? "[\(host)]:\(port)" : "\(host):\(port)"
+        guard let ip = IPAddress(bytes: bytes)?.unmappingIPv4 else { return "?:\(port)" }
+        return ip.isIPv6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 }

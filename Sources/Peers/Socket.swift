@@ -35,32 +35,31 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// A numeric address ("198.18.2.2", "fd00:fa17:2::2", "::", "0.0.0.0"); nil if not numeric.
     public init?(numericHost: String, port: UInt16) {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, numericHost, &v4) == 1 {
-            var sin = sockaddr_in()
-            sin.sin_family = sa_family_t(AF_INET)
-            sin.sin_port = port.bigEndian
-            sin.sin_addr = v4
-            self.init(raw: withUnsafeBytes(of: sin) { Array($0) })
-            return
-        }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, numericHost, &v6) == 1 {
+        guard let address = IPAddress(numericHost) else { return nil }
+        self.init(address: address, port: port)
+    }
+
+    /// The socket address of `address` and `port`.
+    public init(address: IPAddress, port: UInt16) {
+        let bytes = address.bytes
+        if address.isIPv6 {
             var sin6 = sockaddr_in6()
             sin6.sin6_family = sa_family_t(AF_INET6)
             sin6.sin6_port = port.bigEndian
-            sin6.sin6_addr = v6
+            withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: bytes) }
             self.init(raw: withUnsafeBytes(of: sin6) { Array($0) })
-            return
+        } else {
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            sin.sin_port = port.bigEndian
+            withUnsafeMutableBytes(of: &sin.sin_addr) { $0.copyBytes(from: bytes) }
+            self.init(raw: withUnsafeBytes(of: sin) { Array($0) })
         }
-        return nil
     }
 
     /// The wildcard address of a family, for listeners.
     public static func any(ipv6: Bool, port: UInt16) -> SocketAddress {
-        // Both literals are numeric, so this cannot fail; fall back to IPv4 to stay total.
-        SocketAddress(numericHost: ipv6 ? "::" : "0.0.0.0", port: port)
-            ?? SocketAddress(raw: withUnsafeBytes(of: sockaddr_in()) { Array($0) })
+        SocketAddress(address: .unspecified(ipv6 ? .ipv6 : .ipv4), port: port)
     }
 
     /// Resolves `endpoint`: numeric addresses directly, names through getaddrinfo (/etc/hosts, DNS).
@@ -94,28 +93,16 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         if family == AF_INET6, raw.count >= MemoryLayout<sockaddr_in6>.size {
             let sin6 = raw.withUnsafeBytes { $0.loadUnaligned(as: sockaddr_in6.self) }
             self.port = UInt16(bigEndian: sin6.sin6_port)
-            let bytes = withUnsafeBytes(of: sin6.sin6_addr) { Array($0) }
-            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff {
-                self.host = bytes[12..<16].map(String.init).joined(separator: ".")
-            } else {
-                var addr = sin6.sin6_addr
-                self.host = SocketAddress.ntop(AF_INET6, &addr)
-            }
+            let address = withUnsafeBytes(of: sin6.sin6_addr) { IPAddress(bytes: $0) }
+            self.host = address.map { $0.unmappingIPv4.description } ?? "?"
         } else if family == AF_INET, raw.count >= MemoryLayout<sockaddr_in>.size {
             let sin = raw.withUnsafeBytes { $0.loadUnaligned(as: sockaddr_in.self) }
             self.port = UInt16(bigEndian: sin.sin_port)
-            var addr = sin.sin_addr
-            self.host = SocketAddress.ntop(AF_INET, &addr)
+            self.host = withUnsafeBytes(of: sin.sin_addr) { IPAddress(bytes: $0) }?.description ?? "?"
         } else {
             self.port = 0
             self.host = "?"
         }
-    }
-
-    private static func ntop(_ family: Int32, _ address: UnsafeRawPointer) -> String {
-        var text = [CChar](repeating: 0, count: 64)
-        guard inet_ntop(family, address, &text, socklen_t(text.count)) != nil else { return "?" }
-        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {

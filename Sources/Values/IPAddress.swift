@@ -91,6 +91,13 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         return a.low < b.low
     }
 
+    /// An IPv4-mapped IPv6 address (::ffff:a.b.c.d, what a dual-stack socket reports for an
+    /// IPv4 peer) as the IPv4 address it stands for; any other address as it is.
+    public var unmappingIPv4: IPAddress {
+        guard isIPv6, high == 0, low >> 32 == 0xFFFF else { return self }
+        return IPAddress(ipv4: UInt32(truncatingIfNeeded: low))
+    }
+
     /// The address with every bit after the first `prefixLength` cleared.
     @inlinable
     public func masked(toPrefixLength prefixLength: Int) -> IPAddress {
