@@ -457,6 +457,7 @@ struct ConversationState: Sendable {
                         rev.retransmissions[index].coverAckFrame = f.frameNumber
                         rev.retransmissions[index].coverAckTime = time
                         rev.retransmissions[index].coverAckWindowZero = segment.window == 0
+                        rev.retransmissions[index].coverAckWindow = f.scaledWindow
                         if dsack {
                             let block = options.sackBlock(0)
                             rev.retransmissions[index].coverAckHasDSACK =

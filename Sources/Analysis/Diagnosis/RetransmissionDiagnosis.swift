@@ -237,8 +237,11 @@ extension DiagnosisContext {
                     episode.cause = .loss
                 }
             } else if let event = firstArrived {
+                // A probe of the full window anywhere in the episode: the receiver held its ACK
+                // for the whole flight, and the other copies (an RTO resend of the flight's first
+                // segment) waited for that same ACK.
                 let zeroWindow = event.peerWindowZero || event.dsackWindowZero || event.coverAckWindowZero
-                    || view.sentIntoZeroWindow(event) || view.probeOfFullWindow(event)
+                    || view.sentIntoZeroWindow(event) || episode.events.contains { view.probeOfFullWindow(events[$0]) }
                 if zeroWindow {
                     outcome.absorbedByZeroWindow += episode.events.count
                     continue
@@ -758,12 +761,19 @@ struct RetransmissionView {
     }
 
     /// A probe of data that had filled the receiver's window, while the receiver withheld its
-    /// ACK and then closed the window (a stall starting before the covering ACK plus a round
-    /// trip): the zero-window episode's own tail-loss probe, not an RTT jump.
+    /// ACK and then closed the window: the zero-window episode's own tail-loss probe, not an RTT
+    /// jump. Closed either at once (a stall starting before the covering ACK plus a round trip),
+    /// or later, when the covering ACK already advertised less room than the window the original
+    /// filled: the receiver's buffer was filling while it held the ACK (Linux holds the ACK of
+    /// data that cannot move the window's edge until the application reads), and it went on to
+    /// reach zero.
     func probeOfFullWindow(_ event: RetransmissionEvent) -> Bool {
         guard event.originalFilledWindow, let sent = event.originalTime else { return false }
         let until = (event.coverAckTime ?? event.time).plusSaturating(max(pathRTT ?? 0, 1_000_000).timesSaturating(2))
-        return receiving.window.stalls.contains { $0.startTime >= sent && $0.startTime <= until }
+        if receiving.window.stalls.contains(where: { $0.startTime >= sent && $0.startTime <= until }) { return true }
+        guard let coverWindow = event.coverAckWindow, event.peerWindow != 0xFFFF_FFFF, coverWindow < event.peerWindow
+        else { return false }
+        return receiving.window.stalls.contains { $0.startTime >= sent }
     }
 
     /// `probeOfFullWindow` where nothing but the absence of a D-SACK would call the original
