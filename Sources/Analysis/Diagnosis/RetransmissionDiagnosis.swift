@@ -74,14 +74,15 @@ extension DiagnosisContext {
     }
 
     /// The smallest Karn-clean RTT of data from the same sender host to the same receiver host
-    /// over all flows of `member`'s vantage (handshake RTTs included): the path's own baseline.
+    /// over the other flows of `member`'s vantage (handshake RTTs included): the path's own
+    /// baseline. Not the flow's own: its samples after the loss are not what it saw before it.
     func hostPairBaseline(_ member: GroupMember, fromClient: Bool) -> Int64? {
         let here = conversation(member)
         let senderIsHereClient = member.flipped ? !fromClient : fromClient
         let senderAddress = (senderIsHereClient ? here.client : here.server).address
         let receiverAddress = (senderIsHereClient ? here.server : here.client).address
         var best: Int64?
-        for other in digests[member.vantage].conversations {
+        for (index, other) in digests[member.vantage].conversations.enumerated() where index != member.conversation {
             let samples: [Int64?]
             if other.client.address == senderAddress && other.server.address == receiverAddress {
                 samples = [other.clientDir.rtt.minimumIfAny, other.shared.initialRTT > 0 ? other.shared.initialRTT : nil]
@@ -212,8 +213,18 @@ extension DiagnosisContext {
                     // A flow that started while the queue was already full has an inflated baseline
                     // of its own; the same hosts' other flows at this vantage show the path's.
                     if let shared = hostPairBaseline(primary, fromClient: fromClient), shared < baseline {
+                        let own = baseline
                         baseline = shared
                         episode.baselineFromOtherFlows = true
+                        // Then fewer than 4 samples suffice when every round trip the flow ever
+                        // measured — its handshake's and its data's, at least two — lay far above
+                        // the path's: it started into a standing queue; no single scheduling
+                        // hiccup inflates them all.
+                        let ownSamples = first.samplesBefore + (conversation.shared.initialRTT > 0 ? 1 : 0)
+                        if nearSender != false && ownSamples >= 2 && own >= 3 * max(shared, 1)
+                            && own.minusSaturating(shared) >= 2_000_000 {
+                            episode.rttMeasurable = true
+                        }
                     }
                     episode.rttBefore = median
                     episode.rttBaseline = baseline
