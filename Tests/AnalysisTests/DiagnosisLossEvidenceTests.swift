@@ -275,11 +275,9 @@ struct DiagnosisSharedQueueTests {
         #expect(SentenceCheck.contradictions(loss).isEmpty)
     }
 
-    /// The same, with the loss right after the late flow's first data round trip: its handshake's
-    /// and that one sample are all it measured, both ~45× the path's (Faultline's
-    /// t6-shared-bottleneck: flows that start into the full queue lose their first flight).
-    @Test("a late flow that loses packets after one inflated data round trip (and an inflated handshake): congestion-loss, not packet-loss")
-    func lateFlowLosesEarly() throws {
+    /// An early flow at the path's RTT (0.2 ms), then a late flow whose handshake took
+    /// `handshakeOneWay` each way, `exchanges` data round trips of 9 ms, and a loss.
+    static func lateFlow(handshakeOneWay: Int64, exchanges: Int) -> DiagnosisScript {
         var early = DiagnosisScript()
         var t = early.handshake(at: 0, seenBy: [.client])
         t = DiagnosisLossEvidenceTests.exchanges(&early, count: 4, from: t)
@@ -287,9 +285,10 @@ struct DiagnosisSharedQueueTests {
         late.clientPort = 40001
         late.clientISN = 7_000_000
         late.clientNext = late.clientISN &+ 1
-        late.oneWay = 4_500_000
+        late.oneWay = handshakeOneWay
         var u = late.handshake(at: 50_000_000, seenBy: [.client])
-        u = DiagnosisLossEvidenceTests.exchanges(&late, count: 1, from: u)
+        late.oneWay = 4_500_000
+        u = DiagnosisLossEvidenceTests.exchanges(&late, count: exchanges, from: u)
         let first = late.clientNext
         var ends: [UInt32] = []
         for index in 0..<5 {
@@ -305,12 +304,38 @@ struct DiagnosisSharedQueueTests {
                   at: resend, seenBy: [.client])
         late.serverAck(late.clientNext, at: resend + late.oneWay + 10_000, seenBy: [.client])
         early.merge(late)
-        let findings = try DiagnosisDefectTests.diagnose(early)
+        return early
+    }
+
+    /// The loss right after the late flow's first data round trip: its handshake's and that one
+    /// sample are all it measured, both ~45× the path's (Faultline's t6-shared-bottleneck: flows
+    /// that start into the full queue lose their first flight).
+    @Test("a late flow that loses packets after one inflated data round trip (and an inflated handshake): congestion-loss, not packet-loss")
+    func lateFlowLosesEarly() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.lateFlow(handshakeOneWay: 4_500_000, exchanges: 1))
         let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
         #expect(loss.cause == "congestion-loss", "\(loss.sentence) \(loss.evidence)")
         #expect(loss.evidence["rtt_baseline_from"] != nil)
         #expect(!findings.contains { $0.name == "retransmission/packet-loss" }, "\(findings.names)")
         #expect(SentenceCheck.contradictions(loss).isEmpty)
+    }
+
+    /// The handshake got through before the queue stood (1.4 ms, less than 2 ms above the path's),
+    /// then three data round trips of 9 ms and the loss.
+    @Test("a late flow whose handshake was quick but whose three data round trips before the loss were all 45× the path's: congestion-loss")
+    func lateFlowQueueAfterHandshake() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.lateFlow(handshakeOneWay: 700_000, exchanges: 3))
+        let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(loss.cause == "congestion-loss", "\(loss.sentence) \(loss.evidence)")
+        #expect(!findings.contains { $0.name == "retransmission/packet-loss" }, "\(findings.names)")
+    }
+
+    @Test("one inflated data round trip and a quick handshake are not enough: packet-loss with its caveat")
+    func lateFlowSingleSample() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.lateFlow(handshakeOneWay: 700_000, exchanges: 1))
+        let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(loss.cause == "packet-loss", "\(loss.sentence)")
+        #expect(loss.evidence["caveat"] != nil, "\(loss.evidence)")
     }
 
     @Test("a lone flow with a single inflated sample before its loss keeps the caveat: its own faster round trips after the loss are no other flow's baseline")

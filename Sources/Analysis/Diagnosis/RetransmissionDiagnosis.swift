@@ -213,16 +213,17 @@ extension DiagnosisContext {
                     // A flow that started while the queue was already full has an inflated baseline
                     // of its own; the same hosts' other flows at this vantage show the path's.
                     if let shared = hostPairBaseline(primary, fromClient: fromClient), shared < baseline {
-                        let own = baseline
                         baseline = shared
                         episode.baselineFromOtherFlows = true
-                        // Then fewer than 4 samples suffice when every round trip the flow ever
-                        // measured — its handshake's and its data's, at least two — lay far above
-                        // the path's: it started into a standing queue; no single scheduling
-                        // hiccup inflates them all.
-                        let ownSamples = first.samplesBefore + (conversation.shared.initialRTT > 0 ? 1 : 0)
-                        if nearSender != false && ownSamples >= 2 && own >= 3 * max(shared, 1)
-                            && own.minusSaturating(shared) >= 2_000_000 {
+                        // Then fewer than 4 samples suffice when every data round trip the flow
+                        // measured before the loss lay far above the path's, and there were at
+                        // least two such round trips (its handshake's counts when it was inflated
+                        // too): it ran into a standing queue; no single scheduling hiccup
+                        // inflates them all.
+                        func farAbove(_ rtt: Int64) -> Bool { rtt >= 3 * max(shared, 1) && rtt.minusSaturating(shared) >= 2_000_000 }
+                        let handshake = conversation.shared.initialRTT
+                        let inflatedSamples = first.samplesBefore + (handshake > 0 && farAbove(handshake) ? 1 : 0)
+                        if nearSender != false && inflatedSamples >= 2 && farAbove(first.minRTTBefore ?? 0) {
                             episode.rttMeasurable = true
                         }
                     }
