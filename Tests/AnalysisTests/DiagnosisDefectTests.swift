@@ -459,4 +459,32 @@ struct DiagnosisFINOvertakesTests {
         #expect(!findings.contains { $0.kind == "retransmission" }, "\(findings.names) \(findings.map(\.sentence))")
         #expect(findings.contains { $0.name == "reordering/path-reordering" }, "\(findings.names)")
     }
+
+    @Test("at the receiver, right after the handshake: FIN before all three data segments, which arrive 1-18 ms later: reordering, not loss")
+    func finBeforeWholeFlight() throws {
+        var s = DiagnosisScript()
+        s.oneWay = 120_000_000
+        let t = s.handshake(at: 0, seenBy: [.server])
+        var late: [(seq: UInt32, id: UInt16, length: UInt32)] = []
+        for length: UInt32 in [1448, 1448, 1104] {
+            late.append((s.clientNext, s.clientIPID, length))
+            s.clientIPID &+= 1
+            s.clientNext &+= length
+        }
+        let fin = s.clientNext
+        s.emit(Segment(fromClient: true, seq: fin, ack: s.serverNext, flags: 0x011, window: 502), at: t + 20_000_000,
+               seenBy: [.server])
+        s.serverAck(late[0].seq, at: t + 20_800_000, sack: [(fin, fin &+ 1)], seenBy: [.server])
+        for (index, segment) in late.enumerated() {
+            let at = t + 20_900_000 + Int64(index) * 8_000_000
+            s.emit(Segment(fromClient: true, seq: segment.seq, ack: s.serverNext, flags: 0x018, length: segment.length,
+                           window: 502, ipID: segment.id), at: at, seenBy: [.server])
+            let next = segment.seq &+ segment.length
+            s.serverAck(next == fin ? fin &+ 1 : next, at: at + 300_000, sack: next == fin ? [] : [(fin, fin &+ 1)],
+                        seenBy: [.server])
+        }
+        let findings = try DiagnosisSyntheticTests.diagnose(s, [.server]).findings
+        #expect(!findings.contains { $0.kind == "retransmission" }, "\(findings.names) \(findings.map(\.sentence))")
+        #expect(findings.contains { $0.name == "reordering/path-reordering" }, "\(findings.names)")
+    }
 }
