@@ -74,15 +74,16 @@ extension DiagnosisContext {
     }
 
     /// The smallest Karn-clean RTT of data from the same sender host to the same receiver host
-    /// over the other flows of `member`'s vantage (handshake RTTs included): the path's own
-    /// baseline. Not the flow's own: its samples after the loss are not what it saw before it.
-    func hostPairBaseline(_ member: GroupMember, fromClient: Bool) -> Int64? {
+    /// over all flows of `member`'s vantage (handshake RTTs included): the path's own baseline.
+    /// `othersOnly`: over the other flows only (the flow's own minimum includes its samples
+    /// after the loss, which are not what it saw before it).
+    func hostPairBaseline(_ member: GroupMember, fromClient: Bool, othersOnly: Bool = false) -> Int64? {
         let here = conversation(member)
         let senderIsHereClient = member.flipped ? !fromClient : fromClient
         let senderAddress = (senderIsHereClient ? here.client : here.server).address
         let receiverAddress = (senderIsHereClient ? here.server : here.client).address
         var best: Int64?
-        for (index, other) in digests[member.vantage].conversations.enumerated() where index != member.conversation {
+        for (index, other) in digests[member.vantage].conversations.enumerated() where !othersOnly || index != member.conversation {
             let samples: [Int64?]
             if other.client.address == senderAddress && other.server.address == receiverAddress {
                 samples = [other.clientDir.rtt.minimumIfAny, other.shared.initialRTT > 0 ? other.shared.initialRTT : nil]
@@ -220,11 +221,11 @@ extension DiagnosisContext {
                         // least two such round trips (its handshake's counts when it was inflated
                         // too): it ran into a standing queue; no single scheduling hiccup
                         // inflates them all.
-                        func farAbove(_ rtt: Int64) -> Bool { rtt >= 3 * max(shared, 1) && rtt.minusSaturating(shared) >= 2_000_000 }
-                        let handshake = conversation.shared.initialRTT
-                        let inflatedSamples = first.samplesBefore + (handshake > 0 && farAbove(handshake) ? 1 : 0)
-                        if nearSender != false && inflatedSamples >= 2 && farAbove(first.minRTTBefore ?? 0) {
-                            episode.rttMeasurable = true
+                        if nearSender != false, let others = hostPairBaseline(primary, fromClient: fromClient, othersOnly: true) {
+                            func farAbove(_ rtt: Int64) -> Bool { rtt >= 3 * max(others, 1) && rtt.minusSaturating(others) >= 2_000_000 }
+                            let handshake = conversation.shared.initialRTT
+                            let inflatedSamples = first.samplesBefore + (handshake > 0 && farAbove(handshake) ? 1 : 0)
+                            if inflatedSamples >= 2 && farAbove(first.minRTTBefore ?? 0) { episode.rttMeasurable = true }
                         }
                     }
                     episode.rttBefore = median
