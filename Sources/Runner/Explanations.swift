@@ -98,7 +98,7 @@ public enum Explanations {
                 "\"A zero window means the network is congested.\" It does not: congestion does not cause zero windows by itself. A zero window is the receiving application (or its buffer size) talking; Faultline does not claim congestion without evidence of it (RTT inflation and burst losses).",
                 "\"A zero window is an error.\" It is flow control doing its job; the problem is only how long and how often the window stays at zero.",
             ],
-            scenarios: ["zw1-slow-reader"]),
+            scenarios: ["zw1-slow-reader", "zw3-brief-stalls", "zw4-probe-at-full-window"]),
         Explanation(
             kind: "zero-window", cause: "receiver-stopped-reading", rows: "ZW2",
             title: "the receiving application accepted the connection and stopped calling recv()",
@@ -176,12 +176,12 @@ public enum Explanations {
             kind: "retransmission", cause: "packet-loss", rows: "T1",
             title: "a packet was lost on the path",
             meaning: "A segment never reached the receiver, so the sender sent it again: after duplicate ACKs (fast retransmission) or after its retransmission timer expired (tail loss).",
-            wire: "At the sender: the segment, then duplicate ACKs with SACK blocks, then a fast retransmission (or a timeout retransmission for tail loss). At the receiver: a gap (tshark \"previous segment not captured\"), out-of-order arrivals, then the retransmission filling the hole. With two vantage points: the original is in the sender's capture and missing from the receiver's.",
+            wire: "At the sender: the segment, then duplicate ACKs with SACK blocks, then a fast retransmission (or a timeout retransmission for tail loss). At the receiver: a gap (tshark \"previous segment not captured\"), out-of-order arrivals, then the retransmission filling the hole. With two vantage points: the original is in the sender's capture and missing from the receiver's. When the lost packets are the receiver's ACKs (evidence lost_packets: acks, with lost_direction), the data arrived: the receiver-side capture shows the ACKs leaving, the sender-side capture never shows them, and the sender's copies are spurious (D-SACKs).",
             fix: "Find where the packets die: compare captures along the path, check interface error and drop counters (ip -s link, ethtool -S), duplex and cabling, wireless quality. Occasional loss is normal on the internet and TCP recovers; persistent loss needs fixing at the link that drops.",
             myths: [
                 "\"Every retransmission means loss.\" Spurious retransmissions (delayed ACKs meeting a short RTO, an RTT jump) and duplicated captures look alike in tshark; loss means the original never arrived.",
             ],
-            scenarios: ["t1-random-loss", "t1-deterministic-drop"]),
+            scenarios: ["t1-random-loss", "t1-deterministic-drop", "t5-ack-loss"]),
         Explanation(
             kind: "retransmission", cause: "spurious-delayed-ack", rows: "T2",
             title: "a delayed ACK outlasted the sender's retransmission timeout",
@@ -212,7 +212,7 @@ public enum Explanations {
             myths: [
                 "\"Congestion shows up as zero windows.\" It does not: a zero window is the receiver's buffer; congestion shows as RTT inflation and burst losses.",
             ],
-            scenarios: ["t4-congestion"]),
+            scenarios: ["t4-congestion", "t6-shared-bottleneck"]),
         Explanation(
             kind: "capture-artifact", cause: "duplicated-capture", rows: "",
             title: "every packet was captured twice",
@@ -228,7 +228,7 @@ public enum Explanations {
             wire: "Out-of-order arrivals filled within a fraction of the RTT without a retransmission; possibly duplicate ACKs, but no retransmission follows.",
             fix: "Usually nothing; heavy reordering can trigger spurious fast retransmissions, and Linux adapts its reordering threshold. Per-flow load balancing avoids it.",
             myths: ["\"Out-of-order means loss.\" Only if a retransmission fills the hole; here the original arrives, late."],
-            scenarios: []),
+            scenarios: ["t7-fin-overtakes-data"]),
         Explanation(
             kind: "keep-alive", cause: "benign", rows: "",
             title: "TCP keep-alives and their answers",

@@ -383,6 +383,51 @@ struct DiagnosisProbeInStallTests {
         #expect(!findings.contains { $0.cause == "rtt-exceeds-rto" || $0.cause == "packet-loss" }, "\(findings.names)")
         #expect(findings.contains { $0.kind == "zero-window" }, "\(findings.names)")
     }
+
+    /// The flight that fills the window, a probe of its last segment, an RTO resend of its first;
+    /// the ACK (with a D-SACK) comes after the resend with `coverWindow` (× 128 bytes); the sender
+    /// fills that, and 40 ms later the window is zero, then reopens.
+    static func heldAckAtFullWindow(coverWindow: UInt16) -> DiagnosisScript {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        for _ in 0..<6 {
+            let (seq, _) = s.clientData(1000, at: t, seenBy: [.client])
+            s.serverAck(seq &+ 1000, at: t + s.oneWay + 10_000, window: 32, seenBy: [.client])
+            t += 2 * s.oneWay + 1_000_000
+        }
+        // Window 32 × 128 = 4096 bytes: four segments fill it (tshark: window full on the last).
+        var seqs: [UInt32] = []
+        for index in 0..<4 {
+            let size: UInt32 = index == 3 ? 1096 : 1000
+            seqs.append(s.clientData(size, at: t + Int64(index) * 10_000, seenBy: [.client]).seq)
+        }
+        // The receiver holds its ACK (its application has not read): a tail-loss probe of the last
+        // segment after 5 ms, an RTO resend of the first after 30 ms.
+        s.emit(Segment(fromClient: true, seq: seqs[3], ack: s.serverNext, flags: 0x018, length: 1096, window: 502),
+               at: t + 5_000_000, seenBy: [.client])
+        s.emit(Segment(fromClient: true, seq: seqs[0], ack: s.serverNext, flags: 0x018, length: 1000, window: 502),
+               at: t + 30_000_000, seenBy: [.client])
+        // The resend draws the ACK at once, with a D-SACK for it and the room left.
+        s.serverAck(s.clientNext, at: t + 30_150_000, window: coverWindow, sack: [(seqs[0], seqs[0] &+ 1000)],
+                    seenBy: [.client])
+        s.clientData(UInt32(coverWindow) * 128, at: t + 30_200_000, seenBy: [.client])
+        s.serverAck(s.clientNext, at: t + 70_000_000, window: 0, seenBy: [.client])
+        s.serverAck(s.clientNext, at: t + 110_000_000, window: 32, seenBy: [.client])
+        return s
+    }
+
+    @Test("zw2's live shape: probe at a full window, RTO resend, the late ACK advertising less room, zero only after the next fill: the zero-window episode")
+    func heldAckWindowShrinking() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.heldAckAtFullWindow(coverWindow: 8))
+        #expect(!findings.contains { $0.kind == "retransmission" }, "\(findings.names) \(findings.map(\.sentence))")
+        #expect(findings.contains { $0.kind == "zero-window" }, "\(findings.names)")
+    }
+
+    @Test("the same, but the late ACK reopens the whole window: the receiver had room, so the held ACK is not the zero-window episode's")
+    func heldAckWindowReopened() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.heldAckAtFullWindow(coverWindow: 32))
+        #expect(findings.contains { $0.kind == "retransmission" }, "\(findings.names)")
+    }
 }
 
 /// Jitter that delivers the FIN before the last data segment (issue #11 item 13).
@@ -410,6 +455,34 @@ struct DiagnosisFINOvertakesTests {
         s.emit(Segment(fromClient: true, seq: lateSeq, ack: s.serverNext, flags: 0x018, length: 1000, window: 502,
                        ipID: lateID), at: t + 330_000, seenBy: [.server])
         s.serverAck(fin &+ 1, at: t + s.oneWay + 340_000, seenBy: [.server])
+        let findings = try DiagnosisSyntheticTests.diagnose(s, [.server]).findings
+        #expect(!findings.contains { $0.kind == "retransmission" }, "\(findings.names) \(findings.map(\.sentence))")
+        #expect(findings.contains { $0.name == "reordering/path-reordering" }, "\(findings.names)")
+    }
+
+    @Test("at the receiver, right after the handshake: FIN before all three data segments, which arrive 1-18 ms later: reordering, not loss")
+    func finBeforeWholeFlight() throws {
+        var s = DiagnosisScript()
+        s.oneWay = 120_000_000
+        let t = s.handshake(at: 0, seenBy: [.server])
+        var late: [(seq: UInt32, id: UInt16, length: UInt32)] = []
+        for length: UInt32 in [1448, 1448, 1104] {
+            late.append((s.clientNext, s.clientIPID, length))
+            s.clientIPID &+= 1
+            s.clientNext &+= length
+        }
+        let fin = s.clientNext
+        s.emit(Segment(fromClient: true, seq: fin, ack: s.serverNext, flags: 0x011, window: 502), at: t + 20_000_000,
+               seenBy: [.server])
+        s.serverAck(late[0].seq, at: t + 20_800_000, sack: [(fin, fin &+ 1)], seenBy: [.server])
+        for (index, segment) in late.enumerated() {
+            let at = t + 20_900_000 + Int64(index) * 8_000_000
+            s.emit(Segment(fromClient: true, seq: segment.seq, ack: s.serverNext, flags: 0x018, length: segment.length,
+                           window: 502, ipID: segment.id), at: at, seenBy: [.server])
+            let next = segment.seq &+ segment.length
+            s.serverAck(next == fin ? fin &+ 1 : next, at: at + 300_000, sack: next == fin ? [] : [(fin, fin &+ 1)],
+                        seenBy: [.server])
+        }
         let findings = try DiagnosisSyntheticTests.diagnose(s, [.server]).findings
         #expect(!findings.contains { $0.kind == "retransmission" }, "\(findings.names) \(findings.map(\.sentence))")
         #expect(findings.contains { $0.name == "reordering/path-reordering" }, "\(findings.names)")

@@ -274,4 +274,95 @@ struct DiagnosisSharedQueueTests {
         #expect(loss.evidence["rtt_baseline_from"] != nil)
         #expect(SentenceCheck.contradictions(loss).isEmpty)
     }
+
+    /// An early flow at the path's RTT (0.2 ms), then a late flow whose handshake took
+    /// `handshakeOneWay` each way, `exchanges` data round trips of 9 ms, and a loss.
+    static func lateFlow(handshakeOneWay: Int64, exchanges: Int) -> DiagnosisScript {
+        var early = DiagnosisScript()
+        var t = early.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisLossEvidenceTests.exchanges(&early, count: 4, from: t)
+        var late = DiagnosisScript()
+        late.clientPort = 40001
+        late.clientISN = 7_000_000
+        late.clientNext = late.clientISN &+ 1
+        late.oneWay = handshakeOneWay
+        var u = late.handshake(at: 50_000_000, seenBy: [.client])
+        late.oneWay = 4_500_000
+        u = DiagnosisLossEvidenceTests.exchanges(&late, count: exchanges, from: u)
+        let first = late.clientNext
+        var ends: [UInt32] = []
+        for index in 0..<5 {
+            late.clientData(1000, at: u + Int64(index) * 10_000, seenBy: [.client])
+            ends.append(late.clientNext)
+        }
+        for index in 1...3 {
+            late.serverAck(first, at: u + late.oneWay + Int64(index) * 10_000, sack: [(first &+ 1000, ends[index])],
+                           seenBy: [.client])
+        }
+        let resend = u + 2 * late.oneWay + 50_000
+        late.emit(Segment(fromClient: true, seq: first, ack: late.serverNext, flags: 0x018, length: 1000, window: 502),
+                  at: resend, seenBy: [.client])
+        late.serverAck(late.clientNext, at: resend + late.oneWay + 10_000, seenBy: [.client])
+        early.merge(late)
+        return early
+    }
+
+    /// The loss right after the late flow's first data round trip: its handshake's and that one
+    /// sample are all it measured, both ~45× the path's (Faultline's t6-shared-bottleneck: flows
+    /// that start into the full queue lose their first flight).
+    @Test("a late flow that loses packets after one inflated data round trip (and an inflated handshake): congestion-loss, not packet-loss")
+    func lateFlowLosesEarly() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.lateFlow(handshakeOneWay: 4_500_000, exchanges: 1))
+        let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(loss.cause == "congestion-loss", "\(loss.sentence) \(loss.evidence)")
+        #expect(loss.evidence["rtt_baseline_from"] != nil)
+        #expect(!findings.contains { $0.name == "retransmission/packet-loss" }, "\(findings.names)")
+        #expect(SentenceCheck.contradictions(loss).isEmpty)
+    }
+
+    /// The handshake got through before the queue stood (1.4 ms, less than 2 ms above the path's),
+    /// then three data round trips of 9 ms and the loss.
+    @Test("a late flow whose handshake was quick but whose three data round trips before the loss were all 45× the path's: congestion-loss")
+    func lateFlowQueueAfterHandshake() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.lateFlow(handshakeOneWay: 700_000, exchanges: 3))
+        let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(loss.cause == "congestion-loss", "\(loss.sentence) \(loss.evidence)")
+        #expect(!findings.contains { $0.name == "retransmission/packet-loss" }, "\(findings.names)")
+    }
+
+    @Test("one inflated data round trip and a quick handshake are not enough: packet-loss with its caveat")
+    func lateFlowSingleSample() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.lateFlow(handshakeOneWay: 700_000, exchanges: 1))
+        let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(loss.cause == "packet-loss", "\(loss.sentence)")
+        #expect(loss.evidence["caveat"] != nil, "\(loss.evidence)")
+    }
+
+    @Test("a lone flow with a single inflated sample before its loss keeps the caveat: its own faster round trips after the loss do not make it measurable")
+    func loneFlowFewSamples() throws {
+        var s = DiagnosisScript()
+        s.oneWay = 4_500_000
+        var t = s.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisLossEvidenceTests.exchanges(&s, count: 1, from: t)
+        let first = s.clientNext
+        var ends: [UInt32] = []
+        for index in 0..<5 {
+            s.clientData(1000, at: t + Int64(index) * 10_000, seenBy: [.client])
+            ends.append(s.clientNext)
+        }
+        for index in 1...3 {
+            s.serverAck(first, at: t + s.oneWay + Int64(index) * 10_000, sack: [(first &+ 1000, ends[index])], seenBy: [.client])
+        }
+        let resend = t + 2 * s.oneWay + 50_000
+        s.emit(Segment(fromClient: true, seq: first, ack: s.serverNext, flags: 0x018, length: 1000, window: 502),
+               at: resend, seenBy: [.client])
+        s.serverAck(s.clientNext, at: resend + s.oneWay + 10_000, seenBy: [.client])
+        // After the loss the round trips are fast (0.2 ms): the flow's own, not another flow's.
+        s.oneWay = 100_000
+        _ = DiagnosisLossEvidenceTests.exchanges(&s, count: 4, from: resend + 20_000_000)
+        let findings = try DiagnosisDefectTests.diagnose(s)
+        let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(loss.cause == "packet-loss", "\(loss.sentence)")
+        #expect(loss.evidence["caveat"] != nil, "\(loss.evidence)")
+    }
 }

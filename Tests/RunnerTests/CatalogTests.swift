@@ -38,6 +38,12 @@ extension RunnerKernelTests {
             ("f5-bufferbloat", "latency/bufferbloat"),
             ("f6-window-scale-stripped", "throughput/receive-window-limited"),
             ("f7-pmtu-black-hole", "retransmission/path-mtu-black-hole"),
+            // Issue #11 items 9-13: live cases the analyzer once got wrong, each excluding the wrong cause.
+            ("t5-ack-loss", "retransmission/packet-loss"),
+            ("t6-shared-bottleneck", "retransmission/congestion-loss"),
+            ("zw3-brief-stalls", "zero-window/receiver-slow"),
+            ("zw4-probe-at-full-window", "zero-window/receiver-slow"),
+            ("t7-fin-overtakes-data", "reordering/path-reordering"),
         ]
 
         @Test("one scenario per failure-modes.md row plus a clean baseline, each expecting its cause (and the look-alike's absence)")

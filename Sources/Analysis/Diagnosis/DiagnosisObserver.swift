@@ -457,6 +457,7 @@ struct ConversationState: Sendable {
                         rev.retransmissions[index].coverAckFrame = f.frameNumber
                         rev.retransmissions[index].coverAckTime = time
                         rev.retransmissions[index].coverAckWindowZero = segment.window == 0
+                        rev.retransmissions[index].coverAckWindow = f.scaledWindow
                         if dsack {
                             let block = options.sackBlock(0)
                             rev.retransmissions[index].coverAckHasDSACK =
@@ -640,8 +641,12 @@ struct ConversationState: Sendable {
                     return false
                 }
                 let delay = f.timestamp &- gap.time
+                // The path's round trip as `ConversationState.pathRTT` takes it: the handshake's,
+                // else the larger direction minimum. Not the smaller: where gaps show (a receiver-
+                // side capture) this direction's samples are the receiver's own ACK turnaround, a few
+                // µs, and a quarter of that would call every late original a retransmission.
                 var pathRTT: Int64 = shared.initialRTT
-                if let sample = fwd.rtt.minimumIfAny { pathRTT = pathRTT > 0 ? min(pathRTT, sample) : sample }
+                if pathRTT <= 0 { pathRTT = max(fwd.rtt.minimumIfAny ?? 0, rev.rtt.minimumIfAny ?? 0) }
                 // Compared as delay < RTT/4: timestamps in a hostile file may be anywhere, and delay * 4 could overflow.
                 let quick = pathRTT > 0 && delay >= 0 && delay < pathRTT / 4 && fwd.duplicateAckRun < 2
                 if SeqNum.greaterOrEqual(seq &+ f.segment.payloadLength, gap.to) { fwd.gaps[i].filled = true }

@@ -327,6 +327,8 @@ struct RetransmissionEvent: Sendable {
     var coverAckTime: Int64?
     var coverAckHasDSACK = false
     var coverAckWindowZero = false
+    /// The window that covering ACK advertised (scaled as tshark shows it).
+    var coverAckWindow: UInt32?
     /// The covering ACK ends exactly where this copy ends while the original ended elsewhere.
     var coverAckMatchesRetransmissionOnly = false
     var dsackFrame: UInt64?

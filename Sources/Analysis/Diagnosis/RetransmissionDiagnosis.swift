@@ -75,13 +75,15 @@ extension DiagnosisContext {
 
     /// The smallest Karn-clean RTT of data from the same sender host to the same receiver host
     /// over all flows of `member`'s vantage (handshake RTTs included): the path's own baseline.
-    func hostPairBaseline(_ member: GroupMember, fromClient: Bool) -> Int64? {
+    /// `othersOnly`: over the other flows only (the flow's own minimum includes its samples
+    /// after the loss, which are not what it saw before it).
+    func hostPairBaseline(_ member: GroupMember, fromClient: Bool, othersOnly: Bool = false) -> Int64? {
         let here = conversation(member)
         let senderIsHereClient = member.flipped ? !fromClient : fromClient
         let senderAddress = (senderIsHereClient ? here.client : here.server).address
         let receiverAddress = (senderIsHereClient ? here.server : here.client).address
         var best: Int64?
-        for other in digests[member.vantage].conversations {
+        for (index, other) in digests[member.vantage].conversations.enumerated() where !othersOnly || index != member.conversation {
             let samples: [Int64?]
             if other.client.address == senderAddress && other.server.address == receiverAddress {
                 samples = [other.clientDir.rtt.minimumIfAny, other.shared.initialRTT > 0 ? other.shared.initialRTT : nil]
@@ -214,6 +216,17 @@ extension DiagnosisContext {
                     if let shared = hostPairBaseline(primary, fromClient: fromClient), shared < baseline {
                         baseline = shared
                         episode.baselineFromOtherFlows = true
+                        // Then fewer than 4 samples suffice when every data round trip the flow
+                        // measured before the loss lay far above the path's, and there were at
+                        // least two such round trips (its handshake's counts when it was inflated
+                        // too): it ran into a standing queue; no single scheduling hiccup
+                        // inflates them all.
+                        if nearSender != false, let others = hostPairBaseline(primary, fromClient: fromClient, othersOnly: true) {
+                            func farAbove(_ rtt: Int64) -> Bool { rtt >= 3 * max(others, 1) && rtt.minusSaturating(others) >= 2_000_000 }
+                            let handshake = conversation.shared.initialRTT
+                            let inflatedSamples = first.samplesBefore + (handshake > 0 && farAbove(handshake) ? 1 : 0)
+                            if inflatedSamples >= 2 && farAbove(first.minRTTBefore ?? 0) { episode.rttMeasurable = true }
+                        }
                     }
                     episode.rttBefore = median
                     episode.rttBaseline = baseline
@@ -237,8 +250,11 @@ extension DiagnosisContext {
                     episode.cause = .loss
                 }
             } else if let event = firstArrived {
+                // A probe of the full window anywhere in the episode: the receiver held its ACK
+                // for the whole flight, and the other copies (an RTO resend of the flight's first
+                // segment) waited for that same ACK.
                 let zeroWindow = event.peerWindowZero || event.dsackWindowZero || event.coverAckWindowZero
-                    || view.sentIntoZeroWindow(event) || view.probeOfFullWindow(event)
+                    || view.sentIntoZeroWindow(event) || episode.events.contains { view.probeOfFullWindow(events[$0]) }
                 if zeroWindow {
                     outcome.absorbedByZeroWindow += episode.events.count
                     continue
@@ -758,12 +774,19 @@ struct RetransmissionView {
     }
 
     /// A probe of data that had filled the receiver's window, while the receiver withheld its
-    /// ACK and then closed the window (a stall starting before the covering ACK plus a round
-    /// trip): the zero-window episode's own tail-loss probe, not an RTT jump.
+    /// ACK and then closed the window: the zero-window episode's own tail-loss probe, not an RTT
+    /// jump. Closed either at once (a stall starting before the covering ACK plus a round trip),
+    /// or later, when the covering ACK already advertised less room than the window the original
+    /// filled: the receiver's buffer was filling while it held the ACK (Linux holds the ACK of
+    /// data that cannot move the window's edge until the application reads), and it went on to
+    /// reach zero.
     func probeOfFullWindow(_ event: RetransmissionEvent) -> Bool {
         guard event.originalFilledWindow, let sent = event.originalTime else { return false }
         let until = (event.coverAckTime ?? event.time).plusSaturating(max(pathRTT ?? 0, 1_000_000).timesSaturating(2))
-        return receiving.window.stalls.contains { $0.startTime >= sent && $0.startTime <= until }
+        if receiving.window.stalls.contains(where: { $0.startTime >= sent && $0.startTime <= until }) { return true }
+        guard let coverWindow = event.coverAckWindow, event.peerWindow != 0xFFFF_FFFF, coverWindow < event.peerWindow
+        else { return false }
+        return receiving.window.stalls.contains { $0.startTime >= sent }
     }
 
     /// `probeOfFullWindow` where nothing but the absence of a D-SACK would call the original
