@@ -338,6 +338,74 @@ struct DiagnosisSharedQueueTests {
         #expect(loss.evidence["caveat"] != nil, "\(loss.evidence)")
     }
 
+    /// Five segments at `u`, the first lost: three duplicate ACKs with SACK, the resend, its ACK.
+    static func lossEpisode(_ s: inout DiagnosisScript, at u: Int64) {
+        let first = s.clientNext
+        var ends: [UInt32] = []
+        for index in 0..<5 {
+            s.clientData(1000, at: u + Int64(index) * 10_000, seenBy: [.client])
+            ends.append(s.clientNext)
+        }
+        for index in 1...3 {
+            s.serverAck(first, at: u + s.oneWay + Int64(index) * 10_000, sack: [(first &+ 1000, ends[index])], seenBy: [.client])
+        }
+        let resend = u + 2 * s.oneWay + 50_000
+        s.emit(Segment(fromClient: true, seq: first, ack: s.serverNext, flags: 0x018, length: 1000, window: 502),
+               at: resend, seenBy: [.client])
+        s.serverAck(s.clientNext, at: resend + s.oneWay + 10_000, seenBy: [.client])
+    }
+
+    /// The first flow's RTT rises from 0.2 to 9 ms (a queue filling), then it loses a segment at
+    /// 200 ms; a second flow, whose handshake got through at 1.4 ms, measures one 9 ms round
+    /// trip and loses a segment `lateLossAfter` later: the same queue's overflow.
+    static func queueNeighbours(neighbourCongested: Bool, lateLossAfter: Int64) -> DiagnosisScript {
+        var early = DiagnosisScript()
+        var t = early.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisLossEvidenceTests.exchanges(&early, count: 4, from: t)
+        if neighbourCongested { early.oneWay = 4_500_000 }
+        t = DiagnosisLossEvidenceTests.exchanges(&early, count: 8, from: t)
+        let lossTime = max(t, 200_000_000)
+        lossEpisode(&early, at: lossTime)
+        var late = DiagnosisScript()
+        late.clientPort = 40001
+        late.clientISN = 7_000_000
+        late.clientNext = late.clientISN &+ 1
+        late.oneWay = 700_000
+        var u = late.handshake(at: lossTime - 40_000_000, seenBy: [.client])
+        late.oneWay = 4_500_000
+        u = DiagnosisLossEvidenceTests.exchanges(&late, count: 1, from: u)
+        lossEpisode(&late, at: max(u, lossTime + lateLossAfter))
+        early.merge(late)
+        return early
+    }
+
+    @Test("a late flow with one round trip of its own loses a segment while another flow between the same hosts loses packets to the full queue: congestion-loss")
+    func lateFlowBesideCongestedFlow() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.queueNeighbours(neighbourCongested: true, lateLossAfter: 20_000_000))
+        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow.client.hasSuffix(":40001") }, "\(findings.names)")
+        #expect(late.cause == "congestion-loss", "\(late.sentence) \(late.evidence)")
+        #expect(late.evidence["queue_shared_with"] != nil, "\(late.evidence)")
+        #expect(late.sentence.contains("same full queue"), "\(late.sentence)")
+        #expect(late.confidence <= 0.8)
+        #expect(!findings.contains { $0.name == "retransmission/packet-loss" }, "\(findings.names)")
+        #expect(SentenceCheck.contradictions(late).isEmpty)
+    }
+
+    @Test("the same when the other flow's round trips stayed at the path's (random loss there): packet-loss with its caveat")
+    func lateFlowBesideUncongestedFlow() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.queueNeighbours(neighbourCongested: false, lateLossAfter: 20_000_000))
+        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow.client.hasSuffix(":40001") }, "\(findings.names)")
+        #expect(late.cause == "packet-loss", "\(late.sentence)")
+        #expect(late.evidence["caveat"] != nil)
+    }
+
+    @Test("the same when the other flow's congestion loss was seconds earlier: packet-loss with its caveat")
+    func lateFlowLongAfterCongestedFlow() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.queueNeighbours(neighbourCongested: true, lateLossAfter: 3_000_000_000))
+        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow.client.hasSuffix(":40001") }, "\(findings.names)")
+        #expect(late.cause == "packet-loss", "\(late.sentence)")
+    }
+
     @Test("a lone flow with a single inflated sample before its loss keeps the caveat: its own faster round trips after the loss do not make it measurable")
     func loneFlowFewSamples() throws {
         var s = DiagnosisScript()

@@ -58,6 +58,9 @@ extension DiagnosisContext {
         var loneTrailing = false
         /// The receiver's ACKs seen at its side and missing at the sender's (see `AckLoss`).
         var ackLoss: AckLoss?
+        /// Too few samples of its own: another flow through the same queue was losing packets to
+        /// it at that moment (see `congestedNeighbour`).
+        var queueSharedWith: TCPEndpoint?
     }
 
     /// ACKs lost on the return path, as two vantage points show it: the receiver-side capture saw
@@ -95,6 +98,37 @@ extension DiagnosisContext {
             for case let sample? in samples where sample > 0 { best = min(best ?? sample, sample) }
         }
         return best
+    }
+
+    /// Another flow from the same sender host to the same receiver host, at this vantage, that
+    /// lost a segment within `window` of `time` after round trips risen far above `baseline` (at
+    /// least 4 samples, three quarters of the recent ones inflated, ≥ 3× and ≥ 2 ms above): the
+    /// queue those flows share was full and overflowing then. Returns that flow's sender.
+    func congestedNeighbour(_ member: GroupMember, fromClient: Bool, at time: Int64, within window: Int64,
+                            baseline: Int64) -> TCPEndpoint? {
+        let here = conversation(member)
+        let senderIsHereClient = member.flipped ? !fromClient : fromClient
+        let senderAddress = (senderIsHereClient ? here.client : here.server).address
+        let receiverAddress = (senderIsHereClient ? here.server : here.client).address
+        for (index, other) in digests[member.vantage].conversations.enumerated() where index != member.conversation {
+            let sending: DirectionState
+            let sender: TCPEndpoint
+            if other.client.address == senderAddress && other.server.address == receiverAddress {
+                (sending, sender) = (other.clientDir, other.client)
+            } else if other.server.address == senderAddress && other.client.address == receiverAddress {
+                (sending, sender) = (other.serverDir, other.server)
+            } else {
+                continue
+            }
+            let congested = sending.retransmissions.contains { event in
+                let apart = event.time >= time ? event.time.minusSaturating(time) : time.minusSaturating(event.time)
+                guard apart <= window, event.samplesBefore >= 4, let median = event.recentMedianBefore else { return false }
+                return median >= 3 * max(baseline, 1) && median.minusSaturating(baseline) >= 2_000_000
+                    && event.recentInflatedBefore * 4 >= event.recentCountBefore * 3
+            }
+            if congested { return sender }
+        }
+        return nil
     }
 
     /// Looks for `AckLoss` evidence for `event` (seen at `primary`, on the sender's side).
@@ -242,6 +276,17 @@ extension DiagnosisContext {
                     let receiverLimited = receiving.window.windowFullFrames > 0 || receiving.window.stallCount > 0
                     if inflated && !receiverLimited {
                         episode.cause = .congestion
+                    } else if !episode.rttMeasurable && !receiverLimited && nearSender != false,
+                              let others = hostPairBaseline(primary, fromClient: fromClient, othersOnly: true),
+                              median >= 3 * max(others, 1) && median.minusSaturating(others) >= 2_000_000,
+                              let neighbour = congestedNeighbour(primary, fromClient: fromClient, at: lostEvent.time,
+                                                                 within: max(median.timesSaturating(2), 200_000_000),
+                                                                 baseline: others) {
+                        // Too few round trips of its own to show a trend, all of them high, while
+                        // another flow between the same hosts lost packets to a full queue at that
+                        // moment: the same queue overflowed.
+                        episode.cause = .congestion
+                        episode.queueSharedWith = neighbour
                     } else {
                         if inflated { episode.receiverLimitedRTT = true }
                         episode.cause = .loss
@@ -493,9 +538,18 @@ extension DiagnosisContext {
                 confidence = max(confidence, 0.75)
                 let before = lead.rttBefore.map { JSONText.number(Stats.ms($0)) } ?? "?"
                 let baseline = lead.rttBaseline.map { JSONText.number(Stats.ms($0)) } ?? "?"
+                var shared = ""
+                if let neighbour = episodes.compactMap(\.queueSharedWith).first {
+                    evidence["queue_shared_with"] = .string(neighbour.description)
+                    confidence = min(confidence, 0.8)
+                    if lead.queueSharedWith != nil {
+                        shared = ", too few round trips of its own to show the trend, while \(neighbour), between the same "
+                            + "hosts, was losing packets to the same full queue"
+                    }
+                }
                 sentence = "The RTT of \(sender)'s data rose from \(baseline) ms to \(before) ms just before \(lostSeqs) "
-                    + "segment\(lostSeqs == 1 ? " was" : "s were") lost (largest burst \(burst)): a bottleneck queue filled "
-                    + "and overflowed — congestion loss, not random loss."
+                    + "segment\(lostSeqs == 1 ? " was" : "s were") lost (largest burst \(burst))\(shared): a bottleneck queue "
+                    + "filled and overflowed — congestion loss, not random loss."
             } else {
                 causeName = DiagnosisName.Cause.packetLoss
                 if lead.receiverLimitedRTT {
