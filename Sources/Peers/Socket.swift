@@ -63,7 +63,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Resolves `endpoint`: numeric addresses directly, names through getaddrinfo (/etc/hosts, DNS).
-    public static func resolve(_ endpoint: PeerEndpoint) throws(PeerValueError) -> SocketAddress {
+    public static func resolve(_ endpoint: PeerEndpoint) throws(ValueParseError) -> SocketAddress {
         if let numeric = SocketAddress(numericHost: endpoint.host, port: endpoint.port) { return numeric }
         var hints = addrinfo()
         hints.ai_socktype = fl_sock_stream()
@@ -71,7 +71,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         let rc = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &result)
         defer { if let result { freeaddrinfo(result) } }
         guard rc == 0 else {
-            throw PeerValueError(kind: "address", text: endpoint.description,
+            throw ValueParseError(kind: "address", text: endpoint.description,
                                  reason: "cannot resolve \"\(endpoint.host)\": \(String(cString: gai_strerror(rc))); give a numeric address such as 198.18.2.2 or [fd00:fa17:2::2]")
         }
         var entry = result
@@ -83,7 +83,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             }
             entry = info.pointee.ai_next
         }
-        throw PeerValueError(kind: "address", text: endpoint.description, reason: "\"\(endpoint.host)\" has no IPv4 or IPv6 address")
+        throw ValueParseError(kind: "address", text: endpoint.description, reason: "\"\(endpoint.host)\" has no IPv4 or IPv6 address")
     }
 
     init(raw: [UInt8]) {

@@ -1,26 +1,4 @@
 import Values
-/// Why a human-written value (a duration, size, address or port) could not be read.
-///
-/// `description` is one sentence for the user, e.g.
-/// `duration "20xs": unknown unit "xs"; expected ns, us, ms, s or m (e.g. "100ms", "1.5s", "250us", "0")`.
-/// The command line prefixes it with the flag name.
-public struct PeerValueError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What was being read: "duration", "size", "address", "port".
-    public var kind: String
-    /// The text as given.
-    public var text: String
-    /// What is wrong and what was expected.
-    public var reason: String
-
-    public init(kind: String, text: String, reason: String) {
-        self.kind = kind
-        self.text = text
-        self.reason = reason
-    }
-
-    public var description: String { "\(kind) \"\(text)\": \(reason)" }
-}
-
 private func trimmed(_ text: String) -> Substring {
     var s = Substring(text)
     while let first = s.first, first == " " || first == "\t" { s = s.dropFirst() }
@@ -38,13 +16,13 @@ public struct PeerDuration: Sendable, Hashable, Comparable, CustomStringConverti
     public static let zero = PeerDuration(nanoseconds: 0)
 
     /// Reads a duration (the shared grammar: `DurationUnits`); a bare number only for 0.
-    public init(parsing text: String) throws(PeerValueError) {
+    public init(parsing text: String) throws(ValueParseError) {
         guard let literal = DecimalLiteral(text), !literal.negative else {
-            throw PeerValueError(kind: "duration", text: text, reason: trimmed(text).hasPrefix("-") ? "must not be negative" : DurationUnits.expected)
+            throw ValueParseError(kind: "duration", text: text, reason: trimmed(text).hasPrefix("-") ? "must not be negative" : DurationUnits.expected)
         }
         if literal.unit.isEmpty {
             guard literal.isZero else {
-                throw PeerValueError(kind: "duration", text: text, reason: "a unit is required; " + DurationUnits.expected)
+                throw ValueParseError(kind: "duration", text: text, reason: "a unit is required; " + DurationUnits.expected)
             }
             self.nanoseconds = 0
             return
@@ -52,13 +30,13 @@ public struct PeerDuration: Sendable, Hashable, Comparable, CustomStringConverti
         let factor: UInt64
         switch DurationUnits.unit(literal.unit) {
         case .success(let ns): factor = ns
-        case .failure(let refusal): throw PeerValueError(kind: "duration", text: text, reason: refusal.reason)
+        case .failure(let refusal): throw ValueParseError(kind: "duration", text: text, reason: refusal.reason)
         }
         guard literal.scalingIsExact(by: factor) else {
-            throw PeerValueError(kind: "duration", text: text, reason: "is not a whole number of nanoseconds")
+            throw ValueParseError(kind: "duration", text: text, reason: "is not a whole number of nanoseconds")
         }
         guard let value = literal.scaled(by: factor) else {
-            throw PeerValueError(kind: "duration", text: text, reason: "is too large")
+            throw ValueParseError(kind: "duration", text: text, reason: "is too large")
         }
         self.nanoseconds = value
     }
@@ -95,18 +73,18 @@ public struct ByteSize: Sendable, Hashable, Comparable, CustomStringConvertible 
     public init(bytes: UInt64) { self.bytes = bytes }
 
     /// Reads a size (the shared grammar: `SizeUnits`, tc's 1024-based units); whole bytes only.
-    public init(parsing text: String) throws(PeerValueError) {
+    public init(parsing text: String) throws(ValueParseError) {
         guard let literal = DecimalLiteral(text), !literal.negative else {
-            throw PeerValueError(kind: "size", text: text, reason: trimmed(text).hasPrefix("-") ? "must not be negative" : SizeUnits.expected)
+            throw ValueParseError(kind: "size", text: text, reason: trimmed(text).hasPrefix("-") ? "must not be negative" : SizeUnits.expected)
         }
         guard let unit = SizeUnits.unit(literal.unit) else {
-            throw PeerValueError(kind: "size", text: text, reason: "unknown unit \"\(literal.unit)\"; " + SizeUnits.expected)
+            throw ValueParseError(kind: "size", text: text, reason: "unknown unit \"\(literal.unit)\"; " + SizeUnits.expected)
         }
         guard let scaled = literal.scaled(by: unit.multiplier) else {
-            throw PeerValueError(kind: "size", text: text, reason: "is too large")
+            throw ValueParseError(kind: "size", text: text, reason: "is too large")
         }
         guard literal.scalingIsExact(by: unit.multiplier), scaled % unit.divisor == 0 else {
-            throw PeerValueError(kind: "size", text: text, reason: "is not a whole number of bytes")
+            throw ValueParseError(kind: "size", text: text, reason: "is not a whole number of bytes")
         }
         self.bytes = scaled / unit.divisor
     }
@@ -140,41 +118,41 @@ public struct PeerEndpoint: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Reads "198.18.2.2:9000", "[fd00:fa17:2::2]:9000" or "server:9000".
-    public init(parsing text: String) throws(PeerValueError) {
+    public init(parsing text: String) throws(ValueParseError) {
         let body = String(trimmed(text))
         let host: String
         let portText: Substring
         if body.hasPrefix("[") {
             guard let close = body.firstIndex(of: "]") else {
-                throw PeerValueError(kind: "address", text: text, reason: "missing \"]\" after the IPv6 address; expected \"[fd00::2]:9000\"")
+                throw ValueParseError(kind: "address", text: text, reason: "missing \"]\" after the IPv6 address; expected \"[fd00::2]:9000\"")
             }
             host = String(body[body.index(after: body.startIndex)..<close])
             let rest = body[body.index(after: close)...]
             guard rest.hasPrefix(":") else {
-                throw PeerValueError(kind: "address", text: text, reason: "expected \":PORT\" after \"]\", e.g. \"[fd00::2]:9000\"")
+                throw ValueParseError(kind: "address", text: text, reason: "expected \":PORT\" after \"]\", e.g. \"[fd00::2]:9000\"")
             }
             portText = rest.dropFirst()
         } else {
             guard let colon = body.lastIndex(of: ":") else {
-                throw PeerValueError(kind: "address", text: text, reason: "expected HOST:PORT, e.g. \"198.18.2.2:9000\" or \"[fd00::2]:9000\"")
+                throw ValueParseError(kind: "address", text: text, reason: "expected HOST:PORT, e.g. \"198.18.2.2:9000\" or \"[fd00::2]:9000\"")
             }
             if body[..<colon].contains(":") {
-                throw PeerValueError(kind: "address", text: text, reason: "an IPv6 address needs brackets: \"[\(body[..<colon])]:\(body[body.index(after: colon)...])\"")
+                throw ValueParseError(kind: "address", text: text, reason: "an IPv6 address needs brackets: \"[\(body[..<colon])]:\(body[body.index(after: colon)...])\"")
             }
             host = String(body[..<colon])
             portText = body[body.index(after: colon)...]
         }
         guard !host.isEmpty else {
-            throw PeerValueError(kind: "address", text: text, reason: "the host is empty; expected HOST:PORT")
+            throw ValueParseError(kind: "address", text: text, reason: "the host is empty; expected HOST:PORT")
         }
         self.host = host
         self.port = try Self.port(String(portText), in: text)
     }
 
     /// Reads a TCP port, 1–65535.
-    public static func port(_ text: String, in whole: String? = nil) throws(PeerValueError) -> UInt16 {
+    public static func port(_ text: String, in whole: String? = nil) throws(ValueParseError) -> UInt16 {
         guard let value = UInt16(text), value > 0 else {
-            throw PeerValueError(kind: "port", text: whole ?? text, reason: "expected a port number from 1 to 65535")
+            throw ValueParseError(kind: "port", text: whole ?? text, reason: "expected a port number from 1 to 65535")
         }
         return value
     }

@@ -23,7 +23,7 @@ struct PeerValueTests {
     func oneGrammar() throws {
         #expect(try ByteSize(parsing: "4MB").bytes == ByteCount(parsing: "4MB").bytes)
         #expect(try ByteSize(parsing: "4MB").bytes == 4 << 20)
-        #expect(throws: PeerValueError(kind: "duration", text: "2m", reason: "\"m\" is ambiguous: write min for minutes or ms for milliseconds")) {
+        #expect(throws: ValueParseError(kind: "duration", text: "2m", reason: "\"m\" is ambiguous: write min for minutes or ms for milliseconds")) {
             try PeerDuration(parsing: "2m")
         }
         #expect(throws: ValueParseError(kind: "duration", text: "2m", reason: "\"m\" is ambiguous: write min for minutes or ms for milliseconds")) {
@@ -41,7 +41,7 @@ struct PeerValueTests {
 
     @Test("bad durations say what was expected", arguments: ["", "ms", "5", "20xs", "-5ms", "1.5ns", "99999999999999999999s"])
     func badDurations(_ text: String) {
-        #expect(throws: PeerValueError.self) { try PeerDuration(parsing: text) }
+        #expect(throws: ValueParseError.self) { try PeerDuration(parsing: text) }
         do {
             _ = try PeerDuration(parsing: text)
         } catch {
@@ -68,7 +68,7 @@ struct PeerValueTests {
 
     @Test("bad sizes", arguments: ["", "KiB", "4XB", "-1", "1.5B", "0.3KB7"])
     func badSizes(_ text: String) {
-        #expect(throws: PeerValueError.self) { try ByteSize(parsing: text) }
+        #expect(throws: ValueParseError.self) { try ByteSize(parsing: text) }
     }
 
     @Test("endpoints: IPv4, bracketed IPv6, names; errors explain")
@@ -78,7 +78,7 @@ struct PeerValueTests {
         #expect(try PeerEndpoint(parsing: "server:9000").host == "server")
         #expect(PeerEndpoint(host: "fd00::2", port: 1).description == "[fd00::2]:1")
         for bad in ["198.18.2.2", "198.18.2.2:0", "198.18.2.2:70000", "[fd00::2]", "[fd00::2:80", ":80", "fd00::2:80"] {
-            #expect(throws: PeerValueError.self, "\(bad)") { try PeerEndpoint(parsing: bad) }
+            #expect(throws: ValueParseError.self, "\(bad)") { try PeerEndpoint(parsing: bad) }
         }
         do {
             _ = try PeerEndpoint(parsing: "fd00::2:80")
