@@ -406,6 +406,44 @@ struct DiagnosisSharedQueueTests {
         #expect(late.cause == "packet-loss", "\(late.sentence)")
     }
 
+    /// The first flow as in `queueNeighbours`; a second flow with a quick handshake and eight
+    /// round trips of `lateOneWay` × 2 (many samples) loses a segment 20 ms after the first's loss.
+    static func measuredNeighbour(lateOneWay: Int64) -> DiagnosisScript {
+        var early = DiagnosisScript()
+        var t = early.handshake(at: 0, seenBy: [.client])
+        t = DiagnosisLossEvidenceTests.exchanges(&early, count: 4, from: t)
+        early.oneWay = 4_500_000
+        t = DiagnosisLossEvidenceTests.exchanges(&early, count: 8, from: t)
+        let lossTime = max(t, 300_000_000)
+        lossEpisode(&early, at: lossTime)
+        var late = DiagnosisScript()
+        late.clientPort = 40001
+        late.clientISN = 7_000_000
+        late.clientNext = late.clientISN &+ 1
+        var u = late.handshake(at: lossTime - 250_000_000, seenBy: [.client])
+        late.oneWay = lateOneWay
+        u = DiagnosisLossEvidenceTests.exchanges(&late, count: 8, from: u)
+        lossEpisode(&late, at: max(u, lossTime + 20_000_000))
+        early.merge(late)
+        return early
+    }
+
+    @Test("a flow whose many round trips stood steadily at 7× the path's (no rise of its own to show) loses a segment while another flow loses packets to the full queue: congestion-loss")
+    func measuredFlowBesideCongestedFlow() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.measuredNeighbour(lateOneWay: 700_000))
+        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow.client.hasSuffix(":40001") }, "\(findings.names)")
+        #expect(late.cause == "congestion-loss", "\(late.sentence) \(late.evidence)")
+        #expect(late.evidence["queue_shared_with"] != nil)
+        #expect(SentenceCheck.contradictions(late).isEmpty)
+    }
+
+    @Test("the same flow with round trips at the path's own: packet-loss, whatever the other flow saw")
+    func flatFlowBesideCongestedFlow() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.measuredNeighbour(lateOneWay: 100_000))
+        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow.client.hasSuffix(":40001") }, "\(findings.names)")
+        #expect(late.cause == "packet-loss", "\(late.sentence) \(late.evidence)")
+    }
+
     @Test("a lone flow with a single inflated sample before its loss keeps the caveat: its own faster round trips after the loss do not make it measurable")
     func loneFlowFewSamples() throws {
         var s = DiagnosisScript()

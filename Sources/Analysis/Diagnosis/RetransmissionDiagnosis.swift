@@ -276,15 +276,18 @@ extension DiagnosisContext {
                     let receiverLimited = receiving.window.windowFullFrames > 0 || receiving.window.stallCount > 0
                     if inflated && !receiverLimited {
                         episode.cause = .congestion
-                    } else if !episode.rttMeasurable && !receiverLimited && nearSender != false,
+                    } else if !receiverLimited && nearSender != false,
                               let others = hostPairBaseline(primary, fromClient: fromClient, othersOnly: true),
-                              median >= 3 * max(others, 1) && median.minusSaturating(others) >= 2_000_000,
+                              episode.rttMeasurable
+                                ? median >= others.plusSaturating(others / 2) && median.minusSaturating(others) >= 1_000_000
+                                : median >= 3 * max(others, 1) && median.minusSaturating(others) >= 2_000_000,
                               let neighbour = congestedNeighbour(primary, fromClient: fromClient, at: lostEvent.time,
                                                                  within: max(median.timesSaturating(2), 200_000_000),
                                                                  baseline: others) {
-                        // Too few round trips of its own to show a trend, all of them high, while
-                        // another flow between the same hosts lost packets to a full queue at that
-                        // moment: the same queue overflowed.
+                        // Its own round trips do not show a filling queue by themselves — too few
+                        // of them (all high), or above the path's but not 3× — while another flow
+                        // between the same hosts lost packets to a full queue at that moment: the
+                        // queue they share overflowed (another flow's burst filled it).
                         episode.cause = .congestion
                         episode.queueSharedWith = neighbour
                     } else {
@@ -543,8 +546,9 @@ extension DiagnosisContext {
                     evidence["queue_shared_with"] = .string(neighbour.description)
                     confidence = min(confidence, 0.8)
                     if lead.queueSharedWith != nil {
-                        shared = ", too few round trips of its own to show the trend, while \(neighbour), between the same "
-                            + "hosts, was losing packets to the same full queue"
+                        shared = (lead.rttMeasurable ? ", not enough by itself to show a full queue," : ", too few round trips "
+                            + "of its own to show the trend,") + " while \(neighbour), between the same hosts, was losing packets "
+                            + "to the same full queue"
                     }
                 }
                 sentence = "The RTT of \(sender)'s data rose from \(baseline) ms to \(before) ms just before \(lostSeqs) "
