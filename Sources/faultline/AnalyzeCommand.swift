@@ -234,15 +234,7 @@ struct AnalyzeCommand: ParsableCommand {
             output.append(DiagnosisReport.text(result))
         }
         output.flush()
-        if let annotate, let first = result.vantages.first {
-            do throws(AnnotateError) {
-                let count = try PcapngAnnotator.annotate(result, vantage: first.name, output: annotate)
-                Self.printError("annotated \(count) packets of \(first.path) in \(annotate)")
-            } catch {
-                Self.printError("error: --annotate \(annotate): \(error)")
-                throw ExitCode(2)
-            }
-        }
+        try annotateIfAsked(result)
     }
 
     /// One capture (a file or '-'): finished connections are diagnosed and freed as the capture
@@ -306,14 +298,18 @@ struct AnalyzeCommand: ParsableCommand {
             output.append(DiagnosisReport.text(result))
         }
         output.flush()
-        if let annotate, let first = result.vantages.first {
-            do throws(AnnotateError) {
-                let count = try PcapngAnnotator.annotate(result, vantage: first.name, output: annotate)
-                Self.printError("annotated \(count) packets of \(first.path) in \(annotate)")
-            } catch {
-                Self.printError("error: --annotate \(annotate): \(error)")
-                throw ExitCode(2)
-            }
+        try annotateIfAsked(result)
+    }
+
+    /// --annotate: the first capture, with the findings as packet comments.
+    private func annotateIfAsked(_ result: DiagnosisResult) throws {
+        guard let annotate, let first = result.vantages.first else { return }
+        do throws(AnnotateError) {
+            let count = try PcapngAnnotator.annotate(result, vantage: first.name, output: annotate)
+            Self.printError("annotated \(count) packets of \(first.path) in \(annotate)")
+        } catch {
+            Self.printError("error: --annotate \(annotate): \(error)")
+            throw ExitCode(2)
         }
     }
 
