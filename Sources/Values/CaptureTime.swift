@@ -21,6 +21,8 @@ public struct CaptureTime: Sendable, Hashable, Comparable {
         self.nanosecondsSinceEpoch = nanosecondsSinceEpoch
     }
 
+    /// 1970-01-01 00:00 UTC: nanosecond 0 (also where a time not yet set starts).
+    public static let epoch = CaptureTime(nanosecondsSinceEpoch: 0)
     /// The earliest and the latest moment a capture time can name.
     public static let distantPast = CaptureTime(nanosecondsSinceEpoch: .min)
     public static let distantFuture = CaptureTime(nanosecondsSinceEpoch: .max)

@@ -1,3 +1,5 @@
+import Values
+
 /// The diagnosis's pass-through observer: it sees every analysed TCP frame of one capture (one
 /// vantage point) and keeps, per conversation, what the classifiers need afterwards. Work per
 /// packet is O(1); see DiagnosisState.swift for the structures.
@@ -72,21 +74,21 @@ struct ConversationState: Sendable {
     var shared = SharedState()
 
     struct SharedState: Sendable {
-        var firstTime: Int64 = 0
-        var lastTime: Int64 = 0
+        var firstTime = CaptureTime.epoch
+        var lastTime = CaptureTime.epoch
         var firstFrame: UInt64 = 0
         var lastFrame: UInt64 = 0
         var packets = 0
         /// The handshake RTT (tshark's initial RTT), Karn-clean: 0 when the SYN or SYN/ACK was
         /// retransmitted, since which copy was answered is unknown and a SYN resent after 1 s
         /// would make every threshold built on it a second too long.
-        var initialRTT: Int64 = 0
+        var initialRTT = TimeSpan.zero
         /// A SYN or SYN/ACK was sent more than once before the handshake completed.
         var handshakeRetransmitted = false
         var established = false
-        var firstSYNTime: Int64?
-        var firstSYNACKTime: Int64?
-        var firstACKAfterSYNACKTime: Int64?
+        var firstSYNTime: CaptureTime?
+        var firstSYNACKTime: CaptureTime?
+        var firstACKAfterSYNACKTime: CaptureTime?
         var rsts: [RSTRecord] = []
         var rstCount = 0
         var lateSYNs: [LateSYN] = []
@@ -103,28 +105,18 @@ struct ConversationState: Sendable {
     @inline(__always)
     mutating func observe(_ frame: FrameAnalysis) {
         if shared.packets == 0 {
-            shared.firstTime = frame.timestamp
+            shared.firstTime = frame.time
             shared.firstFrame = frame.frameNumber
         }
         shared.packets += 1
-        shared.lastTime = frame.timestamp
+        shared.lastTime = frame.time
         shared.lastFrame = frame.frameNumber
-        if let rtt = frame.initialRTT, shared.initialRTT == 0, !shared.handshakeRetransmitted { shared.initialRTT = rtt }
+        if let rtt = frame.initialRoundTrip, shared.initialRTT == .zero, !shared.handshakeRetransmitted { shared.initialRTT = rtt }
         if frame.fromClient {
             Self.step(frame, fromClient: true, fwd: &clientDir, rev: &serverDir, shared: &shared)
         } else {
             Self.step(frame, fromClient: false, fwd: &serverDir, rev: &clientDir, shared: &shared)
         }
-    }
-
-    /// Time within which an endpoint's answer to a segment is expected at this vantage.
-    @inline(__always)
-    static func answerWindow(_ shared: SharedState, _ fwd: DirectionState, _ rev: DirectionState) -> Int64 {
-        var rtt: Int64 = 0
-        if shared.initialRTT > 0 { rtt = shared.initialRTT }
-        if let sample = fwd.rtt.minimumIfAny { rtt = max(rtt, sample) }
-        if let sample = rev.rtt.minimumIfAny { rtt = max(rtt, sample) }
-        return rtt > 0 ? Swift.max(rtt.timesSaturating(4), 20_000_000) : 1_000_000_000
     }
 
     /// One packet of the conversation, in the named steps below (each O(1)).
@@ -154,7 +146,7 @@ struct ConversationState: Sendable {
         let ttl = segment.ip.hopLimit
         let fingerprint = RecentSignatures.fingerprint(segment)
         if !(syn && !ack && established),
-           let original = fwd.recent.copied(by: fingerprint, ipID: segment.ip.identification, time: f.timestamp, ttl: ttl) {
+           let original = fwd.recent.copied(by: fingerprint, ipID: segment.ip.identification, time: f.time, ttl: ttl) {
             fwd.copies += 1
             if fwd.firstCopyFrame == 0 { fwd.firstCopyFrame = f.frameNumber }
             if fwd.copyFrames.count < 64 { fwd.copyFrames.append(f.frameNumber) }
@@ -162,7 +154,7 @@ struct ConversationState: Sendable {
             fwd.copyMaxDelay = max(fwd.copyMaxDelay, original.delay)
             return true
         }
-        fwd.recent.insert(fingerprint, time: f.timestamp, ttl: ttl)
+        fwd.recent.insert(fingerprint, time: f.time, ttl: ttl)
         return false
     }
 
@@ -175,11 +167,11 @@ struct ConversationState: Sendable {
         let ipID = segment.ip.identification
         if fwd.packets == 0 {
             fwd.firstFrame = f.frameNumber
-            fwd.firstTime = f.timestamp
+            fwd.firstTime = f.time
         }
         fwd.packets += 1
         fwd.lastFrame = f.frameNumber
-        fwd.lastTime = f.timestamp
+        fwd.lastTime = f.time
         if segment.ip.version == 4 {
             if ipID == 0 { fwd.ipIDZero += 1 }
             if fwd.ipIDKnown && !rst {
@@ -198,7 +190,7 @@ struct ConversationState: Sendable {
                 if rev.benignKeepAliveFrames.last == rev.lastPacketFrame { rev.benignKeepAliveFrames.removeLast() }
             }
             recordRST(f, fromClient: fromClient, fwd: fwd, rev: rev, shared: &shared)
-            fwd.lastPacketTime = f.timestamp
+            fwd.lastPacketTime = f.time
             fwd.lastPacketFrame = f.frameNumber
             return true
         }
@@ -216,17 +208,17 @@ struct ConversationState: Sendable {
     static func trackHandshake(_ f: FrameAnalysis, fromClient: Bool, fwd: inout DirectionState, rev: DirectionState,
                                shared: inout SharedState) {
         let segment = f.segment
-        let time = f.timestamp
+        let time = f.time
         let frameNumber = f.frameNumber
         let tcp = segment.flags
         let syn = tcp.contains(.syn), ack = tcp.contains(.ack), fin = tcp.contains(.fin)
         let seq = segment.sequenceNumber
         if let pending = shared.pendingLateSYN, shared.lateSYNs[pending].fromClient != fromClient {
-            let delay = time &- shared.lateSYNs[pending].time
+            let delay = time - shared.lateSYNs[pending].time
             shared.lateSYNs[pending].answerFrame = frameNumber
             shared.lateSYNs[pending].answerDelay = delay
             shared.lateSYNs[pending].answerIsChallengeAck = ack && !syn && !fin && segment.payloadLength == 0
-                && delay <= 1_000_000_000
+                && delay <= .seconds(1)
             shared.pendingLateSYN = nil
         }
         if syn && !ack {
@@ -272,7 +264,7 @@ struct ConversationState: Sendable {
     @inline(__always)
     static func trackWindowAndProbes(_ f: FrameAnalysis, fwd: inout DirectionState, rev: inout DirectionState) {
         let segment = f.segment
-        let time = f.timestamp
+        let time = f.time
         let flags = f.flags
         if !segment.flags.contains(.syn) && !(fwd.sentFIN && rev.sentFIN) {
             let stallsBefore = fwd.window.stallCount
@@ -292,8 +284,8 @@ struct ConversationState: Sendable {
         if flags.contains(.keepAlive) || flags.contains(.zeroWindowProbe) {
             if rev.window.inStall, let index = rev.window.stalls.indices.last {
                 rev.window.stalls[index].probes += 1
-                let since = time &- (rev.window.lastProbeTime > rev.window.stalls[index].startTime
-                    ? rev.window.lastProbeTime : rev.window.stalls[index].startTime)
+                let start = rev.window.stalls[index].startTime
+                let since = time - max(rev.window.lastProbeTime ?? start, start)
                 if rev.window.stalls[index].probeIntervals.count < 16 {
                     rev.window.stalls[index].probeIntervals.append(since)
                 }
@@ -330,7 +322,7 @@ struct ConversationState: Sendable {
                 rev.window.stalls[last].overruns += 1
                 if rev.window.stalls[last].firstOverrunFrame == nil { rev.window.stalls[last].firstOverrunFrame = f.frameNumber }
             }
-            rev.window.narrow.senderSent(frame: f.frameNumber, time: f.timestamp)
+            rev.window.narrow.senderSent(frame: f.frameNumber, time: f.time)
             recordGap(f, fwd: &fwd)
             let resent = !flags.intersection([.retransmission, .fastRetransmission, .spuriousRetransmission, .outOfOrder]).isEmpty
                 && !flags.contains(.keepAlive) && !flags.contains(.zeroWindowProbe)
@@ -339,7 +331,7 @@ struct ConversationState: Sendable {
                     recordRetransmission(f, fwd: &fwd, rev: &rev)
                 }
             }
-            fwd.sent.push(SentSegment(seq: seq, length: length, ipID: ipID, frame: f.frameNumber, time: f.timestamp,
+            fwd.sent.push(SentSegment(seq: seq, length: length, ipID: ipID, frame: f.frameNumber, time: f.time,
                                       filledWindow: flags.contains(.windowFull)),
                           peerAck: rev.ackValue, peerAckKnown: rev.ackKnown)
             fwd.dataPackets += 1
@@ -373,7 +365,7 @@ struct ConversationState: Sendable {
         let segment = f.segment
         let tcp = segment.flags
         let occupied = segment.payloadLength &+ (tcp.contains(.syn) ? 1 : 0) &+ (tcp.contains(.fin) ? 1 : 0)
-        fwd.lastPacketTime = f.timestamp
+        fwd.lastPacketTime = f.time
         fwd.lastPacketFrame = f.frameNumber
         fwd.lastPacketAck = segment.acknowledgmentNumber
         fwd.lastPacketSeqEnd = segment.sequenceNumber &+ occupied
@@ -390,7 +382,7 @@ struct ConversationState: Sendable {
         shared.rstCount += 1
         if let pending = shared.pendingLateSYN, shared.lateSYNs[pending].fromClient != fromClient {
             shared.lateSYNs[pending].answerFrame = f.frameNumber
-            shared.lateSYNs[pending].answerDelay = f.timestamp &- shared.lateSYNs[pending].time
+            shared.lateSYNs[pending].answerDelay = f.time - shared.lateSYNs[pending].time
             shared.lateSYNs[pending].answerIsRST = true
             shared.pendingLateSYN = nil
         }
@@ -399,7 +391,7 @@ struct ConversationState: Sendable {
         // Did the RST's sender leave the peer's data unacknowledged (unread data, R3)?
         let unacked = rev.sentData && rev.seqKnown && (!fwd.ackKnown || SeqNum.greaterThan(rev.highSeq, fwd.ackValue))
         shared.rsts.append(RSTRecord(
-            frame: f.frameNumber, time: f.timestamp, fromClient: fromClient,
+            frame: f.frameNumber, time: f.time, fromClient: fromClient,
             seq: segment.sequenceNumber, ack: segment.acknowledgmentNumber, hasACK: segment.flags.contains(.ack),
             ttl: segment.ip.hopLimit, ipID: segment.ip.identification, window: segment.window,
             senderHighSeq: fwd.highSeq, senderSeqKnown: fwd.seqKnown,
@@ -442,7 +434,7 @@ struct ConversationState: Sendable {
     static func acknowledge(_ f: FrameAnalysis, fwd: inout DirectionState, rev: inout DirectionState) {
         let segment = f.segment
         let ackNumber = segment.acknowledgmentNumber
-        let time = f.timestamp
+        let time = f.time
         let options = segment.options
         let dsack = options.sackCount > 0 && f.hasDSACK
         let advanced = !fwd.ackKnown || SeqNum.greaterThan(ackNumber, fwd.ackValue)
@@ -492,7 +484,7 @@ struct ConversationState: Sendable {
                 }
                 if !resent && !(rev.hasReorder && rev.lastReorderSeq == hole.start) && rev.reorders.count < 256 {
                     rev.reorders.append(ReorderEvent(openFrame: hole.frame, fillFrame: f.frameNumber,
-                                                     delay: time &- hole.time, seq: hole.start, byIPID: false))
+                                                     delay: time - hole.time, seq: hole.start, byIPID: false))
                     rev.hasReorder = true
                     rev.lastReorderSeq = hole.start
                 }
@@ -547,7 +539,7 @@ struct ConversationState: Sendable {
             }
         }
         // Karn-clean RTT samples of the peer's data.
-        if let sample = f.ackRTT,
+        if let sample = f.ackRoundTrip,
            rev.retransmissionCount == 0 || SeqNum.greaterThan(ackNumber, rev.recoveryPoint) {
             rev.rtt.add(sample)
             if rev.samplesCursor < rev.retransmissions.count {
@@ -574,11 +566,11 @@ struct ConversationState: Sendable {
                 fwd.window.inStall = true
                 fwd.window.stallCount += 1
                 if fwd.window.stalls.count < 512 {
-                    fwd.window.stalls.append(ZeroWindowStall(startFrame: f.frameNumber, startTime: f.timestamp,
+                    fwd.window.stalls.append(ZeroWindowStall(startFrame: f.frameNumber, startTime: f.time,
                                                              lastZeroFrame: f.frameNumber,
                                                              edge: segment.acknowledgmentNumber))
                 }
-                fwd.window.lastProbeTime = 0
+                fwd.window.lastProbeTime = nil
             } else if let index = fwd.window.stalls.indices.last {
                 fwd.window.stalls[index].zeroReplies += 1
                 fwd.window.stalls[index].lastZeroFrame = f.frameNumber
@@ -587,7 +579,7 @@ struct ConversationState: Sendable {
             fwd.window.inStall = false
             if let index = fwd.window.stalls.indices.last {
                 fwd.window.stalls[index].endFrame = f.frameNumber
-                fwd.window.stalls[index].endTime = f.timestamp
+                fwd.window.stalls[index].endTime = f.time
             }
         }
         if raw != 0 && raw != fwd.window.lastRawWindow {
@@ -608,7 +600,7 @@ struct ConversationState: Sendable {
         let segment = f.segment
         fwd.gapCount += 1
         guard fwd.gaps.count < 256 else { return }
-        fwd.gaps.append(CaptureGap(from: fwd.highSeq, to: segment.sequenceNumber, frame: f.frameNumber, time: f.timestamp,
+        fwd.gaps.append(CaptureGap(from: fwd.highSeq, to: segment.sequenceNumber, frame: f.frameNumber, time: f.time,
                                    gapIPID: segment.ip.identification, beforeIPID: fwd.lastDataIPID,
                                    beforeIPIDKnown: fwd.lastDataIPIDKnown,
                                    gapTSval: segment.options.hasTimestamp ? segment.options.timestampValue : nil))
@@ -639,11 +631,10 @@ struct ConversationState: Sendable {
                     if SeqNum.greaterOrEqual(seq &+ f.segment.payloadLength, gap.to) { fwd.gaps[i].filled = true }
                     return false
                 }
-                let delay = f.timestamp &- gap.time
-                var pathRTT: Int64 = shared.initialRTT
-                if let sample = fwd.rtt.minimumIfAny { pathRTT = pathRTT > 0 ? min(pathRTT, sample) : sample }
-                // Compared as delay < RTT/4: timestamps in a hostile file may be anywhere, and delay * 4 could overflow.
-                let quick = pathRTT > 0 && delay >= 0 && delay < pathRTT / 4 && fwd.duplicateAckRun < 2
+                let delay = f.time - gap.time
+                var pathRTT = shared.initialRTT
+                if let sample = fwd.rtt.minimumIfAny { pathRTT = pathRTT > .zero ? min(pathRTT, sample) : sample }
+                let quick = pathRTT > .zero && delay >= .zero && delay < pathRTT / 4 && fwd.duplicateAckRun < 2
                 if SeqNum.greaterOrEqual(seq &+ f.segment.payloadLength, gap.to) { fwd.gaps[i].filled = true }
                 if byIPID || quick {
                     if fwd.reorders.count < 256 {
@@ -672,7 +663,7 @@ struct ConversationState: Sendable {
         }
         fwd.inRecovery = true
         guard fwd.retransmissions.count < 4096 else { return }
-        var event = RetransmissionEvent(frame: f.frameNumber, time: f.timestamp, seq: seq, length: length,
+        var event = RetransmissionEvent(frame: f.frameNumber, time: f.time, seq: seq, length: length,
                                         ipID: segment.ip.identification, flags: f.flags,
                                         fin: segment.flags.contains(.fin) && length == 0)
         if length > 0, let copies = fwd.sent.copies(covering: seq, before: f.frameNumber) {
@@ -686,13 +677,13 @@ struct ConversationState: Sendable {
             event.previousSegmentTime = fwd.sent.copies(covering: copies.oldest.seq &- 1, before: copies.oldest.frame)?.newest.time
         }
         event.senderHighSeq = fwd.highSeq
-        event.tsharkRTO = f.rto
+        event.tsharkRTO = f.retransmissionTimeout
         if fwd.rtt.count > 0 {
             event.srttBefore = fwd.rtt.smoothed
             event.minRTTBefore = fwd.rtt.minimum
             event.recentMedianBefore = fwd.rtt.recentMedian
             event.recentCountBefore = fwd.rtt.recent.count
-            event.recentInflatedBefore = fwd.rtt.recent.filter { $0 >= fwd.rtt.minimum.timesSaturating(2) }.count
+            event.recentInflatedBefore = fwd.rtt.recent.filter { $0 >= fwd.rtt.minimum * 2 }.count
         }
         event.samplesBefore = fwd.rtt.count
         event.peerAckedUpToIt = rev.ackKnown && rev.ackValue == seq

@@ -1,3 +1,5 @@
+import Values
+
 /// Findings other than RSTs and retransmissions: capture artifacts, SYNs (unanswered, late
 /// duplicates answered with a challenge ACK), zero windows, reordering and keep-alives.
 extension DiagnosisContext {
@@ -78,19 +80,19 @@ extension DiagnosisContext {
             var evidence: [String: EvidenceValue] = [
                 "late_syn_frame": .int(Int64(late.frame)),
                 "challenge_ack_frame": .int(Int64(answerFrame)),
-                "answer_delay_ms": .double(Stats.ms(late.answerDelay ?? 0)),
+                "answer_delay_ms": .double(Stats.ms(late.answerDelay ?? .zero)),
                 "syn_seq_equals_isn": .bool(late.seq == synIndex.isn),
                 "late_syns": .int(Int64(conversation.shared.lateSYNs.count)),
                 "connection_survived": .bool(conversation.shared.rsts.isEmpty),
             ]
-            if let first = synIndex.synTimes.first { evidence["since_first_syn_ms"] = .double(Stats.ms(late.time.minusSaturating(first))) }
+            if let first = synIndex.synTimes.first { evidence["since_first_syn_ms"] = .double(Stats.ms(late.time - first)) }
             findings.append(Finding(
                 kind: DiagnosisName.Kind.syn, cause: DiagnosisName.Cause.duplicateAnsweredWithChallengeAck, flow: group.flow,
                 vantage: [vantageName(member)],
                 frames: [vantageName(member): FrameRefs(first: late.frame, decisive: answerFrame)],
                 evidence: evidence, confidence: conversation.shared.rsts.isEmpty ? 0.9 : 0.75, severity: .minor,
                 sentence: "A delayed copy of \(sender)'s SYN arrived after the connection was established; \(answerer) "
-                    + "answered it within \(JSONText.number(Stats.ms(late.answerDelay ?? 0))) ms with a challenge ACK "
+                    + "answered it within \(JSONText.number(Stats.ms(late.answerDelay ?? .zero))) ms with a challenge ACK "
                     + "(RFC 5961), not an RST, and the connection survived — tshark calls that ACK a duplicate ACK."))
             break
         }
@@ -100,7 +102,7 @@ extension DiagnosisContext {
     private func unansweredSYN(_ group: FlowGroup, primary: GroupMember, synMembers: [GroupMember]) -> Finding {
         let client = direction(primary, fromClient: true)
         let times = client.synTimes
-        let intervals = zip(times.dropFirst(), times).map { Stats.ms($0.minusSaturating($1)) }
+        let intervals = zip(times.dropFirst(), times).map { Stats.ms($0 - $1) }
         var evidence: [String: EvidenceValue] = [
             "syns": .int(Int64(client.synCount)),
             "syn_intervals_ms": .list(intervals.map { .double($0) }),
@@ -111,8 +113,8 @@ extension DiagnosisContext {
         let digest = digests[primary.vantage]
         // How long the capture kept listening after the last SYN: its recorded end when it has one
         // (an answer that never came is absent only while it listened), else its last packet.
-        let listenedUntil = max(digest.window.recordedEnd ?? Int64.min, digest.lastTime ?? times.last ?? 0)
-        let captureAfter = listenedUntil.minusSaturating(times.last ?? 0)
+        let listenedUntil = max(digest.window.recordedEndTime ?? .distantPast, digest.lastPacketTime ?? times.last ?? .epoch)
+        let captureAfter = listenedUntil - (times.last ?? .epoch)
         var caveats: [String] = []
         evidence["capture_after_last_syn_ms"] = .double(Stats.ms(captureAfter))
         var vantages = [vantageName(primary)]
@@ -134,7 +136,7 @@ extension DiagnosisContext {
             for (index, other) in digests.enumerated() where index != primary.vantage && other.role == .server {
                 guard !synMembers.contains(where: { $0.vantage == index }) else { continue }
                 // The SYNs' absence means something only while that capture was listening.
-                switch other.window.coverage(from: times.first ?? 0, to: times.last ?? 0) {
+                switch other.window.coverage(from: times.first ?? .epoch, to: times.last ?? .epoch) {
                 case .recorded: break
                 case .packets:
                     caveats.append("the \(other.vantage) capture does not record when it was listening; its own "
@@ -154,7 +156,7 @@ extension DiagnosisContext {
         let cause: String
         let confidence: Double
         var sentence: String
-        if client.synCount >= 2 || captureAfter >= 3_000_000_000 {
+        if client.synCount >= 2 || captureAfter >= .seconds(3) {
             cause = DiagnosisName.Cause.unanswered
             confidence = client.synCount >= 3 ? 0.9 : 0.75
             sentence = "\(group.client) sent \(client.synCount) SYN\(client.synCount == 1 ? "" : "s") to \(group.server)"
@@ -197,9 +199,9 @@ extension DiagnosisContext {
         guard let firstStall = stalls.first, let lastStall = stalls.last else { return [] }
         let receiver = advertiserIsClient ? group.client : group.server
         let sender = advertiserIsClient ? group.server : group.client
-        let captureEnd = max(conversation.shared.lastTime, digests[primary.vantage].lastTime ?? conversation.shared.lastTime)
-        func duration(_ stall: ZeroWindowStall) -> Int64 { (stall.endTime ?? captureEnd).minusSaturating(stall.startTime) }
-        let total = stalls.reduce(Int64(0)) { $0 + duration($1) }
+        let captureEnd = max(conversation.shared.lastTime, digests[primary.vantage].lastPacketTime ?? conversation.shared.lastTime)
+        func duration(_ stall: ZeroWindowStall) -> TimeSpan { (stall.endTime ?? captureEnd) - stall.startTime }
+        let total = stalls.reduce(TimeSpan.zero) { $0 + duration($1) }
         let longest = stalls.max(by: { duration($0) < duration($1) }) ?? firstStall
         let probes = stalls.reduce(0) { $0 + $1.probes }
         let ongoing = lastStall.endTime == nil
@@ -234,13 +236,13 @@ extension DiagnosisContext {
         }
         let recurring = window.stallCount >= 3
         if recurring { evidence["recurring"] = .bool(true) }
-        let momentary = max((conversation.pathRTT ?? 0).timesSaturating(2), 1_000_000)
+        let momentary = max((conversation.pathRTT ?? .zero) * 2, .milliseconds(1))
         if !ongoing && probes == 0 && duration(longest) < momentary && !recurring && overruns == 0 && spuriousInStall == 0 {
             return []
         }
 
-        let stoppedAtEnd = ongoing && (duration(lastStall) >= 1_000_000_000 || lastStall.probes >= 2)
-        let longPause = stalls.first { $0.probes >= 3 || duration($0) >= 2_000_000_000 }
+        let stoppedAtEnd = ongoing && (duration(lastStall) >= .seconds(1) || lastStall.probes >= 2)
+        let longPause = stalls.first { $0.probes >= 3 || duration($0) >= .seconds(2) }
         let cause: String
         let confidence: Double
         var sentence: String
@@ -390,20 +392,20 @@ extension DiagnosisContext {
             let advertiser = direction(member, fromClient: advertiserIsClient)
             let sending = direction(member, fromClient: !advertiserIsClient)
             guard advertiser.window.stallCount == 0 else { continue }
-            let rtt = conversation(member).pathRTT ?? 0
+            let rtt = conversation(member).pathRTT ?? .zero
             // Long enough to matter (not one delayed ACK), the sender idle while it lasted, and
             // resuming at once when it ended: the window, not the application, held it back.
-            let minimum = max(200_000_000, rtt.timesSaturating(4))
-            let prompt = max(10_000_000, rtt.timesSaturating(2))
+            let minimum = max(.milliseconds(200), rtt * 4)
+            let prompt = max(.milliseconds(10), rtt * 2)
             let limiting = advertiser.window.narrow.stalls.filter { stall in
                 guard let end = stall.endTime, let resumed = stall.resumedDelay else { return false }
-                return end.minusSaturating(stall.startTime) >= minimum && stall.dataDuring <= 2 && resumed <= prompt
+                return end - stall.startTime >= minimum && stall.dataDuring <= 2 && resumed <= prompt
             }
             guard let first = limiting.first, let firstEnd = first.endTime else { continue }
             let receiver = advertiserIsClient ? group.client : group.server
             let sender = advertiserIsClient ? group.server : group.client
-            let longest = limiting.map { ($0.endTime ?? $0.startTime).minusSaturating($0.startTime) }.max() ?? 0
-            let total = limiting.reduce(Int64(0)) { $0.plusSaturating(($1.endTime ?? $1.startTime).minusSaturating($1.startTime)) }
+            let longest = limiting.map { ($0.endTime ?? $0.startTime) - $0.startTime }.max() ?? .zero
+            let total = limiting.reduce(TimeSpan.zero) { $0 + (($1.endTime ?? $1.startTime) - $1.startTime) }
             let smallest = limiting.map(\.window).min() ?? first.window
             var related: [UInt64] = []
             for stall in limiting.prefix(20) {
@@ -418,17 +420,17 @@ extension DiagnosisContext {
                 "stalls": .int(Int64(limiting.count)),
                 "longest_stall_ms": .double(Stats.ms(longest)),
                 "total_stalled_ms": .double(Stats.ms(total)),
-                "first_stall_ms": .double(Stats.ms(firstEnd.minusSaturating(first.startTime))),
-                "sender_resumed_after_ms": .double(Stats.ms(first.resumedDelay ?? 0)),
+                "first_stall_ms": .double(Stats.ms(firstEnd - first.startTime)),
+                "sender_resumed_after_ms": .double(Stats.ms(first.resumedDelay ?? .zero)),
             ]
             let count = limiting.count
             let sentence = "\(receiver)'s receive window fell to \(first.window) bytes at frame \(first.startFrame) — less "
                 + "than one of \(sender)'s \(sending.largestSegment)-byte segments, though never zero — and \(sender) "
-                + "waited \(JSONText.number(Stats.ms(firstEnd.minusSaturating(first.startTime)))) ms until the window "
+                + "waited \(JSONText.number(Stats.ms(firstEnd - first.startTime))) ms until the window "
                 + "reopened, sending at once when it did"
                 + (count > 1 ? " (\(count) such stalls, \(JSONText.number(Stats.ms(total))) ms in all)" : "")
                 + ": the receiver reads slowly and its window, not the network, limited the transfer."
-            let confidence = count > 1 || longest >= 1_000_000_000 ? 0.8 : 0.7
+            let confidence = count > 1 || longest >= .seconds(1) ? 0.8 : 0.7
             return [Finding(kind: DiagnosisName.Kind.zeroWindow, cause: DiagnosisName.Cause.receiverSlow, flow: group.flow,
                             vantage: [vantageName(member)],
                             frames: [vantageName(member): FrameRefs(first: first.startFrame, decisive: first.endFrame ?? first.startFrame,

@@ -1,3 +1,5 @@
+import Values
+
 /// RST findings: refused-by-host (R1), injected-by-middlebox (R2), aborted-by-application (R3),
 /// peer-has-no-connection (R4).
 ///
@@ -77,7 +79,7 @@ extension DiagnosisContext {
         guard let first = rsts.first else { return nil }
         if fromLiveSocket(first) { return first }
         for candidate in rsts.dropFirst() {
-            if candidate.time.minusSaturating(first.time) > 10_000_000 { break }
+            if candidate.time - first.time > .milliseconds(10) { break }
             if candidate.fromClient == first.fromClient && fromLiveSocket(candidate) && !candidate.senderSentFIN {
                 return candidate
             }
@@ -167,12 +169,12 @@ extension DiagnosisContext {
         }
 
         // Shape.
-        let answerWindow: Int64 = {
-            if let rtt = primaryConversation.pathRTT, rtt > 0 { return max(rtt.timesSaturating(4), 20_000_000) }
-            return 1_000_000_000
+        let answerWindow: TimeSpan = {
+            if let rtt = primaryConversation.pathRTT, rtt > .zero { return max(rtt * 4, .milliseconds(20)) }
+            return .seconds(1)
         }()
-        let answerDelay = record.peerLastTime.map { record.time.minusSaturating($0) }
-        let prompt = answerDelay.map { $0 >= 0 && $0 <= answerWindow } ?? false
+        let answerDelay = record.peerLastTime.map { record.time - $0 }
+        let prompt = answerDelay.map { $0 >= .zero && $0 <= answerWindow } ?? false
         if let answerDelay, let frame = record.peerLastFrame {
             evidence["previous_peer_frame"] = .int(Int64(frame))
             evidence["since_previous_peer_packet_ms"] = .double(Stats.ms(answerDelay))
@@ -283,10 +285,10 @@ extension DiagnosisContext {
             cause = DiagnosisName.Cause.undetermined
             confidence = 0.5
             evidence["unanswered_retransmissions_before"] = .int(Int64(gaveUp.count))
-            evidence["retransmitting_for_s"] = .double(Double(gaveUp.span) / 1e9)
+            evidence["retransmitting_for_s"] = .double(gaveUp.span.inSeconds)
             missing.append("which of the path, the peer, or the peer's application stopped answering")
             sentence = "\(sender) reset the connection after \(gaveUp.count) unanswered retransmissions over "
-                + "\(JSONText.number(Double(gaveUp.span) / 1e9)) s: its TCP gave up (retries exhausted), not an "
+                + "\(JSONText.number(gaveUp.span.inSeconds)) s: its TCP gave up (retries exhausted), not an "
                 + "application; uncertain why \(peer) stopped answering."
         } else if !record.senderSentFIN && (!prompt || (record.hasACK && (continuesIPID || atNextSeq))) && (atNextSeq || !record.senderSeqKnown) {
             cause = DiagnosisName.Cause.abortedByApplication
@@ -418,7 +420,7 @@ extension DiagnosisContext {
             // the RST, had the sender sent it, passed it: within a round trip before it arrived here.
             guard nearerToSender(vantage: index, member: member, than: primary.member, sender: sender,
                                  senderIsClient: senderIsClient) else { continue }
-            let passed = record.time.minusSaturating(max(primaryConversation.pathRTT ?? 0, 0))
+            let passed = record.time - max(primaryConversation.pathRTT ?? .zero, .zero)
             let coverage = digest.window.coverage(from: passed, to: record.time)
             switch coverage {
             case .recorded:
@@ -467,7 +469,7 @@ extension DiagnosisContext {
 
     /// What the RST cost: a connection that fails with data outstanding is critical; one that was
     /// already closing, or idle with nothing outstanding either way, loses nothing.
-    static func consequence(of record: RSTRecord, refusal: Bool, pathRTT: Int64?)
+    static func consequence(of record: RSTRecord, refusal: Bool, pathRTT: TimeSpan?)
         -> (severity: Severity, clause: String?, evidence: [String: EvidenceValue]) {
         if refusal { return (.critical, nil, [:]) }
         if record.senderSentFIN && !record.peerSentFIN && record.senderHadUnackedPeerData {
@@ -479,12 +481,12 @@ extension DiagnosisContext {
         }
         let outstanding = record.senderHadUnackedPeerData || record.senderDataUnacked
         let lastActivity = [record.senderLastTime, record.peerLastTime].compactMap { $0 }.max()
-        let idle = lastActivity.map { record.time.minusSaturating($0) } ?? 0
-        let idleThreshold = max(1_000_000_000, (pathRTT ?? 0).timesSaturating(10))
+        let idle = lastActivity.map { record.time - $0 } ?? .zero
+        let idleThreshold = max(.seconds(1), (pathRTT ?? .zero) * 10)
         if !outstanding && lastActivity != nil && idle >= idleThreshold {
-            return (.minor, "Nothing was outstanding in either direction after \(JSONText.number(Double(idle) / 1e9)) s idle: "
+            return (.minor, "Nothing was outstanding in either direction after \(JSONText.number(idle.inSeconds)) s idle: "
                         + "an abortive close of an idle connection, no data lost.",
-                    ["outstanding_data": .bool(false), "idle_before_rst_s": .double(Double(idle) / 1e9)])
+                    ["outstanding_data": .bool(false), "idle_before_rst_s": .double(idle.inSeconds)])
         }
         return (.critical, nil, outstanding ? ["outstanding_data": .bool(true)] : [:])
     }
@@ -494,7 +496,7 @@ extension DiagnosisContext {
     /// connection), or the segment answered came with a TTL of another initial value than the
     /// peer's other packets (not the peer's own stack: a stray or forged segment).
     private func noConnectionContradiction(_ record: RSTRecord, peer: TCPEndpoint, sender: TCPEndpoint,
-                                           answerWindow: Int64, at member: GroupMember)
+                                           answerWindow: TimeSpan, at member: GroupMember)
         -> (sentence: String, evidence: [String: EvidenceValue], strayPeer: Bool)? {
         if let ttl = record.peerLastTTL, ttl != 0, let baseline = digests[member.vantage].baseline(of: peer.address),
            baseline.stacks.count > 1, baseline.packetsOfStack(of: ttl) * 2 <= baseline.packets {
@@ -506,9 +508,9 @@ extension DiagnosisContext {
                     ["answered_segment_ttl": .int(Int64(ttl)), "peer_other_ttls": .string(otherTTLs)], true)
         }
         if let last = record.senderLastTime, let frame = record.senderLastFrame, record.senderPackets > 0,
-           record.time.minusSaturating(last) <= answerWindow {
+           record.time - last <= answerWindow {
             var text = "but \(sender.address) had itself sent a segment in this connection "
-                + "\(JSONText.number(Stats.ms(record.time.minusSaturating(last)))) ms before (frame \(frame)): it had the connection"
+                + "\(JSONText.number(Stats.ms(record.time - last))) ms before (frame \(frame)): it had the connection"
             var evidence: [String: EvidenceValue] = ["sender_active_frame": .int(Int64(frame))]
             if let seq = record.peerLastSeq, let acked = record.senderAck, SeqNum.lessThan(seq, acked) {
                 text += ", and the segment answered starts below what it had acknowledged (out of window)"
@@ -520,13 +522,13 @@ extension DiagnosisContext {
     }
 
     /// The run of retransmissions, none answered by the peer, that the sender's RST ends.
-    private func senderGaveUp(_ record: RSTRecord, member: GroupMember, senderIsClient: Bool) -> (count: Int, span: Int64)? {
+    private func senderGaveUp(_ record: RSTRecord, member: GroupMember, senderIsClient: Bool) -> (count: Int, span: TimeSpan)? {
         let fromClient = member.flipped ? !senderIsClient : senderIsClient
         let sending = conversation(member).direction(fromClient: fromClient)
         let unanswered = sending.retransmissions.reversed().prefix { $0.coverAckFrame == nil && !$0.peerSpokeAfter }
         guard unanswered.count >= 5, let last = unanswered.first, let first = unanswered.last,
               record.time >= last.time else { return nil }
-        return (unanswered.count, record.time.minusSaturating(first.originalTime ?? first.time))
+        return (unanswered.count, record.time - (first.originalTime ?? first.time))
     }
 
     /// Whether the capture at `vantage` sits nearer `sender` than `reference` does: it sees the

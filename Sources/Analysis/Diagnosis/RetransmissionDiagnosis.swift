@@ -1,3 +1,5 @@
+import Values
+
 /// Retransmission findings: packet-loss (T1), spurious-delayed-ack (T2), rtt-exceeds-rto (T3),
 /// congestion-loss (T4).
 ///
@@ -41,16 +43,16 @@ extension DiagnosisContext {
         var lost = 0
         var lostSeqs = Set<UInt32>()
         var arrived = 0
-        var rttBefore: Int64?
-        var rttBaseline: Int64?
+        var rttBefore: TimeSpan?
+        var rttBaseline: TimeSpan?
         var samplesBefore = 0
         var rttMeasurable = false
         var missing: [String] = []
         var decisive: UInt64 = 0
-        var coverRTT: Int64?
-        var samplesAfter: Int64?
-        var dsackDelay: Int64?
-        var retransmissionDelay: Int64?
+        var coverRTT: TimeSpan?
+        var samplesAfter: TimeSpan?
+        var dsackDelay: TimeSpan?
+        var retransmissionDelay: TimeSpan?
         var receiverLimitedRTT = false
         /// The RTT baseline came from the same hosts' other flows (this one's started inflated).
         var baselineFromOtherFlows = false
@@ -75,22 +77,22 @@ extension DiagnosisContext {
 
     /// The smallest Karn-clean RTT of data from the same sender host to the same receiver host
     /// over all flows of `member`'s vantage (handshake RTTs included): the path's own baseline.
-    func hostPairBaseline(_ member: GroupMember, fromClient: Bool) -> Int64? {
+    func hostPairBaseline(_ member: GroupMember, fromClient: Bool) -> TimeSpan? {
         let here = conversation(member)
         let senderIsHereClient = member.flipped ? !fromClient : fromClient
         let senderAddress = (senderIsHereClient ? here.client : here.server).address
         let receiverAddress = (senderIsHereClient ? here.server : here.client).address
-        var best: Int64?
+        var best: TimeSpan?
         for other in digests[member.vantage].conversations {
-            let samples: [Int64?]
+            let samples: [TimeSpan?]
             if other.client.address == senderAddress && other.server.address == receiverAddress {
-                samples = [other.clientDir.rtt.minimumIfAny, other.shared.initialRTT > 0 ? other.shared.initialRTT : nil]
+                samples = [other.clientDir.rtt.minimumIfAny, other.shared.initialRTT > .zero ? other.shared.initialRTT : nil]
             } else if other.server.address == senderAddress && other.client.address == receiverAddress {
-                samples = [other.serverDir.rtt.minimumIfAny, other.shared.initialRTT > 0 ? other.shared.initialRTT : nil]
+                samples = [other.serverDir.rtt.minimumIfAny, other.shared.initialRTT > .zero ? other.shared.initialRTT : nil]
             } else {
                 continue
             }
-            for case let sample? in samples where sample > 0 { best = min(best ?? sample, sample) }
+            for case let sample? in samples where sample > .zero { best = min(best ?? sample, sample) }
         }
         return best
     }
@@ -123,15 +125,15 @@ extension DiagnosisContext {
               event.senderHighSeq == event.seq &+ event.length &+ (event.fin ? 1 : 0),
               let median = event.recentMedianBefore, let minimum = event.minRTTBefore, event.recentCountBefore >= 2,
               let original = event.originalTime, let previous = event.previousSegmentTime,
-              original.minusSaturating(previous) < max(minimum, 1)
+              original - previous < max(minimum, .nanoseconds(1))
         else { return false }
-        let usual = minimum.timesSaturating(2)
+        let usual = minimum * 2
         let after = Stats.median(event.samplesAfter)
         return median <= usual && (after.map { $0 <= usual } ?? true)
     }
 
     // swiftlint:disable:next function_body_length cyclomatic_complexity
-    func retransmissionFindings(_ group: FlowGroup, fromClient: Bool, resetTime: Int64?) -> RetransmissionOutcome {
+    func retransmissionFindings(_ group: FlowGroup, fromClient: Bool, resetTime: CaptureTime?) -> RetransmissionOutcome {
         var outcome = RetransmissionOutcome()
         guard let primary = retransmissionPrimary(group, fromClient: fromClient) else { return outcome }
         let conversation = conversation(primary)
@@ -195,7 +197,7 @@ extension DiagnosisContext {
             episode.reasons = lossReasons
             episode.arrivedReasons = reasons
             episode.lossOnlyByDupAcksWithoutSACK = episode.lost > 0 && onlyDupAcks && !sackInUse
-            if let resetTime, first.time >= resetTime.minusSaturating(1_000_000) {
+            if let resetTime, first.time >= resetTime - .milliseconds(1) {
                 continue  // after the connection was reset: a consequence, explained by the RST finding
             }
             if overran > 0 && episode.lost == 0 && episode.arrived == 0 {
@@ -208,7 +210,7 @@ extension DiagnosisContext {
                 episode.samplesBefore = first.samplesBefore
                 episode.rttMeasurable = nearSender != false && first.samplesBefore >= 4 && first.recentMedianBefore != nil
                 if let median = first.recentMedianBefore, var baseline = first.minRTTBefore {
-                    if conversation.shared.initialRTT > 0 { baseline = min(baseline, conversation.shared.initialRTT) }
+                    if conversation.shared.initialRTT > .zero { baseline = min(baseline, conversation.shared.initialRTT) }
                     // A flow that started while the queue was already full has an inflated baseline
                     // of its own; the same hosts' other flows at this vantage show the path's.
                     if let shared = hostPairBaseline(primary, fromClient: fromClient), shared < baseline {
@@ -221,9 +223,9 @@ extension DiagnosisContext {
                     // (≥ 3× and ≥ 2 ms above the baseline): a queue that filled.
                     // (Against the other flows' baseline: every sample of this flow was inflated.)
                     let sustained = first.recentInflatedBefore * 4 >= first.recentCountBefore * 3
-                        || (episode.baselineFromOtherFlows && (first.minRTTBefore ?? 0) >= baseline.timesSaturating(2))
-                    let inflated = episode.rttMeasurable && sustained && median >= 3 * max(baseline, 1)
-                        && median.minusSaturating(baseline) >= 2_000_000
+                        || (episode.baselineFromOtherFlows && (first.minRTTBefore ?? .zero) >= baseline * 2)
+                    let inflated = episode.rttMeasurable && sustained && median >= 3 * max(baseline, .nanoseconds(1))
+                        && median - baseline >= .milliseconds(2)
                     // A receiver that keeps its window (nearly) full delays its ACKs too: that RTT
                     // rise is the receiver's, not a queue's.
                     let receiverLimited = receiving.window.windowFullFrames > 0 || receiving.window.stallCount > 0
@@ -261,16 +263,16 @@ extension DiagnosisContext {
                         ? event.coverAckFrame : event.dsackFrame
                     outcome.reorderings.append(ReorderEvent(openFrame: event.originalFrame ?? event.frame,
                                                             fillFrame: fillFrame ?? event.frame,
-                                                            delay: filled.minusSaturating(opened), seq: event.seq, byIPID: false,
+                                                            delay: filled - opened, seq: event.seq, byIPID: false,
                                                             spuriousRetransmissionFrame: event.frame))
                     continue
                 }
                 episode.decisive = event.frame
-                let retransmissionDelay = event.originalTime.map { event.time.minusSaturating($0) }
+                let retransmissionDelay = event.originalTime.map { event.time - $0 }
                 episode.retransmissionDelay = retransmissionDelay
                 let farAboveRTT: Bool = {
                     guard let retransmissionDelay, let pathRTT else { return false }
-                    return retransmissionDelay >= 4 * pathRTT && retransmissionDelay >= 1_000_000
+                    return retransmissionDelay >= 4 * pathRTT && retransmissionDelay >= .milliseconds(1)
                 }()
                 if nearSender != false, let dsackTime = event.dsackTime, dsackTime >= event.time,
                    Self.loneTrailingSegmentWaited(event) {
@@ -280,14 +282,15 @@ extension DiagnosisContext {
                     // arrived. The path did not slow (that would have delayed the whole flight).
                     episode.cause = .delayedAck
                     episode.loneTrailing = true
-                    episode.dsackDelay = dsackTime.minusSaturating(event.time)
+                    episode.dsackDelay = dsackTime - event.time
                     episode.decisive = event.dsackFrame ?? event.frame
                 } else if nearSender != false {
                     // T3: the first ACK of the original came with an RTT far above the earlier srtt.
                     if let coverTime = event.coverAckTime, !event.coverAckHasDSACK, let originalTime = event.originalTime,
-                       let srtt = event.srttBefore, event.dsackFrame.map({ _ in (event.dsackTime ?? 0) > coverTime }) ?? true {
-                        let coverRTT = coverTime.minusSaturating(originalTime)
-                        if Double(coverRTT) >= 3 * srtt && Double(coverRTT) - srtt >= 1_000_000 {
+                       let srtt = event.srttBefore, event.dsackFrame.map({ _ in (event.dsackTime ?? .epoch) > coverTime }) ?? true {
+                        let coverRTT = coverTime - originalTime
+                        let coverNanoseconds = Double(coverRTT.nanoseconds)
+                        if coverNanoseconds >= 3 * srtt && coverNanoseconds - srtt >= 1_000_000 {
                             episode.cause = .rttAboveRTO
                             episode.coverRTT = coverRTT
                             episode.samplesAfter = Stats.median(event.samplesAfter)
@@ -296,9 +299,9 @@ extension DiagnosisContext {
                     }
                     // T2: retransmitted long after the original, the D-SACK came at once.
                     if episode.cause == .undetermined, let dsackTime = event.dsackTime, farAboveRTT {
-                        let dsackDelay = dsackTime.minusSaturating(event.time)
-                        let promptLimit = (pathRTT ?? 0).timesSaturating(2).plusSaturating(2_000_000)
-                        if dsackDelay >= 0 && dsackDelay <= promptLimit {
+                        let dsackDelay = dsackTime - event.time
+                        let promptLimit = (pathRTT ?? .zero) * 2 + .milliseconds(2)
+                        if dsackDelay >= .zero && dsackDelay <= promptLimit {
                             episode.cause = .delayedAck
                             episode.dsackDelay = dsackDelay
                             episode.decisive = event.dsackFrame ?? event.frame
@@ -307,9 +310,9 @@ extension DiagnosisContext {
                 } else {
                     // Receiver side: it held its ACK until the duplicate arrived, then answered at once.
                     if !event.peerAckedBefore, let dsackTime = event.dsackTime, farAboveRTT,
-                       dsackTime.minusSaturating(event.time) <= 2_000_000 {
+                       dsackTime - event.time <= .milliseconds(2) {
                         episode.cause = .delayedAck
-                        episode.dsackDelay = dsackTime.minusSaturating(event.time)
+                        episode.dsackDelay = dsackTime - event.time
                         episode.decisive = event.dsackFrame ?? event.frame
                     } else if event.peerAckedBefore {
                         episode.missing.append("a capture at \(sender.address)'s side: \(receiver.address) acknowledged the "
@@ -393,7 +396,7 @@ extension DiagnosisContext {
     // swiftlint:disable:next function_body_length cyclomatic_complexity function_parameter_count
     private func makeFinding(cause: EpisodeCause, episodes: [Episode], events: [RetransmissionEvent], group: FlowGroup,
                              primary: GroupMember, sender: TCPEndpoint, receiver: TCPEndpoint, nearSender: Bool?,
-                             sending: DirectionState, pathRTT: Int64?, resetTime: Int64?) -> Finding {
+                             sending: DirectionState, pathRTT: TimeSpan?, resetTime: CaptureTime?) -> Finding {
         let all = episodes.flatMap(\.events)
         let first = events[all[0]]
         let retransmissions = all.count
@@ -464,8 +467,8 @@ extension DiagnosisContext {
                 if lead.baselineFromOtherFlows {
                     evidence["rtt_baseline_from"] = .string("other flows between the same hosts at this vantage")
                 }
-                if let before = lead.rttBefore, let baseline = lead.rttBaseline, baseline > 0 {
-                    evidence["rtt_inflation"] = .double((Double(before) / Double(baseline) * 100).rounded() / 100)
+                if let before = lead.rttBefore, let baseline = lead.rttBaseline, baseline > .zero {
+                    evidence["rtt_inflation"] = .double((Double(before.nanoseconds) / Double(baseline.nanoseconds) * 100).rounded() / 100)
                 }
                 evidence["rtt_samples_before_loss"] = .int(Int64(lead.samplesBefore))
             }
@@ -505,7 +508,7 @@ extension DiagnosisContext {
                     text += "; the RTT had risen to \(JSONText.number(Stats.ms(before))) ms (\(JSONText.number(inflation))× its "
                         + "baseline) before it, so a filling queue (congestion) cannot be ruled out"
                 } else if lead.rttMeasurable, let before = lead.rttBefore,
-                          pathRTT.map({ before < 3 * $0 || before.minusSaturating($0) < 2_000_000 }) ?? true {
+                          pathRTT.map({ before < 3 * $0 || before - $0 < .milliseconds(2) }) ?? true {
                     text += "; the RTT stayed near \(JSONText.number(Stats.ms(before))) ms before it, so this is loss on the path, not a filling queue"
                 } else {
                     text += ": packet loss on the path"
@@ -555,7 +558,7 @@ extension DiagnosisContext {
             if let srtt { evidence["srtt_before_ms"] = .double(Stats.ms(srtt)) }
             if let after = lead.samplesAfter { evidence["rtt_after_ms"] = .double(Stats.ms(after)) }
             confidence = lead.samplesAfter != nil ? 0.85 : 0.7
-            if let after = lead.samplesAfter, let srtt, Double(after) < 2 * srtt { confidence = 0.65 }
+            if let after = lead.samplesAfter, let srtt, Double(after.nanoseconds) < 2 * srtt { confidence = 0.65 }
             sentence = "The ACK for \(sender)'s segment came \(lead.coverRTT.map { JSONText.number(Stats.ms($0)) } ?? "?") ms "
                 + "after it was sent, far above the \(srtt.map { JSONText.number(Stats.ms($0)) } ?? "?") ms smoothed RTT "
                 + "the sender's RTO was computed from: the RTO fired first and the retransmission was spurious — the path's "
@@ -605,10 +608,10 @@ extension DiagnosisContext {
             severity = .critical
             confidence = min(confidence, 0.5)
             evidence["unanswered_at_end"] = .int(Int64(dead.count))
-            evidence["silent_for_s"] = .double(Double(dead.silence) / 1e9)
+            evidence["silent_for_s"] = .double(dead.silence.inSeconds)
             evidence["missing"] = .list([.string("a capture at \(receiver.address)'s side would show whether the data "
                                                  + "arrived and the ACKs were lost, or the host was gone")])
-            sentence = "\(sender) sent the same data \(dead.count + 1) times over \(JSONText.number(Double(dead.silence) / 1e9)) s "
+            sentence = "\(sender) sent the same data \(dead.count + 1) times over \(JSONText.number(dead.silence.inSeconds)) s "
                 + "with growing timeouts and \(receiver) never answered: the connection is dead. Ambiguous between the "
                 + "segments (or their ACKs) lost on the path and a peer that vanished — from one vantage point they look the same."
         }
@@ -641,15 +644,15 @@ extension DiagnosisContext {
     /// them and the peer sent nothing after them — when it is long (at least 4, with growing
     /// intervals: the sender's RTO backing off) and the sender did not reset the connection
     /// nor anyone reset the connection. Returns the run's length and the time from the first copy to the last.
-    private func deadConnection(events: [RetransmissionEvent], indexes: [Int], resetTime: Int64?) -> (count: Int, silence: Int64)? {
+    private func deadConnection(events: [RetransmissionEvent], indexes: [Int], resetTime: CaptureTime?) -> (count: Int, silence: TimeSpan)? {
         let run = indexes.reversed().map { events[$0] }.prefix { $0.coverAckFrame == nil && !$0.peerSpokeAfter && !$0.fin }
         guard run.count >= 4, let last = run.first, let first = run.last else { return nil }
         let times = run.reversed().map(\.time)
-        let intervals = zip(times.dropFirst(), times).map { $0.minusSaturating($1) }
+        let intervals = zip(times.dropFirst(), times).map { $0 - $1 }
         guard zip(intervals.dropFirst(), intervals).allSatisfy({ $0 >= $1 }) else { return nil }
         // An RST after the run started ended the connection: the RST's finding tells that story.
         if let resetTime, resetTime >= (first.originalTime ?? first.time) { return nil }
-        return (run.count, last.time.minusSaturating(first.originalTime ?? first.time))
+        return (run.count, last.time - (first.originalTime ?? first.time))
     }
 }
 
@@ -662,9 +665,9 @@ struct RetransmissionView {
     let nearSender: Bool?
     let receiver: TCPEndpoint
     let sackInUse: Bool
-    let pathRTT: Int64?
+    let pathRTT: TimeSpan?
     /// The shortest round trip seen at a sender-side capture: handshake or ACK samples.
-    let shortestRoundTrip: Int64?
+    let shortestRoundTrip: TimeSpan?
 
     var digests: [VantageDigest] { context.digests }
 
@@ -681,7 +684,7 @@ struct RetransmissionView {
                 // Its absence there counts only while that capture was listening.
                 let sent = event.originalTime ?? event.time
                 let window = digests.first(where: { $0.vantage == sighting.vantage })?.window
-                switch window?.coverage(from: sent, to: sent.plusSaturating(pathRTT ?? 0)) {
+                switch window?.coverage(from: sent, to: sent + (pathRTT ?? .zero)) {
                 case .recorded:
                     return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original", 0.95)
                 case .packets:
@@ -693,9 +696,9 @@ struct RetransmissionView {
             }
         }
         if event.dsackFrame != nil { return .arrived("a D-SACK reported the duplicate") }
-        if nearSender == true, let coverTime = event.coverAckTime, let roundTrip = shortestRoundTrip, roundTrip > 0,
-           coverTime.minusSaturating(event.time) < roundTrip / 2 {
-            return .arrived("the ACK covering it came \(JSONText.number(Stats.ms(coverTime.minusSaturating(event.time)))) ms after "
+        if nearSender == true, let coverTime = event.coverAckTime, let roundTrip = shortestRoundTrip, roundTrip > .zero,
+           coverTime - event.time < roundTrip / 2 {
+            return .arrived("the ACK covering it came \(JSONText.number(Stats.ms(coverTime - event.time))) ms after "
                             + "the retransmission, sooner than a round trip (\(JSONText.number(Stats.ms(roundTrip))) ms)")
         }
         if event.peerAckedBefore { return .arrived("the peer had acknowledged it before this copy") }
@@ -738,9 +741,9 @@ struct RetransmissionView {
     /// trip): data beyond the window is dropped by the receiver and must be resent.
     func sentIntoZeroWindow(_ event: RetransmissionEvent) -> Bool {
         guard let sent = event.originalTime else { return false }
-        let slack = pathRTT ?? 0
+        let slack = pathRTT ?? .zero
         return receiving.window.stalls.contains { stall in
-            sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
+            sent >= stall.startTime - slack && sent <= (stall.endTime ?? .distantFuture)
         }
     }
 
@@ -748,12 +751,12 @@ struct RetransmissionView {
     /// edge, first sent while it was zero): the receiver dropped it for want of room — the
     /// zero-window episode's consequence, not loss on the path.
     func overranZeroWindow(_ event: RetransmissionEvent) -> Bool {
-        let slack = pathRTT ?? 0
+        let slack = pathRTT ?? .zero
         return receiving.window.stalls.contains { stall in
             guard stall.overruns > 0, SeqNum.greaterOrEqual(event.seq, stall.edge), event.time >= stall.startTime
             else { return false }
             guard let sent = event.originalTime else { return event.seq == stall.edge }
-            return sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
+            return sent >= stall.startTime - slack && sent <= (stall.endTime ?? .distantFuture)
         }
     }
 
@@ -762,7 +765,7 @@ struct RetransmissionView {
     /// trip): the zero-window episode's own tail-loss probe, not an RTT jump.
     func probeOfFullWindow(_ event: RetransmissionEvent) -> Bool {
         guard event.originalFilledWindow, let sent = event.originalTime else { return false }
-        let until = (event.coverAckTime ?? event.time).plusSaturating(max(pathRTT ?? 0, 1_000_000).timesSaturating(2))
+        let until = (event.coverAckTime ?? event.time) + max(pathRTT ?? .zero, .milliseconds(1)) * 2
         return receiving.window.stalls.contains { $0.startTime >= sent && $0.startTime <= until }
     }
 
