@@ -29,7 +29,7 @@ public struct DiagnosisObserver: CaptureAnalysisObserver {
     }
 
     public mutating func didAnalyze(_ frame: FrameAnalysis, analyzer: TCPAnalyzer) {
-        failureTrace.add(frame.segment, frame: frame.frameNumber, time: frame.timestamp)
+        failureTrace.add(frame.segment, frame: frame.frameNumber, time: frame.time)
         if analyzer.retirement != nil {
             retiring.observe(frame, analyzer: analyzer)
             return

@@ -237,23 +237,6 @@ struct RTTTracker: Sendable {
     var rto: Double? { count > 0 ? smoothed + max(4 * variation, 1_000_000) : nil }
 }
 
-/// Saturating arithmetic for raw Int64 times (ns), for the failure modes' notes until they use
-/// `CaptureTime` and `TimeSpan` too.
-extension Int64 {
-    @inline(__always) func minusSaturating(_ other: Int64) -> Int64 {
-        let (value, overflow) = subtractingReportingOverflow(other)
-        return overflow ? (other < 0 ? .max : .min) : value
-    }
-    @inline(__always) func plusSaturating(_ other: Int64) -> Int64 {
-        let (value, overflow) = addingReportingOverflow(other)
-        return overflow ? (other > 0 ? .max : .min) : value
-    }
-    @inline(__always) func timesSaturating(_ factor: Int64) -> Int64 {
-        let (value, overflow) = multipliedReportingOverflow(by: factor)
-        return overflow ? ((self < 0) != (factor < 0) ? .min : .max) : value
-    }
-}
-
 enum Stats {
     /// The upper median (the middle value, or the higher of the two middle ones).
     static func median<Value: Comparable>(_ values: [Value]) -> Value? {
@@ -263,8 +246,8 @@ enum Stats {
     }
 
     /// Milliseconds rounded to the microsecond: how findings print a span.
-    static func ms(_ span: TimeSpan) -> Double { ms(span.nanoseconds) }
-    static func ms(_ ns: Int64) -> Double { (Double(ns) / 1_000).rounded() / 1_000 }
+    static func ms(_ span: TimeSpan) -> Double { (Double(span.nanoseconds) / 1_000).rounded() / 1_000 }
+    /// The same for a span in ns held as a Double (a smoothed RTT).
     static func ms(_ ns: Double) -> Double { (ns / 1_000).rounded() / 1_000 }
 }
 
