@@ -115,44 +115,14 @@ extension DiagnosisContext {
         // (an answer that never came is absent only while it listened), else its last packet.
         let listenedUntil = max(digest.window.recordedEndTime ?? .distantPast, digest.lastPacketTime ?? times.last ?? .epoch)
         let captureAfter = listenedUntil - (times.last ?? .epoch)
-        var caveats: [String] = []
         evidence["capture_after_last_syn_ms"] = .double(Stats.ms(captureAfter))
-        var vantages = [vantageName(primary)]
-        var frames: [String: FrameRefs] = [
+        var sighting = SYNSighting(vantages: [vantageName(primary)], frames: [
             vantageName(primary): FrameRefs(first: client.synFrames.first ?? 0, decisive: client.synFrames.last ?? 0,
                                             related: client.synFrames),
-        ]
-        // Did the SYN reach the server's side?
-        var reachedServer: Bool?
-        for member in synMembers where member.vantage != primary.vantage {
-            vantages.append(vantageName(member))
-            let other = direction(member, fromClient: true)
-            frames[vantageName(member)] = FrameRefs(first: other.synFrames.first ?? 0, decisive: other.synFrames.last ?? 0)
-            if nearSender(member, fromClient: true) == false || digests[member.vantage].role == .server {
-                reachedServer = true
-            }
-        }
-        if reachedServer == nil {
-            for (index, other) in digests.enumerated() where index != primary.vantage && other.role == .server {
-                guard !synMembers.contains(where: { $0.vantage == index }) else { continue }
-                // The SYNs' absence means something only while that capture was listening.
-                switch other.window.coverage(from: times.first ?? .epoch, to: times.last ?? .epoch) {
-                case .recorded: break
-                case .packets:
-                    caveats.append("the \(other.vantage) capture does not record when it was listening; its own "
-                                   + "packets surround the SYNs, so it was running then as far as they show")
-                case .outside, .unknown:
-                    caveats.append("the \(other.vantage) capture does not show the SYNs, but it cannot tell whether it "
-                                   + "was listening when they were sent (capture window unknown or elsewhere)")
-                    continue
-                }
-                reachedServer = false
-                vantages.append(other.vantage)
-                frames[other.vantage] = FrameRefs(first: 0, decisive: 0)
-            }
-        }
-        if let reachedServer { evidence["reached_server_side"] = .bool(reachedServer) }
-        if !caveats.isEmpty { evidence["caveat"] = .list(caveats.map { .string($0) }) }
+        ])
+        synReachedServer(&sighting, primary: primary, synMembers: synMembers, times: times)
+        if let reachedServer = sighting.reachedServer { evidence["reached_server_side"] = .bool(reachedServer) }
+        if !sighting.caveats.isEmpty { evidence["caveat"] = .list(sighting.caveats.map { .string($0) }) }
         let cause: String
         let confidence: Double
         var sentence: String
@@ -162,7 +132,7 @@ extension DiagnosisContext {
             sentence = "\(group.client) sent \(client.synCount) SYN\(client.synCount == 1 ? "" : "s") to \(group.server)"
                 + (intervals.isEmpty ? "" : " (retransmitted after \(intervals.map { JSONText.number($0) }.joined(separator: ", ")) ms)")
                 + " and never got a SYN/ACK or an RST: "
-            switch reachedServer {
+            switch sighting.reachedServer {
             case .some(true): sentence += "the SYN reached the server's side, which stayed silent."
             case .some(false): sentence += "the server's capture never saw the SYN, so the path dropped it."
             case .none: sentence += "a silent drop on the path or an unreachable host; connect() will time out."
@@ -175,48 +145,146 @@ extension DiagnosisContext {
             sentence = "\(group.client) sent one SYN to \(group.server) and the capture ends before any answer or "
                 + "retransmission could be seen."
         }
-        return Finding(kind: DiagnosisName.Kind.syn, cause: cause, flow: group.flow, vantage: vantages, frames: frames,
-                       evidence: evidence, confidence: confidence,
+        return Finding(kind: DiagnosisName.Kind.syn, cause: cause, flow: group.flow, vantage: sighting.vantages,
+                       frames: sighting.frames, evidence: evidence, confidence: confidence,
                        severity: cause == DiagnosisName.Cause.unanswered ? .critical : .minor, sentence: sentence)
     }
 
+    /// Where unanswered SYNs were seen, and whether they reached the server's side.
+    private struct SYNSighting {
+        var vantages: [String]
+        var frames: [String: FrameRefs]
+        var reachedServer: Bool?
+        var caveats: [String] = []
+    }
+
+    /// Did the SYNs reach the server's side? Yes when a capture there (or downstream) saw them; no
+    /// when the server's capture was listening and never saw them.
+    private func synReachedServer(_ sighting: inout SYNSighting, primary: GroupMember, synMembers: [GroupMember],
+                                  times: [CaptureTime]) {
+        for member in synMembers where member.vantage != primary.vantage {
+            sighting.vantages.append(vantageName(member))
+            let other = direction(member, fromClient: true)
+            sighting.frames[vantageName(member)] = FrameRefs(first: other.synFrames.first ?? 0, decisive: other.synFrames.last ?? 0)
+            if nearSender(member, fromClient: true) == false || digests[member.vantage].role == .server {
+                sighting.reachedServer = true
+            }
+        }
+        guard sighting.reachedServer == nil else { return }
+        for (index, other) in digests.enumerated() where index != primary.vantage && other.role == .server {
+            guard !synMembers.contains(where: { $0.vantage == index }) else { continue }
+            // The SYNs' absence means something only while that capture was listening.
+            switch other.window.coverage(from: times.first ?? .epoch, to: times.last ?? .epoch) {
+            case .recorded: break
+            case .packets:
+                sighting.caveats.append("the \(other.vantage) capture does not record when it was listening; its own "
+                                        + "packets surround the SYNs, so it was running then as far as they show")
+            case .outside, .unknown:
+                sighting.caveats.append("the \(other.vantage) capture does not show the SYNs, but it cannot tell whether it "
+                                        + "was listening when they were sent (capture window unknown or elsewhere)")
+                continue
+            }
+            sighting.reachedServer = false
+            sighting.vantages.append(other.vantage)
+            sighting.frames[other.vantage] = FrameRefs(first: 0, decisive: 0)
+        }
+    }
+
     // MARK: zero window
+
+    /// One receiver's zero-window stalls at the vantage that judges them, measured: each stall
+    /// lasts until the window reopened, or to the end of the capture.
+    private struct ZeroWindowEpisodes {
+        let window: WindowTracker
+        let firstStall: ZeroWindowStall
+        let lastStall: ZeroWindowStall
+        let captureEnd: CaptureTime
+
+        init?(_ window: WindowTracker, captureEnd: CaptureTime) {
+            guard let first = window.stalls.first, let last = window.stalls.last else { return nil }
+            self.window = window
+            firstStall = first
+            lastStall = last
+            self.captureEnd = captureEnd
+        }
+
+        var stalls: [ZeroWindowStall] { window.stalls }
+        func duration(_ stall: ZeroWindowStall) -> TimeSpan { (stall.endTime ?? captureEnd) - stall.startTime }
+        var total: TimeSpan { stalls.reduce(TimeSpan.zero) { $0 + duration($1) } }
+        var longest: ZeroWindowStall { stalls.max(by: { duration($0) < duration($1) }) ?? firstStall }
+        var probes: Int { stalls.reduce(0) { $0 + $1.probes } }
+        /// Still zero when the capture ends.
+        var ongoing: Bool { lastStall.endTime == nil }
+        var reopened: [ZeroWindowStall] { stalls.filter { $0.endTime != nil } }
+        /// Data segments sent beyond the zero window (dropped by the receiver, resent later).
+        var overruns: Int { stalls.reduce(0) { $0 + $1.overruns } }
+    }
 
     /// The receive window that `advertiserIsClient`'s side advertised hit zero. Stopped reading:
     /// it stays at zero to the end (or through several persist probes / seconds). Slow: it
     /// reopens after each read.
     func zeroWindowFindings(_ group: FlowGroup, advertiserIsClient: Bool, spuriousInStall: Int) -> [Finding] {
+        guard let primary = zeroWindowPrimary(group, advertiserIsClient: advertiserIsClient) else { return [] }
+        let conversation = conversation(primary)
+        let captureEnd = max(conversation.shared.lastTime, digests[primary.vantage].lastPacketTime ?? conversation.shared.lastTime)
+        guard let episodes = ZeroWindowEpisodes(direction(primary, fromClient: advertiserIsClient).window,
+                                                captureEnd: captureEnd) else { return [] }
+        let receiver = advertiserIsClient ? group.client : group.server
+        let sender = advertiserIsClient ? group.server : group.client
+        var evidence = zeroWindowEvidence(episodes, receiver: receiver, spuriousInStall: spuriousInStall)
+        // Flow control that lasts a moment (the receiver not scheduled for a few µs) is not a
+        // failure: every stall over, none longer than 2 RTTs (at least 1 ms), no probe.
+        // Unless it recurs (a slow reader shows itself by recurring stalls, however brief) or
+        // costs data (segments sent beyond the zero window were dropped and resent).
+        let recurring = episodes.window.stallCount >= 3
+        if recurring { evidence["recurring"] = .bool(true) }
+        let momentary = max((conversation.pathRTT ?? .zero) * 2, .milliseconds(1))
+        if !episodes.ongoing && episodes.probes == 0 && episodes.duration(episodes.longest) < momentary && !recurring
+            && episodes.overruns == 0 && spuriousInStall == 0 {
+            return []
+        }
+        var verdict = zeroWindowVerdict(episodes, receiver: receiver, sender: sender, &evidence)
+        if episodes.overruns > 0 {
+            verdict.sentence += overrunClause(episodes, sender: sender, receiver: receiver,
+                                              sending: direction(primary, fromClient: !advertiserIsClient))
+        }
+        var related = episodes.stalls.prefix(32).map(\.startFrame) + episodes.stalls.prefix(32).compactMap(\.endFrame)
+        related = Array(Set(related)).sorted()
+        let cause = verdict.cause
+        return [Finding(
+            kind: DiagnosisName.Kind.zeroWindow, cause: cause, flow: group.flow, vantage: [vantageName(primary)],
+            frames: [vantageName(primary): FrameRefs(first: episodes.firstStall.startFrame, decisive: verdict.decisive,
+                                                     related: Array(related.prefix(64)))],
+            evidence: evidence, confidence: verdict.confidence,
+            severity: cause == DiagnosisName.Cause.receiverStoppedReading ? .critical : (cause == DiagnosisName.Cause.receiverSlow ? .major : .minor),
+            sentence: verdict.sentence)]
+    }
+
+    /// The vantage nearest the receiver (it sees its window as sent), else the one with the most stalls.
+    private func zeroWindowPrimary(_ group: FlowGroup, advertiserIsClient: Bool) -> GroupMember? {
         let candidates = group.members.filter { direction($0, fromClient: advertiserIsClient).window.stallCount > 0 }
-        // Prefer the vantage nearest the receiver (it sees its window as sent).
-        guard let primary = candidates.first(where: { nearSender($0, fromClient: advertiserIsClient) == true })
+        return candidates.first(where: { nearSender($0, fromClient: advertiserIsClient) == true })
             ?? candidates.max(by: {
                 direction($0, fromClient: advertiserIsClient).window.stallCount
                     < direction($1, fromClient: advertiserIsClient).window.stallCount
-            }) else { return [] }
-        let conversation = conversation(primary)
-        let window = direction(primary, fromClient: advertiserIsClient).window
-        let stalls = window.stalls
-        guard let firstStall = stalls.first, let lastStall = stalls.last else { return [] }
-        let receiver = advertiserIsClient ? group.client : group.server
-        let sender = advertiserIsClient ? group.server : group.client
-        let captureEnd = max(conversation.shared.lastTime, digests[primary.vantage].lastPacketTime ?? conversation.shared.lastTime)
-        func duration(_ stall: ZeroWindowStall) -> TimeSpan { (stall.endTime ?? captureEnd) - stall.startTime }
-        let total = stalls.reduce(TimeSpan.zero) { $0 + duration($1) }
-        let longest = stalls.max(by: { duration($0) < duration($1) }) ?? firstStall
-        let probes = stalls.reduce(0) { $0 + $1.probes }
-        let ongoing = lastStall.endTime == nil
-        let reopened = stalls.filter { $0.endTime != nil }
+            })
+    }
 
+    /// The stalls' measures: how many, how long, the probes, the windows before the first.
+    private func zeroWindowEvidence(_ episodes: ZeroWindowEpisodes, receiver: TCPEndpoint, spuriousInStall: Int)
+        -> [String: EvidenceValue] {
+        let window = episodes.window
+        let longest = episodes.longest
         var evidence: [String: EvidenceValue] = [
             "receiver": .string(receiver.description),
             "stalls": .int(Int64(window.stallCount)),
-            "time_at_zero_ms": .double(Stats.ms(total)),
-            "longest_stall_ms": .double(Stats.ms(duration(longest))),
+            "time_at_zero_ms": .double(Stats.ms(episodes.total)),
+            "longest_stall_ms": .double(Stats.ms(episodes.duration(longest))),
             "zero_window_advertisements": .int(Int64(window.zeroAdvertisements)),
-            "probes": .int(Int64(probes)),
+            "probes": .int(Int64(episodes.probes)),
             "window_full_frames": .int(Int64(window.windowFullFrames)),
-            "reopened": .int(Int64(reopened.count)),
-            "still_zero_at_end": .bool(ongoing),
+            "reopened": .int(Int64(episodes.reopened.count)),
+            "still_zero_at_end": .bool(episodes.ongoing),
         ]
         if !window.windowsBeforeFirstStall.isEmpty {
             evidence["windows_before_first_zero"] = .list((window.windowsBeforeFirstStall + [0]).map { .int(Int64($0)) })
@@ -224,81 +292,80 @@ extension DiagnosisContext {
         let intervals = longest.probeIntervals.map { Stats.ms($0) }
         if !intervals.isEmpty { evidence["probe_intervals_ms"] = .list(intervals.map { .double($0) }) }
         if spuriousInStall > 0 { evidence["retransmissions_around_stall"] = .int(Int64(spuriousInStall)) }
-
-        // Flow control that lasts a moment (the receiver not scheduled for a few µs) is not a
-        // failure: every stall over, none longer than 2 RTTs (at least 1 ms), no probe.
-        // Unless it recurs (a slow reader shows itself by recurring stalls, however brief) or
-        // costs data (segments sent beyond the zero window were dropped and resent).
-        let overruns = stalls.reduce(0) { $0 + $1.overruns }
+        let overruns = episodes.overruns
         if overruns > 0 {
             evidence["overrun_segments"] = .int(Int64(overruns))
-            if let frame = stalls.compactMap(\.firstOverrunFrame).first { evidence["first_overrun_frame"] = .int(Int64(frame)) }
-        }
-        let recurring = window.stallCount >= 3
-        if recurring { evidence["recurring"] = .bool(true) }
-        let momentary = max((conversation.pathRTT ?? .zero) * 2, .milliseconds(1))
-        if !ongoing && probes == 0 && duration(longest) < momentary && !recurring && overruns == 0 && spuriousInStall == 0 {
-            return []
-        }
-
-        let stoppedAtEnd = ongoing && (duration(lastStall) >= .seconds(1) || lastStall.probes >= 2)
-        let longPause = stalls.first { $0.probes >= 3 || duration($0) >= .seconds(2) }
-        let cause: String
-        let confidence: Double
-        var sentence: String
-        var decisive: UInt64
-        if stoppedAtEnd {
-            cause = DiagnosisName.Cause.receiverStoppedReading
-            confidence = lastStall.probes >= 2 ? 0.9 : 0.8
-            decisive = lastStall.lastZeroFrame
-            sentence = "\(receiver)'s receive window fell to zero at frame \(lastStall.startFrame) and stayed there for "
-                + "the rest of the capture (\(JSONText.number(Stats.ms(duration(lastStall)))) ms, \(lastStall.probes) "
-                + "persist probe\(lastStall.probes == 1 ? "" : "s") answered with zero): the application stopped "
-                + "reading (check Recv-Q with ss -tn)."
-        } else if let pause = longPause {
-            cause = DiagnosisName.Cause.receiverStoppedReading
-            confidence = 0.7
-            decisive = pause.lastZeroFrame
-            sentence = "\(receiver)'s receive window stayed at zero for \(JSONText.number(Stats.ms(duration(pause)))) ms "
-                + "through \(pause.probes) persist probe\(pause.probes == 1 ? "" : "s") before reopening: the application "
-                + "stopped reading for that long, then resumed."
-        } else if !reopened.isEmpty {
-            cause = DiagnosisName.Cause.receiverSlow
-            confidence = reopened.count >= 2 ? 0.85 : 0.75
-            decisive = reopened[0].endFrame ?? firstStall.startFrame
-            sentence = "\(receiver)'s receive window hit zero \(window.stallCount) time\(window.stallCount == 1 ? "" : "s") "
-                + "and reopened after each read (\(JSONText.number(Stats.ms(total))) ms at zero in all): the application "
-                + "reads, but slower than \(sender) sends — read faster or in larger chunks, or give the socket a larger buffer."
-        } else {
-            cause = DiagnosisName.Cause.undetermined
-            confidence = 0.3
-            decisive = lastStall.startFrame
-            evidence["missing"] = .list([.string("the capture ends \(JSONText.number(Stats.ms(duration(lastStall)))) ms after "
-                                                 + "the window hit zero: not long enough to tell a slow reader from one that stopped")])
-            sentence = "\(receiver)'s receive window hit zero just before the capture ends; whether it would reopen is not in the capture."
-        }
-        if decisive == 0 { decisive = firstStall.startFrame }
-        if overruns > 0 {
-            let plural = overruns == 1 ? "" : "s"
-            var edgeText = ""
-            // Relative to the sender's ISN, as tshark shows it, when the handshake was seen.
-            let sending = direction(primary, fromClient: !advertiserIsClient)
-            if let edge = stalls.first(where: { $0.overruns > 0 })?.edge, sending.synCount + sending.synAckCount > 0 {
-                edgeText = " (at or past its edge, relative sequence \(edge &- sending.isn))"
+            if let frame = episodes.stalls.compactMap(\.firstOverrunFrame).first {
+                evidence["first_overrun_frame"] = .int(Int64(frame))
             }
-            let overrunText: String = " \(sender) sent \(overruns) segment\(plural) beyond the zero window" + edgeText
-            sentence += overrunText + ", which \(receiver) had no room for and dropped: the retransmissions from that "
-                + "edge are this episode's consequence, not loss on the path."
         }
-        var related = stalls.prefix(32).map(\.startFrame) + stalls.prefix(32).compactMap(\.endFrame)
-        related = Array(Set(related)).sorted()
-        return [Finding(
-            kind: DiagnosisName.Kind.zeroWindow, cause: cause, flow: group.flow, vantage: [vantageName(primary)],
-            frames: [vantageName(primary): FrameRefs(first: firstStall.startFrame, decisive: decisive,
-                                                     related: Array(related.prefix(64)))],
-            evidence: evidence, confidence: confidence,
-            severity: cause == DiagnosisName.Cause.receiverStoppedReading ? .critical : (cause == DiagnosisName.Cause.receiverSlow ? .major : .minor),
-            sentence: sentence)]
+        return evidence
+    }
+
+    /// A zero-window finding's cause, confidence, decisive frame and sentence.
+    private struct ZeroWindowVerdict {
+        var cause: String
+        var confidence: Double
+        var decisive: UInt64
+        var sentence: String
+    }
+
+    /// Stopped reading (zero to the end, or a long pause through probes), slow (reopened after
+    /// each read), or too close to the capture's end to tell.
+    private func zeroWindowVerdict(_ episodes: ZeroWindowEpisodes, receiver: TCPEndpoint, sender: TCPEndpoint,
+                                   _ evidence: inout [String: EvidenceValue]) -> ZeroWindowVerdict {
+        let (firstStall, lastStall) = (episodes.firstStall, episodes.lastStall)
+        let stoppedAtEnd = episodes.ongoing && (episodes.duration(lastStall) >= .seconds(1) || lastStall.probes >= 2)
+        let longPause = episodes.stalls.first { $0.probes >= 3 || episodes.duration($0) >= .seconds(2) }
+        let reopened = episodes.reopened
+        let stallCount = episodes.window.stallCount
+        var verdict: ZeroWindowVerdict
+        if stoppedAtEnd {
+            verdict = ZeroWindowVerdict(
+                cause: DiagnosisName.Cause.receiverStoppedReading, confidence: lastStall.probes >= 2 ? 0.9 : 0.8,
+                decisive: lastStall.lastZeroFrame,
+                sentence: "\(receiver)'s receive window fell to zero at frame \(lastStall.startFrame) and stayed there for "
+                    + "the rest of the capture (\(JSONText.number(Stats.ms(episodes.duration(lastStall)))) ms, \(lastStall.probes) "
+                    + "persist probe\(lastStall.probes == 1 ? "" : "s") answered with zero): the application stopped "
+                    + "reading (check Recv-Q with ss -tn).")
+        } else if let pause = longPause {
+            verdict = ZeroWindowVerdict(
+                cause: DiagnosisName.Cause.receiverStoppedReading, confidence: 0.7, decisive: pause.lastZeroFrame,
+                sentence: "\(receiver)'s receive window stayed at zero for \(JSONText.number(Stats.ms(episodes.duration(pause)))) ms "
+                    + "through \(pause.probes) persist probe\(pause.probes == 1 ? "" : "s") before reopening: the application "
+                    + "stopped reading for that long, then resumed.")
+        } else if !reopened.isEmpty {
+            verdict = ZeroWindowVerdict(
+                cause: DiagnosisName.Cause.receiverSlow, confidence: reopened.count >= 2 ? 0.85 : 0.75,
+                decisive: reopened[0].endFrame ?? firstStall.startFrame,
+                sentence: "\(receiver)'s receive window hit zero \(stallCount) time\(stallCount == 1 ? "" : "s") "
+                    + "and reopened after each read (\(JSONText.number(Stats.ms(episodes.total))) ms at zero in all): the "
+                    + "application reads, but slower than \(sender) sends — read faster or in larger chunks, or give the "
+                    + "socket a larger buffer.")
+        } else {
+            evidence["missing"] = .list([.string("the capture ends \(JSONText.number(Stats.ms(episodes.duration(lastStall)))) ms "
+                                                 + "after the window hit zero: not long enough to tell a slow reader from one that stopped")])
+            verdict = ZeroWindowVerdict(
+                cause: DiagnosisName.Cause.undetermined, confidence: 0.3, decisive: lastStall.startFrame,
+                sentence: "\(receiver)'s receive window hit zero just before the capture ends; whether it would reopen is not in the capture.")
+        }
+        if verdict.decisive == 0 { verdict.decisive = firstStall.startFrame }
+        return verdict
+    }
+
+    /// The segments sent beyond the zero window: dropped by the receiver, so the retransmissions
+    /// from that edge belong to this episode.
+    private func overrunClause(_ episodes: ZeroWindowEpisodes, sender: TCPEndpoint, receiver: TCPEndpoint,
+                               sending: DirectionState) -> String {
+        let overruns = episodes.overruns
+        let plural = overruns == 1 ? "" : "s"
+        var edgeText = ""
+        // Relative to the sender's ISN, as tshark shows it, when the handshake was seen.
+        if let edge = episodes.stalls.first(where: { $0.overruns > 0 })?.edge, sending.synCount + sending.synAckCount > 0 {
+            edgeText = " (at or past its edge, relative sequence \(edge &- sending.isn))"
+        }
+        return " \(sender) sent \(overruns) segment\(plural) beyond the zero window" + edgeText + ", which \(receiver) had no "
+            + "room for and dropped: the retransmissions from that edge are this episode's consequence, not loss on the path."
     }
 
     // MARK: reordering
