@@ -185,10 +185,10 @@ public enum Diagnoser {
                 named.vantage = digests[vantage].vantage
                 if question.senderIsConversationClient {
                     digests[question.answerVantage].conversations[question.conversation]
-                        .clientDir.retransmissions[question.eventIndex].crossVantage = named
+                        .clientDir.recovery.events[question.eventIndex].crossVantage = named
                 } else {
                     digests[question.answerVantage].conversations[question.conversation]
-                        .serverDir.retransmissions[question.eventIndex].crossVantage = named
+                        .serverDir.recovery.events[question.eventIndex].crossVantage = named
                 }
             }
         }
@@ -234,13 +234,13 @@ struct DiagnosisContext {
         for (vantageIndex, digest) in digests.enumerated() {
             for (index, conversation) in digest.conversations.enumerated() {
                 let pair = EndpointPair(conversation.client, conversation.server)
-                let clientISN = conversation.clientDir.synCount > 0 ? conversation.clientDir.isn : nil
+                let clientISN = conversation.clientDir.handshake.firstISN
                 var placed = false
                 for groupIndex in byEndpoints[pair] ?? [] {
                     var group = groups[groupIndex]
                     if group.members.contains(where: { $0.vantage == vantageIndex }) { continue }
                     let flipped = conversation.client != group.client
-                    let isn = flipped ? (conversation.serverDir.synCount > 0 ? conversation.serverDir.isn : nil) : clientISN
+                    let isn = flipped ? conversation.serverDir.handshake.firstISN : clientISN
                     if let a = group.clientISN, let b = isn, a != b { continue }
                     let first = conversation.shared.firstTime, last = conversation.shared.lastTime
                     if first > group.lastTime + matchTolerance || last < group.firstTime - matchTolerance { continue }

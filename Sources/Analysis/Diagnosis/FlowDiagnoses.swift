@@ -12,20 +12,20 @@ extension DiagnosisContext {
         var findings: [Finding] = []
         for member in group.members {
             let conversation = conversation(member)
-            let copies = conversation.clientDir.copies + conversation.serverDir.copies
+            let copies = conversation.clientDir.captureCopies.count + conversation.serverDir.captureCopies.count
             let originals = conversation.clientDir.packets + conversation.serverDir.packets
             guard copies > 0, originals > 0, copies * 10 >= originals * 6 else { continue }
             var differences = SmallHistogram()
             for direction in [conversation.clientDir, conversation.serverDir] {
-                for entry in direction.copyTTLDifferences.entries { differences.add(entry.value, count: entry.count) }
+                for entry in direction.captureCopies.ttlDifferences.entries { differences.add(entry.value, count: entry.count) }
             }
             let ttlDifferences = differences.entries.map(\.value).sorted()
-            let maxDelay = max(conversation.clientDir.copyMaxDelay, conversation.serverDir.copyMaxDelay)
+            let maxDelay = max(conversation.clientDir.captureCopies.maxDelay, conversation.serverDir.captureCopies.maxDelay)
             let perPacket = Double(copies + originals) / Double(originals)
             let ratio = Double(copies) / Double(originals)
-            let firstCopy = [conversation.clientDir.firstCopyFrame, conversation.serverDir.firstCopyFrame]
+            let firstCopy = [conversation.clientDir.captureCopies.firstFrame, conversation.serverDir.captureCopies.firstFrame]
                 .filter { $0 > 0 }.min() ?? conversation.shared.firstFrame
-            let related = (conversation.clientDir.copyFrames + conversation.serverDir.copyFrames).sorted().prefix(64)
+            let related = (conversation.clientDir.captureCopies.frames + conversation.serverDir.captureCopies.frames).sorted().prefix(64)
             var evidence: [String: EvidenceValue] = [
                 "packets": .int(Int64(originals)),
                 "copies": .int(Int64(copies)),
@@ -62,9 +62,9 @@ extension DiagnosisContext {
         var findings: [Finding] = []
         // Unanswered: SYNs from the client and nothing at all from the server, at every vantage.
         let answered = group.members.contains { direction($0, fromClient: false).packets > 0 }
-        let synMembers = group.members.filter { direction($0, fromClient: true).synCount > 0 }
+        let synMembers = group.members.filter { direction($0, fromClient: true).handshake.synCount > 0 }
         if !answered && !hasRSTFinding, let primary = synMembers.max(by: {
-            direction($0, fromClient: true).synCount < direction($1, fromClient: true).synCount
+            direction($0, fromClient: true).handshake.synCount < direction($1, fromClient: true).handshake.synCount
         }) {
             findings.append(unansweredSYN(group, primary: primary, synMembers: synMembers))
         }
@@ -81,11 +81,11 @@ extension DiagnosisContext {
                 "late_syn_frame": .int(Int64(late.frame)),
                 "challenge_ack_frame": .int(Int64(answerFrame)),
                 "answer_delay_ms": .double(Stats.ms(late.answerDelay ?? .zero)),
-                "syn_seq_equals_isn": .bool(late.seq == synIndex.isn),
+                "syn_seq_equals_isn": .bool(late.seq == synIndex.handshake.isn),
                 "late_syns": .int(Int64(conversation.shared.lateSYNs.count)),
                 "connection_survived": .bool(conversation.shared.rsts.isEmpty),
             ]
-            if let first = synIndex.synTimes.first { evidence["since_first_syn_ms"] = .double(Stats.ms(late.time - first)) }
+            if let first = synIndex.handshake.synTimes.first { evidence["since_first_syn_ms"] = .double(Stats.ms(late.time - first)) }
             findings.append(Finding(
                 kind: DiagnosisName.Kind.syn, cause: DiagnosisName.Cause.duplicateAnsweredWithChallengeAck, flow: group.flow,
                 vantage: [vantageName(member)],
@@ -100,7 +100,7 @@ extension DiagnosisContext {
     }
 
     private func unansweredSYN(_ group: FlowGroup, primary: GroupMember, synMembers: [GroupMember]) -> Finding {
-        let client = direction(primary, fromClient: true)
+        let client = direction(primary, fromClient: true).handshake
         let times = client.synTimes
         let intervals = zip(times.dropFirst(), times).map { Stats.ms($0 - $1) }
         var evidence: [String: EvidenceValue] = [
@@ -164,7 +164,7 @@ extension DiagnosisContext {
                                   times: [CaptureTime]) {
         for member in synMembers where member.vantage != primary.vantage {
             sighting.vantages.append(vantageName(member))
-            let other = direction(member, fromClient: true)
+            let other = direction(member, fromClient: true).handshake
             sighting.frames[vantageName(member)] = FrameRefs(first: other.synFrames.first ?? 0, decisive: other.synFrames.last ?? 0)
             if nearSender(member, fromClient: true) == false || digests[member.vantage].role == .server {
                 sighting.reachedServer = true
@@ -361,8 +361,8 @@ extension DiagnosisContext {
         let plural = overruns == 1 ? "" : "s"
         var edgeText = ""
         // Relative to the sender's ISN, as tshark shows it, when the handshake was seen.
-        if let edge = episodes.stalls.first(where: { $0.overruns > 0 })?.edge, sending.synCount + sending.synAckCount > 0 {
-            edgeText = " (at or past its edge, relative sequence \(edge &- sending.isn))"
+        if let edge = episodes.stalls.first(where: { $0.overruns > 0 })?.edge, sending.handshake.synCount + sending.handshake.synAckCount > 0 {
+            edgeText = " (at or past its edge, relative sequence \(edge &- sending.handshake.isn))"
         }
         return " \(sender) sent \(overruns) segment\(plural) beyond the zero window" + edgeText + ", which \(receiver) had no "
             + "room for and dropped: the retransmissions from that edge are this episode's consequence, not loss on the path."
@@ -375,7 +375,7 @@ extension DiagnosisContext {
         for member in group.members {
             var events: [(Bool, ReorderEvent)] = []
             for fromClient in [true, false] {
-                events += direction(member, fromClient: fromClient).reorders.map { (fromClient, $0) }
+                events += direction(member, fromClient: fromClient).reorders.events.map { (fromClient, $0) }
             }
             if events.count > (best?.events.count ?? 0) { best = (member, events) }
         }
@@ -428,19 +428,19 @@ extension DiagnosisContext {
 
     func keepAliveFindings(_ group: FlowGroup) -> [Finding] {
         guard let member = group.members.max(by: {
-            direction($0, fromClient: true).benignKeepAlives + direction($0, fromClient: false).benignKeepAlives
-                < direction($1, fromClient: true).benignKeepAlives + direction($1, fromClient: false).benignKeepAlives
+            direction($0, fromClient: true).keepAlives.benign + direction($0, fromClient: false).keepAlives.benign
+                < direction($1, fromClient: true).keepAlives.benign + direction($1, fromClient: false).keepAlives.benign
         }) else { return [] }
         let client = direction(member, fromClient: true), server = direction(member, fromClient: false)
-        let count = client.benignKeepAlives + server.benignKeepAlives
+        let count = client.keepAlives.benign + server.keepAlives.benign
         guard count > 0 else { return [] }
-        let frames = (client.benignKeepAliveFrames + server.benignKeepAliveFrames).sorted()
+        let frames = (client.keepAlives.benignFrames + server.keepAlives.benignFrames).sorted()
         return [Finding(
             kind: DiagnosisName.Kind.keepAlive, cause: DiagnosisName.Cause.benign, flow: group.flow,
             vantage: [vantageName(member)],
             frames: [vantageName(member): FrameRefs(first: frames.first ?? 0, decisive: frames.first ?? 0, related: frames)],
-            evidence: ["keep_alives": .int(Int64(count)), "from_client": .int(Int64(client.benignKeepAlives)),
-                       "from_server": .int(Int64(server.benignKeepAlives)), "peer_window_zero": .bool(false)],
+            evidence: ["keep_alives": .int(Int64(count)), "from_client": .int(Int64(client.keepAlives.benign)),
+                       "from_server": .int(Int64(server.keepAlives.benign)), "peer_window_zero": .bool(false)],
             confidence: 0.9, severity: .info,
             sentence: "\(count) keep-alive\(count == 1 ? "" : "s") (one byte behind the next sequence number) while the "
                 + "peer's window was open: the idle connection is being checked, nothing is wrong.")]
@@ -483,7 +483,7 @@ extension DiagnosisContext {
             let evidence: [String: EvidenceValue] = [
                 "window_reached_zero": .bool(false),
                 "smallest_window": .int(Int64(smallest)),
-                "sender_segment_size": .int(Int64(sending.largestSegment)),
+                "sender_segment_size": .int(Int64(sending.sequence.largestSegment)),
                 "stalls": .int(Int64(limiting.count)),
                 "longest_stall_ms": .double(Stats.ms(longest)),
                 "total_stalled_ms": .double(Stats.ms(total)),
@@ -492,7 +492,7 @@ extension DiagnosisContext {
             ]
             let count = limiting.count
             let sentence = "\(receiver)'s receive window fell to \(first.window) bytes at frame \(first.startFrame) — less "
-                + "than one of \(sender)'s \(sending.largestSegment)-byte segments, though never zero — and \(sender) "
+                + "than one of \(sender)'s \(sending.sequence.largestSegment)-byte segments, though never zero — and \(sender) "
                 + "waited \(JSONText.number(Stats.ms(firstEnd - first.startTime))) ms until the window "
                 + "reopened, sending at once when it did"
                 + (count > 1 ? " (\(count) such stalls, \(JSONText.number(Stats.ms(total))) ms in all)" : "")

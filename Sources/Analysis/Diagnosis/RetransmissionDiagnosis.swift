@@ -182,7 +182,8 @@ extension DiagnosisContext {
         let sending = direction(primary, fromClient: fromClient)
         guard !sending.retransmissions.isEmpty else { return nil }
         let receiving = direction(primary, fromClient: !fromClient)
-        let sackInUse = (conversation.clientDir.sackPermitted && conversation.serverDir.sackPermitted) || receiving.sentSACK
+        let sackInUse = (conversation.clientDir.handshake.sackPermitted && conversation.serverDir.handshake.sackPermitted)
+            || receiving.acks.sentSACK
         let pathRTT = conversation.pathRTT
         return RetransmissionView(context: self, group: group, fromClient: fromClient, primary: primary,
                                   conversation: conversation, sending: sending, receiving: receiving,
