@@ -21,11 +21,14 @@ public struct CaptureTime: Sendable, Hashable, Comparable {
         self.nanosecondsSinceEpoch = nanosecondsSinceEpoch
     }
 
+    // (Computed, not stored: a stored static of another module is reached through a
+    // lazy-initialisation accessor on every use, these are constants in the caller.)
+
     /// 1970-01-01 00:00 UTC: nanosecond 0 (also where a time not yet set starts).
-    public static let epoch = CaptureTime(nanosecondsSinceEpoch: 0)
+    @inlinable public static var epoch: CaptureTime { CaptureTime(nanosecondsSinceEpoch: 0) }
     /// The earliest and the latest moment a capture time can name.
-    public static let distantPast = CaptureTime(nanosecondsSinceEpoch: .min)
-    public static let distantFuture = CaptureTime(nanosecondsSinceEpoch: .max)
+    @inlinable public static var distantPast: CaptureTime { CaptureTime(nanosecondsSinceEpoch: .min) }
+    @inlinable public static var distantFuture: CaptureTime { CaptureTime(nanosecondsSinceEpoch: .max) }
 
     @inlinable
     public static func < (lhs: CaptureTime, rhs: CaptureTime) -> Bool {
@@ -68,7 +71,7 @@ public struct TimeSpan: Sendable, Hashable, Comparable {
         self.nanoseconds = nanoseconds
     }
 
-    public static let zero = TimeSpan(nanoseconds: 0)
+    @inlinable public static var zero: TimeSpan { TimeSpan(nanoseconds: 0) }
 
     @inlinable
     public static func nanoseconds(_ amount: Int64) -> TimeSpan { TimeSpan(nanoseconds: amount) }
