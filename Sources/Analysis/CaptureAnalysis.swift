@@ -1,3 +1,5 @@
+import Values
+
 /// Receives each frame as the analysis goes (the hook for diagnosis layers and writers).
 ///
 /// Methods are generic requirements, so a concrete observer is specialised into the read loop:
@@ -105,7 +107,7 @@ public struct CaptureAnalysis: Sendable {
                 // (a clock step, a damaged record) cannot retire every connection and expire every
                 // tombstone at once; after a real pause capture time catches up packet by packet.
                 if packet.timestamp > now {
-                    now = now == .min ? packet.timestamp : min(packet.timestamp, now.plusSaturating(Self.maxCaptureTimeStep))
+                    now = now == .min ? packet.timestamp : min(packet.timestamp, (CaptureTime(nanosecondsSinceEpoch: now) + .nanoseconds(Self.maxCaptureTimeStep)).nanosecondsSinceEpoch)
                 }
                 while let slot = result.analyzer.dueForRetirement(at: now) {
                     observer.willRetire(slot: slot, analyzer: result.analyzer)

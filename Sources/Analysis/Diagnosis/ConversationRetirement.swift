@@ -97,7 +97,7 @@ struct ConversationRetirement {
         if firstTime == nil { firstTime = frame.timestamp }
         if frame.timestamp > latestTime { latestTime = frame.timestamp }
         if slot >= live.count { live.append(contentsOf: repeatElement(nil, count: slot + 1 - live.count)) }
-        if live[slot]?.id != frame.conversationID {
+        if Self.heldID(live, slot) != frame.conversationID {
             live[slot] = ConversationState(id: frame.conversationID, client: analyzer.conversations[slot].client,
                                            server: analyzer.conversations[slot].server,
                                            reusedPorts: analyzer.conversations[slot].reusedPorts)
@@ -106,6 +106,13 @@ struct ConversationRetirement {
             }
         }
         live[slot]!.observe(frame)
+    }
+
+    /// The id of the conversation held in `slot`, read in place: `live[slot]?.id` copied the
+    /// whole state out of the array, a retain and a release of each of its buffers, per packet.
+    @inline(__always)
+    static func heldID(_ live: ContiguousArray<ConversationState?>, _ slot: Int) -> Int? {
+        live.withUnsafeBufferPointer { $0[slot]?.id }
     }
 
     mutating func retire(slot: Int, vantage: String) {
@@ -251,7 +258,7 @@ struct SplitConversationsObserver: CaptureAnalysisObserver {
         guard ids.contains(id) else {
             let slot = frame.slot
             if slot >= live.count { live.append(contentsOf: repeatElement(nil, count: slot + 1 - live.count)) }
-            if live[slot]?.id != id {
+            if ConversationRetirement.heldID(live, slot) != id {
                 live[slot] = ConversationState(id: id, client: analyzer.conversations[slot].client,
                                                server: analyzer.conversations[slot].server,
                                                reusedPorts: analyzer.conversations[slot].reusedPorts)

@@ -1,3 +1,5 @@
+import Values
+
 /// One capture file and the name of the vantage point it was taken at ("client", "server",
 /// "router", or the file's base name).
 public struct VantageCapture: Sendable, Equatable {
@@ -167,8 +169,8 @@ public enum Diagnoser {
                         questionsByVantage[member.vantage, default: []].append(SegmentQuestion(
                             source: senderEndpoint, destination: receiverEndpoint, seq: event.seq, length: event.length,
                             originalIPID: event.originalIPID, retransmissionIPID: event.ipID,
-                            timeFrom: primaryConversation.shared.firstTime.minusSaturating(5_000_000_000),
-                            timeTo: primaryConversation.shared.lastTime.plusSaturating(5_000_000_000),
+                            timeFrom: primaryConversation.shared.firstTime - .seconds(5),
+                            timeTo: primaryConversation.shared.lastTime + .seconds(5),
                             answerVantage: primary.vantage, conversation: primary.conversation,
                             senderIsConversationClient: primary.flipped ? !fromClient : fromClient, eventIndex: index,
                             askedVantage: member.vantage))
@@ -183,10 +185,10 @@ public enum Diagnoser {
                 named.vantage = digests[vantage].vantage
                 if question.senderIsConversationClient {
                     digests[question.answerVantage].conversations[question.conversation]
-                        .clientDir.retransmissions[question.eventIndex].crossVantage = named
+                        .clientDir.recovery.events[question.eventIndex].crossVantage = named
                 } else {
                     digests[question.answerVantage].conversations[question.conversation]
-                        .serverDir.retransmissions[question.eventIndex].crossVantage = named
+                        .serverDir.recovery.events[question.eventIndex].crossVantage = named
                 }
             }
         }
@@ -206,8 +208,8 @@ struct FlowGroup: Sendable {
     var client: TCPEndpoint
     var server: TCPEndpoint
     var clientISN: UInt32?
-    var firstTime: Int64
-    var lastTime: Int64
+    var firstTime: CaptureTime
+    var lastTime: CaptureTime
     var members: [GroupMember]
 
     var flow: FlowRef { FlowRef(client, server) }
@@ -223,7 +225,7 @@ struct DiagnosisContext {
         groups = Self.match(digests)
     }
 
-    static let matchTolerance: Int64 = 5_000_000_000
+    static let matchTolerance = TimeSpan.seconds(5)
 
     /// Groups conversations of all vantages: same endpoints, compatible ISN, overlapping time.
     static func match(_ digests: [VantageDigest]) -> [FlowGroup] {
@@ -232,16 +234,16 @@ struct DiagnosisContext {
         for (vantageIndex, digest) in digests.enumerated() {
             for (index, conversation) in digest.conversations.enumerated() {
                 let pair = EndpointPair(conversation.client, conversation.server)
-                let clientISN = conversation.clientDir.synCount > 0 ? conversation.clientDir.isn : nil
+                let clientISN = conversation.clientDir.handshake.firstISN
                 var placed = false
                 for groupIndex in byEndpoints[pair] ?? [] {
                     var group = groups[groupIndex]
                     if group.members.contains(where: { $0.vantage == vantageIndex }) { continue }
                     let flipped = conversation.client != group.client
-                    let isn = flipped ? (conversation.serverDir.synCount > 0 ? conversation.serverDir.isn : nil) : clientISN
+                    let isn = flipped ? conversation.serverDir.handshake.firstISN : clientISN
                     if let a = group.clientISN, let b = isn, a != b { continue }
                     let first = conversation.shared.firstTime, last = conversation.shared.lastTime
-                    if first > group.lastTime.plusSaturating(matchTolerance) || last < group.firstTime.minusSaturating(matchTolerance) { continue }
+                    if first > group.lastTime + matchTolerance || last < group.firstTime - matchTolerance { continue }
                     group.members.append(GroupMember(vantage: vantageIndex, conversation: index, flipped: flipped))
                     group.firstTime = min(group.firstTime, first)
                     group.lastTime = max(group.lastTime, last)

@@ -1,3 +1,5 @@
+import Values
+
 /// Per-flow state the diagnosis keeps while the capture is read. Everything here is updated in
 /// O(1) per packet (small fixed-size structures, rings that only grow with the data in flight,
 /// and event lists that only grow on rare events such as retransmissions and RSTs).
@@ -34,7 +36,7 @@ struct SmallHistogram: Sendable {
 /// four integer compares.
 struct RecentSignatures: Sendable {
     var fingerprints: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-    var times: (Int64, Int64, Int64, Int64) = (0, 0, 0, 0)
+    var times: (CaptureTime, CaptureTime, CaptureTime, CaptureTime) = (.epoch, .epoch, .epoch, .epoch)
     var ttls: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
     var next = 0
 
@@ -43,29 +45,29 @@ struct RecentSignatures: Sendable {
     /// non-zero, within 1 s) or at the same point within a millisecond (at the same instant when
     /// the IP ID is 0).
     @inline(__always)
-    func copied(by fingerprint: UInt64, ipID: UInt16, time: Int64, ttl: UInt8) -> (delay: Int64, ttl: UInt8)? {
+    func copied(by fingerprint: UInt64, ipID: UInt16, time: CaptureTime, ttl: UInt8) -> (delay: TimeSpan, ttl: UInt8)? {
         var index = -1
         if fingerprints.0 == fingerprint { index = 0 }
         else if fingerprints.1 == fingerprint { index = 1 }
         else if fingerprints.2 == fingerprint { index = 2 }
         else if fingerprints.3 == fingerprint { index = 3 }
         guard index >= 0 else { return nil }
-        let (seen, seenTTL): (Int64, UInt8)
+        let (seen, seenTTL): (CaptureTime, UInt8)
         switch index {
         case 0: (seen, seenTTL) = (times.0, ttls.0)
         case 1: (seen, seenTTL) = (times.1, ttls.1)
         case 2: (seen, seenTTL) = (times.2, ttls.2)
         default: (seen, seenTTL) = (times.3, ttls.3)
         }
-        let delay = time &- seen
-        guard delay >= 0 else { return nil }
-        let hopCopy = ttl != seenTTL && ipID != 0 && delay <= 1_000_000_000
-        let samePoint = ttl == seenTTL && delay <= 1_000_000 && (ipID != 0 || delay == 0)
+        let delay = time - seen
+        guard delay >= .zero else { return nil }
+        let hopCopy = ttl != seenTTL && ipID != 0 && delay <= .seconds(1)
+        let samePoint = ttl == seenTTL && delay <= .milliseconds(1) && (ipID != 0 || delay == .zero)
         return hopCopy || samePoint ? (delay, seenTTL) : nil
     }
 
     @inline(__always)
-    mutating func insert(_ fingerprint: UInt64, time: Int64, ttl: UInt8) {
+    mutating func insert(_ fingerprint: UInt64, time: CaptureTime, ttl: UInt8) {
         switch next {
         case 0: fingerprints.0 = fingerprint; times.0 = time; ttls.0 = ttl
         case 1: fingerprints.1 = fingerprint; times.1 = time; ttls.1 = ttl
@@ -101,7 +103,7 @@ struct SentSegment: Sendable {
     var length: UInt32
     var ipID: UInt16
     var frame: UInt64
-    var time: Int64
+    var time: CaptureTime
     /// tshark flagged it window-full: it filled the receiver's advertised window.
     var filledWindow = false
 }
@@ -193,24 +195,24 @@ struct SentRing: Sendable {
 /// RTT samples of the data one direction sends (from the peer's ACKs), Karn-clean.
 struct RTTTracker: Sendable {
     var count = 0
-    var minimum: Int64 = .max
-    var maximum: Int64 = 0
-    /// RFC 6298 smoothed RTT and variation, ns.
+    var minimum = TimeSpan.nanoseconds(.max)
+    var maximum = TimeSpan.zero
+    /// RFC 6298 smoothed RTT and variation, in ns as Doubles (the averages keep their fractions).
     var smoothed: Double = 0
     var variation: Double = 0
     /// The last eight samples (ring), for "RTT just before the loss".
-    var recent: ContiguousArray<Int64> = []
+    var recent: ContiguousArray<TimeSpan> = []
     var recentNext = 0
     /// The first eight samples, the connection's early RTT.
-    var early: ContiguousArray<Int64> = []
+    var early: ContiguousArray<TimeSpan> = []
 
     @inline(__always)
-    mutating func add(_ sample: Int64) {
-        guard sample >= 0 else { return }
+    mutating func add(_ sample: TimeSpan) {
+        guard sample >= .zero else { return }
         count += 1
         minimum = min(minimum, sample)
         maximum = max(maximum, sample)
-        let value = Double(sample)
+        let value = Double(sample.nanoseconds)
         if count == 1 {
             smoothed = value
             variation = value / 2
@@ -229,39 +231,48 @@ struct RTTTracker: Sendable {
         recentNext = (recentNext + 1) & 7
     }
 
-    var minimumIfAny: Int64? { count > 0 ? minimum : nil }
-    var recentMedian: Int64? { Stats.median(Array(recent)) }
+    var minimumIfAny: TimeSpan? { count > 0 ? minimum : nil }
+    var recentMedian: TimeSpan? { Stats.median(Array(recent)) }
     /// RFC 6298 RTO from the samples (without the 1 s floor), ns.
     var rto: Double? { count > 0 ? smoothed + max(4 * variation, 1_000_000) : nil }
 }
 
-/// Saturating arithmetic for times and durations (ns). Timestamps come from the file, and a
-/// hostile or corrupt file may put them anywhere in Int64: differences and small multiples must
-/// clamp, not trap (the fuzzer found two such traps).
-extension Int64 {
-    @inline(__always) func minusSaturating(_ other: Int64) -> Int64 {
-        let (value, overflow) = subtractingReportingOverflow(other)
-        return overflow ? (other < 0 ? .max : .min) : value
-    }
-    @inline(__always) func plusSaturating(_ other: Int64) -> Int64 {
-        let (value, overflow) = addingReportingOverflow(other)
-        return overflow ? (other > 0 ? .max : .min) : value
-    }
-    @inline(__always) func timesSaturating(_ factor: Int64) -> Int64 {
-        let (value, overflow) = multipliedReportingOverflow(by: factor)
-        return overflow ? ((self < 0) != (factor < 0) ? .min : .max) : value
-    }
-}
-
 enum Stats {
-    static func median(_ values: [Int64]) -> Int64? {
+    /// The upper median (the middle value, or the higher of the two middle ones).
+    static func median<Value: Comparable>(_ values: [Value]) -> Value? {
         guard !values.isEmpty else { return nil }
         let sorted = values.sorted()
         return sorted[sorted.count / 2]
     }
 
-    static func ms(_ ns: Int64) -> Double { (Double(ns) / 1_000).rounded() / 1_000 }
+    /// Milliseconds rounded to the microsecond: how findings print a span.
+    static func ms(_ span: TimeSpan) -> Double { (Double(span.nanoseconds) / 1_000).rounded() / 1_000 }
+    /// The same for a span in ns held as a Double (a smoothed RTT).
     static func ms(_ ns: Double) -> Double { (ns / 1_000).rounded() / 1_000 }
+}
+
+/// The analyzer's raw Int64 times of a frame, as capture times and spans.
+extension FrameAnalysis {
+    var time: CaptureTime { CaptureTime(nanosecondsSinceEpoch: timestamp) }
+    /// tshark's ack_rtt: from the segment this frame acknowledges exactly.
+    var ackRoundTrip: TimeSpan? { ackRTT.map(TimeSpan.init(nanoseconds:)) }
+    /// tshark's initial_rtt: the handshake's round trip.
+    var initialRoundTrip: TimeSpan? { initialRTT.map(TimeSpan.init(nanoseconds:)) }
+    /// tshark's rto: for a plain retransmission, the time since the oldest unacknowledged segment.
+    var retransmissionTimeout: TimeSpan? { rto.map(TimeSpan.init(nanoseconds:)) }
+}
+
+extension PacketRecord {
+    var time: CaptureTime { CaptureTime(nanosecondsSinceEpoch: timestamp) }
+}
+
+extension CaptureWindow {
+    /// `coverage(from:to:)` for capture times.
+    func coverage(from: CaptureTime, to: CaptureTime) -> Coverage {
+        coverage(from: from.nanosecondsSinceEpoch, to: to.nanosecondsSinceEpoch)
+    }
+
+    var recordedEndTime: CaptureTime? { recordedEnd.map(CaptureTime.init(nanosecondsSinceEpoch:)) }
 }
 
 /// Why the receiver side said a segment was missing before it was retransmitted.
@@ -278,7 +289,7 @@ struct LossSignal: OptionSet, Sendable {
 /// One retransmitted (or out-of-order re-sent) data segment and what happened around it.
 struct RetransmissionEvent: Sendable {
     var frame: UInt64
-    var time: Int64
+    var time: CaptureTime
     var seq: UInt32
     var length: UInt32
     var ipID: UInt16
@@ -294,18 +305,19 @@ struct RetransmissionEvent: Sendable {
     var senderHighSeq: UInt32 = 0
     /// The first copy this vantage saw, if any.
     var originalFrame: UInt64?
-    var originalTime: Int64?
+    var originalTime: CaptureTime?
     var originalIPID: UInt16?
     var originalLength: UInt32?
     /// The original filled the receiver's window (tshark's window-full flag).
     var originalFilledWindow = false
     /// Copies seen before this one.
     var earlierCopies = 0
-    var tsharkRTO: Int64?
+    var tsharkRTO: TimeSpan?
+    /// The smoothed RTT before this copy, ns (see `RTTTracker.smoothed`).
     var srttBefore: Double?
-    var minRTTBefore: Int64?
+    var minRTTBefore: TimeSpan?
     var samplesBefore = 0
-    var recentMedianBefore: Int64?
+    var recentMedianBefore: TimeSpan?
     /// How many of the last (up to 8) RTT samples were at least twice the minimum.
     var recentInflatedBefore = 0
     var recentCountBefore = 0
@@ -313,7 +325,7 @@ struct RetransmissionEvent: Sendable {
     var duplicateAcksBefore = 0
     /// When the segment just before the original (in sequence) was sent: the original went out in
     /// the same flight when that is less than a round trip earlier.
-    var previousSegmentTime: Int64?
+    var previousSegmentTime: CaptureTime?
     /// The peer's cumulative ACK stood exactly at this segment: everything before it had arrived.
     var peerAckedUpToIt = false
     /// The peer had already acknowledged these bytes when this copy was seen.
@@ -324,7 +336,7 @@ struct RetransmissionEvent: Sendable {
     var peerWindow: UInt32 = 0xFFFF_FFFF
     // Later:
     var coverAckFrame: UInt64?
-    var coverAckTime: Int64?
+    var coverAckTime: CaptureTime?
     var coverAckHasDSACK = false
     var coverAckWindowZero = false
     /// The window that covering ACK advertised (scaled as tshark shows it).
@@ -332,10 +344,10 @@ struct RetransmissionEvent: Sendable {
     /// The covering ACK ends exactly where this copy ends while the original ended elsewhere.
     var coverAckMatchesRetransmissionOnly = false
     var dsackFrame: UInt64?
-    var dsackTime: Int64?
+    var dsackTime: CaptureTime?
     var dsackWindowZero = false
     /// Karn-clean RTT samples taken after this event (at most 8).
-    var samplesAfter: [Int64] = []
+    var samplesAfter: [TimeSpan] = []
     /// The peer sent anything after this copy (false: the peer went silent).
     var peerSpokeAfter = false
     /// Filled by the cross-vantage pass: what the other vantage saw of these bytes.
@@ -356,7 +368,7 @@ struct CaptureGap: Sendable {
     var from: UInt32
     var to: UInt32
     var frame: UInt64
-    var time: Int64
+    var time: CaptureTime
     var gapIPID: UInt16
     var beforeIPID: UInt16
     var beforeIPIDKnown: Bool
@@ -369,7 +381,7 @@ struct CaptureGap: Sendable {
 struct ReorderEvent: Sendable {
     var openFrame: UInt64
     var fillFrame: UInt64
-    var delay: Int64
+    var delay: TimeSpan
     var seq: UInt32
     var byIPID: Bool
     /// A retransmission the sender made in vain, before the late original turned up.
@@ -381,20 +393,20 @@ struct SACKHole: Sendable {
     var start: UInt32
     var end: UInt32
     var frame: UInt64
-    var time: Int64
+    var time: CaptureTime
     var retransmissionsAtOpen: Int
 }
 
 /// One zero-window stall of a receiver.
 struct ZeroWindowStall: Sendable {
     var startFrame: UInt64
-    var startTime: Int64
+    var startTime: CaptureTime
     var endFrame: UInt64?
-    var endTime: Int64?
+    var endTime: CaptureTime?
     var probes = 0
     var zeroReplies = 0
     var lastZeroFrame: UInt64
-    var probeIntervals: [Int64] = []
+    var probeIntervals: [TimeSpan] = []
     /// The ACK number the zero window was advertised at: the window's right edge.
     var edge: UInt32 = 0
     /// Data segments the sender sent (or that arrived here) at or beyond that edge while the
@@ -408,15 +420,15 @@ struct ZeroWindowStall: Sendable {
 /// the receiver reads and the window reopens.
 struct NarrowWindowStall: Sendable {
     var startFrame: UInt64
-    var startTime: Int64
+    var startTime: CaptureTime
     var window: UInt32
     var endFrame: UInt64?
-    var endTime: Int64?
+    var endTime: CaptureTime?
     /// The sender's data segments while the window was narrow.
     var dataDuring = 0
     /// The sender's first data segment after the window reopened, and how soon it came.
     var resumedFrame: UInt64?
-    var resumedDelay: Int64?
+    var resumedDelay: TimeSpan?
 }
 
 /// Narrow-window stalls of one receiver (see `NarrowWindowStall`).
@@ -425,7 +437,7 @@ struct NarrowWindowTracker: Sendable {
     var open = false
 
     /// Follows one window advertisement (non-zero, scaled) against the sender's segment size.
-    mutating func advertise(_ window: UInt32, segment: UInt32, frame: UInt64, time: Int64) {
+    mutating func advertise(_ window: UInt32, segment: UInt32, frame: UInt64, time: CaptureTime) {
         guard segment > 0 else { return }
         if window < segment {
             if !open && stalls.count < 64 {
@@ -442,13 +454,13 @@ struct NarrowWindowTracker: Sendable {
     }
 
     /// The sender sent data: during a narrow stall, or as the first segment after one.
-    mutating func senderSent(frame: UInt64, time: Int64) {
+    mutating func senderSent(frame: UInt64, time: CaptureTime) {
         guard let last = stalls.indices.last else { return }
         if open {
             stalls[last].dataDuring += 1
         } else if stalls[last].resumedFrame == nil, let end = stalls[last].endTime {
             stalls[last].resumedFrame = frame
-            stalls[last].resumedDelay = time.minusSaturating(end)
+            stalls[last].resumedDelay = time - end
         }
     }
 }
@@ -466,14 +478,94 @@ struct WindowTracker: Sendable {
     var lastScaledWindow: UInt32 = 0xFFFF_FFFF
     /// The last few distinct windows (scaled) before the first stall.
     var windowsBeforeFirstStall: [UInt32] = []
-    var lastProbeTime: Int64 = 0
+    /// The last persist probe of the stall under way (nil: none yet).
+    var lastProbeTime: CaptureTime?
     var minimumWindow: UInt32 = .max
+}
+
+extension WindowTracker {
+    /// One window advertisement of the side that advertises this window (an RST advertises
+    /// none): zero-window stalls begin and end, and the smallest window and those before the
+    /// first stall are kept.
+    @inline(__always)
+    mutating func observe(_ f: FrameAnalysis) {
+        let segment = f.segment
+        let raw = UInt32(segment.window)
+        if segment.flags.contains(.rst) { return }
+        if f.flags.contains(.zeroWindow) {
+            zeroAdvertisements += 1
+            if !inStall {
+                inStall = true
+                stallCount += 1
+                if stalls.count < 512 {
+                    stalls.append(ZeroWindowStall(startFrame: f.frameNumber, startTime: f.time, lastZeroFrame: f.frameNumber,
+                                                  edge: segment.acknowledgmentNumber))
+                }
+                lastProbeTime = nil
+            } else if let index = stalls.indices.last {
+                stalls[index].zeroReplies += 1
+                stalls[index].lastZeroFrame = f.frameNumber
+            }
+        } else if raw != 0 && inStall && !segment.flags.contains(.fin) {
+            inStall = false
+            if let index = stalls.indices.last {
+                stalls[index].endFrame = f.frameNumber
+                stalls[index].endTime = f.time
+            }
+        }
+        if raw != 0 && raw != lastRawWindow {
+            minimumWindow = min(minimumWindow, f.scaledWindow)
+            if stallCount == 0 {
+                if windowsBeforeFirstStall.count >= 6 { windowsBeforeFirstStall.removeFirst() }
+                windowsBeforeFirstStall.append(f.scaledWindow)
+            }
+        }
+        lastRawWindow = raw
+        lastScaledWindow = f.scaledWindow
+    }
+
+    /// The latest stall just began with data already in flight beyond its edge (seen here before
+    /// the zero window, at a sender-side vantage): that data reaches a receiver with no room for it.
+    mutating func beganWithDataBeyondEdge(_ beyond: (count: Int, oldestFrame: UInt64?)) {
+        guard let last = stalls.indices.last else { return }
+        stalls[last].overruns = beyond.count
+        stalls[last].firstOverrunFrame = beyond.oldestFrame
+    }
+
+    /// A persist probe (or keep-alive) at `time`: counted, with its interval, when a stall is under
+    /// way. False when none is.
+    @inline(__always)
+    mutating func probed(at time: CaptureTime) -> Bool {
+        guard inStall, let index = stalls.indices.last else { return false }
+        stalls[index].probes += 1
+        let start = stalls[index].startTime
+        let since = time - max(lastProbeTime ?? start, start)
+        if stalls[index].probeIntervals.count < 16 { stalls[index].probeIntervals.append(since) }
+        lastProbeTime = time
+        return true
+    }
+
+    /// The peer's segment `frame` filled this window (tshark's window_full).
+    @inline(__always)
+    mutating func filled(frame: UInt64) {
+        windowFullFrames += 1
+        if firstWindowFullFrame == nil { firstWindowFullFrame = frame }
+    }
+
+    /// The peer sent data (not a probe) starting at `seq`: beyond the edge of the zero window under
+    /// way, the receiver has no room and drops it.
+    @inline(__always)
+    mutating func peerSent(seq: UInt32, frame: UInt64) {
+        guard inStall, let last = stalls.indices.last, SeqNum.greaterOrEqual(seq, stalls[last].edge) else { return }
+        stalls[last].overruns += 1
+        if stalls[last].firstOverrunFrame == nil { stalls[last].firstOverrunFrame = frame }
+    }
 }
 
 /// One RST as seen, with what the diagnosis needs to judge it.
 struct RSTRecord: Sendable {
     var frame: UInt64
-    var time: Int64
+    var time: CaptureTime
     var fromClient: Bool
     var seq: UInt32
     var ack: UInt32
@@ -494,7 +586,7 @@ struct RSTRecord: Sendable {
     var peerSentFIN: Bool
     var peerOnlySYN: Bool
     var peerISN: UInt32?
-    var peerLastTime: Int64?
+    var peerLastTime: CaptureTime?
     var peerLastFrame: UInt64?
     var peerLastAck: UInt32?
     var peerLastSeqEnd: UInt32?
@@ -508,7 +600,7 @@ struct RSTRecord: Sendable {
     /// What the RST's sender had acknowledged of the peer's data before it.
     var senderAck: UInt32?
     /// The RST's sender's own last packet in this conversation before the RST.
-    var senderLastTime: Int64?
+    var senderLastTime: CaptureTime?
     var senderLastFrame: UInt64?
     /// The RST's sender had data of its own the peer had not acknowledged.
     var senderDataUnacked: Bool
@@ -529,99 +621,11 @@ struct RSTRecord: Sendable {
 /// A SYN that arrived on an established connection, and how it was answered.
 struct LateSYN: Sendable {
     var frame: UInt64
-    var time: Int64
+    var time: CaptureTime
     var fromClient: Bool
     var seq: UInt32
     var answerFrame: UInt64?
-    var answerDelay: Int64?
+    var answerDelay: TimeSpan?
     var answerIsChallengeAck = false
     var answerIsRST = false
-}
-
-/// State of one direction of one conversation (packets sent by one endpoint).
-struct DirectionState: Sendable {
-    var packets = 0
-    var dataPackets = 0
-    var firstFrame: UInt64 = 0
-    var lastFrame: UInt64 = 0
-    var firstTime: Int64 = 0
-    var lastTime: Int64 = 0
-    var ttl = SmallHistogram()
-    var rsts = 0
-    // IP ID behaviour
-    var lastIPID: UInt16 = 0
-    var ipIDKnown = false
-    var ipIDZero = 0
-    var ipIDSteps = 0
-    var ipIDSmallSteps = 0
-    var lastDataIPID: UInt16 = 0
-    var lastDataIPIDKnown = false
-    // duplicate copies (capture artifacts)
-    var recent = RecentSignatures()
-    var copies = 0
-    var firstCopyFrame: UInt64 = 0
-    var copyFrames: [UInt64] = []
-    var copyTTLDifferences = SmallHistogram()
-    var copyMaxDelay: Int64 = 0
-    // sequence space
-    var highSeq: UInt32 = 0
-    var seqKnown = false
-    var isn: UInt32 = 0
-    var synCount = 0
-    var synFrames: [UInt64] = []
-    var synTimes: [Int64] = []
-    var synAckCount = 0
-    var synAckFrame: UInt64 = 0
-    var synAckTime: Int64 = 0
-    var sackPermitted = false
-    var sentSACK = false
-    var sentFIN = false
-    var finFrame: UInt64 = 0
-    var sentData = false
-    var lastPacketTime: Int64 = 0
-    var lastPacketFrame: UInt64 = 0
-    var lastPacketAck: UInt32 = 0
-    var lastPacketSeqEnd: UInt32 = 0
-    var lastPacketSeq: UInt32 = 0
-    var lastPacketTTL: UInt8 = 0
-    var lastPacketHadACK = false
-    var lastPacketFlags = TCPControlFlags()
-    var onlySYN = true
-    // acknowledgments this direction sends (about the peer's data)
-    var ackValue: UInt32 = 0
-    var ackKnown = false
-    var lastAckAdvanceTime: Int64 = 0
-    // this direction's data as the peer acknowledges it
-    var sent = SentRing()
-    var retransmissions: [RetransmissionEvent] = []
-    var retransmissionCount = 0
-    /// Events before these indexes no longer need RTT samples / the peer's next packet.
-    var samplesCursor = 0
-    var spokeCursor = 0
-    var pendingCover: [Int] = []
-    var recoveryPoint: UInt32 = 0
-    var inRecovery = false
-    var rtt = RTTTracker()
-    var duplicateAckRun = 0
-    var duplicateAcks = 0
-    var dsacks = 0
-    var sackHole: SACKHole?
-    var gaps: [CaptureGap] = []
-    var gapCount = 0
-    var reorders: [ReorderEvent] = []
-    var lastReorderSeq: UInt32 = 0
-    var hasReorder = false
-    // the window this direction advertises (for the peer's data)
-    var window = WindowTracker()
-    /// The largest data segment this direction sent (its effective MSS, as far as seen).
-    var largestSegment: UInt32 = 0
-    var benignKeepAlives = 0
-    var benignKeepAliveFrames: [UInt64] = []
-    /// This direction's last packet was a keep-alive counted as benign (until the answer shows).
-    var lastWasKeepAlive = false
-    /// Keep-alives the peer answered with an RST: the peer had lost the connection — not benign.
-    var keepAlivesAnsweredByRST = 0
-
-    var ipIDSequential: Bool { ipIDSteps >= 4 && ipIDSmallSteps * 5 >= ipIDSteps * 4 }
-    var ipIDAlwaysZero: Bool { packets > 0 && ipIDZero == packets }
 }

@@ -1,3 +1,5 @@
+import Values
+
 /// Retransmission findings: packet-loss (T1), spurious-delayed-ack (T2), rtt-exceeds-rto (T3),
 /// congestion-loss (T4).
 ///
@@ -41,16 +43,16 @@ extension DiagnosisContext {
         var lost = 0
         var lostSeqs = Set<UInt32>()
         var arrived = 0
-        var rttBefore: Int64?
-        var rttBaseline: Int64?
+        var rttBefore: TimeSpan?
+        var rttBaseline: TimeSpan?
         var samplesBefore = 0
         var rttMeasurable = false
         var missing: [String] = []
         var decisive: UInt64 = 0
-        var coverRTT: Int64?
-        var samplesAfter: Int64?
-        var dsackDelay: Int64?
-        var retransmissionDelay: Int64?
+        var coverRTT: TimeSpan?
+        var samplesAfter: TimeSpan?
+        var dsackDelay: TimeSpan?
+        var retransmissionDelay: TimeSpan?
         var receiverLimitedRTT = false
         /// The RTT baseline came from the same hosts' other flows (this one's started inflated).
         var baselineFromOtherFlows = false
@@ -80,22 +82,22 @@ extension DiagnosisContext {
     /// over all flows of `member`'s vantage (handshake RTTs included): the path's own baseline.
     /// `othersOnly`: over the other flows only (the flow's own minimum includes its samples
     /// after the loss, which are not what it saw before it).
-    func hostPairBaseline(_ member: GroupMember, fromClient: Bool, othersOnly: Bool = false) -> Int64? {
+    func hostPairBaseline(_ member: GroupMember, fromClient: Bool, othersOnly: Bool = false) -> TimeSpan? {
         let here = conversation(member)
         let senderIsHereClient = member.flipped ? !fromClient : fromClient
         let senderAddress = (senderIsHereClient ? here.client : here.server).address
         let receiverAddress = (senderIsHereClient ? here.server : here.client).address
-        var best: Int64?
+        var best: TimeSpan?
         for (index, other) in digests[member.vantage].conversations.enumerated() where !othersOnly || index != member.conversation {
-            let samples: [Int64?]
+            let samples: [TimeSpan?]
             if other.client.address == senderAddress && other.server.address == receiverAddress {
-                samples = [other.clientDir.rtt.minimumIfAny, other.shared.initialRTT > 0 ? other.shared.initialRTT : nil]
+                samples = [other.clientDir.rtt.minimumIfAny, other.shared.initialRTT > .zero ? other.shared.initialRTT : nil]
             } else if other.server.address == senderAddress && other.client.address == receiverAddress {
-                samples = [other.serverDir.rtt.minimumIfAny, other.shared.initialRTT > 0 ? other.shared.initialRTT : nil]
+                samples = [other.serverDir.rtt.minimumIfAny, other.shared.initialRTT > .zero ? other.shared.initialRTT : nil]
             } else {
                 continue
             }
-            for case let sample? in samples where sample > 0 { best = min(best ?? sample, sample) }
+            for case let sample? in samples where sample > .zero { best = min(best ?? sample, sample) }
         }
         return best
     }
@@ -104,8 +106,8 @@ extension DiagnosisContext {
     /// lost a segment within `window` of `time` after round trips risen far above `baseline` (at
     /// least 4 samples, three quarters of the recent ones inflated, ≥ 3× and ≥ 2 ms above): the
     /// queue those flows share was full and overflowing then. Returns that flow's sender.
-    func congestedNeighbour(_ member: GroupMember, fromClient: Bool, at time: Int64, within window: Int64,
-                            baseline: Int64) -> TCPEndpoint? {
+    func congestedNeighbour(_ member: GroupMember, fromClient: Bool, at time: CaptureTime, within window: TimeSpan,
+                            baseline: TimeSpan) -> TCPEndpoint? {
         let here = conversation(member)
         let senderIsHereClient = member.flipped ? !fromClient : fromClient
         let senderAddress = (senderIsHereClient ? here.client : here.server).address
@@ -120,15 +122,19 @@ extension DiagnosisContext {
             } else {
                 continue
             }
-            let congested = sending.retransmissions.contains { event in
-                let apart = event.time >= time ? event.time.minusSaturating(time) : time.minusSaturating(event.time)
+            let congested = sending.recovery.events.contains { event in
+                let apart = event.time >= time ? event.time - time : time - event.time
                 guard apart <= window, event.samplesBefore >= 4, let median = event.recentMedianBefore else { return false }
-                return median >= 3 * max(baseline, 1) && median.minusSaturating(baseline) >= 2_000_000
-                    && event.recentInflatedBefore * 4 >= event.recentCountBefore * 3
+                return Self.farAbove(median, baseline) && event.recentInflatedBefore * 4 >= event.recentCountBefore * 3
             }
             if congested { return sender }
         }
         return nil
+    }
+
+    /// A round trip that shows a full queue on a path whose own is `baseline`: ≥ 3× and ≥ 2 ms above.
+    static func farAbove(_ rtt: TimeSpan, _ baseline: TimeSpan) -> Bool {
+        rtt >= 3 * max(baseline, .nanoseconds(1)) && rtt - baseline >= .milliseconds(2)
     }
 
     /// Looks for `AckLoss` evidence for `event` (seen at `primary`, on the sender's side).
@@ -159,32 +165,77 @@ extension DiagnosisContext {
               event.senderHighSeq == event.seq &+ event.length &+ (event.fin ? 1 : 0),
               let median = event.recentMedianBefore, let minimum = event.minRTTBefore, event.recentCountBefore >= 2,
               let original = event.originalTime, let previous = event.previousSegmentTime,
-              original.minusSaturating(previous) < max(minimum, 1)
+              original - previous < max(minimum, .nanoseconds(1))
         else { return false }
-        let usual = minimum.timesSaturating(2)
+        let usual = minimum * 2
         let after = Stats.median(event.samplesAfter)
         return median <= usual && (after.map { $0 <= usual } ?? true)
     }
 
-    // swiftlint:disable:next function_body_length cyclomatic_complexity
-    func retransmissionFindings(_ group: FlowGroup, fromClient: Bool, resetTime: Int64?) -> RetransmissionOutcome {
+    /// What became of a judged episode: reported under its cause, or left to another finding.
+    private enum EpisodeFate {
+        case reported
+        /// Resends of data beyond a zero window: the zero-window finding explains them.
+        case absorbedByZeroWindow
+        /// The original came late after duplicate ACKs: the reordering finding reports it.
+        case reordering(ReorderEvent)
+        /// After the connection was reset, or a repeated FIN that arrived or was acknowledged: no finding.
+        case explainedElsewhere
+    }
+
+    /// The retransmission findings of one direction, in the steps of the comment above.
+    func retransmissionFindings(_ group: FlowGroup, fromClient: Bool, resetTime: CaptureTime?) -> RetransmissionOutcome {
         var outcome = RetransmissionOutcome()
-        guard let primary = retransmissionPrimary(group, fromClient: fromClient) else { return outcome }
+        guard let view = retransmissionView(group, fromClient: fromClient, resetTime: resetTime) else { return outcome }
+        // 1. Recovery episodes.
+        var episodes = Self.recoveryEpisodes(view.events)
+        // 2. Each episode's cause, from whether its originals arrived.
+        for index in episodes.indices {
+            var episode = episodes[index]
+            switch judge(&episode, view) {
+            case .reported: episodes[index] = episode
+            case .absorbedByZeroWindow: outcome.absorbedByZeroWindow += episode.events.count
+            case let .reordering(event): outcome.reorderings.append(event)
+            case .explainedElsewhere: break
+            }
+        }
+        // 3. In a direction that lost data, resends of data that had arrived belong to that loss.
+        Self.joinArrivedToLoss(&episodes)
+        // 4. One finding per cause.
+        var byCause: [EpisodeCause: [Episode]] = [:]
+        var order: [EpisodeCause] = []
+        for episode in episodes where episode.decisive != 0 {
+            if byCause[episode.cause] == nil { order.append(episode.cause) }
+            byCause[episode.cause, default: []].append(episode)
+        }
+        for cause in order {
+            guard let list = byCause[cause] else { continue }
+            outcome.findings.append(makeFinding(cause: cause, episodes: list, view: view))
+        }
+        return outcome
+    }
+
+    /// The direction's retransmissions at the vantage nearest its sender, with what judging them needs.
+    private func retransmissionView(_ group: FlowGroup, fromClient: Bool, resetTime: CaptureTime?) -> RetransmissionView? {
+        guard let primary = retransmissionPrimary(group, fromClient: fromClient) else { return nil }
         let conversation = conversation(primary)
         let sending = direction(primary, fromClient: fromClient)
+        guard !sending.retransmissions.isEmpty else { return nil }
         let receiving = direction(primary, fromClient: !fromClient)
-        let nearSender = nearSender(primary, fromClient: fromClient)
-        let sender = fromClient ? group.client : group.server
-        let receiver = fromClient ? group.server : group.client
-        let events = sending.retransmissions
-        guard !events.isEmpty else { return outcome }
-        let sackInUse = (conversation.clientDir.sackPermitted && conversation.serverDir.sackPermitted) || receiving.sentSACK
+        let sackInUse = (conversation.clientDir.handshake.sackPermitted && conversation.serverDir.handshake.sackPermitted)
+            || receiving.acks.sentSACK
         let pathRTT = conversation.pathRTT
-        let view = RetransmissionView(context: self, sending: sending, receiving: receiving, nearSender: nearSender,
-                                      receiver: receiver, sackInUse: sackInUse, pathRTT: pathRTT,
-                                      shortestRoundTrip: [pathRTT, sending.rtt.minimumIfAny].compactMap { $0 }.min())
-        // Recovery episodes: a retransmission at or beyond the previous episode's recovery point
-        // starts a new one.
+        return RetransmissionView(context: self, group: group, fromClient: fromClient, primary: primary,
+                                  conversation: conversation, sending: sending, receiving: receiving,
+                                  nearSender: nearSender(primary, fromClient: fromClient),
+                                  sender: fromClient ? group.client : group.server,
+                                  receiver: fromClient ? group.server : group.client, sackInUse: sackInUse, pathRTT: pathRTT,
+                                  shortestRoundTrip: [pathRTT, sending.rtt.minimumIfAny].compactMap { $0 }.min(),
+                                  resetTime: resetTime)
+    }
+
+    /// Step 1: a retransmission at or beyond the previous episode's recovery point starts a new episode.
+    private static func recoveryEpisodes(_ events: [RetransmissionEvent]) -> [Episode] {
         var episodes: [Episode] = []
         for (index, event) in events.enumerated() {
             if let last = episodes.last, SeqNum.lessThan(event.seq, last.recoveryPoint) {
@@ -197,280 +248,382 @@ extension DiagnosisContext {
                 episodes.append(episode)
             }
         }
-
-        for episodeIndex in episodes.indices {
-            var episode = episodes[episodeIndex]
-            let first = events[episode.events[0]]
-            var reasons: [String] = []
-            var lossReasons: [String] = []
-            var onlyDupAcks = true
-            var firstLost: RetransmissionEvent?
-            var firstArrived: RetransmissionEvent?
-            var overran = 0
-            for index in episode.events {
-                if view.overranZeroWindow(events[index]) || view.probeInStall(events[index]) {
-                    overran += 1
-                    continue
-                }
-                switch view.arrival(events[index]) {
-                case let .arrived(reason):
-                    episode.arrived += 1
-                    if firstArrived == nil { firstArrived = events[index] }
-                    if !reasons.contains(reason) { reasons.append(reason) }
-                case let .lost(reason, strength):
-                    episode.lost += 1
-                    episode.lostSeqs.insert(events[index].seq)
-                    episode.strength = max(episode.strength, strength)
-                    if firstLost == nil { firstLost = events[index] }
-                    if !lossReasons.contains(reason) { lossReasons.append(reason) }
-                    if reason != Self.dupAckLossReason(receiver) { onlyDupAcks = false }
-                case .unknown:
-                    break
-                }
-            }
-            episode.reasons = lossReasons
-            episode.arrivedReasons = reasons
-            episode.lossOnlyByDupAcksWithoutSACK = episode.lost > 0 && onlyDupAcks && !sackInUse
-            if let resetTime, first.time >= resetTime.minusSaturating(1_000_000) {
-                continue  // after the connection was reset: a consequence, explained by the RST finding
-            }
-            if overran > 0 && episode.lost == 0 && episode.arrived == 0 {
-                outcome.absorbedByZeroWindow += episode.events.count
-                continue  // resends of data beyond a zero window: the zero-window finding explains them
-            }
-            if let lostEvent = firstLost {
-                // Loss: congestion when the RTT had risen before it.
-                episode.decisive = lostEvent.frame
-                episode.samplesBefore = first.samplesBefore
-                episode.rttMeasurable = nearSender != false && first.samplesBefore >= 4 && first.recentMedianBefore != nil
-                if let median = first.recentMedianBefore, var baseline = first.minRTTBefore {
-                    if conversation.shared.initialRTT > 0 { baseline = min(baseline, conversation.shared.initialRTT) }
-                    // A flow that started while the queue was already full has an inflated baseline
-                    // of its own; the same hosts' other flows at this vantage show the path's.
-                    if let shared = hostPairBaseline(primary, fromClient: fromClient), shared < baseline {
-                        baseline = shared
-                        episode.baselineFromOtherFlows = true
-                        // Then fewer than 4 samples suffice when every data round trip the flow
-                        // measured before the loss lay far above the path's, and there were at
-                        // least two such round trips (its handshake's counts when it was inflated
-                        // too): it ran into a standing queue; no single scheduling hiccup
-                        // inflates them all.
-                        if nearSender != false, let others = hostPairBaseline(primary, fromClient: fromClient, othersOnly: true) {
-                            func farAbove(_ rtt: Int64) -> Bool { rtt >= 3 * max(others, 1) && rtt.minusSaturating(others) >= 2_000_000 }
-                            let handshake = conversation.shared.initialRTT
-                            let inflatedSamples = first.samplesBefore + (handshake > 0 && farAbove(handshake) ? 1 : 0)
-                            if inflatedSamples >= 2 && farAbove(first.minRTTBefore ?? 0) { episode.rttMeasurable = true }
-                        }
-                    }
-                    episode.rttBefore = median
-                    episode.rttBaseline = baseline
-                    // Sustained (most of the last samples, not one scheduling hiccup) and large
-                    // (≥ 3× and ≥ 2 ms above the baseline): a queue that filled.
-                    // (Against the other flows' baseline: every sample of this flow was inflated.)
-                    let sustained = first.recentInflatedBefore * 4 >= first.recentCountBefore * 3
-                        || (episode.baselineFromOtherFlows && (first.minRTTBefore ?? 0) >= baseline.timesSaturating(2))
-                    let inflated = episode.rttMeasurable && sustained && median >= 3 * max(baseline, 1)
-                        && median.minusSaturating(baseline) >= 2_000_000
-                    // A receiver that keeps its window (nearly) full delays its ACKs too: that RTT
-                    // rise is the receiver's, not a queue's.
-                    let receiverLimited = receiving.window.windowFullFrames > 0 || receiving.window.stallCount > 0
-                    if inflated && !receiverLimited {
-                        episode.cause = .congestion
-                    } else if !receiverLimited && nearSender != false,
-                              let others = hostPairBaseline(primary, fromClient: fromClient, othersOnly: true),
-                              episode.rttMeasurable
-                                ? median >= others.plusSaturating(others / 2) && median.minusSaturating(others) >= 1_000_000
-                                : median >= 3 * max(others, 1) && median.minusSaturating(others) >= 2_000_000,
-                              let neighbour = congestedNeighbour(primary, fromClient: fromClient, at: lostEvent.time,
-                                                                 within: max(median.timesSaturating(2), 200_000_000),
-                                                                 baseline: others) {
-                        // Its own round trips do not show a filling queue by themselves — too few
-                        // of them (all high), or above the path's but not 3× — while another flow
-                        // between the same hosts lost packets to a full queue at that moment: the
-                        // queue they share overflowed (another flow's burst filled it).
-                        episode.cause = .congestion
-                        episode.queueSharedWith = neighbour
-                    } else {
-                        if inflated { episode.receiverLimitedRTT = true }
-                        episode.cause = .loss
-                    }
-                } else {
-                    episode.cause = .loss
-                }
-            } else if let event = firstArrived {
-                // A probe of the full window anywhere in the episode: the receiver held its ACK
-                // for the whole flight, and the other copies (an RTO resend of the flight's first
-                // segment) waited for that same ACK.
-                let zeroWindow = event.peerWindowZero || event.dsackWindowZero || event.coverAckWindowZero
-                    || view.sentIntoZeroWindow(event) || episode.events.contains { view.probeOfFullWindow(events[$0]) }
-                if zeroWindow {
-                    outcome.absorbedByZeroWindow += episode.events.count
-                    continue
-                }
-                if episode.events.allSatisfy({ events[$0].fin }) { continue }  // a repeated FIN that had arrived
-                if nearSender != false, let lost = ackLossAcross(group, fromClient: fromClient, primary: primary, event: event) {
-                    // The receiver's capture shows it acknowledging the data before the copy; the
-                    // sender's never shows those ACKs: they vanished on the return path.
-                    episode.cause = .ackLoss
-                    episode.ackLoss = lost
-                    episode.decisive = event.frame
-                    episodes[episodeIndex] = episode
-                    continue
-                }
-                if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
-                    // Duplicate ACKs, then the original turned up after all: reordering.
-                    let opened = event.originalTime ?? event.time
-                    let filled = [event.coverAckTime, event.dsackTime].compactMap { $0 }.min() ?? event.time
-                    let fillFrame = (event.coverAckTime != nil && event.coverAckTime == filled)
-                        ? event.coverAckFrame : event.dsackFrame
-                    outcome.reorderings.append(ReorderEvent(openFrame: event.originalFrame ?? event.frame,
-                                                            fillFrame: fillFrame ?? event.frame,
-                                                            delay: filled.minusSaturating(opened), seq: event.seq, byIPID: false,
-                                                            spuriousRetransmissionFrame: event.frame))
-                    continue
-                }
-                episode.decisive = event.frame
-                let retransmissionDelay = event.originalTime.map { event.time.minusSaturating($0) }
-                episode.retransmissionDelay = retransmissionDelay
-                let farAboveRTT: Bool = {
-                    guard let retransmissionDelay, let pathRTT else { return false }
-                    return retransmissionDelay >= 4 * pathRTT && retransmissionDelay >= 1_000_000
-                }()
-                if nearSender != false, let dsackTime = event.dsackTime, dsackTime >= event.time,
-                   Self.loneTrailingSegmentWaited(event) {
-                    // T2, the delayed ACK's own shape: the rest of the flight was acknowledged at the
-                    // usual RTT and only the flight's last segment waited — a receiver holding its
-                    // ACK for a lone segment — and a D-SACK after the copy says the original had
-                    // arrived. The path did not slow (that would have delayed the whole flight).
-                    episode.cause = .delayedAck
-                    episode.loneTrailing = true
-                    episode.dsackDelay = dsackTime.minusSaturating(event.time)
-                    episode.decisive = event.dsackFrame ?? event.frame
-                } else if nearSender != false {
-                    // T3: the first ACK of the original came with an RTT far above the earlier srtt.
-                    if let coverTime = event.coverAckTime, !event.coverAckHasDSACK, let originalTime = event.originalTime,
-                       let srtt = event.srttBefore, event.dsackFrame.map({ _ in (event.dsackTime ?? 0) > coverTime }) ?? true {
-                        let coverRTT = coverTime.minusSaturating(originalTime)
-                        if Double(coverRTT) >= 3 * srtt && Double(coverRTT) - srtt >= 1_000_000 {
-                            episode.cause = .rttAboveRTO
-                            episode.coverRTT = coverRTT
-                            episode.samplesAfter = Stats.median(event.samplesAfter)
-                            episode.decisive = event.coverAckFrame ?? event.frame
-                        }
-                    }
-                    // T2: retransmitted long after the original, the D-SACK came at once.
-                    if episode.cause == .undetermined, let dsackTime = event.dsackTime, farAboveRTT {
-                        let dsackDelay = dsackTime.minusSaturating(event.time)
-                        let promptLimit = (pathRTT ?? 0).timesSaturating(2).plusSaturating(2_000_000)
-                        if dsackDelay >= 0 && dsackDelay <= promptLimit {
-                            episode.cause = .delayedAck
-                            episode.dsackDelay = dsackDelay
-                            episode.decisive = event.dsackFrame ?? event.frame
-                        }
-                    }
-                } else {
-                    // Receiver side: it held its ACK until the duplicate arrived, then answered at once.
-                    if !event.peerAckedBefore, let dsackTime = event.dsackTime, farAboveRTT,
-                       dsackTime.minusSaturating(event.time) <= 2_000_000 {
-                        episode.cause = .delayedAck
-                        episode.dsackDelay = dsackTime.minusSaturating(event.time)
-                        episode.decisive = event.dsackFrame ?? event.frame
-                    } else if event.peerAckedBefore {
-                        episode.missing.append("a capture at \(sender.address)'s side: \(receiver.address) acknowledged the "
-                                               + "original before the copy came, so either that ACK took longer than the "
-                                               + "sender's RTO (RTT jump) or it was lost")
-                    }
-                }
-                if episode.cause == .undetermined && episode.missing.isEmpty {
-                    episode.missing.append("the original arrived (\(episode.arrivedReasons.joined(separator: "; "))), but neither a prompt "
-                                           + "D-SACK after a late retransmission (delayed ACK) nor an RTT sample far above "
-                                           + "the smoothed RTT (RTT jump) explains why it was resent")
-                }
-            } else {
-                if first.fin {
-                    // FIN repeated: worth a word when nothing ever acknowledged it (the close never
-                    // completed), whether the peer fell silent or answered other packets.
-                    guard episode.events.allSatisfy({ events[$0].coverAckFrame == nil }) else { continue }
-                    let silent = episode.events.allSatisfy { !events[$0].peerSpokeAfter }
-                    if !silent {
-                        // A FIN at the SYN's own sequence number (the ISN) lies below what the peer
-                        // expects (ISN + 1): out of window, so it is never acknowledged.
-                        let atISN = episode.events.contains { events[$0].finAtISN }
-                        // A FIN at the ISN is flagged from its first copy (it overlaps the SYN).
-                        let sent = episode.events.count + (events[episode.events[0]].finAtISN ? 0 : 1)
-                        episode.missing.append("why \(receiver.address), which answered other packets, never acknowledged "
-                                               + "\(sender.address)'s FIN (sent \(sent) times)"
-                                               + (atISN ? ": the FIN carries the SYN's own sequence number (the ISN), below "
-                                                  + "what \(receiver.address) expects, so it is out of window — "
-                                                  + "\(sender.address) closed before the handshake completed" : ""))
-                    } else if nearSender == false {
-                        episode.missing.append("the FINs reached \(receiver.address)'s side (this capture) and it never "
-                                               + "answered: a capture at the host itself, or its socket state, would tell "
-                                               + "whether it is gone")
-                    } else {
-                        episode.missing.append("any packet from \(receiver.address) after the FIN, or a capture at its side, "
-                                               + "to tell a lost path from a peer that is gone")
-                    }
-                } else if episode.events.contains(where: { view.receiverStalling(events[$0]) })
-                            && episode.events.allSatisfy({ events[$0].coverAckFrame == nil && !events[$0].peerSpokeAfter }) {
-                    episode.missing.append("\(receiver.address) had nearly closed its window (\(first.peerWindow) bytes) "
-                                           + "before it fell silent: a capture at its side would tell a hung receiver from "
-                                           + "lost packets")
-                } else if !sackInUse {
-                    episode.missing.append("D-SACK (SACK was not negotiated) or a capture at \(receiver.address)'s side, "
-                                           + "to show whether the original arrived")
-                } else {
-                    episode.missing.append("a capture at \(receiver.address)'s side to show whether the original arrived")
-                }
-                episode.decisive = first.frame
-            }
-            episodes[episodeIndex] = episode
-        }
-
-        // In a direction that lost data, resends of data that had arrived (go-back-N after a
-        // timeout, lost or late ACKs) belong to that loss recovery.
-        if episodes.contains(where: { $0.cause == .loss || $0.cause == .congestion }) {
-            let lossCause: EpisodeCause = episodes.contains(where: { $0.cause == .loss }) ? .loss : .congestion
-            for index in episodes.indices where episodes[index].cause == .undetermined && episodes[index].decisive != 0
-                && episodes[index].arrived > 0 && episodes[index].lost == 0 {
-                episodes[index].cause = lossCause
-                episodes[index].missing = []
-            }
-        }
-
-        // One finding per cause.
-        var byCause: [EpisodeCause: [Episode]] = [:]
-        var order: [EpisodeCause] = []
-        for episode in episodes where episode.decisive != 0 {
-            if byCause[episode.cause] == nil { order.append(episode.cause) }
-            byCause[episode.cause, default: []].append(episode)
-        }
-        for cause in order {
-            guard let list = byCause[cause] else { continue }
-            outcome.findings.append(makeFinding(cause: cause, episodes: list, events: events, group: group, primary: primary,
-                                                sender: sender, receiver: receiver, nearSender: nearSender,
-                                                sending: sending, pathRTT: pathRTT, resetTime: resetTime))
-        }
-        return outcome
+        return episodes
     }
 
-    // swiftlint:disable:next function_body_length cyclomatic_complexity function_parameter_count
-    private func makeFinding(cause: EpisodeCause, episodes: [Episode], events: [RetransmissionEvent], group: FlowGroup,
-                             primary: GroupMember, sender: TCPEndpoint, receiver: TCPEndpoint, nearSender: Bool?,
-                             sending: DirectionState, pathRTT: Int64?, resetTime: Int64?) -> Finding {
+    /// Step 2 for one episode: which originals arrived, then the cause — from the lost ones, else
+    /// from the arrived ones, else what is missing to tell.
+    private func judge(_ episode: inout Episode, _ view: RetransmissionView) -> EpisodeFate {
+        let first = view.events[episode.events[0]]
+        let tally = tallyArrivals(&episode, view)
+        if let resetTime = view.resetTime, first.time >= resetTime - .milliseconds(1) {
+            return .explainedElsewhere  // after the connection was reset: a consequence, explained by the RST finding
+        }
+        if tally.overran > 0 && episode.lost == 0 && episode.arrived == 0 { return .absorbedByZeroWindow }
+        if let lost = tally.firstLost {
+            judgeLoss(&episode, first: first, lost: lost, view)
+            return .reported
+        }
+        if let arrived = tally.firstArrived { return judgeArrived(&episode, arrived, view) }
+        return judgeUnknown(&episode, first: first, view)
+    }
+
+    /// Whether each original arrived (`RetransmissionView.arrival`), with the reasons kept apart;
+    /// resends of data that went beyond a zero window are counted aside.
+    private func tallyArrivals(_ episode: inout Episode, _ view: RetransmissionView)
+        -> (overran: Int, firstLost: RetransmissionEvent?, firstArrived: RetransmissionEvent?) {
+        var arrivedReasons: [String] = []
+        var lossReasons: [String] = []
+        var onlyDupAcks = true
+        var firstLost: RetransmissionEvent?
+        var firstArrived: RetransmissionEvent?
+        var overran = 0
+        for index in episode.events {
+            let event = view.events[index]
+            if view.overranZeroWindow(event) || view.probeInStall(event) {
+                overran += 1
+                continue
+            }
+            switch view.arrival(event) {
+            case let .arrived(reason):
+                episode.arrived += 1
+                if firstArrived == nil { firstArrived = event }
+                if !arrivedReasons.contains(reason) { arrivedReasons.append(reason) }
+            case let .lost(reason, strength):
+                episode.lost += 1
+                episode.lostSeqs.insert(event.seq)
+                episode.strength = max(episode.strength, strength)
+                if firstLost == nil { firstLost = event }
+                if !lossReasons.contains(reason) { lossReasons.append(reason) }
+                if reason != Self.dupAckLossReason(view.receiver) { onlyDupAcks = false }
+            case .unknown:
+                break
+            }
+        }
+        episode.reasons = lossReasons
+        episode.arrivedReasons = arrivedReasons
+        episode.lossOnlyByDupAcksWithoutSACK = episode.lost > 0 && onlyDupAcks && !view.sackInUse
+        return (overran, firstLost, firstArrived)
+    }
+
+    /// Lost originals: congestion when the RTT had risen before the loss, else loss.
+    private func judgeLoss(_ episode: inout Episode, first: RetransmissionEvent, lost: RetransmissionEvent,
+                           _ view: RetransmissionView) {
+        episode.decisive = lost.frame
+        episode.samplesBefore = first.samplesBefore
+        episode.rttMeasurable = view.nearSender != false && first.samplesBefore >= 4 && first.recentMedianBefore != nil
+        guard let median = first.recentMedianBefore, var baseline = first.minRTTBefore else {
+            episode.cause = .loss
+            return
+        }
+        let initialRTT = view.conversation.shared.initialRTT
+        if initialRTT > .zero { baseline = min(baseline, initialRTT) }
+        // A flow that started while the queue was already full has an inflated baseline of its
+        // own; the same hosts' other flows at this vantage show the path's.
+        if let shared = hostPairBaseline(view.primary, fromClient: view.fromClient), shared < baseline {
+            baseline = shared
+            episode.baselineFromOtherFlows = true
+            if ranIntoStandingQueue(first, view) { episode.rttMeasurable = true }
+        }
+        episode.rttBefore = median
+        episode.rttBaseline = baseline
+        // Sustained (most of the last samples, not one scheduling hiccup) and large (≥ 3× and
+        // ≥ 2 ms above the baseline): a queue that filled. (Against the other flows' baseline:
+        // every sample of this flow was inflated.)
+        let sustained = first.recentInflatedBefore * 4 >= first.recentCountBefore * 3
+            || (episode.baselineFromOtherFlows && (first.minRTTBefore ?? .zero) >= baseline * 2)
+        let inflated = episode.rttMeasurable && sustained && median >= 3 * max(baseline, .nanoseconds(1))
+            && median - baseline >= .milliseconds(2)
+        // A receiver that keeps its window (nearly) full delays its ACKs too: that RTT rise is the
+        // receiver's, not a queue's.
+        let receiverLimited = view.receiving.window.windowFullFrames > 0 || view.receiving.window.stallCount > 0
+        if inflated && !receiverLimited {
+            episode.cause = .congestion
+        } else if !receiverLimited, let neighbour = queueSharedWithLosingFlow(episode, median: median, lost: lost, view) {
+            // Its own round trips do not show a filling queue by themselves — too few of them
+            // (all high), or above the path's but not 3× — while another flow between the same
+            // hosts lost packets to a full queue at that moment: the queue they share overflowed
+            // (another flow's burst filled it).
+            episode.cause = .congestion
+            episode.queueSharedWith = neighbour
+        } else {
+            if inflated { episode.receiverLimitedRTT = true }
+            episode.cause = .loss
+        }
+    }
+
+    /// Fewer than 4 samples suffice when every data round trip the flow measured before the loss
+    /// lay far above the path's (its other flows'), and there were at least two such round trips
+    /// (its handshake's counts when it was inflated too): it ran into a standing queue; no single
+    /// scheduling hiccup inflates them all.
+    private func ranIntoStandingQueue(_ first: RetransmissionEvent, _ view: RetransmissionView) -> Bool {
+        guard view.nearSender != false,
+              let others = hostPairBaseline(view.primary, fromClient: view.fromClient, othersOnly: true) else { return false }
+        let handshake = view.conversation.shared.initialRTT
+        let inflatedSamples = first.samplesBefore + (handshake > .zero && Self.farAbove(handshake, others) ? 1 : 0)
+        return inflatedSamples >= 2 && Self.farAbove(first.minRTTBefore ?? .zero, others)
+    }
+
+    /// The sender of another flow between the same hosts that was losing packets to a full queue
+    /// when this one lost `lost`, provided this flow's own round trips stood above the path's:
+    /// ≥ 1.5× and 1 ms above when they are measurable, else (too few) far above.
+    private func queueSharedWithLosingFlow(_ episode: Episode, median: TimeSpan, lost: RetransmissionEvent,
+                                           _ view: RetransmissionView) -> TCPEndpoint? {
+        guard view.nearSender != false,
+              let others = hostPairBaseline(view.primary, fromClient: view.fromClient, othersOnly: true) else { return nil }
+        let aboveThePath = episode.rttMeasurable
+            ? median >= others + others / 2 && median - others >= .milliseconds(1)
+            : Self.farAbove(median, others)
+        guard aboveThePath else { return nil }
+        return congestedNeighbour(view.primary, fromClient: view.fromClient, at: lost.time,
+                                  within: max(median * 2, .milliseconds(200)), baseline: others)
+    }
+
+    /// The originals arrived: the retransmissions were spurious. Why — the receiver's closed
+    /// window, a repeated FIN, ACKs lost on the way back, reordering, a delayed ACK, an RTT
+    /// jump — or what is missing to tell.
+    private func judgeArrived(_ episode: inout Episode, _ event: RetransmissionEvent, _ view: RetransmissionView) -> EpisodeFate {
+        // A probe of the full window anywhere in the episode: the receiver held its ACK for the
+        // whole flight, and the other copies (an RTO resend of the flight's first segment) waited
+        // for that same ACK.
+        let zeroWindow = event.peerWindowZero || event.dsackWindowZero || event.coverAckWindowZero
+            || view.sentIntoZeroWindow(event) || episode.events.contains { view.probeOfFullWindow(view.events[$0]) }
+        if zeroWindow { return .absorbedByZeroWindow }
+        if episode.events.allSatisfy({ view.events[$0].fin }) { return .explainedElsewhere }  // a repeated FIN that had arrived
+        if view.nearSender != false,
+           let lost = ackLossAcross(view.group, fromClient: view.fromClient, primary: view.primary, event: event) {
+            // The receiver's capture shows it acknowledging the data before the copy; the
+            // sender's never shows those ACKs: they vanished on the return path.
+            episode.cause = .ackLoss
+            episode.ackLoss = lost
+            episode.decisive = event.frame
+            return .reported
+        }
+        if event.lossSignal.contains(.duplicateAcks) || event.lossSignal.contains(.sackHole) {
+            return .reordering(Self.lateOriginal(event))
+        }
+        episode.decisive = event.frame
+        episode.retransmissionDelay = event.originalTime.map { event.time - $0 }
+        if view.nearSender != false {
+            judgeSpuriousAtSender(&episode, event, view)
+        } else {
+            judgeSpuriousAtReceiver(&episode, event, view)
+        }
+        if episode.cause == .undetermined && episode.missing.isEmpty {
+            episode.missing.append("the original arrived (\(episode.arrivedReasons.joined(separator: "; "))), but neither a prompt "
+                                   + "D-SACK after a late retransmission (delayed ACK) nor an RTT sample far above "
+                                   + "the smoothed RTT (RTT jump) explains why it was resent")
+        }
+        return .reported
+    }
+
+    /// Duplicate ACKs, then the original turned up after all: reordering, the copy sent in vain.
+    private static func lateOriginal(_ event: RetransmissionEvent) -> ReorderEvent {
+        let opened = event.originalTime ?? event.time
+        let filled = [event.coverAckTime, event.dsackTime].compactMap { $0 }.min() ?? event.time
+        let fillFrame = (event.coverAckTime != nil && event.coverAckTime == filled) ? event.coverAckFrame : event.dsackFrame
+        return ReorderEvent(openFrame: event.originalFrame ?? event.frame, fillFrame: fillFrame ?? event.frame,
+                            delay: filled - opened, seq: event.seq, byIPID: false, spuriousRetransmissionFrame: event.frame)
+    }
+
+    /// The copy was resent long after the original, far longer than the path RTT.
+    private static func resentFarAboveRTT(_ episode: Episode, _ view: RetransmissionView) -> Bool {
+        guard let delay = episode.retransmissionDelay, let pathRTT = view.pathRTT else { return false }
+        return delay >= 4 * pathRTT && delay >= .milliseconds(1)
+    }
+
+    /// A spurious retransmission seen at (or towards) the sender: the delayed ACK of a lone
+    /// trailing segment (T2), an RTT above the RTO (T3), or a late copy answered at once by a
+    /// D-SACK (T2).
+    private func judgeSpuriousAtSender(_ episode: inout Episode, _ event: RetransmissionEvent, _ view: RetransmissionView) {
+        if let dsackTime = event.dsackTime, dsackTime >= event.time, Self.loneTrailingSegmentWaited(event) {
+            // T2, the delayed ACK's own shape: the rest of the flight was acknowledged at the
+            // usual RTT and only the flight's last segment waited — a receiver holding its ACK
+            // for a lone segment — and a D-SACK after the copy says the original had arrived.
+            // The path did not slow (that would have delayed the whole flight).
+            episode.cause = .delayedAck
+            episode.loneTrailing = true
+            episode.dsackDelay = dsackTime - event.time
+            episode.decisive = event.dsackFrame ?? event.frame
+            return
+        }
+        // T3: the first ACK of the original came with an RTT far above the earlier srtt.
+        if let coverTime = event.coverAckTime, !event.coverAckHasDSACK, let originalTime = event.originalTime,
+           let srtt = event.srttBefore, event.dsackFrame.map({ _ in (event.dsackTime ?? .epoch) > coverTime }) ?? true {
+            let coverRTT = coverTime - originalTime
+            let coverNanoseconds = Double(coverRTT.nanoseconds)
+            if coverNanoseconds >= 3 * srtt && coverNanoseconds - srtt >= 1_000_000 {
+                episode.cause = .rttAboveRTO
+                episode.coverRTT = coverRTT
+                episode.samplesAfter = Stats.median(event.samplesAfter)
+                episode.decisive = event.coverAckFrame ?? event.frame
+            }
+        }
+        // T2: retransmitted long after the original, the D-SACK came at once.
+        if episode.cause == .undetermined, let dsackTime = event.dsackTime, Self.resentFarAboveRTT(episode, view) {
+            let dsackDelay = dsackTime - event.time
+            let promptLimit = (view.pathRTT ?? .zero) * 2 + .milliseconds(2)
+            if dsackDelay >= .zero && dsackDelay <= promptLimit {
+                episode.cause = .delayedAck
+                episode.dsackDelay = dsackDelay
+                episode.decisive = event.dsackFrame ?? event.frame
+            }
+        }
+    }
+
+    /// A spurious retransmission seen at the receiver's side: it held its ACK until the duplicate
+    /// arrived, then answered at once (T2); or it had acknowledged the original, and only the
+    /// sender's side could tell a slow ACK from a lost one.
+    private func judgeSpuriousAtReceiver(_ episode: inout Episode, _ event: RetransmissionEvent, _ view: RetransmissionView) {
+        if !event.peerAckedBefore, let dsackTime = event.dsackTime, Self.resentFarAboveRTT(episode, view),
+           dsackTime - event.time <= .milliseconds(2) {
+            episode.cause = .delayedAck
+            episode.dsackDelay = dsackTime - event.time
+            episode.decisive = event.dsackFrame ?? event.frame
+        } else if event.peerAckedBefore {
+            episode.missing.append("a capture at \(view.sender.address)'s side: \(view.receiver.address) acknowledged the "
+                                   + "original before the copy came, so either that ACK took longer than the "
+                                   + "sender's RTO (RTT jump) or it was lost")
+        }
+    }
+
+    /// Nothing says whether the originals arrived: say what would (a repeated FIN that nothing
+    /// acknowledged is worth a word of its own; one that was acknowledged is no finding).
+    private func judgeUnknown(_ episode: inout Episode, first: RetransmissionEvent, _ view: RetransmissionView) -> EpisodeFate {
+        let events = view.events
+        let receiver = view.receiver
+        if first.fin {
+            guard episode.events.allSatisfy({ events[$0].coverAckFrame == nil }) else { return .explainedElsewhere }
+            episode.missing.append(unacknowledgedFINQuestion(episode, view))
+        } else if episode.events.contains(where: { view.receiverStalling(events[$0]) })
+                    && episode.events.allSatisfy({ events[$0].coverAckFrame == nil && !events[$0].peerSpokeAfter }) {
+            episode.missing.append("\(receiver.address) had nearly closed its window (\(first.peerWindow) bytes) "
+                                   + "before it fell silent: a capture at its side would tell a hung receiver from "
+                                   + "lost packets")
+        } else if !view.sackInUse {
+            episode.missing.append("D-SACK (SACK was not negotiated) or a capture at \(receiver.address)'s side, "
+                                   + "to show whether the original arrived")
+        } else {
+            episode.missing.append("a capture at \(receiver.address)'s side to show whether the original arrived")
+        }
+        episode.decisive = first.frame
+        return .reported
+    }
+
+    /// What is missing about a FIN repeated and never acknowledged (the close never completed),
+    /// whether the peer fell silent or answered other packets.
+    private func unacknowledgedFINQuestion(_ episode: Episode, _ view: RetransmissionView) -> String {
+        let events = view.events
+        let (sender, receiver) = (view.sender, view.receiver)
+        guard episode.events.allSatisfy({ !events[$0].peerSpokeAfter }) else {
+            // A FIN at the SYN's own sequence number (the ISN) lies below what the peer expects
+            // (ISN + 1): out of window, so it is never acknowledged.
+            let atISN = episode.events.contains { events[$0].finAtISN }
+            // A FIN at the ISN is flagged from its first copy (it overlaps the SYN).
+            let sent = episode.events.count + (events[episode.events[0]].finAtISN ? 0 : 1)
+            return "why \(receiver.address), which answered other packets, never acknowledged "
+                + "\(sender.address)'s FIN (sent \(sent) times)"
+                + (atISN ? ": the FIN carries the SYN's own sequence number (the ISN), below "
+                   + "what \(receiver.address) expects, so it is out of window — "
+                   + "\(sender.address) closed before the handshake completed" : "")
+        }
+        if view.nearSender == false {
+            return "the FINs reached \(receiver.address)'s side (this capture) and it never "
+                + "answered: a capture at the host itself, or its socket state, would tell "
+                + "whether it is gone"
+        }
+        return "any packet from \(receiver.address) after the FIN, or a capture at its side, "
+            + "to tell a lost path from a peer that is gone"
+    }
+
+    /// Step 3: in a direction that lost data, resends of data that had arrived (go-back-N after
+    /// a timeout, lost or late ACKs) belong to that loss recovery.
+    private static func joinArrivedToLoss(_ episodes: inout [Episode]) {
+        guard episodes.contains(where: { $0.cause == .loss || $0.cause == .congestion }) else { return }
+        let lossCause: EpisodeCause = episodes.contains(where: { $0.cause == .loss }) ? .loss : .congestion
+        for index in episodes.indices where episodes[index].cause == .undetermined && episodes[index].decisive != 0
+            && episodes[index].arrived > 0 && episodes[index].lost == 0 {
+            episodes[index].cause = lossCause
+            episodes[index].missing = []
+        }
+    }
+
+    /// A retransmission finding's cause, confidence, severity and sentence, as each cause's
+    /// builder writes them (the evidence goes straight into the finding's).
+    private struct RetransmissionVerdict {
+        var cause: String
+        var confidence: Double
+        var severity: Severity = .major
+        var sentence: String
+    }
+
+    /// Step 4: the finding for the episodes of one cause.
+    private func makeFinding(cause: EpisodeCause, episodes: [Episode], view: RetransmissionView) -> Finding {
         let all = episodes.flatMap(\.events)
-        let first = events[all[0]]
-        let retransmissions = all.count
+        // What decided it, and the counts every retransmission finding gives.
+        var evidence = commonEvidence(cause: cause, episodes: episodes, all: all, view)
+        // Other vantage points that saw the segments.
+        var crossFrames: [String: [UInt64]] = [:]
+        var lostBetween: String?
+        for index in all {
+            if let sighting = view.events[index].crossVantage, !sighting.vantage.isEmpty {
+                crossFrames[sighting.vantage, default: []] += sighting.frames
+                if sighting.originalArrived == false {
+                    evidence["lost_between_vantages"] = .string("\(vantageName(view.primary)) → \(sighting.vantage)")
+                    lostBetween = sighting.vantage
+                }
+            }
+        }
+        // The cause's own evidence and sentence.
+        var verdict: RetransmissionVerdict
+        switch cause {
+        case .loss, .congestion:
+            verdict = lossVerdict(congestion: cause == .congestion, episodes: episodes, all: all, lostBetween: lostBetween,
+                                  view, &evidence)
+        case .delayedAck:
+            verdict = delayedAckVerdict(episodes: episodes, all: all, view, &evidence)
+        case .rttAboveRTO:
+            verdict = rttAboveRTOVerdict(episodes: episodes, view, &evidence)
+        case .ackLoss:
+            verdict = ackLossVerdict(episodes: episodes, all: all, view, &evidence, crossFrames: &crossFrames)
+        case .undetermined:
+            verdict = undeterminedVerdict(episodes: episodes, all: all, view, &evidence)
+        }
+        // A connection that ends in unanswered retransmissions is dead, whatever lost them: the
+        // segments, their ACKs, or the peer itself cannot be told apart from here.
+        if let dead = deadConnection(events: view.events, indexes: all, resetTime: view.resetTime) {
+            verdict.cause = DiagnosisName.Cause.undetermined
+            verdict.severity = .critical
+            verdict.confidence = min(verdict.confidence, 0.5)
+            evidence["unanswered_at_end"] = .int(Int64(dead.count))
+            evidence["silent_for_s"] = .double(dead.silence.inSeconds)
+            evidence["missing"] = .list([.string("a capture at \(view.receiver.address)'s side would show whether the data "
+                                                 + "arrived and the ACKs were lost, or the host was gone")])
+            verdict.sentence = "\(view.sender) sent the same data \(dead.count + 1) times over "
+                + "\(JSONText.number(dead.silence.inSeconds)) s with growing timeouts and \(view.receiver) never answered: "
+                + "the connection is dead. Ambiguous between the segments (or their ACKs) lost on the path and a peer that "
+                + "vanished — from one vantage point they look the same."
+        }
+        let (vantages, frames) = retransmissionFrames(episodes: episodes, all: all, crossFrames: crossFrames, view)
+        return Finding(kind: DiagnosisName.Kind.retransmission, cause: verdict.cause, flow: view.group.flow,
+                       vantage: vantages, frames: frames, evidence: evidence, confidence: verdict.confidence,
+                       severity: verdict.severity, sentence: verdict.sentence)
+    }
+
+    /// The evidence every retransmission finding gives: counts, what decided the cause (loss
+    /// reasons for loss, arrival reasons otherwise; arrivals in a loss episode are its spurious
+    /// retransmissions and listed as such), the path RTT, duplicate ACKs, the vantage's position.
+    private func commonEvidence(cause: EpisodeCause, episodes: [Episode], all: [Int], _ view: RetransmissionView)
+        -> [String: EvidenceValue] {
+        let events = view.events
         var evidence: [String: EvidenceValue] = [
-            "sender": .string(sender.description),
-            "retransmissions": .int(Int64(retransmissions)),
+            "sender": .string(view.sender.description),
+            "retransmissions": .int(Int64(all.count)),
             "episodes": .int(Int64(episodes.count)),
         ]
-        if sending.retransmissionCount > sending.retransmissions.count {
-            evidence["retransmissions_total"] = .int(Int64(sending.retransmissionCount))
+        if view.sending.retransmissionCount > view.sending.retransmissions.count {
+            evidence["retransmissions_total"] = .int(Int64(view.sending.retransmissionCount))
         }
-        // What decided the cause: loss reasons for loss, arrival reasons otherwise. Arrivals in a
-        // loss episode are its spurious retransmissions and are listed as such.
         let lossCause = cause == .loss || cause == .congestion
         var reasons: [String] = []
         var spuriousReasons: [String] = []
@@ -486,207 +639,220 @@ extension DiagnosisContext {
         }
         if !reasons.isEmpty { evidence["how_known"] = .list(reasons.map { .string($0) }) }
         if !spuriousReasons.isEmpty { evidence["why_some_were_spurious"] = .list(spuriousReasons.map { .string($0) }) }
-        if let pathRTT { evidence["path_rtt_ms"] = .double(Stats.ms(pathRTT)) }
+        if let pathRTT = view.pathRTT { evidence["path_rtt_ms"] = .double(Stats.ms(pathRTT)) }
         let fast = all.filter { events[$0].flags.contains(.fastRetransmission) }.count
         if fast > 0 { evidence["fast_retransmissions"] = .int(Int64(fast)) }
         let maxDupAcks = all.map { events[$0].duplicateAcksBefore }.max() ?? 0
         if maxDupAcks > 0 { evidence["duplicate_acks_before"] = .int(Int64(maxDupAcks)) }
-        if let rto = first.tsharkRTO { evidence["first_rto_ms"] = .double(Stats.ms(rto)) }
-        let position: String = nearSender == true ? "sender side" : nearSender == false ? "receiver side" : "unknown"
+        if let rto = events[all[0]].tsharkRTO { evidence["first_rto_ms"] = .double(Stats.ms(rto)) }
+        let position: String = view.nearSender == true ? "sender side" : view.nearSender == false ? "receiver side" : "unknown"
         evidence["vantage_position"] = .string(position)
+        return evidence
+    }
 
-        // Other vantage points that saw the segments.
-        var vantages = [vantageName(primary)]
-        var frames: [String: FrameRefs] = [:]
-        var crossFrames: [String: [UInt64]] = [:]
-        var lostBetween: String?
-        for index in all {
-            if let sighting = events[index].crossVantage, !sighting.vantage.isEmpty {
-                crossFrames[sighting.vantage, default: []] += sighting.frames
-                if sighting.originalArrived == false {
-                    evidence["lost_between_vantages"] = .string("\(vantageName(primary)) → \(sighting.vantage)")
-                    lostBetween = sighting.vantage
-                }
+    /// Loss (T1) or congestion loss (T4): how many segments, and the RTT trend before the loss.
+    private func lossVerdict(congestion: Bool, episodes: [Episode], all: [Int], lostBetween: String?,
+                             _ view: RetransmissionView, _ evidence: inout [String: EvidenceValue]) -> RetransmissionVerdict {
+        let lostSeqs = max(1, episodes.reduce(Set<UInt32>()) { $0.union($1.lostSeqs) }.count)
+        evidence["lost_segments"] = .int(Int64(lostSeqs))
+        let arrivedInRecovery = episodes.reduce(0) { $0 + $1.arrived }
+        if arrivedInRecovery > 0 { evidence["spurious_in_recovery"] = .int(Int64(arrivedInRecovery)) }
+        let lead = episodes.first(where: { $0.lost > 0 }) ?? episodes[0]
+        if view.nearSender != false { Self.recordRTTTrend(before: lead, &evidence) }
+        let burst = episodes.map(\.lost).max() ?? 0
+        evidence["largest_burst"] = .int(Int64(burst))
+        let confidence = episodes.map(\.strength).max() ?? 0.6
+        guard congestion else {
+            var verdict = packetLossVerdict(lead: lead, lostSeqs: lostSeqs, confidence: confidence, all: all,
+                                            lostBetween: lostBetween, view, &evidence)
+            if episodes.allSatisfy({ $0.lost == 0 || $0.lossOnlyByDupAcksWithoutSACK }) {
+                Self.ambiguousWithReordering(&verdict, lostSeqs: lostSeqs, receiver: view.receiver, &evidence)
+            }
+            return verdict
+        }
+        let before = lead.rttBefore.map { JSONText.number(Stats.ms($0)) } ?? "?"
+        let baseline = lead.rttBaseline.map { JSONText.number(Stats.ms($0)) } ?? "?"
+        var congestionConfidence = max(confidence, 0.75)
+        var shared = ""
+        if let neighbour = episodes.compactMap(\.queueSharedWith).first {
+            evidence["queue_shared_with"] = .string(neighbour.description)
+            congestionConfidence = min(congestionConfidence, 0.8)
+            if lead.queueSharedWith != nil {
+                shared = (lead.rttMeasurable ? ", not enough by itself to show a full queue," : ", too few round trips "
+                    + "of its own to show the trend,") + " while \(neighbour), between the same hosts, was losing packets "
+                    + "to the same full queue"
             }
         }
+        return RetransmissionVerdict(
+            cause: DiagnosisName.Cause.congestionLoss, confidence: congestionConfidence,
+            sentence: "The RTT of \(view.sender)'s data rose from \(baseline) ms to \(before) ms just before \(lostSeqs) "
+                + "segment\(lostSeqs == 1 ? " was" : "s were") lost (largest burst \(burst))\(shared): a bottleneck queue "
+                + "filled and overflowed — congestion loss, not random loss.")
+    }
 
-        let kind = DiagnosisName.Kind.retransmission
-        let causeName: String
-        var confidence: Double
-        var sentence: String
-        var severity: Severity = .major
-        let arrivedInRecovery = episodes.reduce(0) { $0 + $1.arrived }
-        switch cause {
-        case .loss, .congestion:
-            let lostSeqs = max(1, episodes.reduce(Set<UInt32>()) { $0.union($1.lostSeqs) }.count)
-            evidence["lost_segments"] = .int(Int64(lostSeqs))
-            if arrivedInRecovery > 0 { evidence["spurious_in_recovery"] = .int(Int64(arrivedInRecovery)) }
-            let lead = episodes.first(where: { $0.lost > 0 }) ?? episodes[0]
-            if nearSender != false {
-                if let before = lead.rttBefore { evidence["rtt_before_loss_ms"] = .double(Stats.ms(before)) }
-                if let baseline = lead.rttBaseline { evidence["rtt_baseline_ms"] = .double(Stats.ms(baseline)) }
-                if lead.baselineFromOtherFlows {
-                    evidence["rtt_baseline_from"] = .string("other flows between the same hosts at this vantage")
-                }
-                if let before = lead.rttBefore, let baseline = lead.rttBaseline, baseline > 0 {
-                    evidence["rtt_inflation"] = .double((Double(before) / Double(baseline) * 100).rounded() / 100)
-                }
-                evidence["rtt_samples_before_loss"] = .int(Int64(lead.samplesBefore))
-            }
-            let burst = episodes.map(\.lost).max() ?? 0
-            evidence["largest_burst"] = .int(Int64(burst))
-            confidence = episodes.map(\.strength).max() ?? 0.6
-            if cause == .congestion {
-                causeName = DiagnosisName.Cause.congestionLoss
-                confidence = max(confidence, 0.75)
-                let before = lead.rttBefore.map { JSONText.number(Stats.ms($0)) } ?? "?"
-                let baseline = lead.rttBaseline.map { JSONText.number(Stats.ms($0)) } ?? "?"
-                var shared = ""
-                if let neighbour = episodes.compactMap(\.queueSharedWith).first {
-                    evidence["queue_shared_with"] = .string(neighbour.description)
-                    confidence = min(confidence, 0.8)
-                    if lead.queueSharedWith != nil {
-                        shared = (lead.rttMeasurable ? ", not enough by itself to show a full queue," : ", too few round trips "
-                            + "of its own to show the trend,") + " while \(neighbour), between the same hosts, was losing packets "
-                            + "to the same full queue"
-                    }
-                }
-                sentence = "The RTT of \(sender)'s data rose from \(baseline) ms to \(before) ms just before \(lostSeqs) "
-                    + "segment\(lostSeqs == 1 ? " was" : "s were") lost (largest burst \(burst))\(shared): a bottleneck queue "
-                    + "filled and overflowed — congestion loss, not random loss."
-            } else {
-                causeName = DiagnosisName.Cause.packetLoss
-                if lead.receiverLimitedRTT {
-                    evidence["rtt_rise_explained_by"] = .string("\(receiver.address)'s window was full or zero: it delayed its ACKs")
-                }
-                if !lead.rttMeasurable {
-                    confidence = max(0.5, confidence - 0.1)
-                    evidence["caveat"] = .list([.string(nearSender == false
-                        ? "RTT trend not measurable at a receiver-side capture: congestion cannot be ruled out"
-                        : "fewer than 4 RTT samples before the loss: congestion cannot be ruled out")])
-                }
-                var text = "\(lostSeqs) segment\(lostSeqs == 1 ? "" : "s") from \(sender) never reached \(receiver) and "
-                    + "\(lostSeqs == 1 ? "was" : "were") retransmitted"
-                    + (retransmissions > lostSeqs ? " (\(retransmissions) retransmissions)" : "")
-                if maxDupAcks > 0 { text += " after \(maxDupAcks) duplicate ACK\(maxDupAcks == 1 ? "" : "s")" }
-                if let lostAt = lostBetween {
-                    text += " (lost between the \(vantageName(primary)) and \(lostAt) captures)"
-                }
-                let inflation = evidence["rtt_inflation"]?.doubleValue ?? 1
-                if lead.rttMeasurable, let before = lead.rttBefore, inflation > 1.5 {
-                    // Said only as far as the numbers go: a risen RTT is what a filling queue shows.
-                    confidence = min(confidence, 0.65)
-                    text += "; the RTT had risen to \(JSONText.number(Stats.ms(before))) ms (\(JSONText.number(inflation))× its "
-                        + "baseline) before it, so a filling queue (congestion) cannot be ruled out"
-                } else if lead.rttMeasurable, let before = lead.rttBefore,
-                          pathRTT.map({ before < 3 * $0 || before.minusSaturating($0) < 2_000_000 }) ?? true {
-                    text += "; the RTT stayed near \(JSONText.number(Stats.ms(before))) ms before it, so this is loss on the path, not a filling queue"
-                } else {
-                    text += ": packet loss on the path"
-                }
-                sentence = text + "."
-                if episodes.allSatisfy({ $0.lost == 0 || $0.lossOnlyByDupAcksWithoutSACK }) {
-                    // Without SACK a late original draws the same duplicate ACKs, and no D-SACK
-                    // can say it came after all: loss and reordering cannot be told apart.
-                    confidence = min(confidence, 0.45)
-                    evidence["alternative"] = .string(DiagnosisName.Cause.pathReordering)
-                    evidence["missing"] = .list([.string("SACK (not negotiated): a D-SACK would report a late original; "
-                                                         + "or a capture at \(receiver.address)'s side")])
-                    sentence = "Ambiguous between packet-loss and path-reordering: " + sentence.prefix(1).lowercased()
-                        + sentence.dropFirst().dropLast() + "; but only duplicate ACKs said the segment"
-                        + (lostSeqs == 1 ? " was" : "s were") + " missing, and without SACK a late original (reordering) "
-                        + "draws the same ACKs."
-                }
-            }
-        case .delayedAck:
-            causeName = DiagnosisName.Cause.spuriousDelayedAck
-            severity = .minor
-            confidence = nearSender == false ? 0.85 : 0.85
-            let lead = episodes[0]
-            if let delay = lead.retransmissionDelay { evidence["retransmitted_after_ms"] = .double(Stats.ms(delay)) }
-            if let delay = lead.dsackDelay { evidence["dsack_after_retransmission_ms"] = .double(Stats.ms(delay)) }
-            if let typical = sending.rtt.recentMedian { evidence["typical_ack_delay_ms"] = .double(Stats.ms(typical)) }
-            evidence["dsacks"] = .int(Int64(all.filter { events[$0].dsackFrame != nil }.count))
-            let after = lead.retransmissionDelay.map { JSONText.number(Stats.ms($0)) } ?? "?"
-            let rtt = pathRTT.map { JSONText.number(Stats.ms($0)) } ?? "?"
-            if lead.loneTrailing {
-                evidence["lone_trailing_segment"] = .bool(true)
-                let typical = sending.rtt.recentMedian.map { JSONText.number(Stats.ms($0)) } ?? rtt
-                sentence = "The segments of \(sender)'s flight were acknowledged at the usual \(typical) ms RTT; only the "
-                    + "lone last one waited (\(after) ms, until the sender resent it) — \(receiver) was holding its "
-                    + "delayed ACK for a single segment — and a D-SACK after the copy says the original had arrived: "
-                    + "the retransmission was spurious, the path did not slow."
-                break
-            }
-            sentence = "\(sender) resent data \(after) ms after the original — far longer than the \(rtt) ms path RTT — "
-                + "while \(receiver) was still holding its delayed ACK; \(receiver) answered the duplicate at once with a "
-                + "D-SACK, so the retransmission was spurious: the sender's RTO is shorter than the receiver's delayed-ACK timer."
-        case .rttAboveRTO:
-            causeName = DiagnosisName.Cause.rttExceedsRTO
-            let lead = episodes[0]
-            let srtt = events[lead.events[0]].srttBefore
-            if let coverRTT = lead.coverRTT { evidence["rtt_of_original_ms"] = .double(Stats.ms(coverRTT)) }
-            if let srtt { evidence["srtt_before_ms"] = .double(Stats.ms(srtt)) }
-            if let after = lead.samplesAfter { evidence["rtt_after_ms"] = .double(Stats.ms(after)) }
-            confidence = lead.samplesAfter != nil ? 0.85 : 0.7
-            if let after = lead.samplesAfter, let srtt, Double(after) < 2 * srtt { confidence = 0.65 }
-            sentence = "The ACK for \(sender)'s segment came \(lead.coverRTT.map { JSONText.number(Stats.ms($0)) } ?? "?") ms "
+    /// The RTT before the loss against the baseline (measurable only towards the sender).
+    private static func recordRTTTrend(before lead: Episode, _ evidence: inout [String: EvidenceValue]) {
+        if let before = lead.rttBefore { evidence["rtt_before_loss_ms"] = .double(Stats.ms(before)) }
+        if let baseline = lead.rttBaseline { evidence["rtt_baseline_ms"] = .double(Stats.ms(baseline)) }
+        if lead.baselineFromOtherFlows {
+            evidence["rtt_baseline_from"] = .string("other flows between the same hosts at this vantage")
+        }
+        if let before = lead.rttBefore, let baseline = lead.rttBaseline, baseline > .zero {
+            evidence["rtt_inflation"] = .double((Double(before.nanoseconds) / Double(baseline.nanoseconds) * 100).rounded() / 100)
+        }
+        evidence["rtt_samples_before_loss"] = .int(Int64(lead.samplesBefore))
+    }
+
+    /// Packet loss (T1), said as far as the RTT trend goes: a risen RTT leaves congestion open.
+    private func packetLossVerdict(lead: Episode, lostSeqs: Int, confidence: Double, all: [Int], lostBetween: String?,
+                                   _ view: RetransmissionView, _ evidence: inout [String: EvidenceValue]) -> RetransmissionVerdict {
+        let (sender, receiver) = (view.sender, view.receiver)
+        var confidence = confidence
+        if lead.receiverLimitedRTT {
+            evidence["rtt_rise_explained_by"] = .string("\(receiver.address)'s window was full or zero: it delayed its ACKs")
+        }
+        if !lead.rttMeasurable {
+            confidence = max(0.5, confidence - 0.1)
+            evidence["caveat"] = .list([.string(view.nearSender == false
+                ? "RTT trend not measurable at a receiver-side capture: congestion cannot be ruled out"
+                : "fewer than 4 RTT samples before the loss: congestion cannot be ruled out")])
+        }
+        let retransmissions = all.count
+        let maxDupAcks = all.map { view.events[$0].duplicateAcksBefore }.max() ?? 0
+        var text = "\(lostSeqs) segment\(lostSeqs == 1 ? "" : "s") from \(sender) never reached \(receiver) and "
+            + "\(lostSeqs == 1 ? "was" : "were") retransmitted"
+            + (retransmissions > lostSeqs ? " (\(retransmissions) retransmissions)" : "")
+        if maxDupAcks > 0 { text += " after \(maxDupAcks) duplicate ACK\(maxDupAcks == 1 ? "" : "s")" }
+        if let lostAt = lostBetween {
+            text += " (lost between the \(vantageName(view.primary)) and \(lostAt) captures)"
+        }
+        let inflation = evidence["rtt_inflation"]?.doubleValue ?? 1
+        if lead.rttMeasurable, let before = lead.rttBefore, inflation > 1.5 {
+            // Said only as far as the numbers go: a risen RTT is what a filling queue shows.
+            confidence = min(confidence, 0.65)
+            text += "; the RTT had risen to \(JSONText.number(Stats.ms(before))) ms (\(JSONText.number(inflation))× its "
+                + "baseline) before it, so a filling queue (congestion) cannot be ruled out"
+        } else if lead.rttMeasurable, let before = lead.rttBefore,
+                  view.pathRTT.map({ before < 3 * $0 || before - $0 < .milliseconds(2) }) ?? true {
+            text += "; the RTT stayed near \(JSONText.number(Stats.ms(before))) ms before it, so this is loss on the path, not a filling queue"
+        } else {
+            text += ": packet loss on the path"
+        }
+        return RetransmissionVerdict(cause: DiagnosisName.Cause.packetLoss, confidence: confidence, sentence: text + ".")
+    }
+
+    /// Without SACK a late original draws the same duplicate ACKs, and no D-SACK can say it came
+    /// after all: when only duplicate ACKs said the segments were missing, loss and reordering
+    /// cannot be told apart.
+    private static func ambiguousWithReordering(_ verdict: inout RetransmissionVerdict, lostSeqs: Int, receiver: TCPEndpoint,
+                                                _ evidence: inout [String: EvidenceValue]) {
+        verdict.confidence = min(verdict.confidence, 0.45)
+        evidence["alternative"] = .string(DiagnosisName.Cause.pathReordering)
+        evidence["missing"] = .list([.string("SACK (not negotiated): a D-SACK would report a late original; "
+                                             + "or a capture at \(receiver.address)'s side")])
+        let sentence = verdict.sentence
+        verdict.sentence = "Ambiguous between packet-loss and path-reordering: " + sentence.prefix(1).lowercased()
+            + sentence.dropFirst().dropLast() + "; but only duplicate ACKs said the segment"
+            + (lostSeqs == 1 ? " was" : "s were") + " missing, and without SACK a late original (reordering) "
+            + "draws the same ACKs."
+    }
+
+    /// The receiver held its delayed ACK and the sender's RTO fired first (T2).
+    private func delayedAckVerdict(episodes: [Episode], all: [Int], _ view: RetransmissionView,
+                                   _ evidence: inout [String: EvidenceValue]) -> RetransmissionVerdict {
+        let (sender, receiver, sending) = (view.sender, view.receiver, view.sending)
+        let lead = episodes[0]
+        if let delay = lead.retransmissionDelay { evidence["retransmitted_after_ms"] = .double(Stats.ms(delay)) }
+        if let delay = lead.dsackDelay { evidence["dsack_after_retransmission_ms"] = .double(Stats.ms(delay)) }
+        if let typical = sending.rtt.recentMedian { evidence["typical_ack_delay_ms"] = .double(Stats.ms(typical)) }
+        evidence["dsacks"] = .int(Int64(all.filter { view.events[$0].dsackFrame != nil }.count))
+        let after = lead.retransmissionDelay.map { JSONText.number(Stats.ms($0)) } ?? "?"
+        let rtt = view.pathRTT.map { JSONText.number(Stats.ms($0)) } ?? "?"
+        var verdict = RetransmissionVerdict(cause: DiagnosisName.Cause.spuriousDelayedAck, confidence: 0.85, severity: .minor,
+                                            sentence: "")
+        if lead.loneTrailing {
+            evidence["lone_trailing_segment"] = .bool(true)
+            let typical = sending.rtt.recentMedian.map { JSONText.number(Stats.ms($0)) } ?? rtt
+            verdict.sentence = "The segments of \(sender)'s flight were acknowledged at the usual \(typical) ms RTT; only the "
+                + "lone last one waited (\(after) ms, until the sender resent it) — \(receiver) was holding its "
+                + "delayed ACK for a single segment — and a D-SACK after the copy says the original had arrived: "
+                + "the retransmission was spurious, the path did not slow."
+            return verdict
+        }
+        verdict.sentence = "\(sender) resent data \(after) ms after the original — far longer than the \(rtt) ms path RTT — "
+            + "while \(receiver) was still holding its delayed ACK; \(receiver) answered the duplicate at once with a "
+            + "D-SACK, so the retransmission was spurious: the sender's RTO is shorter than the receiver's delayed-ACK timer."
+        return verdict
+    }
+
+    /// The original's ACK came far above the smoothed RTT the RTO was computed from (T3).
+    private func rttAboveRTOVerdict(episodes: [Episode], _ view: RetransmissionView,
+                                    _ evidence: inout [String: EvidenceValue]) -> RetransmissionVerdict {
+        let lead = episodes[0]
+        let srtt = view.events[lead.events[0]].srttBefore
+        if let coverRTT = lead.coverRTT { evidence["rtt_of_original_ms"] = .double(Stats.ms(coverRTT)) }
+        if let srtt { evidence["srtt_before_ms"] = .double(Stats.ms(srtt)) }
+        if let after = lead.samplesAfter { evidence["rtt_after_ms"] = .double(Stats.ms(after)) }
+        var confidence = lead.samplesAfter != nil ? 0.85 : 0.7
+        if let after = lead.samplesAfter, let srtt, Double(after.nanoseconds) < 2 * srtt { confidence = 0.65 }
+        return RetransmissionVerdict(
+            cause: DiagnosisName.Cause.rttExceedsRTO, confidence: confidence,
+            sentence: "The ACK for \(view.sender)'s segment came \(lead.coverRTT.map { JSONText.number(Stats.ms($0)) } ?? "?") ms "
                 + "after it was sent, far above the \(srtt.map { JSONText.number(Stats.ms($0)) } ?? "?") ms smoothed RTT "
                 + "the sender's RTO was computed from: the RTO fired first and the retransmission was spurious — the path's "
-                + "RTT jumped above the RTO."
-        case .ackLoss:
-            // Packet loss whose lost packets are the ACKs (the vocabulary has no cause of its own
-            // for it yet): `lost_packets` and `lost_direction` say which and where.
-            causeName = DiagnosisName.Cause.packetLoss
-            evidence["lost_packets"] = .string("acks")
-            let lead = episodes.first(where: { $0.ackLoss != nil }) ?? episodes[0]
-            let lost = lead.ackLoss
-            confidence = 0.85
-            if let lost {
-                evidence["lost_direction"] = .string("\(receiver.address) → \(sender.address)")
-                evidence["acks_missing_at_sender_side"] = .int(Int64(lost.missingACKs))
-                evidence["receiver_packets_at_receiver_side"] = .int(Int64(lost.receiverPackets))
-                evidence["acknowledged_before_copy_at"] = .string("\(lost.receiverVantage) frame \(lost.ackedCopyFrame)")
-                if lost.senderPacketsMissing > 0 { evidence["sender_packets_missing"] = .int(Int64(lost.senderPacketsMissing)) }
-                crossFrames[lost.receiverVantage, default: []].append(lost.ackedCopyFrame)
-            }
-            let dsacks = all.filter { events[$0].dsackFrame != nil }.count
-            if dsacks > 0 { evidence["dsacks"] = .int(Int64(dsacks)) }
-            let missing = lost.map { "\($0.missingACKs) of \(receiver.address)'s packets seen leaving at the \($0.receiverVantage) capture" }
-                ?? "\(receiver.address)'s ACKs"
-            sentence = "\(receiver) had acknowledged \(sender)'s data before the sender resent it (the "
+                + "RTT jumped above the RTO.")
+    }
+
+    /// Packet loss whose lost packets are the ACKs (the vocabulary has no cause of its own for it
+    /// yet): `lost_packets` and `lost_direction` say which and where.
+    private func ackLossVerdict(episodes: [Episode], all: [Int], _ view: RetransmissionView,
+                                _ evidence: inout [String: EvidenceValue], crossFrames: inout [String: [UInt64]])
+        -> RetransmissionVerdict {
+        let (sender, receiver) = (view.sender, view.receiver)
+        evidence["lost_packets"] = .string("acks")
+        let lost = (episodes.first(where: { $0.ackLoss != nil }) ?? episodes[0]).ackLoss
+        if let lost {
+            evidence["lost_direction"] = .string("\(receiver.address) → \(sender.address)")
+            evidence["acks_missing_at_sender_side"] = .int(Int64(lost.missingACKs))
+            evidence["receiver_packets_at_receiver_side"] = .int(Int64(lost.receiverPackets))
+            evidence["acknowledged_before_copy_at"] = .string("\(lost.receiverVantage) frame \(lost.ackedCopyFrame)")
+            if lost.senderPacketsMissing > 0 { evidence["sender_packets_missing"] = .int(Int64(lost.senderPacketsMissing)) }
+            crossFrames[lost.receiverVantage, default: []].append(lost.ackedCopyFrame)
+        }
+        let dsacks = all.filter { view.events[$0].dsackFrame != nil }.count
+        if dsacks > 0 { evidence["dsacks"] = .int(Int64(dsacks)) }
+        let missing = lost.map { "\($0.missingACKs) of \(receiver.address)'s packets seen leaving at the \($0.receiverVantage) capture" }
+            ?? "\(receiver.address)'s ACKs"
+        let retransmissions = all.count
+        return RetransmissionVerdict(
+            cause: DiagnosisName.Cause.packetLoss, confidence: 0.85,
+            sentence: "\(receiver) had acknowledged \(sender)'s data before the sender resent it (the "
                 + "\(lost?.receiverVantage ?? "receiver-side") capture shows it), but \(missing) never reached the "
-                + "\(vantageName(primary)) capture: ACK loss — the ACKs, not the data, were lost, on the path from "
+                + "\(vantageName(view.primary)) capture: ACK loss — the ACKs, not the data, were lost, on the path from "
                 + "\(receiver.address) to \(sender.address). "
                 + "The data arrived; \(retransmissions == 1 ? "the retransmission was" : "the \(retransmissions) retransmissions were") "
-                + "spurious" + (dsacks > 1 ? " (the D-SACKs say so)" : dsacks == 1 ? " (a D-SACK says so)" : "") + "."
-        case .undetermined:
-            causeName = DiagnosisName.Cause.undetermined
-            severity = .minor
-            confidence = 0.3
-            var missing: [String] = []
-            for episode in episodes { for item in episode.missing where !missing.contains(item) { missing.append(item) } }
-            evidence["missing"] = .list(missing.map { .string($0) })
-            sentence = "\(sender) retransmitted \(retransmissions) segment\(retransmissions == 1 ? "" : "s"), but this "
-                + "capture cannot tell why: \(missing.first ?? "evidence is missing")."
-        }
+                + "spurious" + (dsacks > 1 ? " (the D-SACKs say so)" : dsacks == 1 ? " (a D-SACK says so)" : "") + ".")
+    }
 
-        // A connection that ends in unanswered retransmissions is dead, whatever lost them: the
-        // segments, their ACKs, or the peer itself cannot be told apart from here.
-        var finalCause = causeName
-        if let dead = deadConnection(events: events, indexes: all, resetTime: resetTime) {
-            finalCause = DiagnosisName.Cause.undetermined
-            severity = .critical
-            confidence = min(confidence, 0.5)
-            evidence["unanswered_at_end"] = .int(Int64(dead.count))
-            evidence["silent_for_s"] = .double(Double(dead.silence) / 1e9)
-            evidence["missing"] = .list([.string("a capture at \(receiver.address)'s side would show whether the data "
-                                                 + "arrived and the ACKs were lost, or the host was gone")])
-            sentence = "\(sender) sent the same data \(dead.count + 1) times over \(JSONText.number(Double(dead.silence) / 1e9)) s "
-                + "with growing timeouts and \(receiver) never answered: the connection is dead. Ambiguous between the "
-                + "segments (or their ACKs) lost on the path and a peer that vanished — from one vantage point they look the same."
-        }
+    /// No cause could be told: what is missing to tell it.
+    private func undeterminedVerdict(episodes: [Episode], all: [Int], _ view: RetransmissionView,
+                                     _ evidence: inout [String: EvidenceValue]) -> RetransmissionVerdict {
+        var missing: [String] = []
+        for episode in episodes { for item in episode.missing where !missing.contains(item) { missing.append(item) } }
+        evidence["missing"] = .list(missing.map { .string($0) })
+        let retransmissions = all.count
+        return RetransmissionVerdict(
+            cause: DiagnosisName.Cause.undetermined, confidence: 0.3, severity: .minor,
+            sentence: "\(view.sender) retransmitted \(retransmissions) segment\(retransmissions == 1 ? "" : "s"), but this "
+                + "capture cannot tell why: \(missing.first ?? "evidence is missing").")
+    }
 
+    /// The finding's frames: the copies, their originals and D-SACKs at the primary vantage, and
+    /// the frames other vantages saw of the same segments.
+    private func retransmissionFrames(episodes: [Episode], all: [Int], crossFrames: [String: [UInt64]],
+                                      _ view: RetransmissionView) -> (vantages: [String], frames: [String: FrameRefs]) {
+        let events = view.events
+        let first = events[all[0]]
         var related: [UInt64] = []
         for index in all.prefix(48) {
             related.append(events[index].frame)
@@ -694,16 +860,18 @@ extension DiagnosisContext {
             if let dsack = events[index].dsackFrame { related.append(dsack) }
         }
         related = Array(Set(related)).sorted()
-        let firstFrame = first.originalFrame ?? first.frame
+        let primaryName = vantageName(view.primary)
+        var vantages = [primaryName]
+        var frames: [String: FrameRefs] = [:]
         let decisive = episodes.first(where: { $0.decisive != 0 })?.decisive ?? first.frame
-        frames[vantageName(primary)] = FrameRefs(first: firstFrame, decisive: decisive, related: Array(related.prefix(64)))
+        frames[primaryName] = FrameRefs(first: first.originalFrame ?? first.frame, decisive: decisive,
+                                        related: Array(related.prefix(64)))
         for (name, list) in crossFrames.sorted(by: { $0.key < $1.key }) where !list.isEmpty && frames[name] == nil {
             vantages.append(name)
             let sorted = list.sorted()
             frames[name] = FrameRefs(first: sorted[0], decisive: sorted[0], related: Array(sorted.prefix(64)))
         }
-        return Finding(kind: kind, cause: finalCause, flow: group.flow, vantage: vantages, frames: frames,
-                       evidence: evidence, confidence: confidence, severity: severity, sentence: sentence)
+        return (vantages, frames)
     }
 
     /// The reason given when duplicate ACKs or SACK blocks stood at a segment before it was resent.
@@ -715,32 +883,42 @@ extension DiagnosisContext {
     /// them and the peer sent nothing after them — when it is long (at least 4, with growing
     /// intervals: the sender's RTO backing off) and the sender did not reset the connection
     /// nor anyone reset the connection. Returns the run's length and the time from the first copy to the last.
-    private func deadConnection(events: [RetransmissionEvent], indexes: [Int], resetTime: Int64?) -> (count: Int, silence: Int64)? {
+    private func deadConnection(events: [RetransmissionEvent], indexes: [Int], resetTime: CaptureTime?) -> (count: Int, silence: TimeSpan)? {
         let run = indexes.reversed().map { events[$0] }.prefix { $0.coverAckFrame == nil && !$0.peerSpokeAfter && !$0.fin }
         guard run.count >= 4, let last = run.first, let first = run.last else { return nil }
         let times = run.reversed().map(\.time)
-        let intervals = zip(times.dropFirst(), times).map { $0.minusSaturating($1) }
+        let intervals = zip(times.dropFirst(), times).map { $0 - $1 }
         guard zip(intervals.dropFirst(), intervals).allSatisfy({ $0 >= $1 }) else { return nil }
         // An RST after the run started ended the connection: the RST's finding tells that story.
         if let resetTime, resetTime >= (first.originalTime ?? first.time) { return nil }
-        return (run.count, last.time.minusSaturating(first.originalTime ?? first.time))
+        return (run.count, last.time - (first.originalTime ?? first.time))
     }
 }
 
-/// One direction's retransmissions as one vantage saw them, with the context every per-segment
-/// judgement needs (did the original arrive? did it go beyond a closed window?).
+/// One direction's retransmissions as one vantage (the one nearest the sender) saw them, with
+/// the context every judgement of them needs (did the original arrive? did it go beyond a closed
+/// window? what do the other vantages say?).
 struct RetransmissionView {
     let context: DiagnosisContext
+    let group: FlowGroup
+    /// The direction: sent by the group's client (true) or server (false).
+    let fromClient: Bool
+    let primary: GroupMember
+    let conversation: ConversationState
     let sending: DirectionState
     let receiving: DirectionState
     let nearSender: Bool?
+    let sender: TCPEndpoint
     let receiver: TCPEndpoint
     let sackInUse: Bool
-    let pathRTT: Int64?
+    let pathRTT: TimeSpan?
     /// The shortest round trip seen at a sender-side capture: handshake or ACK samples.
-    let shortestRoundTrip: Int64?
+    let shortestRoundTrip: TimeSpan?
+    /// When the connection was reset (by an RST it did not survive), if it was.
+    let resetTime: CaptureTime?
 
     var digests: [VantageDigest] { context.digests }
+    var events: [RetransmissionEvent] { sending.retransmissions }
 
     enum Arrival {
         case arrived(String)
@@ -755,7 +933,7 @@ struct RetransmissionView {
                 // Its absence there counts only while that capture was listening.
                 let sent = event.originalTime ?? event.time
                 let window = digests.first(where: { $0.vantage == sighting.vantage })?.window
-                switch window?.coverage(from: sent, to: sent.plusSaturating(pathRTT ?? 0)) {
+                switch window?.coverage(from: sent, to: sent + (pathRTT ?? .zero)) {
                 case .recorded:
                     return .lost("the \(sighting.vantage) capture, nearer \(receiver.address), never saw the original", 0.95)
                 case .packets:
@@ -767,9 +945,9 @@ struct RetransmissionView {
             }
         }
         if event.dsackFrame != nil { return .arrived("a D-SACK reported the duplicate") }
-        if nearSender == true, let coverTime = event.coverAckTime, let roundTrip = shortestRoundTrip, roundTrip > 0,
-           coverTime.minusSaturating(event.time) < roundTrip / 2 {
-            return .arrived("the ACK covering it came \(JSONText.number(Stats.ms(coverTime.minusSaturating(event.time)))) ms after "
+        if nearSender == true, let coverTime = event.coverAckTime, let roundTrip = shortestRoundTrip, roundTrip > .zero,
+           coverTime - event.time < roundTrip / 2 {
+            return .arrived("the ACK covering it came \(JSONText.number(Stats.ms(coverTime - event.time))) ms after "
                             + "the retransmission, sooner than a round trip (\(JSONText.number(Stats.ms(roundTrip))) ms)")
         }
         if event.peerAckedBefore { return .arrived("the peer had acknowledged it before this copy") }
@@ -812,9 +990,9 @@ struct RetransmissionView {
     /// trip): data beyond the window is dropped by the receiver and must be resent.
     func sentIntoZeroWindow(_ event: RetransmissionEvent) -> Bool {
         guard let sent = event.originalTime else { return false }
-        let slack = pathRTT ?? 0
+        let slack = pathRTT ?? .zero
         return receiving.window.stalls.contains { stall in
-            sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
+            sent >= stall.startTime - slack && sent <= (stall.endTime ?? .distantFuture)
         }
     }
 
@@ -822,12 +1000,12 @@ struct RetransmissionView {
     /// edge, first sent while it was zero): the receiver dropped it for want of room — the
     /// zero-window episode's consequence, not loss on the path.
     func overranZeroWindow(_ event: RetransmissionEvent) -> Bool {
-        let slack = pathRTT ?? 0
+        let slack = pathRTT ?? .zero
         return receiving.window.stalls.contains { stall in
             guard stall.overruns > 0, SeqNum.greaterOrEqual(event.seq, stall.edge), event.time >= stall.startTime
             else { return false }
             guard let sent = event.originalTime else { return event.seq == stall.edge }
-            return sent >= stall.startTime.minusSaturating(slack) && sent <= (stall.endTime ?? Int64.max)
+            return sent >= stall.startTime - slack && sent <= (stall.endTime ?? .distantFuture)
         }
     }
 
@@ -840,7 +1018,7 @@ struct RetransmissionView {
     /// reach zero.
     func probeOfFullWindow(_ event: RetransmissionEvent) -> Bool {
         guard event.originalFilledWindow, let sent = event.originalTime else { return false }
-        let until = (event.coverAckTime ?? event.time).plusSaturating(max(pathRTT ?? 0, 1_000_000).timesSaturating(2))
+        let until = (event.coverAckTime ?? event.time) + max(pathRTT ?? .zero, .milliseconds(1)) * 2
         if receiving.window.stalls.contains(where: { $0.startTime >= sent && $0.startTime <= until }) { return true }
         guard let coverWindow = event.coverAckWindow, event.peerWindow != 0xFFFF_FFFF, coverWindow < event.peerWindow
         else { return false }

@@ -1,3 +1,5 @@
+import Values
+
 /// "Did this vantage see that segment, and which copy?": the question the cross-vantage pass
 /// asks a downstream capture about each retransmitted segment seen upstream.
 struct SegmentQuestion: Sendable {
@@ -7,8 +9,8 @@ struct SegmentQuestion: Sendable {
     var length: UInt32
     var originalIPID: UInt16?
     var retransmissionIPID: UInt16
-    var timeFrom: Int64
-    var timeTo: Int64
+    var timeFrom: CaptureTime
+    var timeTo: CaptureTime
     // Where the answer goes.
     var answerVantage: Int
     var conversation: Int
@@ -42,7 +44,7 @@ enum SegmentScanner {
             guard let asked = index[key] else { continue }
             for i in asked {
                 let question = questions[i]
-                guard packet.timestamp >= question.timeFrom && packet.timestamp <= question.timeTo else { continue }
+                guard packet.time >= question.timeFrom && packet.time <= question.timeTo else { continue }
                 // Same first byte, or a copy covering it (resegmented retransmissions).
                 let start = segment.sequenceNumber
                 let covers = SeqNum.lessOrEqual(start, question.seq)

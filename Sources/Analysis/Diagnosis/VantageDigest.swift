@@ -1,4 +1,5 @@
 import Values
+
 /// Everything one vantage point's capture contributed, after its single pass: per-conversation
 /// diagnosis state and, per host, the TTLs its packets arrived with (its baseline).
 public struct VantageDigest: Sendable {
@@ -80,6 +81,9 @@ public struct VantageDigest: Sendable {
                            values: entries.map { (Int($0.value), Int($0.count)) })
     }
 
+    /// `lastTime` as a capture time.
+    var lastPacketTime: CaptureTime? { lastTime.map(CaptureTime.init(nanosecondsSinceEpoch:)) }
+
     /// Whether this capture holds any packet sent by `address` (outside RSTs).
     func sawHost(_ address: IPAddress) -> Bool { hostTTLs[address] != nil }
 }
@@ -145,10 +149,10 @@ extension ConversationState {
         // Karn: with a retransmitted SYN or SYN/ACK, which copy was answered is unknown.
         if !shared.handshakeRetransmitted, let syn = shared.firstSYNTime, let synAck = shared.firstSYNACKTime,
            let ack = shared.firstACKAfterSYNACKTime, synAck >= syn, ack >= synAck {
-            let toServer = synAck.minusSaturating(syn)
-            let toClient = ack.minusSaturating(synAck)
-            if toServer > toClient.timesSaturating(3) && toServer.minusSaturating(toClient) > 50_000 { return .nearClient }
-            if toClient > toServer.timesSaturating(3) && toClient.minusSaturating(toServer) > 50_000 { return .nearServer }
+            let toServer = synAck - syn
+            let toClient = ack - synAck
+            if toServer > toClient * 3 && toServer - toClient > .microseconds(50) { return .nearClient }
+            if toClient > toServer * 3 && toClient - toServer > .microseconds(50) { return .nearServer }
         }
         if let clientTTL = clientDir.ttl.mode, let serverTTL = serverDir.ttl.mode,
            let clientHops = InitialTTL.hops(clientTTL), let serverHops = InitialTTL.hops(serverTTL) {
@@ -163,12 +167,12 @@ extension ConversationState {
     /// The direction sent by the conversation's client (true) or server (false).
     func direction(fromClient: Bool) -> DirectionState { fromClient ? clientDir : serverDir }
 
-    /// Smallest RTT estimate the capture offers for this conversation (ns), if any.
+    /// Smallest RTT estimate the capture offers for this conversation, if any.
     /// The handshake RTT when the handshake was captured; otherwise the larger of the two
     /// directions' smallest ACK delays (near one end, the local side's data is acknowledged after
     /// a full round trip while the remote side's is acknowledged at once).
-    var pathRTT: Int64? {
-        if shared.initialRTT > 0 { return shared.initialRTT }
+    var pathRTT: TimeSpan? {
+        if shared.initialRTT > .zero { return shared.initialRTT }
         let minimums = [clientDir.rtt.minimumIfAny, serverDir.rtt.minimumIfAny].compactMap { $0 }
         return minimums.max()
     }

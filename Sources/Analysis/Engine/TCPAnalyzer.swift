@@ -1,4 +1,5 @@
 import Values
+
 /// tshark-compatible TCP sequence analysis (tshark 4.0.17, `tcp_analyze_sequence_number` and
 /// the conversation handling of `dissect_tcp`), first pass only, one frame at a time.
 ///
@@ -126,7 +127,7 @@ public struct TCPAnalyzer: Sendable {
             // Initial RTT: most recent SYN without ACK → first ACK without SYN, either direction.
             if syn && !ack { conversation.pointee.lastSYNTime = time }
             if ack && !syn && conversation.pointee.initialRTT == 0 && conversation.pointee.lastSYNTime != 0 {
-                conversation.pointee.initialRTT = time &- conversation.pointee.lastSYNTime
+                conversation.pointee.initialRTT = Self.elapsed(from: conversation.pointee.lastSYNTime, to: time)
             }
             let initialRTT = conversation.pointee.initialRTT
             conversation.pointee.lastFrame = frame
@@ -236,15 +237,15 @@ public struct TCPAnalyzer: Sendable {
         guard let retirement else { return nil }
         if cleanList.head >= 0 {
             let slot = Int(cleanList.head)
-            if now.minusSaturating(conversations[slot].lastTime) >= retirement.cleanLinger { return slot }
+            if Self.elapsed(from: conversations[slot].lastTime, to: now) >= retirement.cleanLinger { return slot }
         }
         if closingList.head >= 0 {
             let slot = Int(closingList.head)
-            if now.minusSaturating(conversations[slot].lastTime) >= retirement.linger { return slot }
+            if Self.elapsed(from: conversations[slot].lastTime, to: now) >= retirement.linger { return slot }
         }
         if openList.head >= 0 {
             let slot = Int(openList.head)
-            if now.minusSaturating(conversations[slot].lastTime) >= retirement.idleTimeout { return slot }
+            if Self.elapsed(from: conversations[slot].lastTime, to: now) >= retirement.idleTimeout { return slot }
         }
         return nil
     }
@@ -285,7 +286,7 @@ public struct TCPAnalyzer: Sendable {
         // Tombstones too old, or one too many, go first.
         while tombstones.count > 0 {
             let oldest = tombstones[tombstones.oldestPosition]
-            guard tombstones.isFull || now.minusSaturating(oldest.retiredAt) >= retirement.tombstoneLifetime else { break }
+            guard tombstones.isFull || Self.elapsed(from: oldest.retiredAt, to: now) >= retirement.tombstoneLifetime else { break }
             if table.find(oldest.key) == FlowTable.tombstoneValue(tombstones.oldestPosition) { table.remove(oldest.key) }
             tombstones.dropOldest()
         }
@@ -332,6 +333,13 @@ public struct TCPAnalyzer: Sendable {
         let port = UInt16(truncatingIfNeeded: low ? key.ports >> 16 : key.ports)
         let address = ipv6 ? IPAddress(ipv6High: high, low: lowBits) : IPAddress(ipv4: UInt32(truncatingIfNeeded: lowBits))
         return TCPEndpoint(address: address, port: port)
+    }
+
+    /// Capture time from `earlier` to `later` in ns, clamped at the ends of Int64 (`TimeSpan`'s
+    /// arithmetic): the analysis keeps raw Int64 times, but a file's timestamps may be anywhere.
+    @inline(__always)
+    static func elapsed(from earlier: Int64, to later: Int64) -> Int64 {
+        (CaptureTime(nanosecondsSinceEpoch: later) - CaptureTime(nanosecondsSinceEpoch: earlier)).nanoseconds
     }
 
     /// One segment through tshark's analysis, `fwd` being the sender's direction.
@@ -436,12 +444,12 @@ public struct TCPAnalyzer: Sendable {
                 // dupAckCount is unsigned as in tshark, so the -1 left by step 12 counts as >= 2.
                 // Times compare as unsigned, as tshark's guint64 arithmetic does: a clock that
                 // went backwards never matches.
-                let sinceDupAck = UInt64(bitPattern: time &- rev.lastAckTime)
+                let sinceDupAck = UInt64(bitPattern: elapsed(from: rev.lastAckTime, to: time))
                 if seqNotAdvanced && rev.dupAckCount >= 2 && rev.lastAck == seq && sinceDupAck < fastRetransmissionWindow {
                     flags.insert(.fastRetransmission)
                     break classify
                 }
-                let sinceNextSeq = UInt64(bitPattern: time &- fwd.nextSeqTime)
+                let sinceNextSeq = UInt64(bitPattern: elapsed(from: fwd.nextSeqTime, to: time))
                 let threshold = initialRTT == 0 ? defaultOutOfOrderThreshold : UInt64(bitPattern: initialRTT)
                 let end = seq &+ length &+ (syn || fin ? 1 : 0)
                 if seqNotAdvanced && sinceNextSeq < threshold && fwd.nextSeq != end {
@@ -451,7 +459,7 @@ public struct TCPAnalyzer: Sendable {
                 if seqNotAdvanced {
                     flags.insert(.retransmission)
                     let reference = fwd.unacked.oldest
-                    let rto = time &- (reference?.time ?? fwd.nextSeqTime)
+                    let rto = elapsed(from: reference?.time ?? fwd.nextSeqTime, to: time)
                     if rto != 0 {
                         result.rto = rto
                         result.rtoFrame = reference?.frame ?? fwd.nextSeqFrame
@@ -483,7 +491,7 @@ public struct TCPAnalyzer: Sendable {
 
         // 15. Remove what this ACK covers from the peer's list; exact match gives the RTT.
         if let acked = rev.unacked.acknowledge(ackNumber) {
-            result.ackRTT = time &- acked.time
+            result.ackRTT = elapsed(from: acked.time, to: time)
             result.ackedFrame = acked.frame
         }
         if length != 0 && fwd.bytesInFlightValid, var inFlight = fwd.unacked.span(base: fwd.baseSeq) {

@@ -1,3 +1,5 @@
+import Values
+
 /// Bufferbloat (issue #18, item 8).
 ///
 /// A bottleneck with a deep FIFO queue (a rate limit with megabytes of buffer, a modem, a Wi-Fi
@@ -9,10 +11,10 @@
 /// none) and an RTT above the RTO (spurious retransmissions; here none).
 extension FailureContext {
     /// An RTT from this much (and ten times the path's own) is a standing queue, not the path.
-    static let bloatedRTT: Int64 = 100_000_000
+    static let bloatedRTT = TimeSpan.milliseconds(100)
 
     struct RTTSeries {
-        var samples: [(time: Int64, rtt: Int64, frame: UInt64)] = []
+        var samples: [(time: CaptureTime, rtt: TimeSpan, frame: UInt64)] = []
         var retransmissions = 0
         var zeroWindows = 0
         var maxInFlight = 0
@@ -23,7 +25,7 @@ extension FailureContext {
     /// vantage next to the sender.
     static func rttSeries(_ flow: FlowTrace, senderIsClient: Bool) -> RTTSeries {
         var series = RTTSeries()
-        var outstanding: [(end: UInt32, time: Int64, frame: UInt64)] = []
+        var outstanding: [(end: UInt32, time: CaptureTime, frame: UInt64)] = []
         var head = 0
         var highestEnd: UInt32?
         var acked: UInt32?
@@ -43,12 +45,12 @@ extension FailureContext {
                 if let previous = acked, !seqAtLeast(note.ack, previous) { continue }
                 if let previous = acked, note.ack != previous { series.bytesAcked += Int64(note.ack &- previous) }
                 acked = note.ack
-                var newest: (end: UInt32, time: Int64, frame: UInt64)?
+                var newest: (end: UInt32, time: CaptureTime, frame: UInt64)?
                 while head < outstanding.count, seqAtLeast(note.ack, outstanding[head].end) {
                     newest = outstanding[head]
                     head += 1
                 }
-                if let newest { series.samples.append((note.time, note.time.minusSaturating(newest.time), newest.frame)) }
+                if let newest { series.samples.append((note.time, note.time - newest.time, newest.frame)) }
             }
         }
         return series
@@ -95,21 +97,21 @@ extension FailureContext {
         let maximum = sorted[sorted.count - 1]
         let handshake = flow.handshakeRTT
         let base = min(handshake ?? sorted[0], sorted[0])
-        guard p90 >= Self.bloatedRTT, p90 >= max(base, 1).timesSaturating(10) else { return nil }
+        guard p90 >= Self.bloatedRTT, p90 >= max(base, .nanoseconds(1)) * 10 else { return nil }
         // The RTT climbed: it started near the path's own.
-        let early = medianNanoseconds(series.samples.prefix(max(3, series.samples.count / 10)).map(\.rtt))
-        guard early.timesSaturating(2) < p90 else { return nil }
+        let early = medianSpan(series.samples.prefix(max(3, series.samples.count / 10)).map(\.rtt))
+        guard early * 2 < p90 else { return nil }
         let peakIndex = series.samples.firstIndex { $0.rtt == maximum } ?? 0
         let peak = series.samples[peakIndex]
         let first = series.samples[0]
-        let span = series.samples[series.samples.count - 1].time.minusSaturating(first.time)
-        let rate = span > 0 ? Double(series.bytesAcked) * 8 / (Double(span) / 1e9) : 0
-        let queueDelay = p90.minusSaturating(base)
-        let standing = rate > 0 ? Int64(rate / 8 * Double(queueDelay) / 1e9) : 0
+        let span = series.samples[series.samples.count - 1].time - first.time
+        let rate = span > .zero ? Double(series.bytesAcked) * 8 / span.inSeconds : 0
+        let queueDelay = p90 - base
+        let standing = rate > 0 ? Int64(rate / 8 * Double(queueDelay.nanoseconds) / 1e9) : 0
         // Other connections through the same queue: started while this one ran, toward the same
         // receiver, each waiting about as long.
         let receiver = senderIsClient ? flow.server.address : flow.client.address
-        var victims: [(flow: FlowTrace, wait: Int64)] = []
+        var victims: [(flow: FlowTrace, wait: TimeSpan)] = []
         let during = (from: first.time, to: series.samples[series.samples.count - 1].time)
         for other in trace.flows where other.flow != flow.flow && other.lastTime >= during.from && other.firstTime <= during.to {
             let towardSame = other.server.address == receiver || other.client.address == receiver

@@ -1,3 +1,5 @@
+import Values
+
 /// Dead peer / path down versus a middlebox that forgot an idle connection (issue #18, items 5
 /// and 6).
 ///
@@ -11,7 +13,7 @@
 /// gap was answered. Keep-alive probes that go unanswered are the dead peer's idle form.
 extension FailureContext {
     /// Idle gaps from this long are long enough for a middlebox timeout to end the state.
-    static let idleGapThreshold: Int64 = 1_000_000_000
+    static let idleGapThreshold = TimeSpan.seconds(1)
 
     mutating func connectionsLost() {
         var done: Set<FlowRef> = []
@@ -50,7 +52,7 @@ extension FailureContext {
         let sender = stall.senderIsClient ? flow.client : flow.server
         let peer = stall.senderIsClient ? flow.server : flow.client
         let head = stall.headResends
-        let intervals = zip(head.dropFirst(), head).map { Self.ms($0.time.minusSaturating($1.time)) }
+        let intervals = zip(head.dropFirst(), head).map { Self.ms($0.time - $1.time) }
         let idle = stall.idleGap
         var evidence: [String: EvidenceValue] = [
             "silence_start_frame": .int(Int64(stall.first.frame)),
@@ -60,15 +62,15 @@ extension FailureContext {
             "retransmission_intervals_ms": .list(intervals.map { .double($0) }),
             "backoff_growing": .bool(stall.backoffGrowing),
             "keepalive_probes": .int(Int64(stall.keepAliveProbes)),
-            "silent_for_ms": .double(Self.ms(stall.last.time.minusSaturating(stall.first.time))),
+            "silent_for_ms": .double(Self.ms(stall.last.time - stall.first.time)),
         ]
         // Did the capture keep listening after the last retransmission without another one? Then the
         // sender gave up (ETIMEDOUT): its next backoff interval passed in silence.
-        let captureEnd = max(traces[t].lastTime ?? 0, digests[t].window.recordedEnd ?? 0)
-        let after = captureEnd.minusSaturating(stall.last.time)
+        let captureEnd = max(traces[t].lastTime ?? .epoch, digests[t].window.recordedEndTime ?? .epoch)
+        let after = captureEnd - stall.last.time
         let lastInterval = stall.resends.count >= 2
-            ? stall.resends[stall.resends.count - 1].time.minusSaturating(stall.resends[stall.resends.count - 2].time) : 0
-        let gaveUp = lastInterval > 0 && after > lastInterval.timesSaturating(2)
+            ? stall.resends[stall.resends.count - 1].time - stall.resends[stall.resends.count - 2].time : .zero
+        let gaveUp = lastInterval > .zero && after > lastInterval * 2
         evidence["sender_gave_up"] = .bool(gaveUp)
         evidence["capture_after_last_ms"] = .double(Self.ms(after))
         // Did the unanswered segments reach the peer's side?
@@ -85,7 +87,7 @@ extension FailureContext {
             guard listened(s.trace, from: stall.first.time, to: stall.last.time) else { continue }
             // Any copy sent after the silence began (the retransmissions) seen there? Originals in
             // flight when the path broke may have arrived; their ACKs are what went missing.
-            let firstResend = (stall.resends.first ?? stall.first).time.minusSaturating(1_000_000)
+            let firstResend = (stall.resends.first ?? stall.first).time - .milliseconds(1)
             let seen = other.notes.contains { note in
                 note.fromClient == (otherIsClientSide == stall.senderIsClient) && note.span > 0 && note.time >= firstResend
                     && stall.resends.contains { $0.seq == note.seq && $0.span == note.span }
@@ -132,7 +134,7 @@ struct Stall {
     var last: PacketNote
     var keepAliveProbes: Int
     /// Time between `first` and the packet before it (either direction).
-    var idleGap: Int64
+    var idleGap: TimeSpan
 
     /// The copies of the segment sent most often (the head of the queue, resent at each RTO; a tail
     /// loss probe of another segment may come first).
@@ -148,8 +150,9 @@ struct Stall {
         let times = headResends.map(\.time)
         guard times.count >= 3 else { return false }
         let intervals = zip(times.dropFirst(), times).map { $0 - $1 }
-        guard let first = intervals.first, let last = intervals.last, first > 0 else { return false }
-        return zip(intervals.dropFirst(), intervals).allSatisfy { Double($0) >= 0.8 * Double($1) } && last >= 2 * first
+        guard let first = intervals.first, let last = intervals.last, first > .zero else { return false }
+        return zip(intervals.dropFirst(), intervals).allSatisfy { Double($0.nanoseconds) >= 0.8 * Double($1.nanoseconds) }
+            && last >= 2 * first
     }
 
     init?(_ flow: FlowTrace, senderIsClient: Bool) {
@@ -191,8 +194,8 @@ struct Stall {
         last = resends.last ?? first
         self.resends = resends
         keepAliveProbes = probes
-        idleGap = firstIndex > 0 ? first.time.minusSaturating(notes[firstIndex - 1].time) : 0
+        idleGap = firstIndex > 0 ? first.time - notes[firstIndex - 1].time : .zero
         // The peer must have gone silent for the whole backoff: at least three unanswered sends.
-        guard last.time.minusSaturating(first.time) > 0 else { return nil }
+        guard last.time - first.time > .zero else { return nil }
     }
 }

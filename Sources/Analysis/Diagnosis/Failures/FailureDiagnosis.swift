@@ -1,4 +1,5 @@
 import Values
+
 /// The failure modes of issue #18 (docs/failure-modes.md, "Failures engineers chase"), diagnosed
 /// after the main classifiers: each reads the timelines of `FailureTrace`, adds its findings and
 /// takes over the findings of the main pass that are its own symptoms (the retransmissions of a
@@ -78,13 +79,13 @@ struct FailureContext {
     /// The same connection at every vantage (same endpoints, overlapping in time).
     func sightings(of flow: FlowTrace) -> [FlowSighting] {
         var found: [FlowSighting] = []
-        let tolerance: Int64 = 5_000_000_000
+        let tolerance = TimeSpan.seconds(5)
         for t in traces.indices {
             for i in flowsByEndpoints[t][EndpointPair(flow.client, flow.server)] ?? [] {
                 let other = traces[t].flows[i]
                 if let a = flow.clientISN, let b = other.clientISN, a != b { continue }
-                if other.firstTime > flow.lastTime.plusSaturating(tolerance)
-                    || other.lastTime < flow.firstTime.minusSaturating(tolerance) { continue }
+                if other.firstTime > flow.lastTime + tolerance
+                    || other.lastTime < flow.firstTime - tolerance { continue }
                 found.append(FlowSighting(trace: t, flow: i))
                 break
             }
@@ -108,7 +109,7 @@ struct FailureContext {
     }
 
     /// Whether trace `t` was listening from `from` to `to` (its recorded window, or its packets).
-    func listened(_ t: Int, from: Int64, to: Int64) -> Bool {
+    func listened(_ t: Int, from: CaptureTime, to: CaptureTime) -> Bool {
         switch digests[t].window.coverage(from: from, to: to) {
         case .recorded, .packets: return true
         case .outside, .unknown: return false
@@ -126,6 +127,6 @@ struct FailureContext {
         return removed
     }
 
-    static func ms(_ ns: Int64) -> Double { Stats.ms(ns) }
+    static func ms(_ span: TimeSpan) -> Double { Stats.ms(span) }
     static func text(_ value: Double) -> String { JSONText.number(value) }
 }

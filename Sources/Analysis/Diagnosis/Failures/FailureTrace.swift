@@ -1,4 +1,5 @@
 import Values
+
 /// The failure-mode pass's record of one capture (issue #18): every TCP packet of every flow as
 /// a small note (time, frame, flags, sequence numbers, length, window, handshake options) and
 /// every ICMP/ICMPv6 error that quotes a TCP segment.
@@ -17,8 +18,8 @@ struct FailureTrace: Sendable {
     /// The flows kept, in the order they began (filled by `finish`).
     private(set) var flows: [FlowTrace] = []
     var icmpErrors: [ICMPError] = []
-    var firstTime: Int64?
-    var lastTime: Int64?
+    var firstTime: CaptureTime?
+    var lastTime: CaptureTime?
     /// Notes kept so far, over all flows.
     var notes = 0
     /// What the flows let go leave behind for other flows' judgements.
@@ -59,7 +60,7 @@ struct FailureTrace: Sendable {
                         trace.addOther(packet)
                         continue
                     }
-                    trace.add(segment, frame: packet.frameNumber, time: packet.timestamp)
+                    trace.add(segment, frame: packet.frameNumber, time: packet.time)
                 case .notTCP:
                     if only == nil { trace.addICMP(packet) } else { trace.addOther(packet) }
                 default:
@@ -73,21 +74,21 @@ struct FailureTrace: Sendable {
         return trace
     }
 
-    private mutating func noteTime(_ time: Int64) {
+    private mutating func noteTime(_ time: CaptureTime) {
         if firstTime == nil { firstTime = time }
         lastTime = time
     }
 
     /// A packet the TCP decoder did not take: kept when it is an ICMP error quoting a TCP segment.
     mutating func addICMP(_ packet: PacketRecord) {
-        noteTime(packet.timestamp)
+        noteTime(packet.time)
         if let error = ICMPError.decode(packet) { icmpErrors.append(error) }
     }
 
     /// Any other packet (it still moves the capture's time).
-    mutating func addOther(_ packet: PacketRecord) { noteTime(packet.timestamp) }
+    mutating func addOther(_ packet: PacketRecord) { noteTime(packet.time) }
 
-    mutating func add(_ segment: TCPSegment, frame: UInt64, time: Int64) {
+    mutating func add(_ segment: TCPSegment, frame: UInt64, time: CaptureTime) {
         noteTime(time)
         let source = TCPEndpoint(address: segment.source, port: segment.sourcePort)
         let destination = TCPEndpoint(address: segment.destination, port: segment.destinationPort)
@@ -255,15 +256,15 @@ struct FlowTrace: Sendable {
     var packets = 0
     var notes: [PacketNote] = []
     /// Times of its first and last packet (also past the note budget).
-    var firstTime: Int64
-    var lastTime: Int64
+    var firstTime: CaptureTime
+    var lastTime: CaptureTime
     /// Its place among the trace's flows, in the order they began.
     var ordinal: Int
     /// A SYN/ACK was seen (either way), and one from the server.
     var sawSYNACK = false
     var serverAnswered = false
 
-    init(client: TCPEndpoint, server: TCPEndpoint, firstTime: Int64, ordinal: Int) {
+    init(client: TCPEndpoint, server: TCPEndpoint, firstTime: CaptureTime, ordinal: Int) {
         self.client = client
         self.server = server
         self.firstTime = firstTime
@@ -273,7 +274,7 @@ struct FlowTrace: Sendable {
 
     var flow: FlowRef { FlowRef(client, server) }
 
-    mutating func add(_ segment: TCPSegment, frame: UInt64, time: Int64, keepNote: Bool) {
+    mutating func add(_ segment: TCPSegment, frame: UInt64, time: CaptureTime, keepNote: Bool) {
         let fromClient = client.address == segment.source && client.port == segment.sourcePort
         let isSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
         if isSYN && fromClient && clientISN == nil { clientISN = segment.sequenceNumber }
@@ -301,7 +302,7 @@ struct FlowTrace: Sendable {
 
 /// One TCP packet, as the failure modes need it.
 struct PacketNote: Sendable {
-    var time: Int64
+    var time: CaptureTime
     var frame: UInt64
     var fromClient: Bool
     var flags: TCPControlFlags
@@ -325,7 +326,7 @@ struct PacketNote: Sendable {
 
 /// An ICMP or ICMPv6 error whose quoted packet is a TCP segment.
 struct ICMPError: Sendable {
-    var time: Int64
+    var time: CaptureTime
     var frame: UInt64
     /// Who sent the error (a router, a firewall, the host itself).
     var source: IPAddress
@@ -406,7 +407,7 @@ struct ICMPError: Sendable {
         guard let (offset, etherType) = LinkLayer.networkHeader(base, count: count, linkType: packet.linkType, vlans: &vlans) else {
             return nil
         }
-        var error = ICMPError(time: packet.timestamp, frame: packet.frameNumber, source: IPAddress(ipv4: 0), ttl: 0,
+        var error = ICMPError(time: packet.time, frame: packet.frameNumber, source: IPAddress(ipv4: 0), ttl: 0,
                               version: 4, type: 0, code: 0, mtu: 0,
                               quotedSource: TCPEndpoint(address: IPAddress(ipv4: 0), port: 0),
                               quotedDestination: TCPEndpoint(address: IPAddress(ipv4: 0), port: 0), quotedSeq: 0)

@@ -1,13 +1,15 @@
+import Values
+
 /// Measures of one flow at one vantage that several failure modes share: the handshake's round
 /// trip, the window-scale shift each side agreed, the MSS each side announced.
 extension FlowTrace {
     /// The handshake's round trip as this vantage saw it: from the last SYN before the SYN/ACK to
     /// the client's first ACK after it (client, server and any vantage between see one RTT there).
-    var handshakeRTT: Int64? {
+    var handshakeRTT: TimeSpan? {
         guard let synAck = notes.firstIndex(where: { $0.isSYNACK && !$0.fromClient }) else { return nil }
         guard let syn = notes[..<synAck].last(where: { $0.isSYN && $0.fromClient }) else { return nil }
         guard let ack = notes[(synAck + 1)...].first(where: { $0.fromClient && !$0.isSYN && $0.flags.contains(.ack) }) else { return nil }
-        return ack.time.minusSaturating(syn.time)
+        return ack.time - syn.time
     }
 
     /// The client's SYN and the server's SYN/ACK as seen here (the first of each).
@@ -36,8 +38,7 @@ extension FlowTrace {
     }
 }
 
-/// A median of durations (nanoseconds), 0 for none.
-func medianNanoseconds(_ values: [Int64]) -> Int64 {
-    guard !values.isEmpty else { return 0 }
-    return values.sorted()[values.count / 2]
+/// The (upper) median of spans, zero for none.
+func medianSpan(_ values: [TimeSpan]) -> TimeSpan {
+    Stats.median(values) ?? .zero
 }

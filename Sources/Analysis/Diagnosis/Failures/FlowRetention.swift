@@ -1,3 +1,5 @@
+import Values
+
 /// Which finished flows the failure pass keeps whole (issue #12).
 ///
 /// When the analyzer retires a conversation, its flow's notes are dropped unless one of the

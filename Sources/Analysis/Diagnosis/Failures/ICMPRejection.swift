@@ -1,3 +1,5 @@
+import Values
+
 /// Unanswered SYN versus ICMP rejection (issue #18, item 3).
 ///
 /// A firewall that rejects with ICMP answers the SYN with a destination-unreachable error whose
@@ -39,7 +41,7 @@ extension FailureContext {
             "syns": .int(Int64(syns.count)),
             "errno": .string(error.linuxErrno),
         ]
-        if let before { evidence["answer_delay_ms"] = .double(Self.ms(error.time.minusSaturating(before.time))) }
+        if let before { evidence["answer_delay_ms"] = .double(Self.ms(error.time - before.time)) }
         var vantages = [traces[t].vantage]
         var frames = [traces[t].vantage: FrameRefs(first: before?.frame ?? error.frame, decisive: error.frame,
                                                    related: syns.prefix(16).map(\.frame))]
@@ -66,7 +68,7 @@ extension FailureContext {
         let who = fromServer ? "the server \(error.source) itself" : "\(error.source), not the server (a router or firewall on the path)"
         var sentence = "\(flow.client)'s SYN to \(flow.server) was rejected with ICMP \(error.meaning) (type \(error.type) code "
             + "\(error.code)) from \(who)"
-        if let before { sentence += ", \(Self.text(Self.ms(error.time.minusSaturating(before.time)))) ms after the SYN" }
+        if let before { sentence += ", \(Self.text(Self.ms(error.time - before.time))) ms after the SYN" }
         sentence += ": connect() fails at once with \(error.linuxErrno), without retransmitting"
         switch reached {
         case .some(false): sentence += "; the server's capture never saw the SYN."

@@ -1,3 +1,5 @@
+import Values
+
 /// Listen queue overflow (issue #18, item 2).
 ///
 /// A listener whose accept queue is full (backlog too small, the application accepting slowly or
@@ -16,7 +18,7 @@ extension FailureContext {
                 let synAcks = flow.notes.filter { $0.isSYNACK && !$0.fromClient }
                 guard !synNotes.isEmpty else { continue }
                 // SYNs that arrived while no SYN/ACK answered them (before the first SYN/ACK).
-                let firstAnswer = synAcks.first?.time ?? Int64.max
+                let firstAnswer = synAcks.first?.time ?? .distantFuture
                 let ignored = synNotes.filter { $0.time < firstAnswer }.count - (synAcks.isEmpty ? 0 : 1)
                 // Final ACKs the server ignored: a client ACK after a SYN/ACK, then the SYN/ACK again.
                 var droppedACKs = 0
@@ -47,7 +49,7 @@ extension FailureContext {
 
     private func overflow(_ flow: FlowTrace, at t: Int, syns: [PacketNote], synAcks: [PacketNote], ignored: Int,
                           droppedACKs: Int, otherAccepted: Int) -> Finding {
-        let intervals = zip(syns.dropFirst(), syns).map { Self.ms($0.time.minusSaturating($1.time)) }
+        let intervals = zip(syns.dropFirst(), syns).map { Self.ms($0.time - $1.time) }
         let established = flow.notes.contains { $0.fromClient && !$0.isSYN && $0.length > 0 }
             || (synAcks.last.map { answer in flow.notes.contains { $0.fromClient && $0.time > answer.time } } ?? false)
         var evidence: [String: EvidenceValue] = [
@@ -61,7 +63,7 @@ extension FailureContext {
             "answered_eventually": .bool(!synAcks.isEmpty),
         ]
         if let answer = synAcks.first, let first = syns.first {
-            evidence["handshake_delay_ms"] = .double(Self.ms(answer.time.minusSaturating(first.time)))
+            evidence["handshake_delay_ms"] = .double(Self.ms(answer.time - first.time))
         }
         let decisive = synAcks.first?.frame ?? syns.last?.frame ?? 0
         let frames = [traces[t].vantage: FrameRefs(first: syns.first?.frame ?? 0, decisive: decisive,

@@ -1,4 +1,5 @@
 import Values
+
 /// Path-MTU black hole (issue #18, item 1).
 ///
 /// A link on the path has a smaller MTU than the ends; the router before it cannot forward a
@@ -46,7 +47,7 @@ extension FailureContext {
         // The sender shrank: a smaller segment after the losses, at that same sequence number or later, arrived.
         let shrunk = sent.first { $0.time > head.time && $0.length <= largestArrived && Self.seqAtLeast($0.seq, head.seq) && $0.length > 0 }
         let largestSent = sent.map(\.length).max() ?? 0
-        let intervals = zip(headCopies.dropFirst(), headCopies).map { Self.ms($0.time.minusSaturating($1.time)) }
+        let intervals = zip(headCopies.dropFirst(), headCopies).map { Self.ms($0.time - $1.time) }
         let growing = intervals.count >= 2 && zip(intervals.dropFirst(), intervals).allSatisfy { $0 >= $1 * 0.9 }
         // A "fragmentation needed" the sender's side saw would have taught it the MTU: then it is no black hole.
         let tooBig = traces[t].icmpErrors.filter { e in
@@ -71,7 +72,7 @@ extension FailureContext {
         ]
         if let shrunk {
             evidence["shrunk_to"] = .int(Int64(shrunk.length))
-            evidence["black_hole_ms"] = .double(Self.ms(shrunk.time.minusSaturating(head.time)))
+            evidence["black_hole_ms"] = .double(Self.ms(shrunk.time - head.time))
             evidence["shrunk_frame"] = .int(Int64(shrunk.frame))
         }
         let vantage = traces[t].vantage
@@ -86,7 +87,7 @@ extension FailureContext {
             + " — while segments of up to \(largestArrived) bytes arrived, and no ICMP \"fragmentation needed\" came back: "
             + "a link on the path has a smaller MTU and its router's ICMP is filtered."
         if let shrunk {
-            sentence += " After \(Self.text(Self.ms(shrunk.time.minusSaturating(head.time)))) ms the sender shrank its segments to \(shrunk.length) bytes (MTU probing) and the transfer went on."
+            sentence += " After \(Self.text(Self.ms(shrunk.time - head.time))) ms the sender shrank its segments to \(shrunk.length) bytes (MTU probing) and the transfer went on."
         }
         return Finding(kind: DiagnosisName.Kind.retransmission, cause: DiagnosisName.Cause.pathMTUBlackHole, flow: flow.flow,
                        vantage: [vantage, peerVantage], frames: frames, evidence: evidence, confidence: 0.9,

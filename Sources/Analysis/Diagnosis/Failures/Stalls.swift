@@ -1,3 +1,5 @@
+import Values
+
 /// Nagle meets delayed ACK (issue #18, item 4), and its look-alike, a slow server.
 ///
 /// A sender that writes one message in two small writes with Nagle's algorithm on sends the first
@@ -15,9 +17,9 @@
 extension FailureContext {
     /// An ACK held at least this long was delayed on purpose (Linux's minimum is 40 ms; other
     /// stacks use 100–200 ms).
-    static let delayedACKThreshold: Int64 = 20_000_000
+    static let delayedACKThreshold = TimeSpan.milliseconds(20)
     /// A server pause from this long (and ten round trips) counts as think time.
-    static let thinkThreshold: Int64 = 20_000_000
+    static let thinkThreshold = TimeSpan.milliseconds(20)
 
     mutating func stalls() {
         var nagle: [FlowRef: Finding] = [:]
@@ -84,7 +86,7 @@ extension FailureContext {
     /// Sequence comparison modulo 2³².
     static func seqAtLeast(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) >= 0 }
 
-    static func nagleStalls(_ flow: FlowTrace, senderIsClient: Bool, rtt: Int64?) -> [NagleStall] {
+    static func nagleStalls(_ flow: FlowTrace, senderIsClient: Bool, rtt: TimeSpan?) -> [NagleStall] {
         let mss = flow.sendMSS(fromClient: senderIsClient)
         var out: [NagleStall] = []
         var highestEnd: UInt32?
@@ -102,12 +104,12 @@ extension FailureContext {
                     continue
                 }
                 if let a = pending, let r = ackOfPending, note.seq == a.note.end, !receiverSentData {
-                    let ackDelay = r.time.minusSaturating(a.note.time)
-                    let followed = note.time.minusSaturating(r.time)
-                    let promptly = max(2_000_000, (rtt ?? 0).timesSaturating(3))
-                    let gap = note.time.minusSaturating(a.note.time)
+                    let ackDelay = r.time - a.note.time
+                    let followed = note.time - r.time
+                    let promptly = max(.milliseconds(2), (rtt ?? .zero) * 3)
+                    let gap = note.time - a.note.time
                     if ackDelay >= delayedACKThreshold, followed <= promptly, Int(note.length) < mss,
-                       Int(note.length) <= a.room, rtt.map({ gap >= $0.timesSaturating(5) }) ?? true {
+                       Int(note.length) <= a.room, rtt.map({ gap >= $0 * 5 }) ?? true {
                         out.append(NagleStall(first: a.note, ack: r, held: note))
                         awaitingAnswer = out.count - 1
                     }
@@ -142,19 +144,19 @@ extension FailureContext {
         return out
     }
 
-    private func nagleFinding(_ stalls: [NagleStall], flow: FlowTrace, senderIsClient: Bool, rtt: Int64?, at t: Int) -> Finding {
+    private func nagleFinding(_ stalls: [NagleStall], flow: FlowTrace, senderIsClient: Bool, rtt: TimeSpan?, at t: Int) -> Finding {
         let sender = senderIsClient ? flow.client : flow.server
         let receiver = senderIsClient ? flow.server : flow.client
-        let gaps = stalls.map { $0.held.time.minusSaturating($0.first.time) }
-        let ackDelays = stalls.map { $0.ack.time.minusSaturating($0.first.time) }
+        let gaps = stalls.map { $0.held.time - $0.first.time }
+        let ackDelays = stalls.map { $0.ack.time - $0.first.time }
         let messages = flow.notes.filter { $0.fromClient == senderIsClient && $0.length > 0 }.count
         let head = stalls[0]
         var evidence: [String: EvidenceValue] = [
             "stalls": .int(Int64(stalls.count)),
             "stall_ms": .list(gaps.prefix(64).map { .double(Self.ms($0)) }),
-            "median_stall_ms": .double(Self.ms(medianNanoseconds(gaps))),
-            "total_stall_ms": .double(Self.ms(gaps.reduce(0) { $0.plusSaturating($1) })),
-            "ack_delay_ms": .double(Self.ms(medianNanoseconds(ackDelays))),
+            "median_stall_ms": .double(Self.ms(medianSpan(gaps))),
+            "total_stall_ms": .double(Self.ms(gaps.reduce(.zero, +))),
+            "ack_delay_ms": .double(Self.ms(medianSpan(ackDelays))),
             "first_segment_frame": .int(Int64(head.first.frame)),
             "waited_for_ack_frame": .int(Int64(head.ack.frame)),
             "held_segment_frame": .int(Int64(head.held.frame)),
@@ -165,11 +167,11 @@ extension FailureContext {
             "sender": .string("\(sender)"),
         ]
         if let rtt { evidence["base_rtt_ms"] = .double(Self.ms(rtt)) }
-        let answers = stalls.compactMap { s in s.answer.map { $0.time.minusSaturating(s.held.time) } }
-        if !answers.isEmpty { evidence["answer_after_held_ms"] = .double(Self.ms(medianNanoseconds(answers))) }
+        let answers = stalls.compactMap { s in s.answer.map { $0.time - s.held.time } }
+        if !answers.isEmpty { evidence["answer_after_held_ms"] = .double(Self.ms(medianSpan(answers))) }
         let related = stalls.prefix(20).flatMap { [$0.first.frame, $0.ack.frame, $0.held.frame] }
         let frames = [traces[t].vantage: FrameRefs(first: head.first.frame, decisive: head.held.frame, related: related)]
-        let median = Self.text(Self.ms(medianNanoseconds(gaps)))
+        let median = Self.text(Self.ms(medianSpan(gaps)))
         var sentence = "Nagle's algorithm meets a delayed ACK: \(sender) sent a message as a small segment "
             + "(frame \(head.first.frame), \(head.first.length) bytes) and held the rest (frame \(head.held.frame), "
             + "\(head.held.length) bytes) until \(receiver) acknowledged the first — an ACK it delayed by "
@@ -193,11 +195,11 @@ extension FailureContext {
         var answer: PacketNote
         var retransmitted: Bool
         var slow: Bool
-        var think: Int64 { answer.time.minusSaturating(request.time) }
+        var think: TimeSpan { answer.time - request.time }
     }
 
     /// Client data answered by server data: the time from the request's last segment to the answer.
-    static func exchanges(_ flow: FlowTrace, rtt: Int64?) -> [Exchange] {
+    static func exchanges(_ flow: FlowTrace, rtt: TimeSpan?) -> [Exchange] {
         var out: [Exchange] = []
         var request: PacketNote?
         var highestEnd: UInt32?
@@ -208,8 +210,8 @@ extension FailureContext {
                 request = note
                 highestEnd = note.end
             } else if let last = request {
-                let pause = note.time.minusSaturating(last.time)
-                let slow = !retransmitted && pause >= thinkThreshold && (rtt.map { pause >= $0.timesSaturating(10) } ?? true)
+                let pause = note.time - last.time
+                let slow = !retransmitted && pause >= thinkThreshold && (rtt.map { pause >= $0 * 10 } ?? true)
                 out.append(Exchange(request: last, answer: note, retransmitted: retransmitted, slow: slow))
                 request = nil
                 retransmitted = false
@@ -218,7 +220,7 @@ extension FailureContext {
         return out
     }
 
-    private func thinkFinding(_ exchanges: [Exchange], flow: FlowTrace, rtt: Int64?, at t: Int) -> Finding {
+    private func thinkFinding(_ exchanges: [Exchange], flow: FlowTrace, rtt: TimeSpan?, at t: Int) -> Finding {
         let slow = exchanges.filter(\.slow)
         let thinks = slow.map(\.think)
         let head = slow[0]
@@ -226,7 +228,7 @@ extension FailureContext {
             "exchanges": .int(Int64(exchanges.count)),
             "slow_exchanges": .int(Int64(slow.count)),
             "think_ms": .list(thinks.prefix(64).map { .double(Self.ms($0)) }),
-            "median_think_ms": .double(Self.ms(medianNanoseconds(thinks))),
+            "median_think_ms": .double(Self.ms(medianSpan(thinks))),
             "request_frame": .int(Int64(head.request.frame)),
             "answer_frame": .int(Int64(head.answer.frame)),
             "request_split_held": .bool(false),
@@ -235,7 +237,7 @@ extension FailureContext {
         let frames = [traces[t].vantage: FrameRefs(first: head.request.frame, decisive: head.answer.frame,
                                                    related: slow.prefix(32).flatMap { [$0.request.frame, $0.answer.frame] })]
         var sentence = "\(flow.server) answered \(slow.count) of \(exchanges.count) requests "
-            + "\(Self.text(Self.ms(medianNanoseconds(thinks)))) ms (median) after their last byte arrived"
+            + "\(Self.text(Self.ms(medianSpan(thinks)))) ms (median) after their last byte arrived"
         if let rtt { sentence += ", on a path whose round trip is \(Self.text(Self.ms(rtt))) ms" }
         sentence += ": the time is spent in the server (its think time), not on the network — every request went out whole."
         return Finding(kind: DiagnosisName.Kind.stall, cause: DiagnosisName.Cause.serverThinkTime, flow: flow.flow,

@@ -1,3 +1,5 @@
+import Values
+
 /// Throughput limited by the receive window, and window scaling stripped by a middlebox (issue
 /// #18, item 7).
 ///
@@ -11,7 +13,7 @@
 /// and arrives without it.
 extension FailureContext {
     /// A window only limits when the round trip makes it matter.
-    static let windowLimitedMinimumRTT: Int64 = 2_000_000
+    static let windowLimitedMinimumRTT = TimeSpan.milliseconds(2)
 
     mutating func windowLimited() {
         var found: [FlowRef: Finding] = [:]
@@ -42,8 +44,8 @@ extension FailureContext {
         var zeroWindows = 0
         var inFlight: [Int] = []
         var bytes: Int64 = 0
-        var firstData: Int64?
-        var lastData: Int64 = 0
+        var firstData: CaptureTime?
+        var lastData = CaptureTime.epoch
         var decisive: PacketNote?
         var lastSent: PacketNote?
         var acks = 0
@@ -85,9 +87,9 @@ extension FailureContext {
         let largest = windows.max() ?? 0
         let typical = windows.sorted()[windows.count / 2]
         guard largest > 0, Double(typical) >= 0.75 * Double(largest) else { return nil }
-        let duration = lastData.minusSaturating(firstData ?? lastData)
-        let throughput = duration > 0 ? Double(bytes) * 8 / (Double(duration) / 1e9) : 0
-        let ceiling = Double(largest) * 8 / (Double(rtt) / 1e9)
+        let duration = lastData - (firstData ?? lastData)
+        let throughput = duration > .zero ? Double(bytes) * 8 / duration.inSeconds : 0
+        let ceiling = Double(largest) * 8 / rtt.inSeconds
         let flightMedian = inFlight.sorted()[inFlight.count / 2]
 
         // The cause, when it shows: window scaling offered, and who dropped it.
