@@ -143,7 +143,8 @@ struct ConversationRetirement {
 extension DiagnosisObserver {
     public mutating func willRetire(slot: Int, analyzer: TCPAnalyzer) {
         retiring.retire(slot: slot, vantage: vantage)
-        failureTrace.retire(client: analyzer.conversations[slot].client, server: analyzer.conversations[slot].server)
+        failureTrace.retire(client: analyzer.conversations[slot].client, server: analyzer.conversations[slot].server,
+                            lastFrame: analyzer.conversations[slot].lastFrame)
     }
 
     /// Live mode for a run that retires conversations: each finished conversation's findings go

@@ -33,10 +33,10 @@ struct FailureTrace: Sendable {
     private var nextOrdinal = 0
     /// Flows let go lately, by endpoints: a packet between the same endpoints afterwards revives
     /// the conversation (the analyzer splits it, and the file is read again for it — see
-    /// `finish(rereading:)`), and what the part let go counted must then be taken back.
+    /// `finish(rereading:)`), and what its parts let go counted must then be taken back. Which
+    /// conversations came back is the analyzer's word (`rereading`), not this trace's: a packet
+    /// the trace filed before the analyzer retired the conversation revives it there only.
     private var recent = RecentLetGo()
-    /// Parts let go of conversations that came back, by endpoints.
-    private var revived: [EndpointPair: [RecentLetGo.Record]] = [:]
 
     static let noteBudget = 2_000_000
 
@@ -102,7 +102,6 @@ struct FailureTrace: Sendable {
             }
         }
         if slot == nil {
-            if index[key] == nil, let part = recent.take(key) { revived[key, default: []].append(part) }
             let client = segment.flags.contains(.syn) && segment.flags.contains(.ack) ? destination : source
             let flow = FlowTrace(client: client, server: client == source ? destination : source, firstTime: time,
                                  ordinal: nextOrdinal)
@@ -124,10 +123,13 @@ struct FailureTrace: Sendable {
     /// The analyzer retired the conversation between `client` and `server`: its flow is let go
     /// unless a failure mode could use it (`FailureContext.mayUse`); what other flows'
     /// judgements read of it stays in `letGo`. A later packet between the same endpoints starts
-    /// a new flow (the conversation is split; see `finish(rereading:)`).
-    mutating func retire(client: TCPEndpoint, server: TCPEndpoint) {
+    /// a new flow (the conversation is split; see `finish(rereading:)`). A flow holding packets
+    /// after `lastFrame`, the retired conversation's last, is another connection on the same
+    /// endpoints as far as the analyzer is concerned (it split them where this trace did not):
+    /// kept, as the whole capture's trace keeps it.
+    mutating func retire(client: TCPEndpoint, server: TCPEndpoint, lastFrame: UInt64) {
         let key = EndpointPair(client, server)
-        guard let i = index[key], let flow = slots[i], !FailureContext.mayUse(flow) else { return }
+        guard let i = index[key], let flow = slots[i], flow.lastFrame <= lastFrame, !FailureContext.mayUse(flow) else { return }
         letGo.add(flow)
         recent.add(key, RecentLetGo.Record(ordinal: flow.ordinal, server: flow.server, answered: flow.serverAnswered))
         notes -= flow.notes.count
@@ -150,7 +152,7 @@ struct FailureTrace: Sendable {
             // taken back), and the whole takes the place of its first part.
             var firstOrdinal: [EndpointPair: Int] = [:]
             for pair in rereading {
-                for part in revived[pair] ?? [] {
+                for part in recent.take(pair) {
                     letGo.forget(part)
                     firstOrdinal[pair] = min(firstOrdinal[pair] ?? part.ordinal, part.ordinal)
                 }
@@ -174,7 +176,6 @@ struct FailureTrace: Sendable {
                 return whole
             }
         }
-        revived = [:]
         recent = RecentLetGo()
         kept.sort { $0.ordinal != $1.ordinal ? $0.ordinal < $1.ordinal : $0.firstTime < $1.firstTime }
         flows = kept
@@ -223,7 +224,8 @@ struct RecentLetGo: Sendable {
     }
 
     static let limit = 65_536
-    private var records: [EndpointPair: Record] = [:]
+    /// Every part let go between the same endpoints (a conversation may be split several times).
+    private var records: [EndpointPair: [Record]] = [:]
     private var order: [(key: EndpointPair, ordinal: Int)] = []
     private var head = 0
 
@@ -231,19 +233,22 @@ struct RecentLetGo: Sendable {
         if order.count - head >= Self.limit {
             let oldest = order[head]
             head += 1
-            // (Unless the same endpoints were let go again since: that record stays.)
-            if records[oldest.key]?.ordinal == oldest.ordinal { records[oldest.key] = nil }
+            if var parts = records[oldest.key] {
+                parts.removeAll { $0.ordinal == oldest.ordinal }
+                records[oldest.key] = parts.isEmpty ? nil : parts
+            }
             if head >= Self.limit {
                 order.removeFirst(head)
                 head = 0
             }
         }
-        records[key] = record
+        records[key, default: []].append(record)
         order.append((key, record.ordinal))
     }
 
-    mutating func take(_ key: EndpointPair) -> Record? {
-        records.removeValue(forKey: key)
+    /// The parts let go between `key`'s endpoints, oldest first; they are no longer recent.
+    mutating func take(_ key: EndpointPair) -> [Record] {
+        records.removeValue(forKey: key) ?? []
     }
 }
 
@@ -258,6 +263,7 @@ struct FlowTrace: Sendable {
     /// Times of its first and last packet (also past the note budget).
     var firstTime: CaptureTime
     var lastTime: CaptureTime
+    var lastFrame: UInt64 = 0
     /// Its place among the trace's flows, in the order they began.
     var ordinal: Int
     /// A SYN/ACK was seen (either way), and one from the server.
@@ -285,6 +291,7 @@ struct FlowTrace: Sendable {
         }
         packets += 1
         lastTime = time
+        lastFrame = frame
         guard keepNote else { return }
         notes.append(PacketNote(
             time: time, frame: frame, fromClient: fromClient, flags: segment.flags, seq: segment.sequenceNumber,
