@@ -233,6 +233,33 @@ struct DiagnosisAckLossTests {
         let findings = try DiagnosisDefectTests.diagnose(s)
         #expect(!findings.contains { $0.evidence["lost_packets"] == .string("acks") }, "\(findings.names)")
     }
+
+    @Test("the path slows, the original's ACK comes back after the RTO's copy, the server's capture runs longer: not ACK loss")
+    func slowPathReceiverCaptureLonger() throws {
+        var s = DiagnosisScript()
+        s.oneWay = 2_500_000
+        var t = s.handshake(at: 0)
+        for _ in 0..<5 {
+            let (seq, _) = s.clientData(1000, at: t)
+            s.serverAck(seq &+ 1000, at: t + s.oneWay + 10_000)
+            t += 2 * s.oneWay + 1_000_000
+        }
+        // The path slows to 150 ms each way: the server acknowledges the segment at once, but its
+        // ACK reaches the client 300 ms after it was sent, after the client's RTO resent it.
+        s.oneWay = 150_000_000
+        let (seq, _) = s.clientData(1000, at: t)
+        s.serverAck(seq &+ 1000, at: t + s.oneWay + 10_000)
+        let resend = t + 210_000_000
+        s.emit(Segment(fromClient: true, seq: seq, ack: s.serverNext, flags: 0x018, length: 1000, window: 502), at: resend)
+        // The server answers the copy with a D-SACK and closes; the client's capture stopped
+        // before either came back (so the server's capture holds two packets more).
+        s.serverAck(s.clientNext, at: resend + s.oneWay + 10_000, sack: [(seq, seq &+ 1000)], seenBy: [.server])
+        s.emit(Segment(fromClient: false, seq: s.serverNext, ack: s.clientNext, flags: 0x011, window: 509),
+               at: resend + s.oneWay + 20_000, seenBy: [.server])
+        let findings = try DiagnosisSyntheticTests.diagnose(s).findings
+        #expect(findings.contains { $0.kind == "retransmission" }, "\(findings.names)")
+        #expect(!findings.contains { $0.evidence["lost_packets"] == .string("acks") }, "\(findings.names) \(findings.map(\.sentence))")
+    }
 }
 
 /// Several flows through one short queue (issue #11 item 10).

@@ -138,8 +138,16 @@ extension DiagnosisContext {
     }
 
     /// Looks for `AckLoss` evidence for `event` (seen at `primary`, on the sender's side).
-    func ackLossAcross(_ group: FlowGroup, fromClient: Bool, primary: GroupMember, event: RetransmissionEvent) -> AckLoss? {
-        guard !event.peerAckedBefore else { return nil }
+    ///
+    /// With SACK, the first ACK the sender saw covering the segment must be the receiver's answer
+    /// to the copy (a D-SACK reporting it): every ACK the receiver sent for the original before
+    /// vanished. Counting packets alone misreads a path that slowed while the receiver-side
+    /// capture went on longer than the sender's: the original's ACK arrived late (after the
+    /// copy was sent, so it covers it first, without a D-SACK) and the receiver's last packets
+    /// were still on their way when the sender's capture stopped.
+    func ackLossAcross(_ group: FlowGroup, fromClient: Bool, primary: GroupMember, event: RetransmissionEvent,
+                       sackInUse: Bool) -> AckLoss? {
+        guard !event.peerAckedBefore, event.coverAckHasDSACK || !sackInUse else { return nil }
         for other in group.members where other.vantage != primary.vantage && nearSender(other, fromClient: fromClient) != true {
             let there = direction(other, fromClient: fromClient)
             guard let copy = there.retransmissions.first(where: { $0.seq == event.seq && $0.peerAckedBefore }) else { continue }
@@ -391,7 +399,8 @@ extension DiagnosisContext {
         if zeroWindow { return .absorbedByZeroWindow }
         if episode.events.allSatisfy({ view.events[$0].fin }) { return .explainedElsewhere }  // a repeated FIN that had arrived
         if view.nearSender != false,
-           let lost = ackLossAcross(view.group, fromClient: view.fromClient, primary: view.primary, event: event) {
+           let lost = ackLossAcross(view.group, fromClient: view.fromClient, primary: view.primary, event: event,
+                                    sackInUse: view.sackInUse) {
             // The receiver's capture shows it acknowledging the data before the copy; the
             // sender's never shows those ACKs: they vanished on the return path.
             episode.cause = .ackLoss
