@@ -428,6 +428,49 @@ struct DiagnosisProbeInStallTests {
         let findings = try DiagnosisDefectTests.diagnose(Self.heldAckAtFullWindow(coverWindow: 32))
         #expect(findings.contains { $0.kind == "retransmission" }, "\(findings.names)")
     }
+
+    /// zw2 on the host: a flight far from filling the 16 KiB window; the receiver, its application
+    /// not reading, holds its ACK until its delayed-ACK timer fires at 42 ms; the sender's RTO
+    /// (rto_min 10 ms) resends the first segment at 26 ms; the late ACK (with a D-SACK for the
+    /// copy) advertises `coverWindow` × 128 bytes; the sender fills that, and the window is zero
+    /// `zeroAfter` later.
+    static func heldAckWithRoom(coverWindow: UInt16, zeroAfter: Int64) -> DiagnosisScript {
+        var s = DiagnosisScript()
+        var t = s.handshake(at: 0, seenBy: [.client])
+        for _ in 0..<6 {
+            let (seq, _) = s.clientData(1000, at: t, seenBy: [.client])
+            s.serverAck(seq &+ 1000, at: t + s.oneWay + 10_000, window: 128, seenBy: [.client])
+            t += 2 * s.oneWay + 1_000_000
+        }
+        let first = s.clientData(1000, at: t, seenBy: [.client]).seq
+        for index in 1..<3 { s.clientData(1000, at: t + Int64(index) * 10_000, seenBy: [.client]) }
+        s.emit(Segment(fromClient: true, seq: first, ack: s.serverNext, flags: 0x018, length: 1000, window: 502),
+               at: t + 26_000_000, seenBy: [.client])
+        s.serverAck(s.clientNext, at: t + 42_000_000, window: coverWindow, sack: [(first, first &+ 1000)], seenBy: [.client])
+        s.clientData(UInt32(coverWindow) * 128, at: t + 42_200_000, seenBy: [.client])
+        s.serverAck(s.clientNext, at: t + 42_000_000 + zeroAfter, window: 0, seenBy: [.client])
+        s.serverAck(s.clientNext, at: t + 42_000_000 + zeroAfter + 400_000_000, window: 128, seenBy: [.client])
+        return s
+    }
+
+    @Test("zw2 on the host: the RTO resends into a window with room, the late ACK shrinks it, zero 40 ms later: the zero-window episode")
+    func heldAckWithRoomThenZero() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.heldAckWithRoom(coverWindow: 40, zeroAfter: 40_000_000))
+        #expect(!findings.contains { $0.kind == "retransmission" }, "\(findings.names) \(findings.map(\.sentence))")
+        #expect(findings.contains { $0.kind == "zero-window" }, "\(findings.names)")
+    }
+
+    @Test("the same, but the window closes only 2 s after the late ACK: not this retransmission's story")
+    func heldAckWithRoomZeroMuchLater() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.heldAckWithRoom(coverWindow: 40, zeroAfter: 2_000_000_000))
+        #expect(findings.contains { $0.kind == "retransmission" }, "\(findings.names)")
+    }
+
+    @Test("the same, but the late ACK reopens the whole window: a reader that keeps up, not the zero-window episode")
+    func heldAckWithRoomReopened() throws {
+        let findings = try DiagnosisDefectTests.diagnose(Self.heldAckWithRoom(coverWindow: 128, zeroAfter: 40_000_000))
+        #expect(findings.contains { $0.kind == "retransmission" }, "\(findings.names)")
+    }
 }
 
 /// Jitter that delivers the FIN before the last data segment (issue #11 item 13).

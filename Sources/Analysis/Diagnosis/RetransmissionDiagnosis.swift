@@ -396,6 +396,7 @@ extension DiagnosisContext {
         // for that same ACK.
         let zeroWindow = event.peerWindowZero || event.dsackWindowZero || event.coverAckWindowZero
             || view.sentIntoZeroWindow(event) || episode.events.contains { view.probeOfFullWindow(view.events[$0]) }
+            || view.ackHeldAsWindowClosed(event)
         if zeroWindow { return .absorbedByZeroWindow }
         if episode.events.allSatisfy({ view.events[$0].fin }) { return .explainedElsewhere }  // a repeated FIN that had arrived
         if view.nearSender != false,
@@ -1032,6 +1033,20 @@ struct RetransmissionView {
         guard let coverWindow = event.coverAckWindow, event.peerWindow != 0xFFFF_FFFF, coverWindow < event.peerWindow
         else { return false }
         return receiving.window.stalls.contains { $0.startTime >= sent }
+    }
+
+    /// The receiver held its ACK of the original while its buffer filled, and the window then
+    /// closed: the covering ACK came late with less room than the window at the retransmission
+    /// (Linux sends no ACK that cannot move the window's edge before its delayed-ACK timer fires
+    /// when the application does not read), and a zero-window stall began soon after it — within
+    /// four times the ACK's own delay. The sender's timer fired at the receiver's stall, not at a
+    /// slow path; a reader that keeps up reopens the window in that ACK instead.
+    func ackHeldAsWindowClosed(_ event: RetransmissionEvent) -> Bool {
+        guard let sent = event.originalTime, let covered = event.coverAckTime, covered > sent,
+              let coverWindow = event.coverAckWindow, event.peerWindow != 0xFFFF_FFFF, coverWindow < event.peerWindow
+        else { return false }
+        let until = covered + (covered - sent) * 4
+        return receiving.window.stalls.contains { $0.startTime >= sent && $0.startTime <= until }
     }
 
     /// `probeOfFullWindow` where nothing but the absence of a D-SACK would call the original
