@@ -412,6 +412,40 @@ struct UserspaceEngineTests {
         }
     }
 
+    @Test("Two stages on one router (in from the client, out to the server): delays add up, as through two netem qdiscs")
+    func stagesInSeriesDelay() throws {
+        try F.withLine { net in
+            let specs = [ImpairmentSpec(link: try F.link("client→router"), parameters: .init(delay: .init(delay: .ms(20)))),
+                         ImpairmentSpec(link: try F.link("router→server"), parameters: .init(delay: .init(delay: .ms(30))))]
+            try F.withEngine(net, specs) { engine in
+                let (_, arrivals) = try F.probe(net, count: 500, packetsPerSecond: 5_000, batch: 1)
+                #expect(arrivals.count == 500)
+                let delays = arrivals.map { Double($0.delay) / 1e6 }.sorted()
+                let median = F.quantile(delays, 0.5)
+                #expect(abs(median - 50) <= 1, "median \(median) ms (one stage alone: 20 or 30)")
+                #expect((delays.first ?? 0) >= 49.99, "a packet skipped a stage: \(delays.first ?? 0) ms")
+                // Each stage decided every packet once.
+                #expect(engine.stats.map(\.decisions.packets).sorted() == [500, 500], "\(engine.stats.map(\.decisions.packets))")
+            }
+        }
+    }
+
+    @Test("Two stages on one router: 10 % loss at each loses 19 % (binomial 99.9 % interval)")
+    func stagesInSeriesLoss() throws {
+        try F.withLine { net in
+            let specs = [ImpairmentSpec(link: try F.link("client→router"), parameters: .init(loss: .random(probability: Percentage(10)))),
+                         ImpairmentSpec(link: try F.link("router→server"), parameters: .init(loss: .random(probability: Percentage(10))))]
+            try F.withEngine(net, specs, seed: 3) { _ in
+                let count = 20_000
+                let (sent, arrivals) = try F.probe(net, count: count, packetsPerSecond: 20_000, batch: 8)
+                #expect(sent == count)
+                let lost = Double(count - arrivals.count) / Double(count)
+                let interval = F.binomialInterval(n: count, p: 0.19)
+                #expect(interval.contains(lost), "lost \(lost), expected within \(interval)")
+            }
+        }
+    }
+
     @Test("update() changes the parameters of a running placement at once")
     func ownerUpdate() throws {
         try F.withLine { net in

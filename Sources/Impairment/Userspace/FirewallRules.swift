@@ -9,6 +9,9 @@ import Netlink
 ///
 ///     iptables -w -A FORWARD -i to-client -o to-server -m mark ! --mark 0xfa17 -j NFQUEUE --queue-num 64000
 ///
+/// On a router with several stages (`ForwardingStages`) each rule also skips packets carrying its
+/// stage's mark bit (`-m mark ! --mark 0x10000/0x10000`): those passed it already.
+///
 /// No `--queue-bypass`: with nobody bound to the queue the kernel drops, so a dead engine stops
 /// traffic instead of letting it through unimpaired.
 struct FirewallRule: Sendable, Equatable {
@@ -17,12 +20,19 @@ struct FirewallRule: Sendable, Equatable {
     var outInterface: String?
     var queue: UInt16
     var mark: UInt32
+    /// The stage's bit: packets with it set have passed this stage (nil: a lone stage).
+    var passedBit: UInt32? = nil
 
     func arguments(_ verb: String) -> [String] {
         var argv = [ipv6 ? "ip6tables" : "iptables", "-w", verb, "FORWARD"]
         if let inInterface { argv += ["-i", inInterface] }
         if let outInterface { argv += ["-o", outInterface] }
-        argv += ["-m", "mark", "!", "--mark", "0x" + String(mark, radix: 16), "-j", "NFQUEUE", "--queue-num", "\(queue)"]
+        argv += ["-m", "mark", "!", "--mark", "0x" + String(mark, radix: 16)]
+        if let passedBit {
+            let bit = "0x" + String(passedBit, radix: 16)
+            argv += ["-m", "mark", "!", "--mark", bit + "/" + bit]
+        }
+        argv += ["-j", "NFQUEUE", "--queue-num", "\(queue)"]
         return argv
     }
 

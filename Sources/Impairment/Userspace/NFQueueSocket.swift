@@ -16,6 +16,7 @@ enum NFQ {
     static let attrPacketHeader = UInt16(NFQA_PACKET_HDR.rawValue)
     static let attrVerdictHeader = UInt16(NFQA_VERDICT_HDR.rawValue)
     static let attrPayload = UInt16(NFQA_PAYLOAD.rawValue)
+    static let attrMark = UInt16(NFQA_MARK.rawValue)
     static let attrTimestamp = UInt16(NFQA_TIMESTAMP.rawValue)
     static let attrCapturedLength = UInt16(NFQA_CAP_LEN.rawValue)
     static let configCommand = UInt16(NFQA_CFG_CMD.rawValue)
@@ -28,6 +29,7 @@ enum NFQ {
     static let copyPacket = UInt8(NFQNL_COPY_PACKET.rawValue)
     static let accept: UInt32 = 1                                           // NF_ACCEPT
     static let drop: UInt32 = 0                                             // NF_DROP
+    static let `repeat`: UInt32 = 4                                         // NF_REPEAT
     static let flagFailOpen: UInt32 = 1 << 0                                // NFQA_CFG_F_FAIL_OPEN
     static let flagGSO: UInt32 = 1 << 2                                     // NFQA_CFG_F_GSO
 

@@ -97,7 +97,8 @@ final class PathWorker: @unchecked Sendable {
     /// Opens everything on the calling thread, which must be inside the router namespace.
     init(path: UserspaceEngine.ForwardingPath, queue: UInt16, core: DecisionCore, kernelQueueLength: UInt32,
          receiveBuffer: Int32, realtimePriority: Int32?, cpu: Int32?, log: DecisionLogStore?, sendsChangedCopies: Bool = false,
-         releaseTiming: ReleaseTiming = .singleWaiter, onExit: @escaping @Sendable (PathWorker, String?) -> Void)
+         releaseTiming: ReleaseTiming = .singleWaiter, pass: ForwardingStages.Pass = .accept,
+         onExit: @escaping @Sendable (PathWorker, String?) -> Void)
         throws(UserspaceEngineError) {
         self.path = path
         self.sendsChangedCopies = sendsChangedCopies
@@ -127,7 +128,7 @@ final class PathWorker: @unchecked Sendable {
             if controlFD >= 0 { close(controlFD) }
             throw .system(operation: "create the engine's timerfd/eventfd", errno: e)
         }
-        writer = VerdictWriter(queue: queue)
+        writer = VerdictWriter(queue: queue, pass: pass)
         timestampSocket = fl_socket_dgram(AF_INET)
         if timestampSocket >= 0 { _ = fl_enable_rx_timestamps_ns(timestampSocket) }
         buffers = UnsafeMutableRawPointer.allocate(byteCount: batchSize * bufferSize, alignment: 16)
@@ -363,6 +364,7 @@ final class PathWorker: @unchecked Sendable {
                 var id: UInt32?
                 var payload: UnsafeMutableRawBufferPointer?
                 var arrival = now
+                var fromEarlierStage = false
                 // After the nfgenmsg (family, version, queue number: 4 bytes).
                 for attribute in NetlinkAttributes(message.payload.dropFirst(NFQ.familyHeaderLength)) {
                     switch attribute.type {
@@ -381,10 +383,16 @@ final class PathWorker: @unchecked Sendable {
                         }
                     case NFQ.attrPayload:
                         payload = UnsafeMutableRawBufferPointer(rebasing: data[attribute.payload.startIndex..<attribute.payload.endIndex])
+                    case NFQ.attrMark:
+                        if let mark = attribute.be32 { fromEarlierStage = ForwardingStages.passedAny(mark) }
                     default:
                         break
                     }
                 }
+                // A packet an earlier stage on this router let through arrives here when that
+                // stage released it; the kernel's stamp is its arrival at the router (a second
+                // netem qdisc, too, counts its delay from its own enqueue).
+                if fromEarlierStage { arrival = now }
                 if let id {
                     outstanding.arrived(id)
                     var sink = Sink(worker: self)
@@ -416,7 +424,7 @@ final class PathWorker: @unchecked Sendable {
         if !writer.flush(fd: socket.fd) { failedSendErrno = writer.lastSendError }
         injector.send(Array(payload))
         if outstanding.decided(id, accept: false, single: false) {
-            writer.append(id: id, verdict: NFQ.drop, batch: false, payload: nil, fd: socket.fd)
+            writer.append(id: id, accept: false, batch: false, payload: nil, fd: socket.fd)
         }
     }
 
@@ -530,8 +538,7 @@ final class PathWorker: @unchecked Sendable {
                 return
             }
             if worker.outstanding.decided(id, accept: accept, single: payload != nil) {
-                worker.writer.append(id: id, verdict: accept ? NFQ.accept : NFQ.drop, batch: false, payload: payload,
-                                     fd: worker.socket.fd)
+                worker.writer.append(id: id, accept: accept, batch: false, payload: payload, fd: worker.socket.fd)
             }
         }
 

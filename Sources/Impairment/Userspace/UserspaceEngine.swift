@@ -24,8 +24,10 @@ import Synchronization
 /// router's input/output interfaces; one thread per direction (created inside the router
 /// namespace) receives packets in batches, asks a deterministic `DecisionCore`, and answers with
 /// batched verdicts; delayed packets keep their verdict until a timerfd fires; corrupted packets
-/// go back modified in the verdict; duplicates are injected through a raw socket. A monitor
-/// thread checks that each queue is still bound in the kernel and each thread alive.
+/// go back modified in the verdict; duplicates are injected through a raw socket. A packet that
+/// two directions take (in from the client, out to the server) passes both in turn, as through
+/// two netem qdiscs (`ForwardingStages`). A monitor thread checks that each queue is still bound
+/// in the kernel and each thread alive.
 ///
 /// Failure is loud and closed: if a thread dies or its socket goes away, the rules stay and the
 /// kernel drops that direction's packets (no `--queue-bypass`), `failure` is set and
@@ -218,6 +220,7 @@ public final class UserspaceEngine: @unchecked Sendable {
         }
         // Asked once per process, outside the router's thread (it builds a namespace of its own).
         let sendsChangedCopies = !PayloadVerdictProbe.answer.applies
+        let stages = ForwardingStages(paths)
         do throws(UserspaceEngineError) {
             for (i, path) in paths.enumerated() {
                 let core = try DecisionCore(path: path.name, specs: specsByPath[i], seed: seed, nodes: nodes,
@@ -227,7 +230,7 @@ public final class UserspaceEngine: @unchecked Sendable {
                     try PathWorker(path: path, queue: queues[i], core: core, kernelQueueLength: length,
                                    receiveBuffer: options.receiveBuffer, realtimePriority: options.realtimePriority, cpu: options.cpu, log: log.isEnabled ? log : nil,
                                    sendsChangedCopies: sendsChangedCopies, releaseTiming: options.releaseTiming,
-                                   onExit: { worker, failure in engineBox.engine?.workerExited(worker, failure: failure) })
+                                   pass: stages.pass(i), onExit: { worker, failure in engineBox.engine?.workerExited(worker, failure: failure) })
                 }
                 workers.append(worker)
             }
@@ -235,7 +238,7 @@ public final class UserspaceEngine: @unchecked Sendable {
             for (i, path) in paths.enumerated() {
                 for v6 in options.ipv6 ? [false, true] : [false] {
                     let rule = FirewallRule(ipv6: v6, inInterface: path.inInterface, outInterface: path.outInterface,
-                                            queue: queues[i], mark: injectMark)
+                                            queue: queues[i], mark: injectMark, passedBit: stages.passedBit(i))
                     try rule.install(in: router)
                     installed.append(rule)
                 }

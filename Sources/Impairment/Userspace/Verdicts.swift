@@ -12,21 +12,37 @@ final class VerdictWriter {
     private(set) var batchVerdicts: UInt64 = 0
     private(set) var sends: UInt64 = 0
     private(set) var lastSendError: Int32 = 0
+    /// What a packet let through gets: NF_ACCEPT, or NF_REPEAT with the marks of the stages it
+    /// passed when a later stage on this router may take it (see `ForwardingStages`).
+    let pass: ForwardingStages.Pass
 
-    init(queue: UInt16) {
+    init(queue: UInt16, pass: ForwardingStages.Pass = .accept) {
         self.queue = queue
+        self.pass = pass
         buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+    }
+
+    /// The verdict for a decided packet: let through (`pass`) or dropped.
+    @inline(__always)
+    func append(id: UInt32, accept: Bool, batch: Bool, payload: UnsafeRawBufferPointer?, fd: Int32) {
+        if accept {
+            append(id: id, verdict: pass.verdict, mark: pass.mark, batch: batch, payload: payload, fd: fd)
+        } else {
+            append(id: id, verdict: NFQ.drop, batch: batch, payload: payload, fd: fd)
+        }
     }
 
     deinit { buffer.deallocate() }
 
-    /// A verdict for one packet (`batch` false) or for every queued packet up to `id` (`batch` true).
-    func append(id: UInt32, verdict: UInt32, batch: Bool, payload: UnsafeRawBufferPointer?, fd: Int32) {
+    /// A verdict for one packet (`batch` false) or for every queued packet up to `id` (`batch` true),
+    /// setting the packets' mark when `mark` is given.
+    func append(id: UInt32, verdict: UInt32, mark: UInt32? = nil, batch: Bool, payload: UnsafeRawBufferPointer?, fd: Int32) {
         let payloadLength = payload?.count ?? 0
-        let size = 16 + 4 + 12 + (payload != nil ? 4 + ((payloadLength + 3) & ~3) : 0)
+        let markSize = mark != nil ? 8 : 0
+        let size = 16 + 4 + 12 + markSize + (payload != nil ? 4 + ((payloadLength + 3) & ~3) : 0)
         if used + size > capacity { flush(fd: fd) }
         let p = buffer + used
-        store32le(p, UInt32(payload != nil ? 16 + 4 + 12 + 4 + payloadLength : 16 + 4 + 12))
+        store32le(p, UInt32(16 + 4 + 12 + markSize + (payload != nil ? 4 + payloadLength : 0)))
         store16le(p + 4, batch ? NFQ.messageVerdictBatch : NFQ.messageVerdict)
         store16le(p + 6, NFQ.flagRequest)
         store32le(p + 8, 0)
@@ -38,12 +54,18 @@ final class VerdictWriter {
         store16le(p + 22, NFQ.attrVerdictHeader)
         p.storeBytes(of: verdict.bigEndian, toByteOffset: 24, as: UInt32.self)
         p.storeBytes(of: id.bigEndian, toByteOffset: 28, as: UInt32.self)
+        if let mark {
+            store16le(p + 32, 8)
+            store16le(p + 34, NFQ.attrMark)
+            p.storeBytes(of: mark.bigEndian, toByteOffset: 36, as: UInt32.self)
+        }
         if let payload {
-            store16le(p + 32, UInt16(truncatingIfNeeded: 4 + payloadLength))
-            store16le(p + 34, NFQ.attrPayload)
-            if let base = payload.baseAddress { (p + 36).copyMemory(from: base, byteCount: payloadLength) }
+            let q = p + 32 + markSize
+            store16le(q, UInt16(truncatingIfNeeded: 4 + payloadLength))
+            store16le(q + 2, NFQ.attrPayload)
+            if let base = payload.baseAddress { (q + 4).copyMemory(from: base, byteCount: payloadLength) }
             let padded = (payloadLength + 3) & ~3
-            if padded > payloadLength { (p + 36 + payloadLength).initializeMemory(as: UInt8.self, repeating: 0, count: padded - payloadLength) }
+            if padded > payloadLength { (q + 4 + payloadLength).initializeMemory(as: UInt8.self, repeating: 0, count: padded - payloadLength) }
         }
         used += size
         if batch { batchVerdicts &+= 1 } else { singleVerdicts &+= 1 }
@@ -143,7 +165,7 @@ struct OutstandingPackets {
             let s = states[slot(id)]
             if s >= 2 {
                 if runVerdict != 0 && runVerdict != s {
-                    writer.append(id: runLast, verdict: runVerdict == 2 ? NFQ.accept : NFQ.drop, batch: true, payload: nil, fd: fd)
+                    writer.append(id: runLast, accept: runVerdict == 2, batch: true, payload: nil, fd: fd)
                 }
                 runVerdict = s
                 runLast = id
@@ -152,7 +174,7 @@ struct OutstandingPackets {
             id &+= 1
         }
         if runVerdict != 0 {
-            writer.append(id: runLast, verdict: runVerdict == 2 ? NFQ.accept : NFQ.drop, batch: true, payload: nil, fd: fd)
+            writer.append(id: runLast, accept: runVerdict == 2, batch: true, payload: nil, fd: fd)
         }
         head = firstHeld
     }
