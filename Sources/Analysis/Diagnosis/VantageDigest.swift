@@ -165,6 +165,7 @@ extension ConversationState {
     var flow: FlowRef { FlowRef(client, server) }
 
     /// The direction sent by the conversation's client (true) or server (false).
+    @inline(__always)
     func direction(fromClient: Bool) -> DirectionState { fromClient ? clientDir : serverDir }
 
     /// Smallest RTT estimate the capture offers for this conversation, if any.

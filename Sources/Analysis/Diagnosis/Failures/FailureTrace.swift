@@ -224,31 +224,48 @@ struct RecentLetGo: Sendable {
     }
 
     static let limit = 65_536
-    /// Every part let go between the same endpoints (a conversation may be split several times).
-    private var records: [EndpointPair: [Record]] = [:]
+    /// The first part let go between the same endpoints, and any later ones (a conversation may
+    /// be split several times; most never are, and cost no array).
+    private var records: [EndpointPair: Record] = [:]
+    private var more: [EndpointPair: [Record]] = [:]
     private var order: [(key: EndpointPair, ordinal: Int)] = []
     private var head = 0
 
     mutating func add(_ key: EndpointPair, _ record: Record) {
         if order.count - head >= Self.limit {
-            let oldest = order[head]
+            forget(order[head])
             head += 1
-            if var parts = records[oldest.key] {
-                parts.removeAll { $0.ordinal == oldest.ordinal }
-                records[oldest.key] = parts.isEmpty ? nil : parts
-            }
             if head >= Self.limit {
                 order.removeFirst(head)
                 head = 0
             }
         }
-        records[key, default: []].append(record)
+        if records[key] == nil {
+            records[key] = record
+        } else {
+            more[key, default: []].append(record)
+        }
         order.append((key, record.ordinal))
+    }
+
+    private mutating func forget(_ oldest: (key: EndpointPair, ordinal: Int)) {
+        if records[oldest.key]?.ordinal == oldest.ordinal {
+            if var later = more[oldest.key], !later.isEmpty {
+                records[oldest.key] = later.removeFirst()
+                more[oldest.key] = later.isEmpty ? nil : later
+            } else {
+                records[oldest.key] = nil
+            }
+        } else if var later = more[oldest.key] {
+            later.removeAll { $0.ordinal == oldest.ordinal }
+            more[oldest.key] = later.isEmpty ? nil : later
+        }
     }
 
     /// The parts let go between `key`'s endpoints, oldest first; they are no longer recent.
     mutating func take(_ key: EndpointPair) -> [Record] {
-        records.removeValue(forKey: key) ?? []
+        guard let first = records.removeValue(forKey: key) else { return [] }
+        return [first] + (more.removeValue(forKey: key) ?? [])
     }
 }
 
@@ -300,10 +317,20 @@ struct FlowTrace: Sendable {
     }
 
     /// The most common TTL of one side's packets (tells which vantage is nearer that side).
+    /// (Ties: the smallest TTL. Counted on the stack: it runs for every flow let go.)
     func ttlMode(fromClient: Bool) -> UInt8? {
-        var counts: [UInt8: Int] = [:]
-        for note in notes where note.fromClient == fromClient { counts[note.ttl, default: 0] += 1 }
-        return counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 256) { counts -> UInt8? in
+            counts.initialize(repeating: 0)
+            var best: (ttl: UInt8, count: Int32)?
+            for note in notes where note.fromClient == fromClient {
+                let ttl = Int(note.ttl)
+                counts[ttl] += 1
+                let count = counts[ttl]
+                if let current = best, count < current.count || (count == current.count && note.ttl > current.ttl) { continue }
+                best = (note.ttl, count)
+            }
+            return best?.ttl
+        }
     }
 }
 
