@@ -280,6 +280,29 @@ struct DiagnosisSyntheticTests {
         #expect(finding.evidence["dsack_after_retransmission_ms"] == .double(0.02))
     }
 
+    @Test("a busy host's 8 ms handshake, requests resent after 23 ms, each D-SACK 2 ms after the copy: spurious-delayed-ack, said with the copy's round trip")
+    func delayedAckSlowHandshake() throws {
+        var s = DiagnosisScript()
+        s.oneWay = 4_000_000
+        var t = s.handshake(at: 0)
+        s.oneWay = 1_000_000
+        for _ in 0..<4 {
+            let (seq, _) = s.clientData(100, at: t)
+            s.serverAck(seq &+ 100, at: t + s.oneWay + 40_000_000)
+            t += 60_000_000
+        }
+        let (seq, _) = s.clientData(100, at: t)
+        let resend = t + 23_000_000
+        s.emit(Segment(fromClient: true, seq: seq, ack: s.serverNext, flags: 0x018, length: 100, window: 502), at: resend)
+        s.serverAck(seq &+ 100, at: resend + s.oneWay + 20_000, sack: [(seq, seq &+ 100)])
+        let result = try Self.diagnose(s, [.client])
+        let finding = try #require(result.findings.named("retransmission/spurious-delayed-ack").first,
+                                   "\(result.findings.names) \(result.findings.map(\.sentence))")
+        #expect((finding.evidence["path_rtt_ms"]?.doubleValue ?? 0) > 8, "the handshake's RTT stays the path RTT reported")
+        #expect(finding.sentence.contains("a round trip of the path, which took 2.02 ms"), "\(finding.sentence)")
+        #expect(!finding.sentence.contains("ms path RTT"), "\(finding.sentence)")
+    }
+
     @Test("path delay jumps 0.2 ms → 400 ms: timeout resend, late ACK without D-SACK: rtt-exceeds-rto")
     func rttJump() throws {
         var s = DiagnosisScript()

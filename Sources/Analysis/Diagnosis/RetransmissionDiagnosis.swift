@@ -437,8 +437,14 @@ extension DiagnosisContext {
     }
 
     /// The copy was resent long after the original, far longer than the path RTT.
-    private static func resentFarAboveRTT(_ episode: Episode, _ view: RetransmissionView) -> Bool {
-        guard let delay = episode.retransmissionDelay, let pathRTT = view.pathRTT else { return false }
+    /// `answeredWithin`: the D-SACK answering the copy came that long after it — a round trip of
+    /// the path itself (it answers that copy and no other), so the path's RTT is at most that,
+    /// however slow a busy host made the handshake look.
+    private static func resentFarAboveRTT(_ episode: Episode, _ view: RetransmissionView,
+                                          answeredWithin: TimeSpan? = nil) -> Bool {
+        guard let delay = episode.retransmissionDelay,
+              let pathRTT = [view.pathRTT, answeredWithin.flatMap { $0 >= .zero ? $0 : nil }].compactMap({ $0 }).min()
+        else { return false }
         return delay >= 4 * pathRTT && delay >= .milliseconds(1)
     }
 
@@ -470,7 +476,8 @@ extension DiagnosisContext {
             }
         }
         // T2: retransmitted long after the original, the D-SACK came at once.
-        if episode.cause == .undetermined, let dsackTime = event.dsackTime, Self.resentFarAboveRTT(episode, view) {
+        if episode.cause == .undetermined, let dsackTime = event.dsackTime,
+           Self.resentFarAboveRTT(episode, view, answeredWithin: dsackTime - event.time) {
             let dsackDelay = dsackTime - event.time
             let promptLimit = (view.pathRTT ?? .zero) * 2 + .milliseconds(2)
             if dsackDelay >= .zero && dsackDelay <= promptLimit {
@@ -485,7 +492,8 @@ extension DiagnosisContext {
     /// arrived, then answered at once (T2); or it had acknowledged the original, and only the
     /// sender's side could tell a slow ACK from a lost one.
     private func judgeSpuriousAtReceiver(_ episode: inout Episode, _ event: RetransmissionEvent, _ view: RetransmissionView) {
-        if !event.peerAckedBefore, let dsackTime = event.dsackTime, Self.resentFarAboveRTT(episode, view),
+        if !event.peerAckedBefore, let dsackTime = event.dsackTime,
+           Self.resentFarAboveRTT(episode, view, answeredWithin: dsackTime - event.time),
            dsackTime - event.time <= .milliseconds(2) {
             episode.cause = .delayedAck
             episode.dsackDelay = dsackTime - event.time
@@ -789,7 +797,16 @@ extension DiagnosisContext {
                 + "the retransmission was spurious, the path did not slow."
             return verdict
         }
-        verdict.sentence = "\(sender) resent data \(after) ms after the original — far longer than the \(rtt) ms path RTT — "
+        // The round trip the judgement used: the path's, or the D-SACK's answer to the copy when
+        // that was quicker (the handshake of a busy host looks slower than the path is).
+        let roundTrip: String
+        if let answer = lead.dsackDelay, answer >= .zero, view.pathRTT.map({ answer < $0 }) ?? true {
+            roundTrip = "far longer than a round trip of the path, which took \(JSONText.number(Stats.ms(answer))) ms "
+                + "for the copy's answer"
+        } else {
+            roundTrip = "far longer than the \(rtt) ms path RTT"
+        }
+        verdict.sentence = "\(sender) resent data \(after) ms after the original — \(roundTrip) — "
             + "while \(receiver) was still holding its delayed ACK; \(receiver) answered the duplicate at once with a "
             + "D-SACK, so the retransmission was spurious: the sender's RTO is shorter than the receiver's delayed-ACK timer."
         return verdict
