@@ -204,6 +204,33 @@ struct NetemKernelTests {
         }
     }
 
+    @Test("delays on both hops of one direction add up (client→router 20 ms, router→server 30 ms) with whichever engine the kernel gets: two netem qdiscs, or two userspace stages on the router")
+    func bothHopsCompose() throws {
+        try UserspaceFixture.withLine { net in
+            let bare = try UserspaceFixture.probe(net, count: 500, packetsPerSecond: 1000, batch: 8, port: 9100, quiet: 300_000_000)
+            let bareMedian = UserspaceFixture.quantile(bare.arrivals.map { Double($0.delay) / 1e6 }.sorted(), 0.5)
+            let placements = [
+                ImpairmentEngines.Placement(spec: ImpairmentSpec(link: try UserspaceFixture.link("client→router"),
+                                                                 parameters: .init(delay: .init(delay: .ms(20)))),
+                                            node: "client", interface: "eth0", source: "test"),
+                ImpairmentEngines.Placement(spec: ImpairmentSpec(link: try UserspaceFixture.link("router→server"),
+                                                                 parameters: .init(delay: .init(delay: .ms(30)))),
+                                            node: "router", interface: "to-server", source: "test"),
+            ]
+            let engines = ImpairmentEngines(placements: placements, network: net, seed: 5, decisionLogDirectory: nil,
+                                            say: { _ in })
+            try engines.start()
+            defer { engines.stop() }
+            let expected = KernelFeatures.hasNetem ? "kernel netem" : "userspace NFQUEUE"
+            #expect(engines.engineUses.map(\.engine) == [expected, expected], "\(engines.engineUses)")
+            let result = try UserspaceFixture.probe(net, count: 500, packetsPerSecond: 1000, batch: 8, quiet: 300_000_000)
+            #expect(result.arrivals.count == result.sent)
+            let median = UserspaceFixture.quantile(result.arrivals.map { Double($0.delay) / 1e6 }.sorted(), 0.5)
+            #expect(median >= 50 && median - bareMedian <= 50 + Self.measuredDelaySlack,
+                    "median one-way delay \(median) ms (one hop alone: 20 or 30), the bare path's \(bareMedian) ms")
+        }
+    }
+
     @Test("a tbf error other than a missing module stays a plain kernel refusal")
     func otherRefusal() throws {
         let (ns, handle) = try lab("tbf-refusal")
