@@ -4,17 +4,11 @@ import Analysis
 /// capture of a run at once (so it can compare vantage points), its findings converted to the
 /// runner's `Finding`.
 enum BuiltinDiagnosis {
-    static func findings(captures: [CaptureFile], addresses: [String: [String]], say: (String) -> Void) throws(RunnerError) -> [Finding] {
+    static func findings(captures: [CaptureFile], roles: [String: VantageRole]) throws(RunnerError) -> [Finding] {
         guard !captures.isEmpty else { return [] }
-        // Vantage names: the node, or node-interface when a node is captured on several.
-        var names: [String: String] = [:]   // vantage name → node
-        var inputs: [VantageCapture] = []
-        for capture in captures {
-            let several = captures.filter { $0.node == capture.node }.count > 1
-            let name = several ? "\(capture.node)-\(capture.interface)" : capture.node
-            names[name] = capture.node
-            inputs.append(VantageCapture(name: name, path: capture.path))
-        }
+        let inputs = CaptureVantages.vantages(captures, roles: roles)
+        // Vantage name → its node.
+        let names = Dictionary(zip(inputs.map(\.name), captures.map(\.node)), uniquingKeysWith: { first, _ in first })
         let result: DiagnosisResult
         do {
             result = try Diagnoser.diagnose(inputs)

@@ -83,16 +83,20 @@ protocol Detector: Sendable {
     var namesCauses: Bool { get }
     /// Fails before anything is built when the detector cannot run here (a missing program).
     func preflight() throws(RunnerError)
-    /// - Parameter nodes: node → its addresses (text), for detectors that want to know the topology.
-    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection
+    /// - Parameters:
+    ///   - nodes: node → its addresses (text), for detectors that want to know the topology.
+    ///   - roles: node → where it sits for the scenario's connections (`CaptureVantages.roles`).
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], roles: [String: VantageRole],
+                say: (String) -> Void) throws(RunnerError) -> Detection
 }
 
 /// Faultline's diagnosis, and its own analyzer's flags.
 struct BuiltinDetector: Detector {
     var namesCauses: Bool { true }
     func preflight() throws(RunnerError) {}
-    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection {
-        Detection(findings: try BuiltinDiagnosis.findings(captures: captures, addresses: nodes, say: say),
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], roles: [String: VantageRole],
+                say: (String) -> Void) throws(RunnerError) -> Detection {
+        Detection(findings: try BuiltinDiagnosis.findings(captures: captures, roles: roles),
                   marks: try BuiltinFlags.marks(captures))
     }
 }
@@ -105,7 +109,8 @@ struct TsharkDetector: Detector {
             throw .environment("--detector tshark: tshark is not installed (Debian: apt-get install tshark)")
         }
     }
-    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection {
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], roles: [String: VantageRole],
+                say: (String) -> Void) throws(RunnerError) -> Detection {
         Detection(marks: try TsharkFlags.marks(captures))
     }
 }
@@ -226,7 +231,8 @@ struct CommandDetector: Detector {
     }
 
     /// Its findings, and Faultline's own flags (for `tshark:` expectations).
-    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection {
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], roles: [String: VantageRole],
+                say: (String) -> Void) throws(RunnerError) -> Detection {
         Detection(findings: try Self.findings(argv: argv, captures: captures, nodes: nodes), marks: try BuiltinFlags.marks(captures))
     }
 

@@ -36,9 +36,9 @@ struct CaptureWindowTests {
         }
     }
 
-    static func diagnose(_ s: DiagnosisScript, windows: [DiagnosisScript.Vantage: (start: Int64, end: Int64)]) throws
-        -> DiagnosisResult {
-        let captures = try s.write([.client, .server], windows: windows)
+    static func diagnose(_ s: DiagnosisScript, windows: [DiagnosisScript.Vantage: (start: Int64, end: Int64)],
+                         statingRoles: Bool = true) throws -> DiagnosisResult {
+        let captures = try s.write([.client, .server], windows: windows, statingRoles: statingRoles)
         defer { TemporaryDirectory.remove(TemporaryDirectory.directory(of: captures[0].path)) }
         return try Diagnoser.diagnose(captures)
     }
@@ -87,6 +87,29 @@ struct CaptureWindowTests {
         #expect(finding.evidence["sender_side_window"] == .string("recorded"))
         #expect(finding.evidence["caveat"] == nil)
         #expect(result.findings.named("rst/refused-by-host").isEmpty)
+    }
+
+    @Test("the same captures named client and server, with no role given: the names say nothing, the packets cannot place them")
+    func namesAreNotRoles() throws {
+        let result = try Self.diagnose(Self.firewalledSYN(), windows: [.server: Self.wholeTest], statingRoles: false)
+        // Nothing in the (empty) server capture puts it at the RST's claimed sender: its silence
+        // is no evidence, and what stays is the RST as the client saw it.
+        #expect(result.findings.allSatisfy { $0.evidence["absent_at_sender_side"] == nil }, "\(result.findings.names)")
+        #expect(result.findings.named("rst/injected-by-middlebox").allSatisfy { $0.confidence < 0.9 }, "\(result.findings.names)")
+    }
+
+    @Test("a capture named client.pcap, with no role given, is not taken to be the client's")
+    func noRoleFromFileName() throws {
+        let captures = try Self.firewalledSYN().write([.client], statingRoles: false)
+        defer { TemporaryDirectory.remove(TemporaryDirectory.directory(of: captures[0].path)) }
+        #expect(captures[0].name == "client" && captures[0].path.hasSuffix("/client.pcap"))
+        var observer = DiagnosisObserver(vantage: captures[0].name)
+        let analysis = try CaptureAnalysis.run(path: captures[0].path, observer: &observer)
+        #expect(observer.digest(of: analysis).role == .other)
+        #expect(observer.digest(of: analysis, role: .client).role == .client)
+        var retiring = DiagnosisObserver(vantage: captures[0].name)
+        let retired = try CaptureAnalysis.run(path: captures[0].path, observer: &retiring, retirement: .diagnosis)
+        #expect(retiring.retiredRunResult(of: retired).findings.map(\.name) == (try Diagnoser.diagnose(captures)).findings.map(\.name))
     }
 
     @Test("server capture with a few packets ending 2 s before the RST, window covering it: injected, high")

@@ -514,10 +514,23 @@ struct DiagnosisSyntheticTests {
         }
     }
 
-    @Test("vantage names come from file names")
+    @Test("vantage names come from file names; roles only from what is stated")
     func vantageNames() {
         #expect(VantageCapture(path: "/tmp/run1/client.pcapng").name == "client")
         #expect(VantageCapture(path: "server.pcap").name == "server")
         #expect(VantageCapture(path: "/x/zeek-pr33__fast001.trace").name == "zeek-pr33__fast001")
+        #expect(VantageCapture(path: "-").name == "stdin")
+        // A name, however it reads, is not a role.
+        #expect(VantageCapture(path: "/tmp/run1/client.pcapng").role == .other)
+        #expect(VantageCapture(argument: "server=s.pcap") == VantageCapture(name: "server", path: "s.pcap", role: .other))
+        #expect(VantageCapture(argument: "router-eth0.pcapng").role == .other)
+        // Stated: ROLE: in front of a path or of NAME=PATH.
+        #expect(VantageCapture(argument: "client:/tmp/c.pcapng") == VantageCapture(name: "c", path: "/tmp/c.pcapng", role: .client))
+        #expect(VantageCapture(argument: "server:edge=s.pcap") == VantageCapture(name: "edge", path: "s.pcap", role: .server))
+        #expect(VantageCapture(argument: "router:-") == VantageCapture(name: "stdin", path: "-", role: .router))
+        // Anything else before a colon is part of the path (`./client:x.pcap` is that file).
+        #expect(VantageCapture(argument: "./client:x.pcap") == VantageCapture(name: "client:x", path: "./client:x.pcap"))
+        #expect(VantageCapture(argument: "other:x.pcap").path == "other:x.pcap")
+        #expect(VantageCapture(argument: "Client:x.pcap").role == .other)
     }
 }

@@ -1,3 +1,5 @@
+import struct Analysis.VantageCapture
+import enum Analysis.VantageRole
 import Foundation
 import Glibc
 import Netlink
@@ -100,6 +102,64 @@ struct RunnerUnitTests {
         // Another port is another flow.
         checker.findings = [Finding(kind: "rst", cause: "refused-by-host", flow: FindingFlow(client: "198.18.1.2:40000", server: "198.18.2.2:9002"))]
         #expect(checker.check()[0].passed == false)
+    }
+
+    @Test("captures' roles come from what the scenario's nodes do, and are what the catalog's node names used to imply")
+    func vantageRoles() throws {
+        // The rule the analyzer once applied to vantage names, kept here as the reference.
+        func formerGuess(_ name: String) -> VantageRole {
+            VantageRole.stated.first { name.lowercased().hasPrefix($0.rawValue) } ?? .other
+        }
+        let catalog = try Scenario.load(folder: Faultline.catalog)
+        #expect(catalog.count >= 15)
+        for scenario in catalog {
+            let roles = CaptureVantages.roles(scenario)
+            let runPeers = Set(scenario.steps.compactMap { step -> String? in
+                guard case .run(let process) = step.action, process.command.isPeer else { return nil }
+                return process.node
+            })
+            for node in scenario.topology.nodes {
+                let role = roles[node.name] ?? .other
+                if formerGuess(node.name) == .client && !runPeers.contains(node.name) {
+                    // t7's client runs a Python program of its own: the runner cannot know its
+                    // side (the analyzer reads the client role only for RSTs, which t7 has none of).
+                    #expect(role == .other, "\(scenario.name) \(node.name)")
+                } else if formerGuess(node.name) == .other && node.forwarding {
+                    // f7's r1 and r2: routers now, where their names said nothing (the analyzer
+                    // treats a router's capture as it did an unnamed one).
+                    #expect(role == .router, "\(scenario.name) \(node.name)")
+                } else {
+                    #expect(role == formerGuess(node.name), "\(scenario.name) \(node.name)")
+                }
+            }
+        }
+        // Names are not roles: a scenario calling its listener "client" makes it the server.
+        let swapped = try Self.scenario("""
+            name: swapped
+            steps:
+              - { at: 0s, on: client, peer: [listen, --port, "9000"] }
+              - { at: 20ms, on: server, peer: [connect, --to, "client:9000"] }
+            """)
+        #expect(CaptureVantages.roles(swapped) == ["client": .server, "router": .router, "server": .client])
+        // A node a peer connects to is the server's side, named or by address; a program of the
+        // scenario's own says nothing the runner can know; a node on both sides is left unstated.
+        let own = try Self.scenario("""
+            name: own
+            steps:
+              - { at: 0s, on: client, run: [sh, -c, "sleep 1"] }
+              - { at: 0s, on: server, peer: [connect, --to, "198.18.1.2:9000"] }
+              - { at: 0s, on: router, name: r, peer: [connect, --to, "server:9000"] }
+            """)
+        #expect(CaptureVantages.roles(own) == ["client": .server, "router": .client, "server": .other])
+        // Vantage names: the node, or node-interface when the node has several captures.
+        let files = [CaptureFile(path: "/a/client-eth0.pcapng", node: "client", interface: "eth0"),
+                     CaptureFile(path: "/a/router-eth0.pcapng", node: "router", interface: "eth0"),
+                     CaptureFile(path: "/a/router-eth1.pcapng", node: "router", interface: "eth1")]
+        #expect(CaptureVantages.vantages(files, roles: ["client": .client, "router": .router]) == [
+            VantageCapture(name: "client", path: "/a/client-eth0.pcapng", role: .client),
+            VantageCapture(name: "router-eth0", path: "/a/router-eth0.pcapng", role: .router),
+            VantageCapture(name: "router-eth1", path: "/a/router-eth1.pcapng", role: .router),
+        ])
     }
 
     @Test("under --detector tshark, causes are listed as not expressible and kinds are checked")
