@@ -217,7 +217,7 @@ enum DiagnosisFlagNames {
 ///
 /// Environment given to it: `FAULTLINE_CAPTURES` (JSON: [{path, node, interface}]),
 /// `FAULTLINE_NODES` (JSON: {node: [addresses]}). Its stdout must be a JSON array of findings,
-/// or an object with a `findings` array (see `Finding` for the schema). Exit status 0 expected.
+/// or an object with a `findings` array (the schema: Analysis' FindingDecoding.swift). Exit status 0 expected.
 struct CommandDetector: Detector {
     var argv: [String]
     var namesCauses: Bool { true }
@@ -264,18 +264,12 @@ struct CommandDetector: Detector {
         return try parse(result.standardOutput, detector: shown, captures: captures)
     }
 
-    /// Parses a detector's stdout: a JSON array of findings, or `{"findings": [...]}`.
+    /// Parses a detector's stdout: a JSON array of findings, or `{"findings": [...]}`
+    /// (`DetectorOutput`, read as FindingDecoding.swift says).
     static func parse(_ text: String, detector: String, captures: [CaptureFile]) throws(RunnerError) -> [Finding] {
-        struct Wrapped: Decodable { var findings: [Finding] }
-        let data = Data(text.utf8)
-        let decoder = JSONDecoder()
         var findings: [Finding]
         do {
-            if text.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("[") {
-                findings = try decoder.decode([Finding].self, from: data)
-            } else {
-                findings = try decoder.decode(Wrapped.self, from: data).findings
-            }
+            findings = try JSONDecoder().decode(DetectorOutput.self, from: Data(text.utf8)).findings
         } catch {
             throw .badInput("detector `\(detector)` printed no valid findings JSON (\(Self.describe(error))); "
                 + "expected [{\"kind\": \"rst\", \"cause\": \"refused-by-host\", ...}] — see `faultline run --help`")

@@ -1,3 +1,4 @@
+import Analysis
 import CLinux
 import Capture
 import Foundation
@@ -287,10 +288,10 @@ public final class ScenarioRun: @unchecked Sendable {
         }
         let failures = findings.filter(\.isFailure).sorted { ($0.confidence ?? 0) > ($1.confidence ?? 0) }
         if let main = failures.first {
-            let text = main.sentence.isEmpty ? main.summary : "\(main.diagnosis): \(main.sentence)"
+            let text = main.sentence.isEmpty ? main.summary : "\(main.name): \(main.sentence)"
             return failures.count > 1 ? text + " (+\(failures.count - 1) more)" : text
         }
-        if let other = findings.first { return "no failure found (\(other.diagnosis))" }
+        if let other = findings.first { return "no failure found (\(other.name))" }
         return "no failure found"
     }
 

@@ -82,7 +82,7 @@ struct CaptureWindowTests {
     func emptyWithWindow() throws {
         let result = try Self.diagnose(Self.firewalledSYN(), windows: [.server: Self.wholeTest])
         let finding = try #require(result.findings.named("rst/injected-by-middlebox").first, "\(result.findings.names)")
-        #expect(finding.confidence >= 0.9)
+        #expect(finding.analyzerConfidence >= 0.9)
         #expect(finding.evidence["absent_at_sender_side"] == .string("server"))
         #expect(finding.evidence["sender_side_window"] == .string("recorded"))
         #expect(finding.evidence["caveat"] == nil)
@@ -95,7 +95,7 @@ struct CaptureWindowTests {
         // Nothing in the (empty) server capture puts it at the RST's claimed sender: its silence
         // is no evidence, and what stays is the RST as the client saw it.
         #expect(result.findings.allSatisfy { $0.evidence["absent_at_sender_side"] == nil }, "\(result.findings.names)")
-        #expect(result.findings.named("rst/injected-by-middlebox").allSatisfy { $0.confidence < 0.9 }, "\(result.findings.names)")
+        #expect(result.findings.named("rst/injected-by-middlebox").allSatisfy { $0.analyzerConfidence < 0.9 }, "\(result.findings.names)")
     }
 
     @Test("a capture named client.pcap, with no role given, is not taken to be the client's")
@@ -118,7 +118,7 @@ struct CaptureWindowTests {
         Self.unrelated(&s, at: [1_000_000, 30_000_000, 70_000_000])
         let result = try Self.diagnose(s, windows: [.server: Self.wholeTest])
         let finding = try #require(result.findings.named("rst/injected-by-middlebox").first, "\(result.findings.names)")
-        #expect(finding.confidence >= 0.9)
+        #expect(finding.analyzerConfidence >= 0.9)
         #expect(finding.evidence["sender_side_window"] == .string("recorded"))
         #expect(finding.sentence.contains("never shows it leaving"))
         #expect(result.findings.named("rst/refused-by-host").isEmpty)
@@ -142,7 +142,7 @@ struct CaptureWindowTests {
         let result = try Self.diagnose(s, windows: [:])
         let finding = try #require(result.findings.first { $0.kind == "rst" }, "\(result.findings.names)")
         #expect(finding.cause != "injected-by-middlebox")
-        #expect(finding.confidence <= 0.5)
+        #expect(finding.analyzerConfidence <= 0.5)
         #expect(finding.evidence["caveat"]?.description.contains("capture window is unknown") == true)
         #expect(finding.evidence["sender_side_window"] == .string("unknown (server)"))
         #expect(finding.sentence.contains("Uncertain"))
@@ -152,7 +152,7 @@ struct CaptureWindowTests {
     func noWindowEmpty() throws {
         let result = try Self.diagnose(Self.firewalledSYN(), windows: [:])
         let finding = try #require(result.findings.first { $0.kind == "rst" }, "\(result.findings.names)")
-        #expect(finding.confidence <= 0.5)
+        #expect(finding.analyzerConfidence <= 0.5)
         #expect(finding.evidence["caveat"]?.description.contains("capture window is unknown") == true)
     }
 
@@ -162,8 +162,8 @@ struct CaptureWindowTests {
         Self.unrelated(&s, at: [1_000_000, 3_000_000_000])
         let result = try Self.diagnose(s, windows: [:])
         let finding = try #require(result.findings.named("rst/injected-by-middlebox").first, "\(result.findings.names)")
-        #expect(finding.confidence < 0.9)
-        #expect(finding.confidence >= 0.75)
+        #expect(finding.analyzerConfidence < 0.9)
+        #expect(finding.analyzerConfidence >= 0.75)
         #expect(finding.evidence["sender_side_window"] == .string("packets only"))
         #expect(finding.evidence["caveat"]?.description.contains("does not record when it was listening") == true)
     }

@@ -299,6 +299,12 @@ enum TemporaryDirectory {
     }
 }
 
+extension Finding {
+    /// The confidence the analyzer always states; NaN — failing every comparison — if one of its
+    /// findings came without.
+    var analyzerConfidence: Double { confidence ?? .nan }
+}
+
 extension Array where Element == Finding {
     /// Findings named `kind/cause`.
     func named(_ name: String) -> [Finding] { filter { $0.name == name } }

@@ -1,5 +1,4 @@
-import struct Analysis.VantageCapture
-import enum Analysis.VantageRole
+import Analysis
 import Foundation
 import Glibc
 import Netlink
@@ -58,7 +57,7 @@ struct RunnerUnitTests {
         #expect(parsed[0].flow?.serverPort == 9001)
         #expect(parsed[0].evidence["ttl"] == .int(63))
         #expect(parsed[1].flow?.clientAddress == "fd00:fa17:1::2")
-        #expect(parsed[1].frames == FindingFrames(first: 3, decisive: 9))
+        #expect(parsed[1].firstFrame == 3 && parsed[1].decisiveFrame == 9)
         // Round trip through the runner's own encoding.
         let data = try JSONEncoder().encode(parsed)
         #expect(try JSONDecoder().decode([Finding].self, from: data) == parsed)
@@ -76,10 +75,10 @@ struct RunnerUnitTests {
         let s = try Self.scenario(Self.line)
         let addresses = NetworkPlan.addresses(s.topology)
         let refusedForward = Finding(kind: "rst", cause: "refused-by-host",
-                                     flow: FindingFlow(client: "198.18.1.2:40000", server: "198.18.2.2:9001"), vantage: ["client"])
+                                     flow: FlowRef(client: "198.18.1.2:40000", server: "198.18.2.2:9001"), vantage: ["client"])
         // The same connection written the other way round, seen at the server.
         let refusedBackward = Finding(kind: "rst", cause: "refused-by-host",
-                                      flow: FindingFlow(client: "198.18.2.2:9001", server: "198.18.1.2:40000"), vantage: ["server"])
+                                      flow: FlowRef(client: "198.18.2.2:9001", server: "198.18.1.2:40000"), vantage: ["server"])
         let mark = PacketMark(vantage: "client", frame: 3, source: "198.18.2.2", sourcePort: 9001, destination: "198.18.1.2",
                               destinationPort: 40000, flags: ["zero_window"])
         let outcome = ProcessOutcome(name: "client", node: "client", exitStatus: 1, eventLog: """
@@ -93,14 +92,14 @@ struct RunnerUnitTests {
         #expect(results[1].found.contains("only 1"))
         // The look-alike appears: the absence fails and says what was found.
         checker.findings.append(Finding(kind: "rst", cause: "injected-by-middlebox",
-                                        flow: FindingFlow(client: "198.18.1.2:40001", server: "198.18.2.2:9001"), vantage: ["client"]))
+                                        flow: FlowRef(client: "198.18.1.2:40001", server: "198.18.2.2:9001"), vantage: ["client"]))
         checker.marks = [mark]
         results = checker.check()
         #expect(results[2].passed == false)
         #expect(results[2].found == "rst/injected-by-middlebox on 198.18.1.2:40001 -> 198.18.2.2:9001 at client")
         #expect(results[4].passed == false, "one zero_window frame is fewer than min-count 2")
         // Another port is another flow.
-        checker.findings = [Finding(kind: "rst", cause: "refused-by-host", flow: FindingFlow(client: "198.18.1.2:40000", server: "198.18.2.2:9002"))]
+        checker.findings = [Finding(kind: "rst", cause: "refused-by-host", flow: FlowRef(client: "198.18.1.2:40000", server: "198.18.2.2:9002"))]
         #expect(checker.check()[0].passed == false)
     }
 

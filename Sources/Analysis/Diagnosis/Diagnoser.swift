@@ -163,13 +163,17 @@ public enum Diagnoser {
         FindingsJSON.render(findings, pretty: pretty)
     }
 
-    /// Most serious first; then by flow, then by the first frame.
+    /// Most serious first; then by flow, then by the first frame (what a finding does not say —
+    /// another detector's — after what it does).
     public static func order(_ findings: [Finding]) -> [Finding] {
         findings.sorted { a, b in
-            if a.severity != b.severity { return a.severity > b.severity }
-            if a.flow != b.flow { return a.flow < b.flow }
+            if a.severity != b.severity { return (a.severity?.rawValue ?? -1) > (b.severity?.rawValue ?? -1) }
+            if a.flow != b.flow {
+                guard let first = a.flow, let second = b.flow else { return b.flow == nil }
+                return first < second
+            }
             if a.vantage.first != b.vantage.first { return (a.vantage.first ?? "") < (b.vantage.first ?? "") }
-            if a.firstFrame != b.firstFrame { return a.firstFrame < b.firstFrame }
+            if a.firstFrame != b.firstFrame { return (a.firstFrame ?? 0) < (b.firstFrame ?? 0) }
             return a.name < b.name
         }
     }
