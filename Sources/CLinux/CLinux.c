@@ -363,13 +363,6 @@ int fl_set_thread_cpu(int cpu) {
     return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 const char *fl_errno_name(int value) { return strerrorname_np(value); }
-int fl_errno_value(const char *name) {
-    for (int value = 1; value < 4096; value++) {
-        const char *known = strerrorname_np(value);
-        if (known && strcmp(known, name) == 0) return value;
-    }
-    return 0;
-}
 
 // --- Rootless state (set by FaultlineEntry's constructor before main; read-only after).
 static int userns_state = FL_USERNS_NOT_ATTEMPTED;

@@ -98,26 +98,13 @@ public struct ScenarioOutcome: Sendable {
 
     /// Every expectation held (and the run could run).
     public var passed: Bool { result.status == .passed }
-    public var findings: [DiagnosedFinding] { result.findings.map(DiagnosedFinding.init) }
+    /// What the detector found, kinds and causes typed (`$0.cause == .injectedByMiddlebox`).
+    public var findings: [Finding] { result.findings }
     public var failedExpectations: [ExpectationResult] { result.failedExpectations }
     /// The run's artifacts folder: captures, event logs, report.html, result.json.
     public var artifacts: String { result.artifacts }
     /// The headline, as `faultline run` prints it.
     public var summary: String { TextReport.scenario(result, verbose: true) }
-}
-
-/// A finding with its kind and cause typed, for `$0.cause == .injectedByMiddlebox`.
-public struct DiagnosedFinding: Sendable, Hashable {
-    public let finding: Runner.Finding
-
-    public init(_ finding: Runner.Finding) { self.finding = finding }
-
-    public var kind: DiagnosisKind { DiagnosisKind(finding.kind) }
-    public var cause: DiagnosisCause { DiagnosisCause(finding.cause) }
-    public var sentence: String { finding.sentence }
-    public var confidence: Double? { finding.confidence }
-    public var evidence: [String: FindingValue] { finding.evidence }
-    public var flow: FindingFlow? { finding.flow }
 }
 
 public struct FaultlineTestingError: Error, CustomStringConvertible, Sendable {
@@ -136,7 +123,10 @@ enum TemporaryFolder {
     }
 }
 
-/// The analyzer's vocabulary, typed (its other names — the analyzer's own `Finding` — stay out of
-/// the way of the runner's `Finding` that outcomes carry).
+/// The analyzer's one finding type and its vocabulary, by name, without the rest of the
+/// analyzer's API in a test suite's namespace.
+public typealias Finding = Analysis.Finding
 public typealias DiagnosisKind = Analysis.DiagnosisKind
 public typealias DiagnosisCause = Analysis.DiagnosisCause
+public typealias FlowRef = Analysis.FlowRef
+public typealias EvidenceValue = Analysis.EvidenceValue

@@ -145,10 +145,10 @@ struct FlowGraph {
         var forged = Set<UInt64>(), challenge = Set<UInt64>()
         for finding in flow.findings {
             guard let refs = finding.frames[vantageName] else { continue }
-            if finding.kind == DiagnosisName.Kind.rst && finding.cause == DiagnosisName.Cause.injectedByMiddlebox {
+            if finding.kind == .rst && finding.cause == .injectedByMiddlebox {
                 forged.insert(refs.first); forged.insert(refs.decisive); forged.formUnion(refs.related)
             }
-            if finding.cause == DiagnosisName.Cause.duplicateAnsweredWithChallengeAck { challenge.insert(refs.decisive) }
+            if finding.cause == .duplicateAnsweredWithChallengeAck { challenge.insert(refs.decisive) }
         }
         let rstForged = Self.markIndex["rst-forged"] ?? 0, rstHost = Self.markIndex["rst-host"] ?? 0
         let dsack = Self.markIndex["dsack"] ?? 0, challengeAck = Self.markIndex["challenge-ack"] ?? 0

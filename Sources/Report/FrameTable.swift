@@ -110,7 +110,7 @@ public struct ReportAnalysis: Sendable {
         for capture in captures {
             var observer = ReportObserver(vantage: capture.name)
             let analysis = try CaptureAnalysis.run(path: capture.path, observer: &observer)
-            digests.append(observer.diagnosis.digest(of: analysis))
+            digests.append(observer.diagnosis.digest(of: analysis, role: capture.role))
             analyses.append(analysis)
             tables.append(observer.table)
         }

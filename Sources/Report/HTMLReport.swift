@@ -74,7 +74,7 @@ public enum HTMLReport {
             out += "<ul>"
             for (flow, finding) in findings {
                 out += "<li class='sev-\(finding.severityName)'><a href='#flow-\(flow.id)'><b>\(SVGText.escape(finding.name))</b></a> "
-                out += "(\(finding.confidenceLevel), \(SVGText.number(finding.confidence))) on \(SVGText.escape(flow.title)): \(SVGText.escape(finding.sentence))</li>"
+                out += "(\(finding.confidenceLevel)\(finding.confidence.map { ", " + SVGText.number($0) } ?? "")) on \(SVGText.escape(flow.title)): \(SVGText.escape(finding.sentence))</li>"
             }
             out += "</ul>"
         }
@@ -158,7 +158,7 @@ public enum HTMLReport {
     static func findingArticle(_ finding: Finding, analysis: ReportAnalysis, context: ReportContext) -> String {
         var out = "<article class='finding sev-\(finding.severityName)'><h3>\(SVGText.escape(finding.name)) "
         out += "<span class='badge'>\(finding.severityName)</span></h3><p class='sentence'>\(SVGText.escape(finding.sentence))</p>"
-        out += "<p class='meta'>confidence <b>\(finding.confidenceLevel)</b> (\(SVGText.number(finding.confidence))) · seen at "
+        out += "<p class='meta'>confidence <b>\(finding.confidenceLevel)</b>\(finding.confidence.map { " (" + SVGText.number($0) + ")" } ?? "") · seen at "
         out += finding.vantage.map { vantage in
             let refs = finding.frames[vantage]
             guard let refs, refs.first > 0 else { return "\(SVGText.escape(vantage)) (not in its capture)" }
@@ -186,11 +186,11 @@ public enum HTMLReport {
         for (index, capture) in analysis.result.analyses.enumerated() where capture.captureDropped > 0 {
             caveats.append("The \(analysis.vantages[index].name) capture itself lost \(capture.captureDropped) packets: a gap there may be the capture's.")
         }
-        if finding.confidence < 0.8 { caveats.append("Confidence is \(finding.confidenceLevel): read the evidence before relying on the cause.") }
+        if (finding.confidence ?? 0) < 0.8 { caveats.append("Confidence is \(finding.confidenceLevel): read the evidence before relying on the cause.") }
         if !caveats.isEmpty {
             out += "<div class='caveats'><h4>Caveats</h4><ul>" + caveats.map { "<li>\(SVGText.escape($0))</li>" }.joined() + "</ul></div>"
         }
-        if let text = context.explanations[finding.name] ?? context.explanations[finding.kind + "/undetermined"] {
+        if let text = context.explanations[finding.name] ?? context.explanations[finding.kind.rawValue + "/undetermined"] {
             out += "<details class='explain'><summary>faultline explain \(SVGText.escape(finding.name))</summary><pre>\(SVGText.escape(text))</pre></details>"
         }
         return out + "</article>"

@@ -58,7 +58,8 @@ struct ReportFlow {
         }
         for index in flows.indices { flows[index].chooseSender(analysis) }
         for finding in analysis.result.findings {
-            let a = finding.flow.client, b = finding.flow.server
+            guard let flow = finding.flow else { continue }
+            let a = flow.client, b = flow.server
             let key = a < b ? a + "|" + b : b + "|" + a
             let candidates = byKey[key] ?? []
             // Several connections on the same endpoints: the one holding the finding's frames.

@@ -1,20 +1,14 @@
 import Analysis
 
 /// The built-in detector: Faultline's Diagnosis layer (Sources/Analysis/Diagnosis) over every
-/// capture of a run at once (so it can compare vantage points), its findings converted to the
-/// runner's `Finding`.
+/// capture of a run at once (so it can compare vantage points), its findings placed at the run's
+/// nodes.
 enum BuiltinDiagnosis {
-    static func findings(captures: [CaptureFile], addresses: [String: [String]], say: (String) -> Void) throws(RunnerError) -> [Finding] {
+    static func findings(captures: [CaptureFile], roles: [String: VantageRole]) throws(RunnerError) -> [Finding] {
         guard !captures.isEmpty else { return [] }
-        // Vantage names: the node, or node-interface when a node is captured on several.
-        var names: [String: String] = [:]   // vantage name → node
-        var inputs: [VantageCapture] = []
-        for capture in captures {
-            let several = captures.filter { $0.node == capture.node }.count > 1
-            let name = several ? "\(capture.node)-\(capture.interface)" : capture.node
-            names[name] = capture.node
-            inputs.append(VantageCapture(name: name, path: capture.path))
-        }
+        let inputs = CaptureVantages.vantages(captures, roles: roles)
+        // Vantage name → its node.
+        let names = Dictionary(zip(inputs.map(\.name), captures.map(\.node)), uniquingKeysWith: { first, _ in first })
         let result: DiagnosisResult
         do {
             result = try Diagnoser.diagnose(inputs)
@@ -24,27 +18,18 @@ enum BuiltinDiagnosis {
         return result.findings.map { convert($0, nodes: names) }
     }
 
-    static func convert(_ f: Analysis.Finding, nodes: [String: String]) -> Finding {
-        var vantage: [String] = []
+    /// The finding as the runner reports it: seen at nodes (a vantage `router-eth1` is the node
+    /// `router`), the first vantage's frames kept for each node.
+    static func convert(_ f: Finding, nodes: [String: String]) -> Finding {
+        var finding = f
+        finding.vantage = []
+        finding.frames = [:]
         for name in f.vantage {
             let node = nodes[name] ?? name
-            if !vantage.contains(node) { vantage.append(node) }
+            if finding.vantage.contains(node) { continue }
+            finding.vantage.append(node)
+            finding.frames[node] = f.frames[name]
         }
-        var evidence: [String: FindingValue] = [:]
-        for (key, value) in f.evidence { evidence[key] = convert(value) }
-        evidence["severity"] = .string(f.severityName)
-        return Finding(kind: f.kind, cause: f.cause, flow: FindingFlow(client: f.flow.client, server: f.flow.server), vantage: vantage,
-                       frames: FindingFrames(first: f.firstFrame, decisive: f.decisiveFrame), evidence: evidence,
-                       confidence: f.confidence, sentence: f.sentence)
-    }
-
-    static func convert(_ value: EvidenceValue) -> FindingValue {
-        switch value {
-        case .int(let v): return .int(v)
-        case .double(let v): return .double(v)
-        case .string(let v): return .string(v)
-        case .bool(let v): return .bool(v)
-        case .list(let values): return .array(values.map(convert))
-        }
+        return finding
     }
 }

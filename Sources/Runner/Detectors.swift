@@ -83,16 +83,20 @@ protocol Detector: Sendable {
     var namesCauses: Bool { get }
     /// Fails before anything is built when the detector cannot run here (a missing program).
     func preflight() throws(RunnerError)
-    /// - Parameter nodes: node → its addresses (text), for detectors that want to know the topology.
-    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection
+    /// - Parameters:
+    ///   - nodes: node → its addresses (text), for detectors that want to know the topology.
+    ///   - roles: node → where it sits for the scenario's connections (`CaptureVantages.roles`).
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], roles: [String: VantageRole],
+                say: (String) -> Void) throws(RunnerError) -> Detection
 }
 
 /// Faultline's diagnosis, and its own analyzer's flags.
 struct BuiltinDetector: Detector {
     var namesCauses: Bool { true }
     func preflight() throws(RunnerError) {}
-    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection {
-        Detection(findings: try BuiltinDiagnosis.findings(captures: captures, addresses: nodes, say: say),
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], roles: [String: VantageRole],
+                say: (String) -> Void) throws(RunnerError) -> Detection {
+        Detection(findings: try BuiltinDiagnosis.findings(captures: captures, roles: roles),
                   marks: try BuiltinFlags.marks(captures))
     }
 }
@@ -105,7 +109,8 @@ struct TsharkDetector: Detector {
             throw .environment("--detector tshark: tshark is not installed (Debian: apt-get install tshark)")
         }
     }
-    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection {
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], roles: [String: VantageRole],
+                say: (String) -> Void) throws(RunnerError) -> Detection {
         Detection(marks: try TsharkFlags.marks(captures))
     }
 }
@@ -212,7 +217,7 @@ enum DiagnosisFlagNames {
 ///
 /// Environment given to it: `FAULTLINE_CAPTURES` (JSON: [{path, node, interface}]),
 /// `FAULTLINE_NODES` (JSON: {node: [addresses]}). Its stdout must be a JSON array of findings,
-/// or an object with a `findings` array (see `Finding` for the schema). Exit status 0 expected.
+/// or an object with a `findings` array (the schema: Analysis' FindingDecoding.swift). Exit status 0 expected.
 struct CommandDetector: Detector {
     var argv: [String]
     var namesCauses: Bool { true }
@@ -226,7 +231,8 @@ struct CommandDetector: Detector {
     }
 
     /// Its findings, and Faultline's own flags (for `tshark:` expectations).
-    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection {
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], roles: [String: VantageRole],
+                say: (String) -> Void) throws(RunnerError) -> Detection {
         Detection(findings: try Self.findings(argv: argv, captures: captures, nodes: nodes), marks: try BuiltinFlags.marks(captures))
     }
 
@@ -258,18 +264,12 @@ struct CommandDetector: Detector {
         return try parse(result.standardOutput, detector: shown, captures: captures)
     }
 
-    /// Parses a detector's stdout: a JSON array of findings, or `{"findings": [...]}`.
+    /// Parses a detector's stdout: a JSON array of findings, or `{"findings": [...]}`
+    /// (`DetectorOutput`, read as FindingDecoding.swift says).
     static func parse(_ text: String, detector: String, captures: [CaptureFile]) throws(RunnerError) -> [Finding] {
-        struct Wrapped: Decodable { var findings: [Finding] }
-        let data = Data(text.utf8)
-        let decoder = JSONDecoder()
         var findings: [Finding]
         do {
-            if text.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("[") {
-                findings = try decoder.decode([Finding].self, from: data)
-            } else {
-                findings = try decoder.decode(Wrapped.self, from: data).findings
-            }
+            findings = try JSONDecoder().decode(DetectorOutput.self, from: Data(text.utf8)).findings
         } catch {
             throw .badInput("detector `\(detector)` printed no valid findings JSON (\(Self.describe(error))); "
                 + "expected [{\"kind\": \"rst\", \"cause\": \"refused-by-host\", ...}] — see `faultline run --help`")

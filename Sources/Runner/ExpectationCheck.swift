@@ -1,4 +1,5 @@
 import Values
+import Analysis
 import Foundation
 import Impairment
 import Peers
@@ -160,8 +161,9 @@ struct ExpectationChecker {
             let found: String
             if !matching.isEmpty {
                 found = (matching.count < count.min ? "only \(matching.count): " : "\(matching.count): ") + describe(matching)
-            } else if !pattern.evidence.isEmpty, let near = scoped.first(where: { $0.kind == pattern.kind && (pattern.cause == nil || $0.cause == pattern.cause) }) {
-                found = "\(near.diagnosis) with evidence " + near.evidence.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+            } else if !pattern.evidence.isEmpty,
+                      let near = scoped.first(where: { $0.kind.rawValue == pattern.kind && (pattern.cause == nil || $0.cause.rawValue == pattern.cause) }) {
+                found = "\(near.name) with evidence " + near.evidence.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
             } else if !failures.isEmpty {
                 found = describe(failures)
             } else {
@@ -230,8 +232,8 @@ struct ExpectationChecker {
     // MARK: matching
 
     func matches(_ finding: Finding, _ pattern: Scenario.DiagnosisPattern) -> Bool {
-        guard finding.kind == pattern.kind else { return false }
-        if let cause = pattern.cause, finding.cause != cause { return false }
+        guard finding.kind.rawValue == pattern.kind else { return false }
+        if let cause = pattern.cause, finding.cause.rawValue != cause { return false }
         if !pattern.evidence.allSatisfy({ Self.holds($0, in: finding) }) { return false }
         return matchesScope(finding, pattern)
     }
@@ -244,7 +246,7 @@ struct ExpectationChecker {
             return condition.comparison.holds(Double(actual), wanted)
         case (.number(let wanted), .double(let actual)):
             return condition.comparison.holds(actual, wanted)
-        case (.number(let wanted), .array(let items)):
+        case (.number(let wanted), .list(let items)):
             // A list's count (e.g. the frames of every stall).
             return condition.comparison.holds(Double(items.count), wanted)
         case (.bool(let wanted), .bool(let actual)):
@@ -263,7 +265,7 @@ struct ExpectationChecker {
         if let vantage = pattern.vantage, !finding.vantage.contains(vantage) { return false }
         if let flow = pattern.flow {
             guard let f = finding.flow else { return false }
-            let client = FindingFlow.split(f.client), server = FindingFlow.split(f.server)
+            let client = FlowRef.split(f.client), server = FlowRef.split(f.server)
             let forward = endpointMatches(flow.from, client) && endpointMatches(flow.to, server)
             let backward = endpointMatches(flow.from, server) && endpointMatches(flow.to, client)
             if !forward && !backward { return false }

@@ -11,9 +11,12 @@ import Scenario
 public enum RunHTMLReport {
     public static let fileName = "report.html"
 
-    /// Writes DIR/report.html; returns its path.
+    /// Writes DIR/report.html; returns its path. `roles`: where each node sits, as the run knew
+    /// (`CaptureVantages.roles`); nil: read from the scenario copy the run kept (scenario.yaml),
+    /// or none.
     @discardableResult
-    public static func write(artifacts folder: String, allFlows: Bool = false, lab: LabNotes? = nil) throws(RunnerError) -> String {
+    public static func write(artifacts folder: String, allFlows: Bool = false, lab: LabNotes? = nil,
+                             roles: [String: VantageRole]? = nil) throws(RunnerError) -> String {
         let result = readResult(folder)
         var captures: [CaptureFile] = result?.captures.filter { FileManager.default.fileExists(atPath: $0.path) } ?? []
         if captures.isEmpty {
@@ -25,10 +28,8 @@ public enum RunHTMLReport {
                 captures.append(CaptureFile(path: folder + "/" + name, node: parts.first ?? base, interface: parts.count > 1 ? parts[1] : ""))
             }
         }
-        let vantages = captures.map { capture in
-            let several = captures.filter { $0.node == capture.node }.count > 1
-            return VantageCapture(name: several ? "\(capture.node)-\(capture.interface)" : capture.node, path: capture.path)
-        }
+        let kept = try? Scenario.load(path: folder + "/scenario.yaml")
+        let vantages = CaptureVantages.vantages(captures, roles: roles ?? kept.map(CaptureVantages.roles) ?? [:])
         let analysis: ReportAnalysis
         do {
             analysis = try ReportAnalysis.run(vantages)
@@ -37,7 +38,7 @@ public enum RunHTMLReport {
         }
         var context = self.context(folder: folder, result: result)
         context.allFlows = allFlows
-        context.lab = lab ?? labNotes(folder)
+        context.lab = lab ?? kept.flatMap(labNotes)
         let path = folder + "/" + fileName
         do {
             try HTMLReport.write(analysis, context: context, to: path)
@@ -48,8 +49,8 @@ public enum RunHTMLReport {
     }
 
     /// The `lab:` notes of the scenario copy the run keeps (scenario.yaml).
-    static func labNotes(_ folder: String) -> LabNotes? {
-        guard let scenario = try? Scenario.load(path: folder + "/scenario.yaml"), let guide = scenario.lab else { return nil }
+    static func labNotes(_ scenario: Scenario) -> LabNotes? {
+        guard let guide = scenario.lab else { return nil }
         return LabNotes(tryThis: guide.tryThis, questions: guide.questions, hints: guide.hints)
     }
 

@@ -1,3 +1,4 @@
+import Analysis
 import CLinux
 import Capture
 import Foundation
@@ -195,9 +196,10 @@ public final class ScenarioRun: @unchecked Sendable {
         // Analysis: outside every namespace, on finished files.
         let captureFiles = lock.withLock { testbed }?.captureFiles ?? []
         let addresses = NetworkPlan.addresses(scenario.topology)
+        let roles = CaptureVantages.roles(scenario)
         let detection: Detection
         do {
-            detection = try settings.detector.detector.detect(captureFiles, nodes: addresses, say: settings.say)
+            detection = try settings.detector.detector.detect(captureFiles, nodes: addresses, roles: roles, say: settings.say)
         } catch {
             return result(status: .error, error: error, began: began, findings: [], expectations: [])
         }
@@ -225,7 +227,7 @@ public final class ScenarioRun: @unchecked Sendable {
         }
         let outcome = result(status: status, error: error, began: began, findings: findings, expectations: expectations)
         do {
-            try RunHTMLReport.write(artifacts: artifacts, allFlows: settings.reportAllFlows)
+            try RunHTMLReport.write(artifacts: artifacts, allFlows: settings.reportAllFlows, roles: roles)
         } catch {
             settings.say("report.html for \(scenario.name): \(error)")
         }
@@ -286,10 +288,10 @@ public final class ScenarioRun: @unchecked Sendable {
         }
         let failures = findings.filter(\.isFailure).sorted { ($0.confidence ?? 0) > ($1.confidence ?? 0) }
         if let main = failures.first {
-            let text = main.sentence.isEmpty ? main.summary : "\(main.diagnosis): \(main.sentence)"
+            let text = main.sentence.isEmpty ? main.summary : "\(main.name): \(main.sentence)"
             return failures.count > 1 ? text + " (+\(failures.count - 1) more)" : text
         }
-        if let other = findings.first { return "no failure found (\(other.diagnosis))" }
+        if let other = findings.first { return "no failure found (\(other.name))" }
         return "no failure found"
     }
 
@@ -468,12 +470,17 @@ public final class ScenarioRun: @unchecked Sendable {
         return false
     }
 
+    /// `HOST:PORT` split at its last colon, when PORT is a number; nil for any other argument.
+    static func hostAndPort(_ argument: String) -> (host: String, port: Substring)? {
+        guard let colon = argument.lastIndex(of: ":") else { return nil }
+        let port = argument[argument.index(after: colon)...]
+        guard !port.isEmpty, port.allSatisfy(\.isNumber) else { return nil }
+        return (String(argument[..<colon]), port)
+    }
+
     /// Rewrites `node:port` arguments to the node's address (IPv4 first).
     static func rewrite(_ argument: String, topology: Scenario.Topology) -> String {
-        guard let colon = argument.lastIndex(of: ":") else { return argument }
-        let host = String(argument[..<colon])
-        let port = argument[argument.index(after: colon)...]
-        guard !port.isEmpty, port.allSatisfy(\.isNumber), topology.node(named: host) != nil else { return argument }
+        guard let (host, port) = hostAndPort(argument), topology.node(named: host) != nil else { return argument }
         let addresses = topology.addresses(of: host)
         if let v4 = addresses.first(where: { $0.address.family == .ipv4 }) { return "\(v4.address):\(port)" }
         if let v6 = addresses.first { return "[\(v6.address)]:\(port)" }

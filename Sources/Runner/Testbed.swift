@@ -197,8 +197,8 @@ final class Testbed: @unchecked Sendable {
     /// (a client started right after must not race it), `start` otherwise (its signal handlers
     /// are in place). nil for a program of its own.
     static func readyEvent(of process: Scenario.Process) -> String? {
-        guard case .peer(let arguments) = process.command else { return nil }
-        return arguments.first == "listen" ? "listening" : "start"
+        guard let listens = process.command.peerListens else { return nil }
+        return listens ? "listening" : "start"
     }
 
     /// `<folder>/<process>.stdout.log` / `.stderr.log`.

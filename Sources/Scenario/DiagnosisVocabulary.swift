@@ -2,7 +2,8 @@ import Analysis
 
 extension Scenario {
     /// The words scenario expectations use: diagnosis kinds and causes (the analyzer's findings are
-    /// matched by the exact strings `kind/cause`), tshark's TCP analysis flags, and errno names.
+    /// matched by the exact strings `kind/cause`) and tshark's TCP analysis flags. Errno names are
+    /// Values' `Errno.names`.
     ///
     /// The diagnoses are the analyzer's own (`DiagnosisName.all`), so a scenario can name every
     /// cause the analyzer can emit — `undetermined` included — and no list is kept in step by hand.
@@ -36,20 +37,5 @@ extension Scenario {
         public static let tsharkFlags: [String] = AnalysisFlags.all.map(\.name)
 
         public static let tsharkFlagPrefix = "tcp.analysis."
-
-        /// Linux errno names (asm-generic/errno-base.h and errno.h), the values peers report.
-        public static let errnoNames: [String] = [
-            "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF", "ECHILD",
-            "EAGAIN", "EWOULDBLOCK", "ENOMEM", "EACCES", "EFAULT", "EBUSY", "EEXIST", "EXDEV", "ENODEV",
-            "ENOTDIR", "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY", "EFBIG", "ENOSPC", "ESPIPE",
-            "EROFS", "EMLINK", "EPIPE", "EDOM", "ERANGE", "EDEADLK", "ENAMETOOLONG", "ENOLCK", "ENOSYS",
-            "ENOTEMPTY", "ELOOP", "ENOMSG", "EIDRM", "ENOSTR", "ENODATA", "ETIME", "ENOSR", "ENOLINK",
-            "EPROTO", "EBADMSG", "EOVERFLOW", "EILSEQ", "ENOTSOCK", "EDESTADDRREQ", "EMSGSIZE",
-            "EPROTOTYPE", "ENOPROTOOPT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT", "EOPNOTSUPP",
-            "EPFNOSUPPORT", "EAFNOSUPPORT", "EADDRINUSE", "EADDRNOTAVAIL", "ENETDOWN", "ENETUNREACH",
-            "ENETRESET", "ECONNABORTED", "ECONNRESET", "ENOBUFS", "EISCONN", "ENOTCONN", "ESHUTDOWN",
-            "ETOOMANYREFS", "ETIMEDOUT", "ECONNREFUSED", "EHOSTDOWN", "EHOSTUNREACH", "EALREADY",
-            "EINPROGRESS", "ESTALE", "EDQUOT", "ECANCELED", "EOWNERDEAD", "ENOTRECOVERABLE",
-        ]
     }
 }

@@ -316,11 +316,12 @@ extension ScenarioDecoder {
                 throw e.error("errno values cannot be ordered with \(comparison.rawValue)", expected: "== or != (or none)")
             }
             if rest == "none" { return (comparison, .errno(nil)) }
-            guard DiagnosisVocabulary.errnoNames.contains(rest) else {
-                throw e.error("unknown errno '\(rest)'\(Suggestion.didYouMean(rest.uppercased(), in: DiagnosisVocabulary.errnoNames))",
+            guard let known = Errno(name: rest) else {
+                throw e.error("unknown errno '\(rest)'\(Suggestion.didYouMean(rest.uppercased(), in: Errno.names))",
                               expected: "an errno name such as ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE, or none")
             }
-            return (comparison, .errno(rest))
+            // The name peers report: an alias (EWOULDBLOCK) becomes its value's own name (EAGAIN).
+            return (comparison, .errno(known.name))
         case .duration:
             let d: Interval
             do { d = try Interval(parsing: rest) } catch { throw e.error(error.description) }

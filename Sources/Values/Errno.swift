@@ -41,14 +41,35 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
         #endif
     }
 
-    /// The errno whose name is `name` ("ECONNREFUSED"), for expectations written by people.
+    /// The errno whose name is `name` ("ECONNREFUSED", or an alias such as "EWOULDBLOCK"), for
+    /// expectations written by people. Its `name` is the canonical one: `EAGAIN` for `EWOULDBLOCK`,
+    /// the name peers report.
     public init?(name: String) {
-        #if canImport(CLinux)
-        let value = fl_errno_value(name)
-        guard value != 0 else { return nil }
+        guard let value = Errno.values[name] else { return nil }
         self.rawValue = value
-        #else
-        return nil
-        #endif
     }
+
+    /// Every errno name, in value order, each alias right after its value's own name: the one
+    /// list that errno names written by people are checked against.
+    public static let names: [String] = table.map(\.name)
+
+    /// Name → value, aliases included.
+    static let values: [String: Int32] = Dictionary(table.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+
+    /// The C library's names (every value it has one for), and the C headers' other spellings of
+    /// the same values, which people write too (`EWOULDBLOCK` is `EAGAIN` on Linux).
+    private static let table: [(name: String, value: Int32)] = {
+        var aliases: [(name: String, value: Int32)] = []
+        #if canImport(Glibc)
+        aliases = [("EWOULDBLOCK", EWOULDBLOCK), ("EDEADLOCK", EDEADLOCK), ("ENOTSUP", ENOTSUP)]
+        #endif
+        var out: [(name: String, value: Int32)] = []
+        // Linux's errno values stay far below 4096 (the kernel's own limit for an error return).
+        for value in Int32(1)..<4096 {
+            guard let own = name(of: value) else { continue }
+            out.append((own, value))
+            for alias in aliases where alias.value == value && alias.name != own { out.append(alias) }
+        }
+        return out
+    }()
 }

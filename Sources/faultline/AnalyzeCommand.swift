@@ -29,6 +29,14 @@ struct AnalyzeCommand: ParsableCommand {
         Several files are judged together as vantage points of the same
         traffic (e.g. client.pcapng server.pcapng). --json for machines.
 
+        Where a capture was taken helps when its packets cannot tell (a
+        capture that never saw the connection, two captures that see the
+        same TTLs): put client:, server: or router: in front of the file, e.g.
+          faultline analyze client:c.pcapng server:s.pcapng
+        A file's name is only a name: client.pcapng alone is not taken to be
+        the client's capture. Without a role the diagnosis goes by the
+        packets alone.
+
         A file cut in the middle of a packet is analysed up to the cut,
         with a warning on stderr. A corrupt file stops with exit status 2
         and an error naming the byte offset. Frames of a link type it does
@@ -50,14 +58,18 @@ struct AnalyzeCommand: ParsableCommand {
         Examples:
           faultline analyze trace.pcapng
           faultline analyze --flags trace.pcap > trace.flags
-          faultline analyze --json client=a.pcap server=b.pcapng
+          faultline analyze --json client:a.pcap server:b.pcapng
+          faultline analyze laptop=a.pcap router:gw=b.pcapng
           faultline analyze trace.pcap --annotate annotated.pcapng
           tcpdump -i eth0 -w - | faultline analyze --follow -
           scripts/compare-tshark trace.pcap   (agreement per flag)
         """))
 
     @Argument(help: ArgumentHelp("Capture files (pcap or pcapng); several files are vantage points of the same traffic.",
-                                 discussion: "Name a vantage with NAME=PATH (client=c.pcapng); otherwise it is named after the file."))
+                                 discussion: "Name a vantage with NAME=PATH (edge=c.pcapng); otherwise it is named after the file. "
+                                    + "Say where it was taken with client:, server: or router: in front (client:c.pcapng, "
+                                    + "server:edge=s.pcapng).",
+                                 valueName: "[ROLE:][NAME=]PATH"))
     var files: [String]
 
     @Flag(name: .long, help: "Print only 'frame,flag;flag' lines for frames tshark would flag.")
@@ -94,31 +106,37 @@ struct AnalyzeCommand: ParsableCommand {
     }
 
     func run() throws {
-        var resolved: [String] = []
+        var resolved: [VantageCapture] = []
         var stdinCopy: String?
         defer { if let stdinCopy { unlink(stdinCopy) } }
         for argument in files {
-            let capture = VantageCapture(argument: argument)
+            var capture = VantageCapture(argument: argument)
             if capture.path == "-" && (follow || flags) {
                 // Live, or flags (one pass): read as it comes — a copy would wait for the end.
-                resolved.append(argument)
+                resolved.append(capture)
                 continue
             }
             if capture.path == "-" {
                 // The whole-capture diagnosis may read a split conversation a second time: from a
                 // copy of the stream (written as it comes, removed at exit).
                 if stdinCopy == nil { stdinCopy = try Self.copyStandardInput() }
-                let prefix = argument == "-" ? "stdin=" : String(argument.dropLast(1))
-                resolved.append(prefix + (stdinCopy ?? "-"))
+                capture.path = stdinCopy ?? "-"
+                resolved.append(capture)
                 continue
             }
             if let problem = Self.notARegularFile(capture.path) {
                 Self.printError("error: \(capture.path): \(problem)")
                 throw ExitCode(2)
             }
-            resolved.append(argument)
+            resolved.append(capture)
         }
-        if flags { try runFlags(resolved) } else if let html { try runHTML(html, resolved) } else { try runDiagnosis(resolved) }
+        if flags {
+            try runFlags(resolved.map(\.path))
+        } else if let html {
+            try runHTML(html, resolved)
+        } else {
+            try runDiagnosis(resolved)
+        }
     }
 
     /// Why `path` cannot be read as a capture (a FIFO would block forever), or nil.
@@ -197,8 +215,7 @@ struct AnalyzeCommand: ParsableCommand {
     }
 
     /// Every file analysed, then judged together: flows matched across vantages.
-    private func runDiagnosis(_ files: [String]) throws {
-        let captures = files.map(VantageCapture.init(argument:))
+    private func runDiagnosis(_ captures: [VantageCapture]) throws {
         if captures.count == 1 { return try runSingleDiagnosis(captures[0]) }
         var digests: [VantageDigest] = []
         var analyses: [CaptureAnalysis] = []
@@ -211,7 +228,7 @@ struct AnalyzeCommand: ParsableCommand {
                     Self.printError("warning: \(capture.path): \(cut); analysed the \(analysis.frames) frames before it")
                 }
                 Self.warnUnsupportedLinks(analysis, shownAs: capture.path)
-                digests.append(observer.digest(of: analysis))
+                digests.append(observer.digest(of: analysis, role: capture.role))
                 analyses.append(analysis)
             } catch {
                 Self.printError("error: \(capture.path): \(error)")
@@ -240,9 +257,7 @@ struct AnalyzeCommand: ParsableCommand {
     /// One capture (a file or '-'): finished connections are diagnosed and freed as the capture
     /// goes (memory follows the connections open at once); the findings are those of the
     /// whole-capture diagnosis, in the same order. With --follow each is printed at once.
-    private func runSingleDiagnosis(_ given: VantageCapture) throws {
-        var capture = given
-        if capture.path == "-" && !files[0].contains("=") { capture.name = "stdin" }
+    private func runSingleDiagnosis(_ capture: VantageCapture) throws {
         let output = OutputBuffer(fd: 1)
         // The conversation summaries (text, or JSON objects) wait in a temporary file, not in memory.
         let spool = follow ? nil : json ? ConversationSummarySpool(render: Self.jsonText, separator: ",") : ConversationSummarySpool()
@@ -277,7 +292,7 @@ struct AnalyzeCommand: ParsableCommand {
                 + "\(analysis.analyzer.revivedCount) revived, peak \(analysis.analyzer.peakOpenCount) open "
                 + "of \(analysis.analyzer.conversationCount)")
         }
-        let result = observer.inner.retiredRunResult(of: analysis)
+        let result = observer.inner.retiredRunResult(of: analysis, role: capture.role)
         if follow {
             // The connections still open at the end, judged with the whole capture.
             if json {

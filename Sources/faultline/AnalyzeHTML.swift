@@ -7,8 +7,7 @@ import Runner
 extension AnalyzeCommand {
     /// `--html OUT.html`: the findings as `analyze` prints them, and the report written from the
     /// same single pass over each capture.
-    func runHTML(_ output: String, _ files: [String]) throws {
-        let captures = files.map(VantageCapture.init(argument:))
+    func runHTML(_ output: String, _ captures: [VantageCapture]) throws {
         let analysis: ReportAnalysis
         do throws(CaptureError) {
             analysis = try ReportAnalysis.run(captures)

@@ -36,9 +36,9 @@ struct CaptureWindowTests {
         }
     }
 
-    static func diagnose(_ s: DiagnosisScript, windows: [DiagnosisScript.Vantage: (start: Int64, end: Int64)]) throws
-        -> DiagnosisResult {
-        let captures = try s.write([.client, .server], windows: windows)
+    static func diagnose(_ s: DiagnosisScript, windows: [DiagnosisScript.Vantage: (start: Int64, end: Int64)],
+                         statingRoles: Bool = true) throws -> DiagnosisResult {
+        let captures = try s.write([.client, .server], windows: windows, statingRoles: statingRoles)
         defer { TemporaryDirectory.remove(TemporaryDirectory.directory(of: captures[0].path)) }
         return try Diagnoser.diagnose(captures)
     }
@@ -82,11 +82,34 @@ struct CaptureWindowTests {
     func emptyWithWindow() throws {
         let result = try Self.diagnose(Self.firewalledSYN(), windows: [.server: Self.wholeTest])
         let finding = try #require(result.findings.named("rst/injected-by-middlebox").first, "\(result.findings.names)")
-        #expect(finding.confidence >= 0.9)
+        #expect(finding.analyzerConfidence >= 0.9)
         #expect(finding.evidence["absent_at_sender_side"] == .string("server"))
         #expect(finding.evidence["sender_side_window"] == .string("recorded"))
         #expect(finding.evidence["caveat"] == nil)
         #expect(result.findings.named("rst/refused-by-host").isEmpty)
+    }
+
+    @Test("the same captures named client and server, with no role given: the names say nothing, the packets cannot place them")
+    func namesAreNotRoles() throws {
+        let result = try Self.diagnose(Self.firewalledSYN(), windows: [.server: Self.wholeTest], statingRoles: false)
+        // Nothing in the (empty) server capture puts it at the RST's claimed sender: its silence
+        // is no evidence, and what stays is the RST as the client saw it.
+        #expect(result.findings.allSatisfy { $0.evidence["absent_at_sender_side"] == nil }, "\(result.findings.names)")
+        #expect(result.findings.named("rst/injected-by-middlebox").allSatisfy { $0.analyzerConfidence < 0.9 }, "\(result.findings.names)")
+    }
+
+    @Test("a capture named client.pcap, with no role given, is not taken to be the client's")
+    func noRoleFromFileName() throws {
+        let captures = try Self.firewalledSYN().write([.client], statingRoles: false)
+        defer { TemporaryDirectory.remove(TemporaryDirectory.directory(of: captures[0].path)) }
+        #expect(captures[0].name == "client" && captures[0].path.hasSuffix("/client.pcap"))
+        var observer = DiagnosisObserver(vantage: captures[0].name)
+        let analysis = try CaptureAnalysis.run(path: captures[0].path, observer: &observer)
+        #expect(observer.digest(of: analysis).role == .other)
+        #expect(observer.digest(of: analysis, role: .client).role == .client)
+        var retiring = DiagnosisObserver(vantage: captures[0].name)
+        let retired = try CaptureAnalysis.run(path: captures[0].path, observer: &retiring, retirement: .diagnosis)
+        #expect(retiring.retiredRunResult(of: retired).findings.map(\.name) == (try Diagnoser.diagnose(captures)).findings.map(\.name))
     }
 
     @Test("server capture with a few packets ending 2 s before the RST, window covering it: injected, high")
@@ -95,7 +118,7 @@ struct CaptureWindowTests {
         Self.unrelated(&s, at: [1_000_000, 30_000_000, 70_000_000])
         let result = try Self.diagnose(s, windows: [.server: Self.wholeTest])
         let finding = try #require(result.findings.named("rst/injected-by-middlebox").first, "\(result.findings.names)")
-        #expect(finding.confidence >= 0.9)
+        #expect(finding.analyzerConfidence >= 0.9)
         #expect(finding.evidence["sender_side_window"] == .string("recorded"))
         #expect(finding.sentence.contains("never shows it leaving"))
         #expect(result.findings.named("rst/refused-by-host").isEmpty)
@@ -119,7 +142,7 @@ struct CaptureWindowTests {
         let result = try Self.diagnose(s, windows: [:])
         let finding = try #require(result.findings.first { $0.kind == "rst" }, "\(result.findings.names)")
         #expect(finding.cause != "injected-by-middlebox")
-        #expect(finding.confidence <= 0.5)
+        #expect(finding.analyzerConfidence <= 0.5)
         #expect(finding.evidence["caveat"]?.description.contains("capture window is unknown") == true)
         #expect(finding.evidence["sender_side_window"] == .string("unknown (server)"))
         #expect(finding.sentence.contains("Uncertain"))
@@ -129,7 +152,7 @@ struct CaptureWindowTests {
     func noWindowEmpty() throws {
         let result = try Self.diagnose(Self.firewalledSYN(), windows: [:])
         let finding = try #require(result.findings.first { $0.kind == "rst" }, "\(result.findings.names)")
-        #expect(finding.confidence <= 0.5)
+        #expect(finding.analyzerConfidence <= 0.5)
         #expect(finding.evidence["caveat"]?.description.contains("capture window is unknown") == true)
     }
 
@@ -139,8 +162,8 @@ struct CaptureWindowTests {
         Self.unrelated(&s, at: [1_000_000, 3_000_000_000])
         let result = try Self.diagnose(s, windows: [:])
         let finding = try #require(result.findings.named("rst/injected-by-middlebox").first, "\(result.findings.names)")
-        #expect(finding.confidence < 0.9)
-        #expect(finding.confidence >= 0.75)
+        #expect(finding.analyzerConfidence < 0.9)
+        #expect(finding.analyzerConfidence >= 0.75)
         #expect(finding.evidence["sender_side_window"] == .string("packets only"))
         #expect(finding.evidence["caveat"]?.description.contains("does not record when it was listening") == true)
     }

@@ -55,7 +55,7 @@ struct DiagnosisDefectTests {
         let findings = try Self.diagnose(s)
         let rst = try #require(findings.first { $0.kind == "rst" }, "\(findings.names)")
         #expect(rst.cause != "peer-has-no-connection")
-        #expect(rst.confidence <= 0.5)
+        #expect(rst.analyzerConfidence <= 0.5)
         #expect(rst.sentence.hasPrefix("Uncertain"))
         #expect(!rst.sentence.contains("restarted"))
         #expect(rst.evidence["sender_active_frame"] != nil)
@@ -78,7 +78,7 @@ struct DiagnosisDefectTests {
         s.merge(other)
         let findings = try Self.diagnose(s)
         let rst = try #require(findings.first { $0.kind == "rst" && $0.decisiveFrame == 2 }, "\(findings.names)")
-        #expect(rst.confidence <= 0.5)
+        #expect(rst.analyzerConfidence <= 0.5)
         #expect(!rst.sentence.contains("restarted"))
         #expect(rst.evidence["answered_segment_ttl"] == .int(47))
     }
@@ -139,7 +139,7 @@ struct DiagnosisDefectTests {
         let dead = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
         #expect(dead.cause == "undetermined")
         #expect(dead.severityName == "critical")
-        #expect(dead.confidence <= 0.5)
+        #expect(dead.analyzerConfidence <= 0.5)
         #expect(dead.sentence.contains("Ambiguous"))
         #expect(dead.evidence["unanswered_at_end"] == .int(5))
     }
@@ -149,7 +149,7 @@ struct DiagnosisDefectTests {
         let findings = try Self.diagnose(Self.unanswered(copies: 7, thenReset: true))
         let rst = try #require(findings.first { $0.kind == "rst" }, "\(findings.names)")
         #expect(rst.cause != "aborted-by-application")
-        #expect(rst.confidence <= 0.5)
+        #expect(rst.analyzerConfidence <= 0.5)
         #expect(rst.sentence.contains("gave up"))
         #expect(rst.evidence["unanswered_retransmissions_before"] == .int(6))
     }
@@ -347,7 +347,7 @@ struct DiagnosisRepeatedFINTests {
         let fin = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
         #expect(fin.sentence.contains("FIN (sent 2 times)"), "\(fin.sentence)")
         #expect(fin.sentence.contains("out of window"))
-        #expect(fin.confidence <= 0.5)
+        #expect(fin.analyzerConfidence <= 0.5)
     }
 }
 

@@ -39,7 +39,7 @@ struct DiagnosisForgeryTests {
             let findings = try DiagnosisDefectTests.diagnose(Self.midStreamInjection(inFlight: 4, withACK: withACK))
             let rst = try #require(findings.first { $0.kind == "rst" }, "\(findings.names)")
             #expect(rst.cause == "injected-by-middlebox", "\(withACK): \(rst.sentence)")
-            #expect(rst.confidence >= 0.8)
+            #expect(rst.analyzerConfidence >= 0.8)
             #expect(rst.evidence["rsts_copying_answered_ip_id"] == .int(4))
             #expect(rst.evidence["host_kept_talking_after_rst"] == .bool(true))
             #expect(rst.sentence.contains("IP ID"))
@@ -59,8 +59,8 @@ struct DiagnosisForgeryTests {
         let findings = try DiagnosisDefectTests.diagnose(s)
         let rst = try #require(findings.first { $0.kind == "rst" }, "\(findings.names)")
         #expect(rst.cause == "injected-by-middlebox", "\(rst.sentence)")
-        #expect(rst.confidence < 0.8)
-        #expect(rst.confidence > 0.5)
+        #expect(rst.analyzerConfidence < 0.8)
+        #expect(rst.analyzerConfidence > 0.5)
     }
 
     @Test("the host's own abort continuing its IP ID sequence stays an application abort")
@@ -105,8 +105,8 @@ struct DiagnosisForgeryTests {
         let strong = try #require(four.first { $0.kind == "rst" && $0.decisiveFrame == 2 }, "\(four.names)")
         #expect(weak.cause == "injected-by-middlebox")
         #expect(strong.cause == "injected-by-middlebox")
-        #expect(strong.confidence > weak.confidence)
-        #expect(strong.confidence >= 0.9)
+        #expect(strong.analyzerConfidence > weak.analyzerConfidence)
+        #expect(strong.analyzerConfidence >= 0.9)
         #expect(strong.evidence["forgery_signs"]?.description.contains("reserved") == true)
         #expect(strong.evidence["forgery_signs"]?.description.contains("ISN") == true)
         // The connection survived the forged RST: not critical.
@@ -123,6 +123,6 @@ struct DiagnosisForgeryTests {
         let findings = try DiagnosisDefectTests.diagnose(Self.forgedOnSYN(ttlOff: false, reserved: false, ackAtISN: true,
                                                                          copyIPID: false))
         let rst = try #require(findings.first { $0.kind == "rst" && $0.decisiveFrame == 2 }, "\(findings.names)")
-        #expect(rst.confidence < 0.8)
+        #expect(rst.analyzerConfidence < 0.8)
     }
 }

@@ -60,7 +60,7 @@ struct DiagnosisLossEvidenceTests {
         let findings = try DiagnosisDefectTests.diagnose(Self.fastRetransmit(sack: false))
         let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
         #expect(loss.cause == "packet-loss")
-        #expect(loss.confidence <= 0.5)
+        #expect(loss.analyzerConfidence <= 0.5)
         #expect(loss.sentence.contains("Ambiguous between packet-loss and path-reordering"), "\(loss.sentence)")
         #expect(loss.evidence["alternative"] == .string("path-reordering"))
     }
@@ -70,7 +70,7 @@ struct DiagnosisLossEvidenceTests {
         let findings = try DiagnosisDefectTests.diagnose(Self.fastRetransmit(sack: true))
         let loss = try #require(findings.first { $0.kind == "retransmission" }, "\(findings.names)")
         #expect(loss.cause == "packet-loss")
-        #expect(loss.confidence > 0.5)
+        #expect(loss.analyzerConfidence > 0.5)
         #expect(!loss.sentence.contains("Ambiguous"))
     }
 
@@ -210,7 +210,7 @@ struct DiagnosisAckLossTests {
         #expect(finding.sentence.contains("ACK loss"))
         #expect(finding.evidence["lost_direction"] == .string("198.19.0.2 → 198.18.0.1"))
         #expect(finding.evidence["acks_missing_at_sender_side"] == .int(4))
-        #expect(finding.confidence >= 0.8)
+        #expect(finding.analyzerConfidence >= 0.8)
         #expect(!findings.contains { $0.cause == "rtt-exceeds-rto" })
     }
 
@@ -409,11 +409,11 @@ struct DiagnosisSharedQueueTests {
     @Test("a late flow with one round trip of its own loses a segment while another flow between the same hosts loses packets to the full queue: congestion-loss")
     func lateFlowBesideCongestedFlow() throws {
         let findings = try DiagnosisDefectTests.diagnose(Self.queueNeighbours(neighbourCongested: true, lateLossAfter: 20_000_000))
-        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow.client.hasSuffix(":40001") }, "\(findings.names)")
+        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow?.client.hasSuffix(":40001") == true }, "\(findings.names)")
         #expect(late.cause == "congestion-loss", "\(late.sentence) \(late.evidence)")
         #expect(late.evidence["queue_shared_with"] != nil, "\(late.evidence)")
         #expect(late.sentence.contains("same full queue"), "\(late.sentence)")
-        #expect(late.confidence <= 0.8)
+        #expect(late.analyzerConfidence <= 0.8)
         #expect(!findings.contains { $0.name == "retransmission/packet-loss" }, "\(findings.names)")
         #expect(SentenceCheck.contradictions(late).isEmpty)
     }
@@ -421,7 +421,7 @@ struct DiagnosisSharedQueueTests {
     @Test("the same when the other flow's round trips stayed at the path's (random loss there): packet-loss with its caveat")
     func lateFlowBesideUncongestedFlow() throws {
         let findings = try DiagnosisDefectTests.diagnose(Self.queueNeighbours(neighbourCongested: false, lateLossAfter: 20_000_000))
-        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow.client.hasSuffix(":40001") }, "\(findings.names)")
+        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow?.client.hasSuffix(":40001") == true }, "\(findings.names)")
         #expect(late.cause == "packet-loss", "\(late.sentence)")
         #expect(late.evidence["caveat"] != nil)
     }
@@ -429,7 +429,7 @@ struct DiagnosisSharedQueueTests {
     @Test("the same when the other flow's congestion loss was seconds earlier: packet-loss with its caveat")
     func lateFlowLongAfterCongestedFlow() throws {
         let findings = try DiagnosisDefectTests.diagnose(Self.queueNeighbours(neighbourCongested: true, lateLossAfter: 3_000_000_000))
-        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow.client.hasSuffix(":40001") }, "\(findings.names)")
+        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow?.client.hasSuffix(":40001") == true }, "\(findings.names)")
         #expect(late.cause == "packet-loss", "\(late.sentence)")
     }
 
@@ -458,7 +458,7 @@ struct DiagnosisSharedQueueTests {
     @Test("a flow whose many round trips stood steadily at 7× the path's (no rise of its own to show) loses a segment while another flow loses packets to the full queue: congestion-loss")
     func measuredFlowBesideCongestedFlow() throws {
         let findings = try DiagnosisDefectTests.diagnose(Self.measuredNeighbour(lateOneWay: 700_000))
-        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow.client.hasSuffix(":40001") }, "\(findings.names)")
+        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow?.client.hasSuffix(":40001") == true }, "\(findings.names)")
         #expect(late.cause == "congestion-loss", "\(late.sentence) \(late.evidence)")
         #expect(late.evidence["queue_shared_with"] != nil)
         #expect(SentenceCheck.contradictions(late).isEmpty)
@@ -467,7 +467,7 @@ struct DiagnosisSharedQueueTests {
     @Test("the same flow with round trips at the path's own: packet-loss, whatever the other flow saw")
     func flatFlowBesideCongestedFlow() throws {
         let findings = try DiagnosisDefectTests.diagnose(Self.measuredNeighbour(lateOneWay: 100_000))
-        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow.client.hasSuffix(":40001") }, "\(findings.names)")
+        let late = try #require(findings.first { $0.kind == "retransmission" && $0.flow?.client.hasSuffix(":40001") == true }, "\(findings.names)")
         #expect(late.cause == "packet-loss", "\(late.sentence) \(late.evidence)")
     }
 

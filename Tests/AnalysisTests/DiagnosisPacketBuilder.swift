@@ -225,21 +225,24 @@ struct DiagnosisScript {
         return out
     }
 
-    /// Writes the captures of `vantages` to a fresh directory; returns their `VantageCapture`s.
+    /// Writes the captures of `vantages` to a fresh directory; returns their `VantageCapture`s,
+    /// each stated to be taken where it was built (`statingRoles: false`: named client and
+    /// server, and nothing said of where they were taken).
     /// A vantage with a `windows` entry is written as pcapng recording that capture window.
-    func write(_ vantages: [Vantage] = [.client, .server], names: [Vantage: String] = [:],
-               windows: [Vantage: (start: Int64, end: Int64)] = [:]) throws -> [VantageCapture] {
+    func write(_ vantages: [Vantage] = [.client, .server], windows: [Vantage: (start: Int64, end: Int64)] = [:],
+               statingRoles: Bool = true) throws -> [VantageCapture] {
         let directory = try TemporaryDirectory.make()
         return try vantages.map { vantage in
-            let name = names[vantage] ?? (vantage == .client ? "client" : "server")
+            let name = vantage == .client ? "client" : "server"
+            let role: VantageRole = statingRoles ? (vantage == .client ? .client : .server) : .other
             if let window = windows[vantage] {
                 let path = directory + "/" + name + ".pcapng"
                 try TemporaryDirectory.writeFile(path, pcapng(vantage, window: window))
-                return VantageCapture(name: name, path: path)
+                return VantageCapture(name: name, path: path, role: role)
             }
             let path = directory + "/" + name + ".pcap"
             try TemporaryDirectory.writeFile(path, pcap(vantage))
-            return VantageCapture(name: name, path: path)
+            return VantageCapture(name: name, path: path, role: role)
         }
     }
 }
@@ -294,6 +297,12 @@ enum TemporaryDirectory {
         }
         return bytes
     }
+}
+
+extension Finding {
+    /// The confidence the analyzer always states; NaN — failing every comparison — if one of its
+    /// findings came without.
+    var analyzerConfidence: Double { confidence ?? .nan }
 }
 
 extension Array where Element == Finding {

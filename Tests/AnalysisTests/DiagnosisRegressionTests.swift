@@ -13,8 +13,8 @@ struct DiagnosisRegressionTests {
     func abortAfterItsConsequences() throws {
         let fixtures = String(#filePath).replacingLastPathComponent(with: "Fixtures/")
         let result = try Diagnoser.diagnose([
-            VantageCapture(name: "client", path: fixtures + "r3-abort-bare-rsts-first.client.pcapng"),
-            VantageCapture(name: "server", path: fixtures + "r3-abort-bare-rsts-first.server.pcapng"),
+            VantageCapture(name: "client", path: fixtures + "r3-abort-bare-rsts-first.client.pcapng", role: .client),
+            VantageCapture(name: "server", path: fixtures + "r3-abort-bare-rsts-first.server.pcapng", role: .server),
         ])
         let rst = result.findings.filter { $0.kind == "rst" }
         #expect(rst.map(\.cause) == ["aborted-by-application"])

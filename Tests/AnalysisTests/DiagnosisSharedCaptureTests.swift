@@ -26,7 +26,7 @@ struct DiagnosisSharedCaptureTests {
         let slow = findings.named("zero-window/receiver-slow")
         #expect(slow.count == 1, "\(findings.names)")
         let finding = try #require(slow.first)
-        #expect(finding.flow.client == "192.168.0.20:2235")
+        #expect(finding.flow?.client == "192.168.0.20:2235")
         #expect(finding.firstFrame == 4)
         #expect(finding.decisiveFrame == 5)
         #expect(finding.evidence["windows_before_first_zero"] == .list([8760, 5840, 2920, 0]))
@@ -40,7 +40,7 @@ struct DiagnosisSharedCaptureTests {
         #expect(findings.names == ["rst/refused-by-host"])
         let finding = try #require(findings.first)
         #expect(finding.decisiveFrame == 2)
-        #expect(finding.confidence < 0.8)
+        #expect(finding.analyzerConfidence < 0.8)
         #expect(finding.confidenceLevel == "medium")
         #expect(finding.evidence["sender_baseline_ttl"] == .string("none"))
         #expect(finding.evidence["rst_ttl"] == .int(255))
@@ -65,7 +65,7 @@ struct DiagnosisSharedCaptureTests {
         #expect(artifacts.allSatisfy { $0.evidence["ttl_differences"] == .list([1]) })
         let refused = findings.named("rst/refused-by-host")
         #expect(refused.count == 1)
-        #expect(refused.first?.flow.server == "12.234.14.63:424")
+        #expect(refused.first?.flow?.server == "12.234.14.63:424")
         #expect(refused.first?.decisiveFrame == 7)
         #expect(!findings.contains { $0.kind == "retransmission" }, "\(findings.names)")
     }
@@ -120,7 +120,7 @@ struct DiagnosisSharedCaptureTests {
         #expect(finding.evidence["retransmissions"] == .int(5))
         #expect(finding.evidence["unanswered_at_end"] == .int(5))
         #expect(finding.severityName == "critical")
-        #expect(finding.confidence <= 0.5)
+        #expect(finding.analyzerConfidence <= 0.5)
         #expect(finding.sentence.contains("Ambiguous"))
         #expect(findings.named("retransmission/packet-loss").isEmpty)
     }
@@ -197,7 +197,7 @@ struct DiagnosisSharedCaptureTests {
         #expect(finding.evidence["lost_between_vantages"] == .string("sender → receiver"))
         // Classic pcap records no capture window: the receiver's packets around the loss say it
         // was listening, a little less surely than a recorded window would.
-        #expect(finding.confidence >= 0.85)
+        #expect(finding.analyzerConfidence >= 0.85)
         // The router also swapped a few segments: both vantages show it (IP IDs at the receiver).
         #expect(result.findings.named("reordering/path-reordering").count == 1)
     }

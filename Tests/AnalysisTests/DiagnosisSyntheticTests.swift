@@ -48,7 +48,7 @@ struct DiagnosisSyntheticTests {
         let finding = try #require(findings.first)
         #expect(finding.vantage == ["client", "server"])
         #expect(finding.confidenceLevel == "high")
-        #expect(finding.confidence >= 0.9)
+        #expect(finding.analyzerConfidence >= 0.9)
         #expect(finding.evidence["rst_ttl"] == .int(64))
         #expect(finding.evidence["sender_baseline_ttl"] == .int(63))
         #expect(finding.evidence["ttl_difference"] == .int(1))
@@ -68,7 +68,7 @@ struct DiagnosisSyntheticTests {
         let result = try Self.diagnose(s, [.client])
         let finding = try #require(result.findings.named("rst/injected-by-middlebox").first, "\(result.findings.names)")
         #expect(finding.vantage == ["client"])
-        #expect(finding.confidence >= 0.8)
+        #expect(finding.analyzerConfidence >= 0.8)
         #expect(finding.evidence["missing"] != nil)
     }
 
@@ -83,7 +83,7 @@ struct DiagnosisSyntheticTests {
         #expect(result.findings.names == ["rst/refused-by-host"])
         let finding = try #require(result.findings.first)
         #expect(finding.vantage == ["client", "server"])
-        #expect(finding.confidence >= 0.9)
+        #expect(finding.analyzerConfidence >= 0.9)
         #expect(finding.evidence["seen_leaving_sender_at"] == .string("server"))
         #expect(finding.frames["client"]?.decisive == 2)
         #expect(finding.frames["server"]?.decisive == 2)
@@ -104,10 +104,10 @@ struct DiagnosisSyntheticTests {
         s.merge(other)
         let result = try Self.diagnose(s)
         let finding = try #require(result.findings.named("rst/injected-by-middlebox").first, "\(result.findings.names)")
-        #expect(finding.flow.client == "198.18.0.1:40002")
+        #expect(finding.flow?.client == "198.18.0.1:40002")
         #expect(finding.evidence["sender_side_saw_flow"] == .bool(false))
         #expect(finding.evidence["sender_baseline_ttl"] == .int(63))
-        #expect(finding.confidence >= 0.9)
+        #expect(finding.analyzerConfidence >= 0.9)
         #expect(result.findings.named("rst/refused-by-host").isEmpty)
     }
 
@@ -143,7 +143,7 @@ struct DiagnosisSyntheticTests {
         let finding = try #require(result.findings.named("rst/peer-has-no-connection").first, "\(result.findings.names)")
         #expect(finding.evidence["sender_baseline_ttl"] == .int(63))
         #expect(finding.evidence["seen_leaving_sender_at"] == .string("server"))
-        #expect(finding.confidence >= 0.8)
+        #expect(finding.analyzerConfidence >= 0.8)
     }
 
     // MARK: SYN
@@ -224,7 +224,7 @@ struct DiagnosisSyntheticTests {
         let finding = try #require(findings.first)
         #expect(finding.vantage == ["client", "server"])
         #expect(finding.evidence["lost_between_vantages"] == .string("client → server"))
-        #expect(finding.confidence >= 0.9)
+        #expect(finding.analyzerConfidence >= 0.9)
         #expect(finding.evidence["rtt_inflation"].flatMap(\.doubleValue).map { $0 < 1.5 } == true)
         #expect(result.findings.filter { $0.kind == "retransmission" }.count == 1)
     }
@@ -537,10 +537,23 @@ struct DiagnosisSyntheticTests {
         }
     }
 
-    @Test("vantage names come from file names")
+    @Test("vantage names come from file names; roles only from what is stated")
     func vantageNames() {
         #expect(VantageCapture(path: "/tmp/run1/client.pcapng").name == "client")
         #expect(VantageCapture(path: "server.pcap").name == "server")
         #expect(VantageCapture(path: "/x/zeek-pr33__fast001.trace").name == "zeek-pr33__fast001")
+        #expect(VantageCapture(path: "-").name == "stdin")
+        // A name, however it reads, is not a role.
+        #expect(VantageCapture(path: "/tmp/run1/client.pcapng").role == .other)
+        #expect(VantageCapture(argument: "server=s.pcap") == VantageCapture(name: "server", path: "s.pcap", role: .other))
+        #expect(VantageCapture(argument: "router-eth0.pcapng").role == .other)
+        // Stated: ROLE: in front of a path or of NAME=PATH.
+        #expect(VantageCapture(argument: "client:/tmp/c.pcapng") == VantageCapture(name: "c", path: "/tmp/c.pcapng", role: .client))
+        #expect(VantageCapture(argument: "server:edge=s.pcap") == VantageCapture(name: "edge", path: "s.pcap", role: .server))
+        #expect(VantageCapture(argument: "router:-") == VantageCapture(name: "stdin", path: "-", role: .router))
+        // Anything else before a colon is part of the path (`./client:x.pcap` is that file).
+        #expect(VantageCapture(argument: "./client:x.pcap") == VantageCapture(name: "client:x", path: "./client:x.pcap"))
+        #expect(VantageCapture(argument: "other:x.pcap").path == "other:x.pcap")
+        #expect(VantageCapture(argument: "Client:x.pcap").role == .other)
     }
 }

@@ -105,7 +105,7 @@ struct FailureModeTests {
         #expect(finding.evidence["backoff_growing"] == true)
         #expect(finding.evidence["sender_gave_up"] == true)
         #expect(finding.evidence["reached_peer_side"] == false)
-        #expect(finding.confidence >= 0.8)
+        #expect(finding.analyzerConfidence >= 0.8)
         #expect(!findings.contains { $0.kind == "retransmission" })
     }
 
@@ -211,7 +211,7 @@ struct FailureModeTests {
         #expect(finding.decisiveFrame == 6)
         #expect((finding.evidence["median_stall_ms"]?.doubleValue ?? 0) >= 40)
         #expect(finding.vantage.contains("server"))
-        #expect(finding.confidence >= 0.8)
+        #expect(finding.analyzerConfidence >= 0.8)
         #expect(!findings.contains { $0.cause == "server-think-time" })
     }
 
@@ -281,7 +281,7 @@ struct FailureModeTests {
         #expect((finding.evidence["base_rtt_ms"]?.doubleValue ?? 1) < 1)
         #expect(finding.evidence["retransmissions"] == 0)
         #expect(finding.evidence["other_connections_delayed"] == 1)
-        #expect(finding.confidence >= 0.9)
+        #expect(finding.analyzerConfidence >= 0.9)
         #expect(!findings.contains { $0.kind == "stall" })
     }
 
@@ -328,7 +328,7 @@ struct FailureModeTests {
         #expect(finding.evidence["received_at"] == "server")
         #expect(finding.evidence["advertised_window_max"] == 65535)
         #expect((finding.evidence["window_ceiling_mbit"]?.doubleValue ?? 0) < 30)
-        #expect(finding.confidence >= 0.9)
+        #expect(finding.analyzerConfidence >= 0.9)
         #expect(!findings.contains { $0.kind == "zero-window" || $0.kind == "retransmission" })
     }
 

@@ -177,8 +177,8 @@ struct FuzzRegressionTests {
     static func fromFiles(_ path: String) throws {
         let result: DiagnosisResult
         do throws(CaptureError) {
-            result = try Diagnoser.diagnose([VantageCapture(name: "client", path: path),
-                                             VantageCapture(name: "server", path: path)])
+            result = try Diagnoser.diagnose([VantageCapture(name: "client", path: path, role: .client),
+                                             VantageCapture(name: "server", path: path, role: .server)])
         } catch {
             return
         }

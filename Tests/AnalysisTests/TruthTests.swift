@@ -20,7 +20,7 @@ struct TruthTests {
                 problems.append("must not report \(expected) \(limits(expected)): \(summary(finding)) — \(finding.sentence)")
             }
         }
-        for finding in findings where finding.severity > 0 {
+        for finding in findings where finding.severity != .info {
             let listed = truth.must.contains { nameMatches(finding, $0.name) } || truth.allowed.contains { pattern in
                 nameMatches(finding, pattern)
             }
@@ -30,7 +30,7 @@ struct TruthTests {
     }
 
     static func summary(_ finding: Finding) -> String {
-        "\(finding.name) @\(finding.decisiveFrame) \(finding.confidence) \(finding.severityName)"
+        "\(finding.name) @\(finding.decisiveFrame ?? 0) \(finding.analyzerConfidence) \(finding.severityName)"
     }
 
     static func limits(_ e: CaptureTruth.Expected) -> String {
@@ -47,8 +47,8 @@ struct TruthTests {
 
     static func nameMatches(_ finding: Finding, _ pattern: String) -> Bool {
         let parts = pattern.split(separator: "/", maxSplits: 1).map(String.init)
-        guard parts.count == 2, parts[0] == finding.kind else { return false }
-        return parts[1] == "*" || parts[1].split(separator: "|").contains { String($0) == finding.cause }
+        guard parts.count == 2, parts[0] == finding.kind.rawValue else { return false }
+        return parts[1] == "*" || parts[1].split(separator: "|").contains { String($0) == finding.cause.rawValue }
     }
 
     static func severityRank(_ name: String) -> Int {
@@ -58,10 +58,10 @@ struct TruthTests {
     static func matches(_ finding: Finding, _ e: CaptureTruth.Expected) -> Bool {
         guard nameMatches(finding, e.name) else { return false }
         if let decisive = e.decisive, finding.decisiveFrame != decisive { return false }
-        if let v = e.minConfidence, finding.confidence < v { return false }
-        if let v = e.maxConfidence, finding.confidence > v { return false }
-        if let v = e.minSeverity, finding.severity < severityRank(v) { return false }
-        if let v = e.maxSeverity, finding.severity > severityRank(v) { return false }
+        if let v = e.minConfidence, finding.analyzerConfidence < v { return false }
+        if let v = e.maxConfidence, finding.analyzerConfidence > v { return false }
+        if let v = e.minSeverity, (finding.severity?.rawValue ?? -1) < severityRank(v) { return false }
+        if let v = e.maxSeverity, (finding.severity?.rawValue ?? -1) > severityRank(v) { return false }
         if !e.sentenceHas.allSatisfy({ finding.sentence.contains($0) }) { return false }
         if e.sentenceLacks.contains(where: { finding.sentence.contains($0) }) { return false }
         if !e.evidenceKeys.allSatisfy({ finding.evidence[$0] != nil }) { return false }
@@ -116,9 +116,9 @@ enum SentenceCheck {
             found.append("says the RTT stayed flat, but rtt_before_loss_ms = \(before) against path_rtt_ms = \(path)")
         }
         // A finding at <= 0.5 is uncertain and its text must say so.
-        if finding.confidence <= 0.5 && finding.isFailure {
+        if finding.analyzerConfidence <= 0.5 && finding.isFailure {
             if !Finding.uncertaintyMarkers.contains(where: { text.contains($0) }) {
-                found.append("confidence \(finding.confidence) but the sentence does not say it is uncertain")
+                found.append("confidence \(finding.analyzerConfidence) but the sentence does not say it is uncertain")
             }
         }
         return found
@@ -134,14 +134,14 @@ struct CalibrationTests {
         var high = (right: 0, wrong: [String]())
         for truth in CaptureTruth.all where truth.knownIssue == nil {
             for finding in try TruthTests.findings(truth) {
-                if finding.confidence <= 0.5 {
+                if finding.analyzerConfidence <= 0.5 {
                     #expect(Finding.uncertaintyMarkers.contains { finding.sentence.contains($0) },
-                            "\(truth.file): \(finding.name) at \(finding.confidence) does not say it is uncertain")
+                            "\(truth.file): \(finding.name) at \(finding.analyzerConfidence) does not say it is uncertain")
                 }
-                guard finding.confidence >= 0.8 else { continue }
+                guard finding.analyzerConfidence >= 0.8 else { continue }
                 // Right: named by the truth (must or allowed) and hit by no must-not.
                 let named = truth.must.contains { TruthTests.nameMatches(finding, $0.name) }
-                    || truth.allowed.contains { TruthTests.nameMatches(finding, $0) } || finding.severity == 0
+                    || truth.allowed.contains { TruthTests.nameMatches(finding, $0) } || finding.severity == .info
                 let refuted = truth.mustNot.contains { TruthTests.matches(finding, $0) }
                 if named && !refuted {
                     high.right += 1

@@ -145,5 +145,21 @@ struct PeerValueTests {
         #expect(Errno(111).name == "ECONNREFUSED")
         #expect(Errno(name: "ETIMEDOUT")?.rawValue == 110)
         #expect(Errno(9999).name == "E9999")
+        #expect(Errno(name: "ENOSUCHTHING") == nil)
+    }
+
+    @Test("errno names round-trip through the one table, aliases to their value's own name")
+    func errnoNameTable() throws {
+        #expect(Errno.names.count > 100)
+        #expect(Set(Errno.names).count == Errno.names.count, "each name once")
+        for name in Errno.names {
+            let errno = try #require(Errno(name: name), "\(name)")
+            #expect(Errno(name: errno.name) == errno)
+        }
+        // Every canonical name comes back as itself; an alias as its value's own name.
+        let canonical = Errno.names.filter { Errno(name: $0)?.name == $0 }
+        #expect(Set(Errno.names).subtracting(canonical) == ["EWOULDBLOCK", "EDEADLOCK", "ENOTSUP"])
+        #expect(Errno(name: "EWOULDBLOCK")?.name == "EAGAIN")
+        #expect(Errno.names.firstIndex(of: "EWOULDBLOCK") == Errno.names.firstIndex(of: "EAGAIN").map { $0 + 1 })
     }
 }

@@ -57,4 +57,23 @@ struct AnalyzeInputTests {
         #expect(r.status == 0)
         #expect(r.error.contains("1 of 1 frames have a link type this analyzer does not decode (link type 147)"), "\(r.error)")
     }
+
+    @Test("ROLE: in front of a capture states where it was taken; NAME=PATH still names it; --flags reads the path")
+    func statedRoles() throws {
+        let dir = TestSupport.temporaryDirectory("fl-roles")
+        defer { TestSupport.removeTree(dir) }
+        let server = Self.fixture.replacingOccurrences(of: ".client.", with: ".server.")
+        let r = try Faultline.run(["analyze", "--json", "client:" + Self.fixture, "server:edge=" + server], directory: dir, timeout: 30)
+        #expect(r.status == 0, "\(r.error)")
+        let document = try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any]
+        let vantages = try #require(document?["vantages"] as? [[String: Any]])
+        #expect(vantages.map { $0["name"] as? String } == ["r3-abort-bare-rsts-first.client", "edge"])
+        #expect(vantages.map { $0["path"] as? String } == [Self.fixture, server])
+        // The abort is read the same as the run's own analysis (tests/AnalysisTests: the regression).
+        let findings = try #require(document?["findings"] as? [[String: Any]])
+        #expect(findings.filter { $0["kind"] as? String == "rst" }.map { $0["cause"] as? String } == ["aborted-by-application"])
+        let flags = try Faultline.run(["analyze", "--flags", "client:" + Self.fixture], directory: dir, timeout: 30)
+        let plain = try Faultline.run(["analyze", "--flags", Self.fixture], directory: dir, timeout: 30)
+        #expect(flags.status == 0 && flags.output == plain.output && !plain.output.isEmpty, "\(flags.error)")
+    }
 }

@@ -200,6 +200,29 @@ struct ScenarioLoadingTests {
         #expect(S.DiagnosisVocabulary.kinds.prefix(4) == ["zero-window", "rst", "syn", "retransmission"])
     }
 
+    @Test("errno names are Values' one table: every name it knows is accepted, an alias becomes the name peers report")
+    func errnoNames() throws {
+        func expected(_ errno: String) throws -> S.PeerValue? {
+            let s = try Scenario.parse(text: """
+                name: t
+                steps:
+                  - { at: 0s, on: client, peer: [send, --to, "server:9000", --bytes, 1KiB] }
+                expect:
+                  - { peer: client, write-errno: \(errno) }
+                """, file: "e.yaml")
+            guard case .peer(_, _, _, let value) = s.expectations.first?.check else { return nil }
+            return value
+        }
+        #expect(Errno.names.count > 100, "the C library's whole table, not a hand-picked part")
+        for name in ["ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTRECOVERABLE", "EHWPOISON"] {
+            #expect(try expected(name) == .errno(name))
+        }
+        // Peers report `Errno.name`: EAGAIN, whatever the scenario calls it.
+        #expect(try expected("EWOULDBLOCK") == .errno("EAGAIN"))
+        #expect(try expected("ENOTSUP") == .errno("EOPNOTSUPP"))
+        #expect(throws: ScenarioError.self) { try expected("ECONNREFUSE") }
+    }
+
     @Test("every diagnosis of failure-modes.md's tables is accepted as an expectation")
     func failureModesDocumentDiagnoses() throws {
         // Read the shared document itself: the `kind / cause` pairs in its tables.

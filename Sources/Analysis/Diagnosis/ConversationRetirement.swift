@@ -175,7 +175,8 @@ extension DiagnosisObserver {
     /// conversations split by a late packet are diagnosed whole from a second reading of the
     /// file (only when there are any, and not for a stream). The held state is moved out, not
     /// copied: call once, at the end of the run.
-    public mutating func retiredRunResult(of analysis: CaptureAnalysis) -> DiagnosisResult {
+    /// `role`: where the capture was taken, when the caller knows (`VantageDigest.role`).
+    public mutating func retiredRunResult(of analysis: CaptureAnalysis, role: VantageRole = .other) -> DiagnosisResult {
         var split = Set(retiring.splitIDs)
         var whole: [ConversationState] = []
         var recounted: HostTTLTotals?
@@ -212,13 +213,14 @@ extension DiagnosisObserver {
             if let recounted { totals = recounted }
         }
         remaining.sort { $0.id < $1.id }
-        let digest = VantageDigest(vantage: vantage, path: analysis.path, frames: analysis.frames,
+        var digest = VantageDigest(vantage: vantage, path: analysis.path, frames: analysis.frames,
                                    tcpFrames: analysis.count(.tcp), firstTime: analysis.firstTime,
                                    lastTime: analysis.lastTime, truncation: analysis.truncation?.description,
                                    window: analysis.window, conversations: remaining,
                                    hostTTLs: totals.allHistograms,
                                    failureTrace: finishedFailureTrace(
                                        path: analysis.path, rereading: Set(whole.map { EndpointPair($0.client, $0.server) })))
+        digest.role = role
         let context = DiagnosisContext(digests: [digest])
         var byConversation = retiring.findings
         retiring.findings = []

@@ -1,34 +1,59 @@
 import Values
 
-/// One capture file and the name of the vantage point it was taken at ("client", "server",
-/// "router", or the file's base name).
+/// One capture file, the name of the vantage point it was taken at ("client", "server-eth0", or
+/// the file's base name), and where that is, when whoever took it says so.
 public struct VantageCapture: Sendable, Equatable {
     public var name: String
     public var path: String
+    /// Where it was taken (`.other`: not stated, and then the packets alone decide). Never
+    /// guessed from `name` or the file's name.
+    public var role: VantageRole
 
-    public init(name: String, path: String) {
+    public init(name: String, path: String, role: VantageRole = .other) {
         self.name = name
         self.path = path
+        self.role = role
     }
 
-    /// A command-line argument: `name=path` (e.g. `client=/tmp/c.pcapng`) or just a path.
+    /// A command-line argument: `[ROLE:][NAME=]PATH` — a path (`c.pcapng`), a named one
+    /// (`edge=/tmp/c.pcapng`), either with where it was taken in front (`client:c.pcapng`,
+    /// `server:edge=s.pcapng`; roles: client, server, router). `./client:x.pcap` is the file
+    /// of that name.
     public init(argument: String) {
-        if let equals = argument.firstIndex(of: "="), !argument[..<equals].contains("/"), equals != argument.startIndex {
-            self.init(name: String(argument[..<equals]), path: String(argument[argument.index(after: equals)...]))
+        var rest = Substring(argument)
+        var role = VantageRole.other
+        if let colon = rest.firstIndex(of: ":"),
+           let stated = VantageRole.stated.first(where: { $0.rawValue == rest[..<colon] }) {
+            role = stated
+            rest = rest[rest.index(after: colon)...]
+        }
+        if let equals = rest.firstIndex(of: "="), !rest[..<equals].contains("/"), equals != rest.startIndex {
+            self.init(name: String(rest[..<equals]), path: String(rest[rest.index(after: equals)...]), role: role)
         } else {
-            self.init(path: argument)
+            self.init(path: String(rest), role: role)
         }
     }
 
-    /// Names the vantage after the file: `/tmp/run1/client.pcapng` → `client`.
-    public init(path: String) {
+    /// Names the vantage after the file: `/tmp/run1/client.pcapng` → `client` (a name only: the
+    /// role stays what is given); standard input (`-`) is `stdin`.
+    public init(path: String, role: VantageRole = .other) {
         self.path = path
+        self.role = role
         var base = path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? path
         for suffix in [".pcapng", ".pcap", ".trace", ".cap"] where base.hasSuffix(suffix) && base.count > suffix.count {
             base.removeLast(suffix.count)
             break
         }
-        name = base.isEmpty ? path : base
+        name = path == "-" ? "stdin" : base.isEmpty ? path : base
+    }
+}
+
+extension DiagnosisObserver {
+    /// What this vantage saw, with where it was taken (see `VantageDigest.role`).
+    public func digest(of analysis: CaptureAnalysis, role: VantageRole) -> VantageDigest {
+        var digest = digest(of: analysis)
+        digest.role = role
+        return digest
     }
 }
 
@@ -97,7 +122,7 @@ public enum Diagnoser {
         for capture in captures {
             var observer = DiagnosisObserver(vantage: capture.name)
             let analysis = try CaptureAnalysis.run(path: capture.path, observer: &observer)
-            digests.append(observer.digest(of: analysis))
+            digests.append(observer.digest(of: analysis, role: capture.role))
             analyses.append(analysis)
         }
         try crossVantagePass(&digests)
@@ -138,13 +163,17 @@ public enum Diagnoser {
         FindingsJSON.render(findings, pretty: pretty)
     }
 
-    /// Most serious first; then by flow, then by the first frame.
+    /// Most serious first; then by flow, then by the first frame (what a finding does not say —
+    /// another detector's — after what it does).
     public static func order(_ findings: [Finding]) -> [Finding] {
         findings.sorted { a, b in
-            if a.severity != b.severity { return a.severity > b.severity }
-            if a.flow != b.flow { return a.flow < b.flow }
+            if a.severity != b.severity { return (a.severity?.rawValue ?? -1) > (b.severity?.rawValue ?? -1) }
+            if a.flow != b.flow {
+                guard let first = a.flow, let second = b.flow else { return b.flow == nil }
+                return first < second
+            }
             if a.vantage.first != b.vantage.first { return (a.vantage.first ?? "") < (b.vantage.first ?? "") }
-            if a.firstFrame != b.firstFrame { return a.firstFrame < b.firstFrame }
+            if a.firstFrame != b.firstFrame { return (a.firstFrame ?? 0) < (b.firstFrame ?? 0) }
             return a.name < b.name
         }
     }

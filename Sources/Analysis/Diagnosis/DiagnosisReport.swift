@@ -24,8 +24,8 @@ public enum DiagnosisReport {
         }
         lines.append("\(findings.count) finding\(findings.count == 1 ? "" : "s") (\(failures) failure\(failures == 1 ? "" : "s")), "
                      + "most serious first.")
-        var flowOrder: [FlowRef] = []
-        var byFlow: [FlowRef: [Finding]] = [:]
+        var flowOrder: [FlowRef?] = []
+        var byFlow: [FlowRef?: [Finding]] = [:]
         for finding in findings {
             if byFlow[finding.flow] == nil { flowOrder.append(finding.flow) }
             byFlow[finding.flow, default: []].append(finding)
@@ -33,10 +33,10 @@ public enum DiagnosisReport {
         for flow in flowOrder {
             guard let list = byFlow[flow] else { continue }
             lines.append("")
-            lines.append("Flow \(flow.client) → \(flow.server)")
+            lines.append(flow.map { "Flow \($0.client) → \($0.server)" } ?? "No flow named")
             for finding in list {
-                lines.append("  [\(finding.severityName)] \(finding.name) — confidence \(finding.confidenceLevel) "
-                             + "(\(JSONText.number(finding.confidence)))")
+                lines.append("  [\(finding.severityName)] \(finding.name) — confidence \(finding.confidenceLevel)"
+                             + (finding.confidence.map { " (\(JSONText.number($0)))" } ?? ""))
                 lines += wrap(finding.sentence, indent: "    ", width: 100)
                 var where_: [String] = []
                 for vantage in finding.vantage {

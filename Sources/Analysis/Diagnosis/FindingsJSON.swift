@@ -90,28 +90,31 @@ extension EvidenceValue {
         case let .string(value): return .string(value)
         case let .bool(value): return .bool(value)
         case let .list(values): return .array(values.map(\.json))
+        case let .object(members): return .object(members.map { ($0.key, $0.value.json) })
+        case .null: return .null
         }
     }
 }
 
 extension Finding {
+    /// The analyzer always says what is optional here; another detector's finding may not (null).
     var json: JSONValue {
         .object([
-            ("kind", .string(kind)),
-            ("cause", .string(cause)),
-            ("flow", .object([("client", .string(flow.client)), ("server", .string(flow.server))])),
+            ("kind", .string(kind.rawValue)),
+            ("cause", .string(cause.rawValue)),
+            ("flow", flow.map { .object([("client", .string($0.client)), ("server", .string($0.server))]) } ?? .null),
             ("vantage", .array(vantage.map { .string($0) })),
-            ("first_frame", .uint(firstFrame)),
-            ("decisive_frame", .uint(decisiveFrame)),
+            ("first_frame", firstFrame.map { .uint($0) } ?? .null),
+            ("decisive_frame", decisiveFrame.map { .uint($0) } ?? .null),
             ("frames", .object(frames.map { name, refs in
                 (name, .object([("first", .uint(refs.first)), ("decisive", .uint(refs.decisive)),
                                 ("related", .array(refs.related.map { .uint($0) }))]))
             })),
             ("evidence", .object(evidence.map { ($0.key, $0.value.json) })),
-            ("confidence", .double(confidence)),
-            ("confidence_level", .string(confidenceLevel)),
-            ("severity", .int(Int64(severity))),
-            ("severity_name", .string(severityName)),
+            ("confidence", confidence.map { .double($0) } ?? .null),
+            ("confidence_level", confidence == nil ? .null : .string(confidenceLevel)),
+            ("severity", severity.map { .int(Int64($0.rawValue)) } ?? .null),
+            ("severity_name", severity.map { .string($0.name) } ?? .null),
             ("sentence", .string(sentence)),
         ])
     }

@@ -669,7 +669,7 @@ extension DiagnosisContext {
            let here = digests[reference.vantage].baseline(of: sender.address), there.ttl != here.ttl {
             return there.ttl > here.ttl
         }
-        // Packets do not tell: the runner's vantage names do ("client", "server").
+        // Packets do not tell: where the captures were taken does, when it was stated (VantageDigest.role).
         return digests[vantage].role == (senderIsClient ? .client : .server)
             && digests[reference.vantage].role != digests[vantage].role
     }

@@ -59,15 +59,10 @@ public struct VantageDigest: Sendable {
         storedHostTTLs = ttls
     }
 
-    /// Where the capture was taken, from the vantage name the runner gives ("client...",
-    /// "server...", "router..."); used only when the packets themselves do not tell.
-    var role: VantageRole {
-        let name = vantage.lowercased()
-        if name.hasPrefix("client") { return .client }
-        if name.hasPrefix("server") { return .server }
-        if name.hasPrefix("router") { return .router }
-        return .other
-    }
+    /// Where the capture was taken, as whoever gave the capture stated it (`VantageCapture.role`);
+    /// used only when the packets themselves do not tell. Never read from the vantage's name: a
+    /// file called client.pcap may have been taken anywhere.
+    public internal(set) var role: VantageRole = .other
 
     /// Number of TCP conversations.
     public var conversationCount: Int { conversations.count }
@@ -180,7 +175,12 @@ extension ConversationState {
 }
 
 
-/// A vantage point's role, from its name.
-enum VantageRole: Sendable {
+/// Where a capture was taken, as the one who took it knows: at the connections' client, at their
+/// server, or on a router between them. `.other`: not stated — the diagnosis then goes by what the
+/// packets show (TTLs, handshake timing) and nothing else.
+public enum VantageRole: String, Sendable, Hashable, CaseIterable {
     case client, server, router, other
+
+    /// The roles a person or the runner can state (`other` is the absence of one).
+    public static let stated: [VantageRole] = [.client, .server, .router]
 }

@@ -1,6 +1,7 @@
-/// Diagnosis kinds and causes as typed values, for Swift code that matches findings
+/// Diagnosis kinds and causes as typed values, as a `Finding` carries them
 /// (`finding.cause == .injectedByMiddlebox`). The strings are `DiagnosisName`'s, the analyzer's
-/// own; a cause without a static member here is still a `DiagnosisCause("…")`.
+/// own; any other word — an external detector's own kind or cause — is kept as written
+/// (`DiagnosisCause("my-cause")`), so reading another detector's findings loses nothing.
 public struct DiagnosisKind: RawRepresentable, Hashable, Sendable, Codable, ExpressibleByStringLiteral, CustomStringConvertible {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -72,4 +73,15 @@ extension DiagnosisName {
         }
         return out
     }
+}
+
+// The classifiers compare findings with `DiagnosisName`'s strings (`$0.kind == DiagnosisName.Kind.syn`).
+extension DiagnosisKind {
+    static func == (kind: DiagnosisKind, name: String) -> Bool { kind.rawValue == name }
+    static func != (kind: DiagnosisKind, name: String) -> Bool { kind.rawValue != name }
+}
+
+extension DiagnosisCause {
+    static func == (cause: DiagnosisCause, name: String) -> Bool { cause.rawValue == name }
+    static func != (cause: DiagnosisCause, name: String) -> Bool { cause.rawValue != name }
 }

@@ -76,8 +76,6 @@ int fl_pipe_cloexec(int fds[2]);
 
 // The symbolic name of an errno value ("ECONNRESET"), or NULL when glibc knows none.
 const char *fl_errno_name(int value);
-// The errno value whose name is `name` ("ECONNREFUSED" -> 111), or 0.
-int fl_errno_value(const char *name);
 
 // Peers (Sources/Peers): queue sizes, nanosecond waits, a signal self-pipe, more TCP_INFO.
 #include <poll.h>

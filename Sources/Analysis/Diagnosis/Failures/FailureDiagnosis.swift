@@ -103,7 +103,7 @@ struct FailureContext {
 
     /// Whether trace `t` was taken on the server's side of the path: the server's own packets are
     /// seen there with an unrouted TTL (64, 128, 255) or, when the server sent nothing, the
-    /// vantage is named after the server.
+    /// capture was stated to be the server's (VantageDigest.role).
     func isServerSide(_ t: Int, server: IPAddress) -> Bool {
         unroutedTTL[t][server] ?? (digests[t].role == .server)
     }
