@@ -50,22 +50,7 @@ public enum DiagnosisName {
     }
 
     /// Every `kind/cause` pair the diagnosis can produce (undetermined ones included).
-    public static let all: [String] = [
-        "zero-window/receiver-slow", "zero-window/receiver-stopped-reading", "zero-window/undetermined",
-        "rst/refused-by-host", "rst/injected-by-middlebox", "rst/aborted-by-application",
-        "rst/peer-has-no-connection", "rst/undetermined",
-        "syn/duplicate-answered-with-challenge-ack", "syn/unanswered", "syn/undetermined",
-        "syn/rejected-by-icmp", "syn/listen-queue-overflow",   // issue #18 (Failures/)
-        "retransmission/packet-loss", "retransmission/spurious-delayed-ack",
-        "retransmission/rtt-exceeds-rto", "retransmission/congestion-loss", "retransmission/undetermined",
-        "capture-artifact/duplicated-capture", "reordering/path-reordering", "keep-alive/benign",
-        // Issue #18 failure modes (Failures/).
-        "connection-lost/peer-or-path-down", "connection-lost/middlebox-state-expired", "connection-lost/undetermined",
-        "stall/nagle-delayed-ack", "stall/server-think-time", "stall/undetermined",
-        "latency/bufferbloat", "latency/undetermined",
-        "throughput/receive-window-limited", "throughput/undetermined",
-        "retransmission/path-mtu-black-hole",
-    ]
+    public static let all: [String] = AnalyzerDiagnosis.allCases.map(\.rawValue)
 }
 
 /// How serious a finding is, for ordering reports (most serious first).

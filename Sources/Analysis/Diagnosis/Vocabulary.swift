@@ -85,3 +85,54 @@ extension DiagnosisCause {
     static func == (cause: DiagnosisCause, name: String) -> Bool { cause.rawValue == name }
     static func != (cause: DiagnosisCause, name: String) -> Bool { cause.rawValue != name }
 }
+
+/// Every diagnosis the analyzer itself can produce (undetermined ones included), closed: code
+/// that must say something about each of them — `faultline explain`'s texts — switches over it,
+/// so a new diagnosis without its explanation does not compile. (`DiagnosisKind` and
+/// `DiagnosisCause` stay open: another detector's words are kept as written.)
+public enum AnalyzerDiagnosis: String, CaseIterable, Sendable, Hashable {
+    case zeroWindowReceiverSlow = "zero-window/receiver-slow"
+    case zeroWindowReceiverStoppedReading = "zero-window/receiver-stopped-reading"
+    case zeroWindowUndetermined = "zero-window/undetermined"
+    case rstRefusedByHost = "rst/refused-by-host"
+    case rstInjectedByMiddlebox = "rst/injected-by-middlebox"
+    case rstAbortedByApplication = "rst/aborted-by-application"
+    case rstPeerHasNoConnection = "rst/peer-has-no-connection"
+    case rstUndetermined = "rst/undetermined"
+    case synDuplicateAnsweredWithChallengeAck = "syn/duplicate-answered-with-challenge-ack"
+    case synUnanswered = "syn/unanswered"
+    case synUndetermined = "syn/undetermined"
+    case synRejectedByICMP = "syn/rejected-by-icmp"
+    case synListenQueueOverflow = "syn/listen-queue-overflow"
+    case retransmissionPacketLoss = "retransmission/packet-loss"
+    case retransmissionSpuriousDelayedAck = "retransmission/spurious-delayed-ack"
+    case retransmissionRTTExceedsRTO = "retransmission/rtt-exceeds-rto"
+    case retransmissionCongestionLoss = "retransmission/congestion-loss"
+    case retransmissionUndetermined = "retransmission/undetermined"
+    case captureArtifactDuplicatedCapture = "capture-artifact/duplicated-capture"
+    case reorderingPathReordering = "reordering/path-reordering"
+    case keepAliveBenign = "keep-alive/benign"
+    case connectionLostPeerOrPathDown = "connection-lost/peer-or-path-down"
+    case connectionLostMiddleboxStateExpired = "connection-lost/middlebox-state-expired"
+    case connectionLostUndetermined = "connection-lost/undetermined"
+    case stallNagleDelayedAck = "stall/nagle-delayed-ack"
+    case stallServerThinkTime = "stall/server-think-time"
+    case stallUndetermined = "stall/undetermined"
+    case latencyBufferbloat = "latency/bufferbloat"
+    case latencyUndetermined = "latency/undetermined"
+    case throughputReceiveWindowLimited = "throughput/receive-window-limited"
+    case throughputUndetermined = "throughput/undetermined"
+    case retransmissionPathMTUBlackHole = "retransmission/path-mtu-black-hole"
+
+    /// The kind, the part before the slash.
+    public var kind: DiagnosisKind { DiagnosisKind(String(rawValue[..<(rawValue.firstIndex(of: "/") ?? rawValue.endIndex)])) }
+    /// The cause, the part after it.
+    public var cause: DiagnosisCause {
+        DiagnosisCause(String(rawValue[(rawValue.firstIndex(of: "/").map(rawValue.index(after:)) ?? rawValue.endIndex)...]))
+    }
+
+    /// The analyzer's diagnosis named `kind`/`cause`, if it is one.
+    public init?(kind: DiagnosisKind, cause: DiagnosisCause) {
+        self.init(rawValue: "\(kind.rawValue)/\(cause.rawValue)")
+    }
+}

@@ -62,7 +62,7 @@ extension FailureContext {
         for (t, trace) in traces.enumerated() {
             for flow in trace.flows {
                 for senderIsClient in [true, false] {
-                    guard var (finding, victims) = bloat(flow, senderIsClient: senderIsClient, in: trace, at: t) else { continue }
+                    guard case (var finding, let victims)? = bloat(flow, senderIsClient: senderIsClient, in: trace, at: t) else { continue }
                     queuedBehind.formUnion(victims)
                     // A connection that waited behind the queue may have timed out spuriously (its RTO
                     // was computed before the queue grew): the queue's symptom, said here.
