@@ -91,7 +91,7 @@ final class PathWorker: @unchecked Sendable {
 
     let mailbox = Mutex<[Control]>([])
     let status = Mutex<Status>(Status())
-    private var thread = pthread_t()
+    private var thread: PosixThread?
     private let onExit: @Sendable (PathWorker, String?) -> Void
 
     /// Opens everything on the calling thread, which must be inside the router namespace.
@@ -146,16 +146,10 @@ final class PathWorker: @unchecked Sendable {
     /// namespace: the thread inherits it.
     func start(startTime: UInt64) throws(UserspaceEngineError) {
         core.rebase(start: startTime)
-        let retained = Unmanaged.passRetained(self)
-        let rc = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            let worker = Unmanaged<PathWorker>.fromOpaque(raw).takeRetainedValue()
-            worker.main()
-            return nil
-        }, retained.toOpaque())
-        if rc != 0 {
-            retained.release()
-            throw .system(operation: "start the engine thread for \(path.name)", errno: Errno(rc))
+        do {
+            thread = try PosixThread.start { [self] in main() }
+        } catch {
+            throw .system(operation: "start the engine thread for \(path.name)", errno: error)
         }
         started = true
     }
@@ -185,7 +179,7 @@ final class PathWorker: @unchecked Sendable {
             defer { done = true }
             return !done
         }
-        if first && started { pthread_join(thread, nil) }
+        if first && started { thread?.join() }
         closeControl()
     }
 
@@ -201,7 +195,7 @@ final class PathWorker: @unchecked Sendable {
         if close { Glibc.close(controlFD) }
     }
 
-    var isCurrentThread: Bool { pthread_equal(pthread_self(), thread) != 0 }
+    var isCurrentThread: Bool { thread.map { pthread_equal(pthread_self(), $0.handle) != 0 } ?? false }
 
     // MARK: the thread
 

@@ -1,3 +1,4 @@
+import Values
 import CLinux
 import Glibc
 import Netlink
@@ -70,7 +71,7 @@ public struct ReleaseTiming: Sendable, Equatable {
 /// The helper threads of one direction and the lock they share with its thread.
 final class ReleaseHelpers: @unchecked Sendable {
     private struct Helper {
-        var thread = pthread_t()
+        var thread: PosixThread?
         let timer: Int32
         let cpu: Int32
         var started = false
@@ -135,28 +136,11 @@ final class ReleaseHelpers: @unchecked Sendable {
     var count: Int { helpers.filter(\.started).count }
 
     private func launch(_ index: Int) {
-        let context = Unmanaged.passRetained(LaunchContext(owner: self, timer: helpers[index].timer, cpu: helpers[index].cpu))
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            let context = Unmanaged<LaunchContext>.fromOpaque(raw).takeRetainedValue()
-            context.owner.run(timer: context.timer, cpu: context.cpu)
-            return nil
-        }, context.toOpaque())
-        if rc == 0 {
-            helpers[index].thread = thread
-            helpers[index].started = true
-        } else {
-            context.release()
-        }
-    }
-
-    /// What a helper thread needs, handed over at its start (it never reads `helpers`).
-    private final class LaunchContext {
-        let owner: ReleaseHelpers
-        let timer: Int32
-        let cpu: Int32
-        init(owner: ReleaseHelpers, timer: Int32, cpu: Int32) { self.owner = owner; self.timer = timer; self.cpu = cpu }
+        // What the thread needs, handed over at its start (it never reads `helpers`).
+        let (timer, cpu) = (helpers[index].timer, helpers[index].cpu)
+        guard let thread = try? PosixThread.start(name: nil, { [self] in run(timer: timer, cpu: cpu) }) else { return }
+        helpers[index].thread = thread
+        helpers[index].started = true
     }
 
     /// The direction's thread: hold the lock while it works, let it go while it waits.
@@ -181,7 +165,7 @@ final class ReleaseHelpers: @unchecked Sendable {
         stopping.store(true, ordering: .sequentiallyConsistent)
         var one: UInt64 = 1
         _ = write(stopFD, &one, 8)
-        for helper in helpers where helper.started { pthread_join(helper.thread, nil) }
+        for helper in helpers where helper.started { helper.thread?.join() }
         for helper in helpers { close(helper.timer) }
         close(stopFD)
     }
