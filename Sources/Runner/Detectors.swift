@@ -172,7 +172,8 @@ enum BuiltinFlags {
 
 /// tshark's expert analysis of each capture, one `PacketMark` per flagged, RST or SYN frame.
 enum TsharkFlags {
-    static let flagFields = DiagnosisFlagNames.tshark
+    /// tcp.analysis.* flags tshark 4.0 sets, without the prefix: the analyzer's own table.
+    static let flagFields = AnalysisFlags.all.map(\.name)
 
     static func marks(_ captures: [CaptureFile]) throws(RunnerError) -> [PacketMark] {
         guard let tshark = ChildProcess.resolveInPath("tshark") else {
@@ -206,11 +207,6 @@ enum TsharkFlags {
         }
         return all
     }
-}
-
-enum DiagnosisFlagNames {
-    /// tcp.analysis.* flags tshark 4.0 sets, without the prefix: the analyzer's own table.
-    static let tshark = AnalysisFlags.all.map(\.name)
 }
 
 /// An external detector: `PROGRAM ARGS... CAPTURE...`, findings as JSON on stdout.

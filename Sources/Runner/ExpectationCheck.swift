@@ -314,38 +314,40 @@ struct ExpectationChecker {
     /// What tshark's expert flags can say about a diagnosis kind: the marks that show the kind,
     /// and the causes tshark can tell apart (none, for most).
     static func tsharkKindFlag(_ kind: String) -> String? {
-        switch kind {
-        case "zero-window": return "zero_window"
-        case "rst": return "rst"
-        case "retransmission": return "retransmission"
-        case "reordering": return "out_of_order"
-        case "keep-alive": return "keep_alive"
+        let flag: AnalysisFlags
+        switch DiagnosisKind(kind) {
+        case .rst: return "rst"   // tcp.flags.reset: a header bit, not an analysis flag
+        case .zeroWindow: flag = .zeroWindow
+        case .retransmission: flag = .retransmission
+        case .reordering: flag = .outOfOrder
+        case .keepAlive: flag = .keepAlive
         default: return nil
         }
+        return flag.names.first
     }
 
-    static let tsharkCauseNotes: [String: String] = [
-        "rst": "tshark marks every RST alike (expert \"Connection reset\"); it cannot tell a firewall's RST from the host's (TTL, absence at the other vantage point) or an abort from a refusal",
-        "zero-window": "tshark flags zero windows but cannot tell a slow reader from one that stopped reading",
-        "retransmission": "tshark flags retransmissions but cannot tell loss from congestion, a spurious delayed-ACK retransmission (it never flags the D-SACK evidence) or an RTT jump",
-        "syn": "tshark cannot tell an unanswered SYN from a duplicate SYN answered with a challenge ACK (it calls the challenge ACK a duplicate ACK), nor a SYN ignored by a full listen queue from one dropped on the path; it never ties an ICMP unreachable to the SYN it quotes",
-        "connection-lost": "tshark flags each copy as a retransmission; it has no notion of a connection going silent, of backoff, or of the idle gap that points at a middlebox",
-        "stall": "tshark flags nothing in a Nagle/delayed-ACK stall or a slow server: every packet is in order and acknowledged; only tcp.time_delta shows the 40 ms gaps, without saying who waited for whom",
-        "latency": "tshark flags nothing under bufferbloat (no loss, no retransmission); tcp.analysis.ack_rtt and bytes_in_flight show the climb frame by frame, but nothing names a standing queue or ties another connection's wait to it",
-        "throughput": "tshark flags a window-limited transfer only now and then as window_full; it shows the SYN's window-scale option (WS=) at each capture but never compares two captures, so a stripped option goes unnoticed",
-        "reordering": "tshark's out_of_order is a timing heuristic, not proof of reordering",
-        "keep-alive": "tshark flags Linux zero-window probes as keep-alives too",
-        "capture-artifact": "tshark reports duplicated captures as retransmissions",
+    static let tsharkCauseNotes: [DiagnosisKind: String] = [
+        .rst: "tshark marks every RST alike (expert \"Connection reset\"); it cannot tell a firewall's RST from the host's (TTL, absence at the other vantage point) or an abort from a refusal",
+        .zeroWindow: "tshark flags zero windows but cannot tell a slow reader from one that stopped reading",
+        .retransmission: "tshark flags retransmissions but cannot tell loss from congestion, a spurious delayed-ACK retransmission (it never flags the D-SACK evidence) or an RTT jump",
+        .syn: "tshark cannot tell an unanswered SYN from a duplicate SYN answered with a challenge ACK (it calls the challenge ACK a duplicate ACK), nor a SYN ignored by a full listen queue from one dropped on the path; it never ties an ICMP unreachable to the SYN it quotes",
+        .connectionLost: "tshark flags each copy as a retransmission; it has no notion of a connection going silent, of backoff, or of the idle gap that points at a middlebox",
+        .stall: "tshark flags nothing in a Nagle/delayed-ACK stall or a slow server: every packet is in order and acknowledged; only tcp.time_delta shows the 40 ms gaps, without saying who waited for whom",
+        .latency: "tshark flags nothing under bufferbloat (no loss, no retransmission); tcp.analysis.ack_rtt and bytes_in_flight show the climb frame by frame, but nothing names a standing queue or ties another connection's wait to it",
+        .throughput: "tshark flags a window-limited transfer only now and then as window_full; it shows the SYN's window-scale option (WS=) at each capture but never compares two captures, so a stripped option goes unnoticed",
+        .reordering: "tshark's out_of_order is a timing heuristic, not proof of reordering",
+        .keepAlive: "tshark flags Linux zero-window probes as keep-alives too",
+        .captureArtifact: "tshark reports duplicated captures as retransmissions",
     ]
 
     func tsharkPresent(_ pattern: Scenario.DiagnosisPattern, minCount: Int, source: String) -> ExpectationResult {
         let expected = "\(pattern)"
         guard let flag = Self.tsharkKindFlag(pattern.kind) else {
             return ExpectationResult(source: source, expected: expected, found: "not checked", passed: true, checked: false,
-                                     note: Self.tsharkCauseNotes[pattern.kind] ?? "tshark has no flag for \(pattern.kind)")
+                                     note: Self.tsharkCauseNotes[DiagnosisKind(pattern.kind)] ?? "tshark has no flag for \(pattern.kind)")
         }
         let count = marks.filter { $0.flags.contains(flag) && markMatches($0, flow: pattern.flow, vantage: pattern.vantage) }.count
-        let note = pattern.cause.map { "checked as kind \(pattern.kind) (\(flag) frames) only; cause \($0): " + (Self.tsharkCauseNotes[pattern.kind] ?? "not expressible") }
+        let note = pattern.cause.map { "checked as kind \(pattern.kind) (\(flag) frames) only; cause \($0): " + (Self.tsharkCauseNotes[DiagnosisKind(pattern.kind)] ?? "not expressible") }
         return ExpectationResult(source: source, expected: expected + " [tshark: \(flag)]", found: "\(count) \(flag) frame\(count == 1 ? "" : "s")",
                                  passed: count >= 1, checked: true, note: note)
     }
@@ -355,7 +357,7 @@ struct ExpectationChecker {
         guard pattern.cause == nil, let flag = Self.tsharkKindFlag(pattern.kind) else {
             return ExpectationResult(source: source, expected: expected, found: "not checked", passed: true, checked: false,
                                      note: pattern.cause == nil ? "tshark has no flag for \(pattern.kind)"
-                                        : "tshark cannot express the absence of one cause: " + (Self.tsharkCauseNotes[pattern.kind] ?? "no such flag"))
+                                        : "tshark cannot express the absence of one cause: " + (Self.tsharkCauseNotes[DiagnosisKind(pattern.kind)] ?? "no such flag"))
         }
         let count = marks.filter { $0.flags.contains(flag) && markMatches($0, flow: pattern.flow, vantage: pattern.vantage) }.count
         return ExpectationResult(source: source, expected: expected + " [tshark: no \(flag)]", found: "\(count) \(flag) frame\(count == 1 ? "" : "s")",
