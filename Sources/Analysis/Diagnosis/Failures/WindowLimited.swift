@@ -32,128 +32,156 @@ extension FailureContext {
     }
 
     private func windowLimit(_ flow: FlowTrace, senderIsClient: Bool, at t: Int) -> Finding? {
-        guard let rtt = flow.handshakeRTT, rtt >= Self.windowLimitedMinimumRTT else { return nil }
-        let mss = flow.sendMSS(fromClient: senderIsClient)
-        var acked: UInt32?
-        var window = 0
-        var windows: [Int] = []
-        var highestEnd: UInt32?
+        guard let rtt = flow.handshakeRTT, rtt >= Self.windowLimitedMinimumRTT,
+              let use = WindowUse(flow, senderIsClient: senderIsClient), use.limited else { return nil }
+        let scaling = scalingCause(of: flow)
+        return windowLimitedFinding(flow, senderIsClient: senderIsClient, at: t, rtt: rtt, use: use, scaling: scaling)
+    }
+
+    /// How the sender used the window it was given, measured over the flow's notes.
+    private struct WindowUse {
         var segments = 0
-        var atEdge = 0
         var retransmissions = 0
         var zeroWindows = 0
+        var acks = 0
+        /// ACKs that came when the sender had filled the window (within two segments of the edge).
+        var atEdge = 0
+        var windows: [Int] = []
         var inFlight: [Int] = []
         var bytes: Int64 = 0
         var firstData: CaptureTime?
         var lastData = CaptureTime.epoch
+        /// The segment sent last before the eleventh ACK at the window's edge.
         var decisive: PacketNote?
-        var lastSent: PacketNote?
-        var acks = 0
-        for note in flow.notes {
-            if note.fromClient == senderIsClient {
-                guard note.length > 0, !note.isRST, let acked else { continue }
-                if let end = highestEnd, !Self.seqAtLeast(note.seq, end) { retransmissions += 1; continue }
-                highestEnd = note.end
-                segments += 1
-                bytes += Int64(note.length)
-                if firstData == nil { firstData = note.time }
-                lastData = note.time
-                inFlight.append(Int(note.end &- acked))
-                lastSent = note
-            } else {
-                guard note.flags.contains(.ack), !note.isRST else { continue }
-                // When this ACK came, had the sender filled the window it was given? (It sends whole
-                // segments only: within two of the edge is at the edge.)
-                if let acked, let end = highestEnd, window > 0, note.ack != acked, Self.seqAtLeast(note.ack, acked) {
-                    acks += 1
-                    if window - Int(end &- acked) < 2 * mss {
-                        atEdge += 1
-                        if decisive == nil && acks > 10 { decisive = lastSent }
+
+        init?(_ flow: FlowTrace, senderIsClient: Bool) {
+            let mss = flow.sendMSS(fromClient: senderIsClient)
+            var acked: UInt32?
+            var window = 0
+            var highestEnd: UInt32?
+            var lastSent: PacketNote?
+            for note in flow.notes {
+                if note.fromClient == senderIsClient {
+                    guard note.length > 0, !note.isRST, let acked else { continue }
+                    if let end = highestEnd, !FailureContext.seqAtLeast(note.seq, end) { retransmissions += 1; continue }
+                    highestEnd = note.end
+                    segments += 1
+                    bytes += Int64(note.length)
+                    if firstData == nil { firstData = note.time }
+                    lastData = note.time
+                    inFlight.append(Int(note.end &- acked))
+                    lastSent = note
+                } else {
+                    guard note.flags.contains(.ack), !note.isRST else { continue }
+                    // When this ACK came, had the sender filled the window it was given? (It sends
+                    // whole segments only: within two of the edge is at the edge.)
+                    if let acked, let end = highestEnd, window > 0, note.ack != acked, FailureContext.seqAtLeast(note.ack, acked) {
+                        acks += 1
+                        if window - Int(end &- acked) < 2 * mss {
+                            atEdge += 1
+                            if decisive == nil && acks > 10 { decisive = lastSent }
+                        }
+                    }
+                    if acked.map({ FailureContext.seqAtLeast(note.ack, $0) }) ?? true { acked = note.ack }
+                    window = flow.advertisedWindow(note)
+                    if !note.flags.contains(.syn) {
+                        windows.append(window)
+                        if window == 0 && !note.flags.contains(.fin) { zeroWindows += 1 }
                     }
                 }
-                if acked.map({ Self.seqAtLeast(note.ack, $0) }) ?? true { acked = note.ack }
-                window = flow.advertisedWindow(note)
-                if !note.flags.contains(.syn) {
-                    windows.append(window)
-                    if window == 0 && !note.flags.contains(.fin) { zeroWindows += 1 }
-                }
             }
+            guard !windows.isEmpty, !inFlight.isEmpty else { return nil }
         }
-        guard segments >= 50, retransmissions == 0, zeroWindows == 0, !windows.isEmpty else { return nil }
-        guard acks >= 20 else { return nil }
-        let fraction = Double(atEdge) / Double(acks)
-        guard fraction >= 0.5 else { return nil }
-        // The window stayed open: the receiver kept up (a slow receiver's window shrinks).
-        let largest = windows.max() ?? 0
-        let typical = windows.sorted()[windows.count / 2]
-        guard largest > 0, Double(typical) >= 0.75 * Double(largest) else { return nil }
-        let duration = lastData - (firstData ?? lastData)
-        let throughput = duration > .zero ? Double(bytes) * 8 / duration.inSeconds : 0
-        let ceiling = Double(largest) * 8 / rtt.inSeconds
-        let flightMedian = inFlight.sorted()[inFlight.count / 2]
 
-        // The cause, when it shows: window scaling offered, and who dropped it.
+        var fraction: Double { Double(atEdge) / Double(acks) }
+        var largest: Int { windows.max() ?? 0 }
+        var typical: Int { windows.sorted()[windows.count / 2] }
+        var flightMedian: Int { inFlight.sorted()[inFlight.count / 2] }
+
+        /// Enough data, none resent, no zero window; the window full at half the ACKs or more,
+        /// and staying open (the receiver kept up: a slow receiver's window shrinks).
+        var limited: Bool {
+            segments >= 50 && retransmissions == 0 && zeroWindows == 0 && acks >= 20 && fraction >= 0.5
+                && largest > 0 && Double(typical) >= 0.75 * Double(largest)
+        }
+    }
+
+    /// Window scaling as the flow's SYNs show it at every vantage: offered, and who dropped it.
+    private struct ScalingCause {
+        var name: String
+        var stripped: Bool
+        /// Where the SYN was seen with the option and without it (stripped only).
+        var near: FlowSighting?
+        var far: FlowSighting?
+    }
+
+    private func scalingCause(of flow: FlowTrace) -> ScalingCause {
         let sightings = sightings(of: flow)
         var offered = false
         var sentWithScale = false
         var arrivedWithout = false
         var answered = false
-        var seenBy: [String] = []
         for s in sightings {
             let f = self.flow(s)
             if let syn = f.syn {
                 if syn.windowScale >= 0 { sentWithScale = true; offered = true } else { arrivedWithout = true }
             }
             if let synAck = f.synAck, synAck.windowScale >= 0 { answered = true }
-            seenBy.append(traces[s.trace].vantage)
         }
         let stripped = sentWithScale && arrivedWithout
-        let scaling: String
+        let name: String
         if stripped {
-            scaling = "stripped-on-path"
+            name = "stripped-on-path"
         } else if !offered {
-            scaling = "not-offered"
+            name = "not-offered"
         } else if !answered {
-            scaling = "not-answered"
+            name = "not-answered"
         } else {
-            scaling = "in-use"
+            name = "in-use"
         }
+        return ScalingCause(name: name, stripped: stripped,
+                            near: stripped ? sightings.first { self.flow($0).syn.map { $0.windowScale >= 0 } ?? false } : nil,
+                            far: stripped ? sightings.first { self.flow($0).syn.map { $0.windowScale < 0 } ?? false } : nil)
+    }
+
+    private func windowLimitedFinding(_ flow: FlowTrace, senderIsClient: Bool, at t: Int, rtt: TimeSpan, use: WindowUse,
+                                      scaling: ScalingCause) -> Finding {
+        let duration = use.lastData - (use.firstData ?? use.lastData)
+        let throughput = duration > .zero ? Double(use.bytes) * 8 / duration.inSeconds : 0
+        let ceiling = Double(use.largest) * 8 / rtt.inSeconds
+        let (fraction, largest, flightMedian) = (use.fraction, use.largest, use.flightMedian)
         var evidence: [String: EvidenceValue] = [
             "rtt_ms": .double(Self.ms(rtt)),
-            "data_segments": .int(Int64(segments)),
-            "acks": .int(Int64(acks)),
-            "acks_with_window_full": .int(Int64(atEdge)),
+            "data_segments": .int(Int64(use.segments)),
+            "acks": .int(Int64(use.acks)),
+            "acks_with_window_full": .int(Int64(use.atEdge)),
             "window_limited_fraction": .double((fraction * 1000).rounded() / 1000),
             "advertised_window_max": .int(Int64(largest)),
-            "advertised_window_median": .int(Int64(typical)),
+            "advertised_window_median": .int(Int64(use.typical)),
             "bytes_in_flight_median": .int(Int64(flightMedian)),
             "throughput_mbit": .double((throughput / 1e3).rounded() / 1e3),
             "window_ceiling_mbit": .double((ceiling / 1e3).rounded() / 1e3),
             "retransmissions": .int(0),
             "zero_windows": .int(0),
-            "window_scaling": .string(scaling),
-            "window_scale_stripped": .bool(stripped),
+            "window_scaling": .string(scaling.name),
+            "window_scale_stripped": .bool(scaling.stripped),
         ]
         var sentAt = "near the client"
         var receivedAt = "at the server"
-        if stripped {
-            let near = sightings.first { self.flow($0).syn.map { $0.windowScale >= 0 } ?? false }
-            let far = sightings.first { self.flow($0).syn.map { $0.windowScale < 0 } ?? false }
-            if let near, let syn = self.flow(near).syn {
-                evidence["window_scale_sent"] = .int(Int64(syn.windowScale))
-                evidence["sent_at"] = .string(traces[near.trace].vantage)
-                sentAt = "seen at \(traces[near.trace].vantage), frame \(syn.frame)"
-                evidence["syn_frame_sent"] = .int(Int64(syn.frame))
-            }
-            if let far, let syn = self.flow(far).syn {
-                evidence["received_at"] = .string(traces[far.trace].vantage)
-                receivedAt = "seen at \(traces[far.trace].vantage), frame \(syn.frame)"
-                evidence["syn_frame_received"] = .int(Int64(syn.frame))
-            }
+        if let near = scaling.near, let syn = self.flow(near).syn {
+            evidence["window_scale_sent"] = .int(Int64(syn.windowScale))
+            evidence["sent_at"] = .string(traces[near.trace].vantage)
+            sentAt = "seen at \(traces[near.trace].vantage), frame \(syn.frame)"
+            evidence["syn_frame_sent"] = .int(Int64(syn.frame))
+        }
+        if let far = scaling.far, let syn = self.flow(far).syn {
+            evidence["received_at"] = .string(traces[far.trace].vantage)
+            receivedAt = "seen at \(traces[far.trace].vantage), frame \(syn.frame)"
+            evidence["syn_frame_received"] = .int(Int64(syn.frame))
         }
         let sender = senderIsClient ? flow.client : flow.server
         let receiver = senderIsClient ? flow.server : flow.client
-        let head = decisive ?? flow.notes.first { $0.fromClient == senderIsClient && $0.length > 0 }
+        let head = use.decisive ?? flow.notes.first { $0.fromClient == senderIsClient && $0.length > 0 }
         let frames = [traces[t].vantage: FrameRefs(first: flow.syn?.frame ?? head?.frame ?? 0, decisive: head?.frame ?? 0,
                                                    related: [flow.syn?.frame, flow.synAck?.frame].compactMap { $0 })]
         var sentence = "\(sender)'s transfer was limited by \(receiver)'s receive window: "
@@ -161,7 +189,7 @@ extension FailureContext {
             + "(the advertised window, at most \(largest) bytes, stayed open — the receiver kept up), so on this "
             + "\(Self.text(Self.ms(rtt))) ms round trip it could not go faster than \(Self.text((ceiling / 1e4).rounded() / 100)) Mbit/s "
             + "(it reached \(Self.text((throughput / 1e4).rounded() / 100)))."
-        switch scaling {
+        switch scaling.name {
         case "stripped-on-path":
             sentence += " The cause is on the path: the client's SYN left with the window-scale option "
                 + "(\(sentAt)) and arrived without it "
@@ -173,9 +201,8 @@ extension FailureContext {
         default:
             sentence += " Window scaling was in use: the receive buffer (tcp_rmem, SO_RCVBUF) is what is too small for this path."
         }
-        let confidence = stripped ? 0.9 : 0.8
         return Finding(kind: DiagnosisName.Kind.throughput, cause: DiagnosisName.Cause.receiveWindowLimited, flow: flow.flow,
-                       vantage: [traces[t].vantage], frames: frames, evidence: evidence, confidence: confidence,
-                       severity: .major, sentence: sentence)
+                       vantage: [traces[t].vantage], frames: frames, evidence: evidence,
+                       confidence: scaling.stripped ? 0.9 : 0.8, severity: .major, sentence: sentence)
     }
 }
