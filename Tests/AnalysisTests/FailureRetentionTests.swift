@@ -86,6 +86,26 @@ struct FailureRetentionTests {
         }
     }
 
+    @Test("a SYN on the ports of a connection retired while idle (a new conversation to the analyzer, no revival) changes no finding: the trace reads those endpoints whole again")
+    func synAfterIdleRetirement() throws {
+        var s = DiagnosisScript()
+        let t = s.handshake(at: 0, seenBy: [.server])
+        s.clientData(100, at: t, seenBy: [.server])
+        s.serverAck(s.clientNext, at: t + s.oneWay + 10_000, seenBy: [.server])
+        // Ten seconds of silence, then a SYN with another ISN on the same ports, never answered.
+        s.emit(Segment(fromClient: true, seq: 99_000_000, ack: 0, flags: 0x002, window: 64240,
+                       options: DiagnosisScript.synOptions(scale: 7)), at: 10_000_000_000, seenBy: [.server])
+        let captures = try s.write([.server])
+        defer { TemporaryDirectory.remove(TemporaryDirectory.directory(of: captures[0].path)) }
+        let whole = try Diagnoser.diagnose([captures[0]])
+        var observer = DiagnosisObserver(vantage: captures[0].name)
+        let analysis = try CaptureAnalysis.run(path: captures[0].path, observer: &observer,
+                                               retirement: RetirementPolicy(linger: 0, idleTimeout: 1_000_000_000))
+        let retired = observer.retiredRunResult(of: analysis).findings
+        #expect(FindingsJSON.render(retired) == FindingsJSON.render(whole.findings),
+                "\(retired.map(\.name)) retired, \(whole.findings.map(\.name)) whole")
+    }
+
     @Test("read from a stream (nothing can be read twice), the failure modes are found as from the file")
     func stream() throws {
         var script = FailureModeTests.bloated(victim: true)

@@ -91,6 +91,26 @@ struct RetirementTests {
         }
     }
 
+    @Test("inputs the fuzzer kept: no finding states a negative time (a clock that steps back, or beyond 2262, in a hostile file)",
+          arguments: FuzzRegressionTests.inputs)
+    func noNegativeDurations(name: String) throws {
+        let path = FuzzRegressionTests.directory + "/" + name
+        guard let result = try? Diagnoser.diagnose([VantageCapture(name: "fuzz", path: path)]) else { return }
+        func negative(_ value: EvidenceValue) -> Bool {
+            switch value {
+            case let .double(number): return number < 0
+            case let .int(number): return number < 0
+            case let .list(values): return values.contains(where: negative)
+            default: return false
+            }
+        }
+        for finding in result.findings {
+            for (key, value) in finding.evidence where key.hasSuffix("_ms") || key.hasSuffix("_s") {
+                #expect(!negative(value), "\(name): \(finding.name) \(key) = \(value)")
+            }
+        }
+    }
+
     private func segment(_ seq: UInt32, _ ack: UInt32, _ flags: TCPControlFlags, length: UInt32 = 0,
                          fromClient: Bool = true, port: UInt16 = 40000) -> TCPSegment {
         var s = TCPSegment()

@@ -159,7 +159,7 @@ final class PcapngReader {
             case 2, 3:
                 // A timestamp: high word first, then low word, like a packet block's.
                 let ticks = UInt64(base.u32(0, swapped: swapped)) << 32 | UInt64(base.u32(4, swapped: swapped))
-                let time = iface.scale.nanoseconds(ticks) &+ iface.offsetSeconds &* 1_000_000_000
+                let time = iface.scale.time(ticks, offsetSeconds: iface.offsetSeconds)
                 if code == 2 {
                     entry.startTime = min(entry.startTime ?? time, time)
                 } else {
@@ -258,7 +258,7 @@ final class PcapngReader {
         }
         return PacketRecord(
             frameNumber: frameNumber,
-            timestamp: iface.scale.nanoseconds(ticks) &+ iface.offsetSeconds &* 1_000_000_000,
+            timestamp: iface.scale.time(ticks, offsetSeconds: iface.offsetSeconds),
             originalLength: original,
             interfaceID: iface.globalIndex,
             linkType: iface.linkType,
@@ -298,7 +298,7 @@ final class PcapngReader {
                            reason: "captured length \(captured) does not fit in a packet block of \(block.count) bytes")
         }
         return PacketRecord(frameNumber: frameNumber,
-                            timestamp: iface.scale.nanoseconds(ticks) &+ iface.offsetSeconds &* 1_000_000_000,
+                            timestamp: iface.scale.time(ticks, offsetSeconds: iface.offsetSeconds),
                             originalLength: original, interfaceID: iface.globalIndex, linkType: iface.linkType,
                             bytes: UnsafeRawBufferPointer(start: p + 28, count: captured),
                             fileOffset: offset, commentBytes: nil)
@@ -367,20 +367,32 @@ struct TimestampScale {
         }
     }
 
+    /// Nanoseconds since the epoch for `ticks` and the interface's `if_tsoffset`, saturating: a
+    /// damaged or hostile file's time beyond 2262 (Int64 nanoseconds) stays the latest time
+    /// there is, instead of wrapping round to before the capture began.
+    @inline(__always)
+    func time(_ ticks: UInt64, offsetSeconds: Int64) -> Int64 {
+        let offset = offsetSeconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let sum = nanoseconds(ticks).addingReportingOverflow(offset.overflow ? (offsetSeconds < 0 ? .min : .max) : offset.partialValue)
+        return sum.overflow ? (offsetSeconds < 0 ? .min : .max) : sum.partialValue
+    }
+
     @inline(__always)
     func nanoseconds(_ ticks: UInt64) -> Int64 {
         switch kind {
         case let .multiply(factor):
-            return Int64(truncatingIfNeeded: ticks &* factor)
+            let product = ticks.multipliedReportingOverflow(by: factor)
+            return product.overflow ? .max : Int64(clamping: product.partialValue)
         case let .divide(divisor):
-            return Int64(truncatingIfNeeded: ticks / divisor)
+            return Int64(clamping: ticks / divisor)
         case let .binary(shift):
-            let whole = (ticks >> shift) &* 1_000_000_000
+            let whole = (ticks >> shift).multipliedReportingOverflow(by: 1_000_000_000)
             let fraction = ticks & ((1 << shift) &- 1)
             let product = fraction.multipliedFullWidth(by: 1_000_000_000)
             // (product >> shift) over 128 bits; shift < 64.
             let low = shift == 0 ? product.low : (product.low >> shift) | (product.high << (64 - shift))
-            return Int64(truncatingIfNeeded: whole &+ low)
+            let sum = whole.partialValue.addingReportingOverflow(low)
+            return whole.overflow || sum.overflow ? .max : Int64(clamping: sum.partialValue)
         }
     }
 }

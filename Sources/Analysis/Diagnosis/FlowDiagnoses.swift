@@ -114,7 +114,8 @@ extension DiagnosisContext {
         // How long the capture kept listening after the last SYN: its recorded end when it has one
         // (an answer that never came is absent only while it listened), else its last packet.
         let listenedUntil = max(digest.window.recordedEndTime ?? .distantPast, digest.lastPacketTime ?? times.last ?? .epoch)
-        let captureAfter = listenedUntil - (times.last ?? .epoch)
+        // (Not below zero: in a damaged file the capture's last time may lie before the SYN.)
+        let captureAfter = max(.zero, listenedUntil - (times.last ?? .epoch))
         evidence["capture_after_last_syn_ms"] = .double(Stats.ms(captureAfter))
         var sighting = SYNSighting(vantages: [vantageName(primary)], frames: [
             vantageName(primary): FrameRefs(first: client.synFrames.first ?? 0, decisive: client.synFrames.last ?? 0,
@@ -209,7 +210,8 @@ extension DiagnosisContext {
         }
 
         var stalls: [ZeroWindowStall] { window.stalls }
-        func duration(_ stall: ZeroWindowStall) -> TimeSpan { (stall.endTime ?? captureEnd) - stall.startTime }
+        /// (Never below zero: in a damaged file the capture's last time may lie before the stall.)
+        func duration(_ stall: ZeroWindowStall) -> TimeSpan { max(.zero, (stall.endTime ?? captureEnd) - stall.startTime) }
         var total: TimeSpan { stalls.reduce(TimeSpan.zero) { $0 + duration($1) } }
         var longest: ZeroWindowStall { stalls.max(by: { duration($0) < duration($1) }) ?? firstStall }
         var probes: Int { stalls.reduce(0) { $0 + $1.probes } }

@@ -34,9 +34,14 @@ struct FailureTrace: Sendable {
     /// Flows let go lately, by endpoints: a packet between the same endpoints afterwards revives
     /// the conversation (the analyzer splits it, and the file is read again for it — see
     /// `finish(rereading:)`), and what its parts let go counted must then be taken back. Which
-    /// conversations came back is the analyzer's word (`rereading`), not this trace's: a packet
-    /// the trace filed before the analyzer retired the conversation revives it there only.
+    /// came back is both the analyzer's word (`rereading`: a packet the trace filed before the
+    /// analyzer retired the conversation revives it there only) and the trace's own (`cameBack`).
     private var recent = RecentLetGo()
+    /// Endpoints whose flow this trace let go and then saw again: it starts a new flow there,
+    /// where the whole capture's trace goes on with the old one, whether or not the analyzer
+    /// revived its conversation (a SYN after an idle retirement is a new conversation to it).
+    /// Read whole again at the end, as the analyzer's revivals are.
+    private var cameBack: Set<EndpointPair> = []
 
     static let noteBudget = 2_000_000
 
@@ -102,6 +107,7 @@ struct FailureTrace: Sendable {
             }
         }
         if slot == nil {
+            if index[key] == nil, recent.holds(key) { cameBack.insert(key) }
             let client = segment.flags.contains(.syn) && segment.flags.contains(.ack) ? destination : source
             let flow = FlowTrace(client: client, server: client == source ? destination : source, firstTime: time,
                                  ordinal: nextOrdinal)
@@ -142,7 +148,9 @@ struct FailureTrace: Sendable {
     /// flows between `rereading`'s endpoints (conversations the analyzer revived after they were
     /// let go: their parts are incomplete) are read whole from the file again; a stream cannot
     /// be read again, and there the parts stand, as the main pass's do.
-    mutating func finish(rereading: Set<EndpointPair> = []) {
+    mutating func finish(rereading revived: Set<EndpointPair> = []) {
+        let rereading = revived.union(cameBack)
+        cameBack = []
         var kept = slots.compactMap { $0 }
         slots = []
         freeSlots = []
@@ -261,6 +269,9 @@ struct RecentLetGo: Sendable {
             more[oldest.key] = later.isEmpty ? nil : later
         }
     }
+
+    /// Whether a part between `key`'s endpoints was let go lately.
+    func holds(_ key: EndpointPair) -> Bool { records[key] != nil }
 
     /// The parts let go between `key`'s endpoints, oldest first; they are no longer recent.
     mutating func take(_ key: EndpointPair) -> [Record] {

@@ -62,7 +62,8 @@ extension FailureContext {
             "reached_server_side": .bool(true),
             "answered_eventually": .bool(!synAcks.isEmpty),
         ]
-        if let answer = synAcks.first, let first = syns.first {
+        // (Unknown, not negative, when the file's clock stepped back between the two.)
+        if let answer = synAcks.first, let first = syns.first, answer.time >= first.time {
             evidence["handshake_delay_ms"] = .double(Self.ms(answer.time - first.time))
         }
         let decisive = synAcks.first?.frame ?? syns.last?.frame ?? 0
