@@ -21,13 +21,16 @@ extension FailureContext {
                 let firstAnswer = synAcks.first?.time ?? .distantFuture
                 let ignored = synNotes.filter { $0.time < firstAnswer }.count - (synAcks.isEmpty ? 0 : 1)
                 // Final ACKs the server ignored: a client ACK after a SYN/ACK, then the SYN/ACK again.
+                // (Only after one: a client ACK before any SYN/ACK answers nothing of the server's.)
                 var droppedACKs = 0
+                var sawSYNACK = false
                 var sawACKAfterSYNACK = false
                 for note in flow.notes {
                     if note.isSYNACK && !note.fromClient {
                         if sawACKAfterSYNACK { droppedACKs += 1 }
+                        sawSYNACK = true
                         sawACKAfterSYNACK = false
-                    } else if note.fromClient && !note.isSYN && note.flags.contains(.ack) && !synAcks.isEmpty {
+                    } else if sawSYNACK && note.fromClient && !note.isSYN && note.flags.contains(.ack) {
                         sawACKAfterSYNACK = true
                     }
                 }
