@@ -83,21 +83,12 @@ extension DiagnosisContext {
     /// `othersOnly`: over the other flows only (the flow's own minimum includes its samples
     /// after the loss, which are not what it saw before it).
     func hostPairBaseline(_ member: GroupMember, fromClient: Bool, othersOnly: Bool = false) -> TimeSpan? {
-        let here = conversation(member)
-        let senderIsHereClient = member.flipped ? !fromClient : fromClient
-        let senderAddress = (senderIsHereClient ? here.client : here.server).address
-        let receiverAddress = (senderIsHereClient ? here.server : here.client).address
         var best: TimeSpan?
-        for (index, other) in digests[member.vantage].conversations.enumerated() where !othersOnly || index != member.conversation {
-            let samples: [TimeSpan?]
-            if other.client.address == senderAddress && other.server.address == receiverAddress {
-                samples = [other.clientDir.rtt.minimumIfAny, other.shared.initialRTT > .zero ? other.shared.initialRTT : nil]
-            } else if other.server.address == senderAddress && other.client.address == receiverAddress {
-                samples = [other.serverDir.rtt.minimumIfAny, other.shared.initialRTT > .zero ? other.shared.initialRTT : nil]
-            } else {
-                continue
-            }
+        forEachSameHostPair(member, fromClient: fromClient, othersOnly: othersOnly) { other, senderIsClient in
+            let samples = [other.direction(fromClient: senderIsClient).rtt.minimumIfAny,
+                           other.shared.initialRTT > .zero ? other.shared.initialRTT : nil]
             for case let sample? in samples where sample > .zero { best = min(best ?? sample, sample) }
+            return false
         }
         return best
     }
@@ -108,28 +99,39 @@ extension DiagnosisContext {
     /// queue those flows share was full and overflowing then. Returns that flow's sender.
     func congestedNeighbour(_ member: GroupMember, fromClient: Bool, at time: CaptureTime, within window: TimeSpan,
                             baseline: TimeSpan) -> TCPEndpoint? {
-        let here = conversation(member)
-        let senderIsHereClient = member.flipped ? !fromClient : fromClient
-        let senderAddress = (senderIsHereClient ? here.client : here.server).address
-        let receiverAddress = (senderIsHereClient ? here.server : here.client).address
-        for (index, other) in digests[member.vantage].conversations.enumerated() where index != member.conversation {
-            let sending: DirectionState
-            let sender: TCPEndpoint
-            if other.client.address == senderAddress && other.server.address == receiverAddress {
-                (sending, sender) = (other.clientDir, other.client)
-            } else if other.server.address == senderAddress && other.client.address == receiverAddress {
-                (sending, sender) = (other.serverDir, other.server)
-            } else {
-                continue
-            }
-            let congested = sending.recovery.events.contains { event in
+        var neighbour: TCPEndpoint?
+        forEachSameHostPair(member, fromClient: fromClient, othersOnly: true) { other, senderIsClient in
+            let congested = other.direction(fromClient: senderIsClient).recovery.events.contains { event in
                 let apart = event.time >= time ? event.time - time : time - event.time
                 guard apart <= window, event.samplesBefore >= 4, let median = event.recentMedianBefore else { return false }
                 return Self.farAbove(median, baseline) && event.recentInflatedBefore * 4 >= event.recentCountBefore * 3
             }
-            if congested { return sender }
+            if congested { neighbour = senderIsClient ? other.client : other.server }
+            return congested
         }
-        return nil
+        return neighbour
+    }
+
+    /// The flows at `member`'s vantage from the same sender host to the same receiver host as
+    /// its `fromClient` direction (its own too unless `othersOnly`), each with whether its client
+    /// is that sender, until `body` returns true.
+    private func forEachSameHostPair(_ member: GroupMember, fromClient: Bool, othersOnly: Bool,
+                                     _ body: (ConversationState, _ senderIsClient: Bool) -> Bool) {
+        let here = conversation(member)
+        let senderIsHereClient = member.flipped ? !fromClient : fromClient
+        let senderAddress = (senderIsHereClient ? here.client : here.server).address
+        let receiverAddress = (senderIsHereClient ? here.server : here.client).address
+        for (index, other) in digests[member.vantage].conversations.enumerated() where !othersOnly || index != member.conversation {
+            let senderIsClient: Bool
+            if other.client.address == senderAddress && other.server.address == receiverAddress {
+                senderIsClient = true
+            } else if other.server.address == senderAddress && other.client.address == receiverAddress {
+                senderIsClient = false
+            } else {
+                continue
+            }
+            if body(other, senderIsClient) { return }
+        }
     }
 
     /// A round trip that shows a full queue on a path whose own is `baseline`: ≥ 3× and ≥ 2 ms above.
