@@ -110,9 +110,11 @@ public struct CaptureAnalysis: Sendable {
                     now = now == .min ? packet.timestamp : min(packet.timestamp, (CaptureTime(nanosecondsSinceEpoch: now) + .nanoseconds(Self.maxCaptureTimeStep)).nanosecondsSinceEpoch)
                 }
                 while let slot = result.analyzer.dueForRetirement(at: now) {
-                    observer.willRetire(slot: slot, analyzer: result.analyzer)
-                    if keepSummaries {
-                        result.retiredSummaries.append(CaptureSummary.Conversation(result.analyzer.conversations[slot]))
+                    if !result.analyzer.isPinned(slot: slot) {
+                        observer.willRetire(slot: slot, analyzer: result.analyzer)
+                        if keepSummaries {
+                            result.retiredSummaries.append(CaptureSummary.Conversation(result.analyzer.conversations[slot]))
+                        }
                     }
                     result.analyzer.retire(slot: slot, at: now)
                 }

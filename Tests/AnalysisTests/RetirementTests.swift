@@ -91,6 +91,38 @@ struct RetirementTests {
         }
     }
 
+    /// Which conversation each retirement took, and the frame it came before.
+    private struct RetirementLog: CaptureAnalysisObserver {
+        var frame: UInt64 = 0
+        var retired: [(id: Int, beforeFrame: UInt64)] = []
+        var revived: Set<Int> = []
+        mutating func didAnalyze(_ frame: FrameAnalysis, analyzer: TCPAnalyzer) {
+            self.frame = frame.frameNumber
+            if analyzer.lastRevivedID >= 0 { revived.insert(analyzer.lastRevivedID) }
+        }
+        mutating func willRetire(slot: Int, analyzer: TCPAnalyzer) {
+            retired.append((analyzer.conversations[slot].id, frame))
+        }
+    }
+
+    @Test("a second reading that pins the split conversations retires every other one where the first reading did, and splits none",
+          arguments: captures + FuzzRegressionTests.inputs.map { FuzzRegressionTests.directory + "/" + $0 })
+    func pinnedReadingRetiresAlike(path: String) throws {
+        for policy in [RetirementPolicy.diagnosis, Self.eager] {
+            var first = RetirementLog()
+            guard (try? CaptureAnalysis.run(path: path, observer: &first, retirement: policy)) != nil else { continue }
+            guard !first.revived.isEmpty else { continue }
+            var again = RetirementLog()
+            _ = try CaptureAnalysis.run(reader: CaptureReader(path: path), path: path, observer: &again,
+                                        retirement: policy, pinned: first.revived)
+            // Revived means split: a pinned reading that revives a conversation counts it in parts.
+            #expect(again.revived.isEmpty, "\(path) linger \(policy.linger): revived \(again.revived.sorted())")
+            let expected = first.retired.filter { !first.revived.contains($0.id) }
+            #expect(again.retired.map(\.id) == expected.map(\.id) && again.retired.map(\.beforeFrame) == expected.map(\.beforeFrame),
+                    "\(path) linger \(policy.linger)")
+        }
+    }
+
     @Test("inputs the fuzzer kept: no finding states a negative time (a clock that steps back, or beyond 2262, in a hostile file)",
           arguments: FuzzRegressionTests.inputs)
     func noNegativeDurations(name: String) throws {

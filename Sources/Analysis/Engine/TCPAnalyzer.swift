@@ -40,8 +40,12 @@ public struct TCPAnalyzer: Sendable {
     /// The id of the conversation the last `analyze` call revived from its tombstone (a packet
     /// that came after the conversation had been handed to `willRetire`), or -1.
     public private(set) var lastRevivedID = -1
-    /// Conversations (by id) never retired whatever the policy: their analysis stays whole, as
+    /// Conversations (by id) whose analysis is never freed: their analysis stays whole, as
     /// without retirement (the second reading of a file for conversations split by a late packet).
+    /// When one falls due it is *parked* in place of being retired (`retire(slot:at:)`): out of
+    /// the activity lists, a tombstone's place taken in the ring, its slot and state kept. So
+    /// every other conversation is retired exactly when it was in the reading that split them —
+    /// skipping pinned ones changed which list head fell due first, and split others anew.
     var pinned: Set<Int> = []
     private var tombstones = TombstoneRing(capacity: 1)
 
@@ -198,7 +202,6 @@ public struct TCPAnalyzer: Sendable {
     /// Moves a conversation that just had a packet to the end of its activity list.
     @inline(__always)
     private mutating func touch(_ index: Int) {
-        if !pinned.isEmpty && pinned.contains(conversations[index].id) { return }
         // Read in place: copying the flows would retain their buffers on every packet.
         // 1 open, 2 closed, 3 closed cleanly (both FINs, every byte of data acknowledged — the
         // last FIN's own ACK may be missing —, no RST).
@@ -264,7 +267,17 @@ public struct TCPAnalyzer: Sendable {
         return slots
     }
 
+    /// Whether the conversation in `slot` is pinned: when it falls due, its observer is not told
+    /// and `retire(slot:at:)` parks it.
+    @inline(__always)
+    public func isPinned(slot: Int) -> Bool {
+        !pinned.isEmpty && pinned.contains(conversations[slot].id)
+    }
+
     /// Frees a conversation's slot, leaving a tombstone for its 4-tuple (see `RetirementPolicy`).
+    /// A pinned conversation is parked instead (see `pinned`): its next packet finds it in its
+    /// slot, where a retired one's would revive it, and puts it back on its activity list, as a
+    /// revival does.
     public mutating func retire(slot index: Int, at now: Int64) {
         guard let retirement, links[index].list != 0 else { return }
         let slot = Int32(index)
@@ -277,9 +290,12 @@ public struct TCPAnalyzer: Sendable {
             }
             links[index].list = 0
         }
-        freeSlots.append(slot)
-        openCount -= 1
-        retiredCount += 1
+        let parked = isPinned(slot: index)
+        if !parked {
+            freeSlots.append(slot)
+            openCount -= 1
+            retiredCount += 1
+        }
         let key = keys[index]
         // A conversation replaced by a newer one on its 4-tuple (reused ports) leaves no tombstone.
         guard table.find(key) == slot else { return }
@@ -300,7 +316,10 @@ public struct TCPAnalyzer: Sendable {
                              reusedPorts: conversation.pointee.reusedPorts)
         }
         let position = tombstones.append(tombstone)
-        table.set(key, FlowTable.tombstoneValue(position))
+        // A parked conversation's tombstone holds its place in the ring (the ring's evictions
+        // stay those of the reading that retired it) but not its 4-tuple: the table still finds
+        // the conversation in its slot, and the eviction above leaves a 4-tuple so found alone.
+        if !parked { table.set(key, FlowTable.tombstoneValue(position)) }
     }
 
     /// A packet on the 4-tuple of a retired conversation: the conversation comes back with the
