@@ -34,8 +34,13 @@ public struct ListenOptions: Sendable, Equatable {
     public var abortAfter: UInt64?
     /// After reading this many bytes: close with data left unread (the kernel sends RST).
     public var closeUnreadAfter: UInt64?
-    /// Wait this long after listen() before the first accept().
+    /// Wait this long after listen() before the first accept(); with `acceptAfterOverflows`, at
+    /// most this long.
     public var acceptDelay: PeerDuration?
+    /// Wait before the first accept() until the kernel has turned away this many handshakes for
+    /// lack of room in the accept queue (TcpExtListenOverflows of the namespace grew by this much
+    /// since listen()): the overflow is then certain, however slowly the clients started.
+    public var acceptAfterOverflows: Int?
     /// Serve every connection at once (accepting while the others are being read) instead of
     /// one after another. With plain reading or `--never-read`.
     public var concurrent: Bool = false
@@ -74,6 +79,9 @@ public struct ListenOptions: Sendable, Equatable {
         default: break
         }
         if connections < 0 { out.append("--connections must be 0 (no limit) or more") }
+        if let acceptAfterOverflows, acceptAfterOverflows < 1 {
+            out.append("--accept-after-overflows must be 1 or more: the number of handshakes the kernel turns away before the first accept()")
+        }
         if concurrent {
             switch reading {
             case .sink, .never: break
@@ -106,6 +114,7 @@ public struct ListenOptions: Sendable, Equatable {
         if let abortAfter { out["abort_after"] = .from(abortAfter) }
         if let closeUnreadAfter { out["close_unread_after"] = .from(closeUnreadAfter) }
         if let acceptDelay { out["accept_delay_ns"] = .from(acceptDelay.nanoseconds) }
+        if let acceptAfterOverflows { out["accept_after_overflows"] = .from(acceptAfterOverflows) }
         if concurrent { out["concurrent"] = .bool(true) }
         return out
     }
@@ -124,7 +133,9 @@ struct ListenRole {
             if case .respond = options.reading { out["requests"] = .from(requests.value) }
             return out
         }
-        if let delay = options.acceptDelay {
+        if let overflows = options.acceptAfterOverflows {
+            try waitForOverflows(overflows, atMost: options.acceptDelay, session)
+        } else if let delay = options.acceptDelay {
             try session.sleep(for: delay)
         }
         if options.concurrent {
@@ -176,6 +187,39 @@ struct ListenRole {
             throw .failed(error)
         }
     }
+
+    /// Polls the namespace's TcpExtListenOverflows every `pollInterval` until it has grown by
+    /// `count` since listen() (or `limit` has passed), then emits `accepting` with what ended the
+    /// wait. The kernel offers no notification for its counters; a 5 ms poll reads two small
+    /// procfs files, and the clients' SYN retransmissions are a second apart.
+    private func waitForOverflows(_ count: Int, atMost limit: PeerDuration?, _ session: PeerSession) throws(PeerStop) {
+        let name = "TcpExtListenOverflows"
+        let counters: KernelCounters
+        do throws(Errno) {
+            counters = try KernelCounters.read(["netstat"])
+        } catch {
+            throw .failed(SocketError(call: "read /proc/thread-self/net/netstat", errno: error,
+                                      detail: "--accept-after-overflows reads the kernel's \(name) counter"))
+        }
+        guard let before = counters[name] else {
+            throw .broken("--accept-after-overflows: this kernel's /proc/net/netstat has no \(name) counter")
+        }
+        let deadline = limit.map { PeerSession.now + $0.nanoseconds }
+        var seen: Int64 = 0
+        while true {
+            seen = ((try? KernelCounters.read(["netstat"])[name]) ?? nil).map { $0 &- before } ?? seen
+            if seen >= Int64(count) { break }
+            if let deadline, PeerSession.now >= deadline { break }
+            let next = PeerSession.now + Self.pollInterval.nanoseconds
+            try session.sleep(until: deadline.map { min($0, next) } ?? next)
+        }
+        var fields = JSONObject()
+        fields["listen_overflows"] = .from(seen)
+        fields["after"] = .string(seen >= Int64(count) ? "overflows" : "accept-delay")
+        session.emit("accepting", fields)
+    }
+
+    static let pollInterval = PeerDuration.milliseconds(5)
 
     private func accept(_ listener: Socket, _ session: PeerSession, number: Int) throws(PeerStop) -> Socket {
         while true {

@@ -16,7 +16,8 @@ import Glibc
 ///
 /// - `start` — role, pid, ppid, `realtime_ns` (CLOCK_REALTIME at the same instant, to line up
 ///   with capture timestamps), `options` (the effective settings).
-/// - `listening`, `accepted`, `connecting`, `connected` — addresses, buffer sizes, `connect_ns`.
+/// - `listening`, `accepting` (what ended a wait for overflows), `accepted`, `connecting`,
+///   `connected` — addresses, buffer sizes, `connect_ns`.
 /// - `progress` — `bytes_written`, `bytes_read` so far; at most one per `--progress-interval`.
 /// - `write_blocked` — a send() that found the send buffer full, and `blocked_ns` until it could
 ///   go on (`ongoing: true` if it never did).
@@ -133,6 +134,9 @@ public enum Peers {
                      line up with capture timestamps), options {effective}
       listening      address, port, rcvbuf, sndbuf (as the kernel set them: it
                      doubles SO_RCVBUF/SO_SNDBUF)
+      accepting      after ("overflows" or "accept-delay"), listen_overflows:
+                     with --accept-after-overflows, what ended the wait before
+                     the first accept()
       accepted       local, remote, connection (1, 2, ...), rcvbuf, sndbuf, inq
       connecting     to, from (with --bind/--bind-port)
       connected      local, remote, connect_ns, sndbuf, rcvbuf

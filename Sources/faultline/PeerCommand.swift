@@ -216,6 +216,10 @@ struct PeerListen: ParsableCommand {
             answer each request after 100 ms, delaying ACKs (T2's receiver)
           faultline peer listen --port 9000 --accept-delay 2s --exit-after 10s
             connections wait in the backlog for 2 s; stop after 10 s
+          faultline peer listen --port 9000 --backlog 1 \\
+              --accept-after-overflows 2 --accept-delay 10s
+            a full queue (backlog + 1 = 2 connections): accept only once the
+            kernel has ignored two SYNs, or after 10 s (F3)
         """))
 
     @Option(help: ArgumentHelp("TCP port to listen on.", valueName: "port"), transform: parsePort)
@@ -272,9 +276,12 @@ struct PeerListen: ParsableCommand {
     @Flag(help: "Serve every connection at once, accepting new ones while reading the others (plain reading or --never-read); without it connections are served one after another.")
     var concurrent = false
 
-    @Option(help: ArgumentHelp("Wait this long after listen() before the first accept(); connections wait in the backlog.", valueName: "duration"),
+    @Option(help: ArgumentHelp("Wait this long after listen() before the first accept(); connections wait in the backlog. With --accept-after-overflows, the longest wait.", valueName: "duration"),
             transform: parseDuration)
     var acceptDelay: PeerDuration?
+
+    @Option(help: ArgumentHelp("Before the first accept(), wait until the kernel has turned away this many handshakes because the accept queue was full (nstat's TcpExtListenOverflows in this namespace, counted from listen(); every listener of the namespace counts). The overflow then happens however slowly the clients start; the `accepting` event says what ended the wait.", valueName: "count"))
+    var acceptAfterOverflows: Int?
 
     @OptionGroup(title: "Event log and lifetime") var common: PeerCommonOptions
 
@@ -306,6 +313,7 @@ struct PeerListen: ParsableCommand {
                                     receiveBuffer: rcvbuf, sendBuffer: sndbuf, noDelay: nodelay,
                                     abortAfter: abortAfter?.bytes, closeUnreadAfter: closeUnreadAfter?.bytes, acceptDelay: acceptDelay)
         options.concurrent = concurrent
+        options.acceptAfterOverflows = acceptAfterOverflows
         problems += options.problems()
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
         return .listen(options)

@@ -42,26 +42,11 @@ enum UserspaceFixture {
         return (report.sent, receiver.stop())
     }
 
-    /// Reads "/proc/thread-self/net/<file>" on `namespace`'s thread: (counter name → value)
-    /// from the two-line "Prefix: names / Prefix: values" format of snmp and netstat.
+    /// The counters of "/proc/thread-self/net/<file>" read on `namespace`'s thread, by nstat's
+    /// names ("UdpRcvbufErrors", "TcpExtListenOverflows").
     static func counters(_ file: String, in namespace: NetworkNamespace) -> [String: Int64] {
-        let text: String? = namespace.run { DecisionLog.read("/proc/thread-self/net/\(file)") }
-        var result: [String: Int64] = [:]
-        let lines = (text ?? "").split(separator: "\n")
-        var i = 0
-        while i + 1 < lines.count {
-            let names = lines[i].split(separator: " ")
-            let values = lines[i + 1].split(separator: " ")
-            if names.first == values.first, let prefix = names.first {
-                for (n, v) in zip(names.dropFirst(), values.dropFirst()) {
-                    result["\(prefix.dropLast())\(n)"] = Int64(v)
-                }
-                i += 2
-            } else {
-                i += 1
-            }
-        }
-        return result
+        let counters: KernelCounters? = namespace.run { try? KernelCounters.read([file]) }
+        return counters?.values ?? [:]
     }
 
     static func quantile(_ sorted: [Double], _ q: Double) -> Double {

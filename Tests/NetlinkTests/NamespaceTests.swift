@@ -3,6 +3,7 @@ import Glibc
 import Netlink
 import Testing
 import TestSupport
+import Values
 
 @Suite("Namespaces")
 struct NamespaceTests {
@@ -16,6 +17,43 @@ struct NamespaceTests {
         let outside = readLink("/proc/thread-self/ns/net")
         #expect(inside != outside)
         #expect(inside.hasPrefix("net:["))
+    }
+
+    @Test("the kernel's counters are read per namespace: a datagram on one namespace's loopback counts there, not in another")
+    func countersPerNamespace() throws {
+        let one = try NetworkNamespace.create(label: "counters-a")
+        defer { one.destroy() }
+        let other = try NetworkNamespace.create(label: "counters-b")
+        defer { other.destroy() }
+        try one.netlink().setLinkUp("lo")
+        let loopback = try #require(IPAddress("127.0.0.1"))
+        let before: KernelCounters = try one.run { try KernelCounters.read() }
+        let otherBefore: KernelCounters = try other.run { try KernelCounters.read() }
+        #expect(before["TcpExtListenOverflows"] == 0, "a new namespace starts its counters at zero")
+        let delivered: Bool = try one.run {
+            let receiver = try Sockets.udpReceiver(loopback, port: 9100)
+            defer { close(receiver) }
+            try Sockets.udpSend(loopback, port: 9100)
+            return Sockets.receiveTTL(receiver) != nil
+        }
+        #expect(delivered)
+        let grown = (try one.run { try KernelCounters.read() }).since(before)
+        #expect(grown["UdpInDatagrams"] == 1 && grown["UdpOutDatagrams"] == 1, "\(grown.values.filter { $0.value != 0 })")
+        let otherGrown = (try other.run { try KernelCounters.read() }).since(otherBefore)
+        #expect(otherGrown["UdpInDatagrams"] == 0)
+    }
+
+    @Test("counter text in the netstat/snmp format: prefix and name joined; lines that do not pair up skipped")
+    func counterText() {
+        let text = """
+        TcpExt: SyncookiesSent ListenOverflows ListenDrops
+        TcpExt: 0 7 9
+        Orphan: 1 2
+        Udp: InDatagrams NoPorts
+        Udp: 12 x
+        """
+        let counters = KernelCounters(parsing: text)
+        #expect(counters.values == ["TcpExtSyncookiesSent": 0, "TcpExtListenOverflows": 7, "TcpExtListenDrops": 9, "UdpInDatagrams": 12])
     }
 
     @Test("run{} never moves the calling thread")

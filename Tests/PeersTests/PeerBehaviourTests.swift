@@ -263,6 +263,49 @@ struct PeerBehaviourTests {
         #expect(server.summary?.int("bytes_read") == 10_240)
     }
 
+    @Test("listen --accept-after-overflows: the first accept() waits for the kernel to turn a handshake away, the turned-away client's SYN is answered on a retransmission")
+    func acceptAfterOverflows() throws {
+        let lab = try PeerLab()
+        defer { lab.close() }
+        // backlog 1: the kernel queues backlog + 1 = 2 finished handshakes; the third SYN overflows.
+        let server = try lab.start("server", "server", ["listen", "--port", "9017", "--backlog", "1", "--connections", "3",
+                                                        "--accept-after-overflows", "1", "--accept-delay", "20s"])
+        let listening = try #require(server.waitFor("listening"))
+        let to = "\(try lab.address("server")):9017"
+        var clients: [RunningPeer] = []
+        for index in 1...3 {
+            let client = try lab.start("client", "c\(index)", ["connect", "--to", to, "--hold", "100ms"])
+            // Each in the queue before the next starts; the third is the one turned away.
+            if index < 3 { try #require(client.waitFor("connected", seconds: 10) != nil, "\(client.diagnostics)") }
+            clients.append(client)
+        }
+        for client in clients { #expect(client.exitCode(seconds: 15) == 0, "\(client.diagnostics)") }
+        #expect(server.exitCode() == 0, "\(server.diagnostics)")
+        let accepting = try #require(server.events().first(where: { $0.name == "accepting" }), "\(server.diagnostics)")
+        #expect(accepting.string("after") == "overflows", "\(server.diagnostics)")
+        #expect(accepting.int("listen_overflows") ?? 0 >= 1)
+        #expect(accepting.timestamp - listening.timestamp < 15_000_000_000, "the wait ended on the overflow, long before --accept-delay")
+        // The turned-away SYN is repeated after the initial RTO (1 s), and that one is answered.
+        let third = try #require(clients[2].events().first(where: { $0.name == "connected" }), "\(clients[2].diagnostics)")
+        #expect(third.int("connect_ns") ?? 0 >= 900_000_000, "\(clients[2].diagnostics)")
+        #expect(clients[0].events().first(where: { $0.name == "connected" })?.int("connect_ns") ?? .max < 900_000_000)
+    }
+
+    @Test("listen --accept-after-overflows with no overflow: --accept-delay ends the wait, and the event says so")
+    func acceptAfterOverflowsTimesOut() throws {
+        let lab = try PeerLab()
+        defer { lab.close() }
+        let server = try lab.start("server", "server", ["listen", "--port", "9018", "--accept-after-overflows", "1", "--accept-delay", "300ms"])
+        let listening = try #require(server.waitFor("listening"))
+        let client = try lab.start("client", "client", ["connect", "--to", "\(try lab.address("server")):9018", "--hold", "100ms"])
+        #expect(client.exitCode() == 0, "\(client.diagnostics)")
+        #expect(server.exitCode() == 0, "\(server.diagnostics)")
+        let accepting = try #require(server.events().first(where: { $0.name == "accepting" }), "\(server.diagnostics)")
+        #expect(accepting.string("after") == "accept-delay")
+        #expect(accepting.int("listen_overflows") == 0)
+        #expect(accepting.timestamp - listening.timestamp >= 300_000_000)
+    }
+
     @Test("send --linger-zero aborts after the last write: RST; the server reads what had arrived, then recv fails with ECONNRESET")
     func senderAborts() throws {
         let lab = try PeerLab()

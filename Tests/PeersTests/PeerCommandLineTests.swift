@@ -20,6 +20,7 @@ struct PeerCommandLineTests {
         ["listen", "--port", "9000", "--abort-after", "1", "--close-unread-after", "1"],
         ["listen", "--port", "9000", "--read-interval", "10ms"],        // needs --read-chunk
         ["listen", "--port", "9000", "--respond", "2"],                 // below the 4-byte header
+        ["listen", "--port", "9000", "--accept-after-overflows", "0"],  // at least one overflow
         ["send", "--to", "fd00::2:9000", "--bytes", "1"],               // IPv6 without brackets
         ["send", "--to", "198.18.2.2:9000", "--bytes", "4XB"],          // bad size
         ["send", "--to", "198.18.2.2:9000", "--bytes", "1", "--linger-zero", "--keep-open"],
@@ -45,7 +46,7 @@ struct PeerCommandLineTests {
         // Each role's help has examples and documents its options.
         let roles: [(String, [String])] = [
             ("listen", ["--never-read", "--read-chunk", "--read-interval", "--rcvbuf", "--abort-after", "--close-unread-after",
-                        "--respond", "--think", "--no-quickack", "--accept-delay", "--exit-after", "--tcp-info-interval", "--events"]),
+                        "--respond", "--think", "--no-quickack", "--accept-delay", "--accept-after-overflows", "--exit-after", "--tcp-info-interval", "--events"]),
             ("send", ["--to", "--bytes", "--write-size", "--pace", "--sndbuf", "--nodelay", "--bind-port", "--linger-zero", "--keep-open"]),
             ("connect", ["--to", "--timeout", "--hold"]),
             ("request", ["--count", "--size", "--think", "--quickack"]),
