@@ -151,18 +151,23 @@ extension RunnerKernelTests {
             time-limit: 5s
             steps:
               - { at: 0s, on: server, peer: [listen, --port, "9000"] }
-              - { at: 600ms, stop: all }
+              - { at: 1s, stop: all }
             """.write(toFile: file, atomically: true, encoding: .utf8)
             let run = try Faultline.Running(["run", file, "--json", "--artifacts", dir + "/a"], directory: dir)
             // Hold the whole runner still across the step's time, as an overloaded machine would.
-            // Once the timeline runs (the server's event log exists), stop it across the step's time.
+            // Not while the runner waits for the server to be ready: that wait shifts the timeline
+            // (steps after it run that much later, on time), so a stop inside it disturbs nothing.
+            // Once the server has logged `listening`, give the runner (it looks every millisecond)
+            // 200 ms to see it, then stop it for 1.5 s: across the step, due 1 s after it saw it.
             let started = run.waitUntil(seconds: 20) {
-                let found = FileManager.default.enumerator(atPath: dir + "/a")?.contains { ($0 as? String)?.hasSuffix("server.events.jsonl") == true }
-                return found == true
+                guard let path = FileManager.default.enumerator(atPath: dir + "/a")?
+                    .compactMap({ $0 as? String }).first(where: { $0.hasSuffix("server.events.jsonl") }) else { return false }
+                return TestSupport.readFile(dir + "/a/" + path)?.contains("\"event\":\"listening\"") == true
             }
             #expect(started)
+            usleep(200_000)
             run.kill(SIGSTOP)
-            usleep(900_000)
+            usleep(1_500_000)
             run.kill(SIGCONT)
             #expect(run.wait(seconds: 30) == 0, "\(run.errorOutput)")
             let report = try JSONDecoder().decode(RunReport.self, from: Data(run.output.utf8))
