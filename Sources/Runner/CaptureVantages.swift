@@ -6,11 +6,12 @@ import Values
 /// when a node is captured on several interfaces) and placed where the scenario puts that node.
 /// The built-in detector and report.html both read them from here, so the two agree.
 enum CaptureVantages {
+    /// `roles`: for captures whose own `role` is unstated (a folder's files without result.json).
     static func vantages(_ captures: [CaptureFile], roles: [String: VantageRole]) -> [VantageCapture] {
         captures.map { capture in
             let several = captures.filter { $0.node == capture.node }.count > 1
             return VantageCapture(name: several ? "\(capture.node)-\(capture.interface)" : capture.node, path: capture.path,
-                                  role: roles[capture.node] ?? .other)
+                                  role: capture.role ?? roles[capture.node] ?? .other)
         }
     }
 

@@ -8,16 +8,47 @@ public struct CaptureFile: Codable, Sendable, Hashable {
     public var path: String
     public var node: String
     public var interface: String
+    /// Where its node sits for the scenario's connections (`CaptureVantages.roles`), as the run
+    /// stated it; nil when the run left it unstated. Kept in result.json, so a report rebuilt later
+    /// (`faultline report`) places the capture as the run did, with or without the scenario's
+    /// file (a scenario built in Swift has none); handed to `cmd:` detectors in
+    /// `FAULTLINE_CAPTURES`.
+    public var role: VantageRole?
     /// Packets the capture wrote and the kernel dropped (nil when unknown).
     public var packets: UInt64?
     public var drops: UInt64?
 
-    public init(path: String, node: String, interface: String, packets: UInt64? = nil, drops: UInt64? = nil) {
+    public init(path: String, node: String, interface: String, role: VantageRole? = nil, packets: UInt64? = nil,
+                drops: UInt64? = nil) {
         self.path = path
         self.node = node
         self.interface = interface
+        self.role = role
         self.packets = packets
         self.drops = drops
+    }
+
+    private enum CodingKeys: String, CodingKey { case path, node, interface, role, packets, drops }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        path = try container.decode(String.self, forKey: .path)
+        node = try container.decode(String.self, forKey: .node)
+        interface = try container.decode(String.self, forKey: .interface)
+        // A role this version does not know (a later one's, a hand edit) is no role: unstated.
+        role = (try? container.decodeIfPresent(String.self, forKey: .role)).flatMap { $0.flatMap(VantageRole.init(rawValue:)) }
+        packets = try container.decodeIfPresent(UInt64.self, forKey: .packets)
+        drops = try container.decodeIfPresent(UInt64.self, forKey: .drops)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(path, forKey: .path)
+        try container.encode(node, forKey: .node)
+        try container.encode(interface, forKey: .interface)
+        if let role, role != .other { try container.encode(role.rawValue, forKey: .role) }
+        try container.encodeIfPresent(packets, forKey: .packets)
+        try container.encodeIfPresent(drops, forKey: .drops)
     }
 
     /// `client eth0`

@@ -11,9 +11,10 @@ import Scenario
 public enum RunHTMLReport {
     public static let fileName = "report.html"
 
-    /// Writes DIR/report.html; returns its path. `roles`: where each node sits, as the run knew
-    /// (`CaptureVantages.roles`); nil: read from the scenario copy the run kept (scenario.yaml),
-    /// or none.
+    /// Writes DIR/report.html; returns its path. Each capture is placed where result.json says
+    /// the run placed it; one it does not place where `roles` puts its node (where each node sits,
+    /// as the run knew: `CaptureVantages.roles`), or nil: where the scenario copy the run kept
+    /// (scenario.yaml) puts it, or nowhere.
     @discardableResult
     public static func write(artifacts folder: String, allFlows: Bool = false, lab: LabNotes? = nil,
                              roles: [String: VantageRole]? = nil) throws(RunnerError) -> String {

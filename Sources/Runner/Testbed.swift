@@ -103,6 +103,7 @@ final class Testbed: @unchecked Sendable {
     private func startCaptures(in built: Network) throws(RunnerError) {
         var points: [Capture.CapturePoint] = []
         var files: [CaptureFile] = []
+        let roles = CaptureVantages.roles(scenario)
         for point in scenario.captures {
             let interfaces = point.interface.map { [$0] } ?? scenario.topology.interfaces(of: point.node).map(\.interface)
             for interface in interfaces {
@@ -110,7 +111,8 @@ final class Testbed: @unchecked Sendable {
                 let namespace: NetworkNamespace
                 do { namespace = try built.namespace(point.node) } catch { throw .execution(error.description) }
                 points.append(Capture.CapturePoint(namespace: namespace, interface: interface, file: path, label: point.node))
-                files.append(CaptureFile(path: path, node: point.node, interface: interface))
+                let role = roles[point.node].flatMap { $0 == .other ? nil : $0 }
+                files.append(CaptureFile(path: path, node: point.node, interface: interface, role: role))
             }
         }
         guard !points.isEmpty else { return }

@@ -19,6 +19,7 @@ extension RunnerKernelTests {
                   [ -s "$f" ] || { echo "empty capture: $f" >&2; exit 3; }
                 done
                 echo "$FAULTLINE_CAPTURES" | grep -q '"node":"client"' || { echo "FAULTLINE_CAPTURES lacks the client" >&2; exit 3; }
+                echo "$FAULTLINE_CAPTURES" | grep -q '"role":"client"' || { echo "FAULTLINE_CAPTURES does not place the client" >&2; exit 3; }
                 cat <<'JSON'
                 \(json)
                 JSON

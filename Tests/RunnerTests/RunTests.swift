@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import TestSupport
+import Runner
 
 extension RunnerKernelTests {
     /// `faultline run` on scenarios written for the test: addresses of the scenario's own, IPv6,
@@ -83,6 +84,28 @@ extension RunnerKernelTests {
                              "result.json", "report.txt", "timeline.log"] {
                 #expect(files.contains(expected), "missing \(expected) in \(files.sorted())")
             }
+        }
+
+        @Test("result.json places each capture where the run did, so a report rebuilt without the scenario's file (a scenario built in Swift has none) judges as the run did")
+        func capturesKeepTheirRoles() throws {
+            let dir = TestSupport.temporaryDirectory("fl-roles")
+            defer { TestSupport.removeTree(dir) }
+            let run = try Faultline.run(["run", Faultline.scenario("f1-syn-dropped"), "--json", "--tcpinfo-interval", "0",
+                                         "--artifacts", dir + "/a"], directory: dir, timeout: 60)
+            #expect(run.status == 0, "\(run.output)\(run.error)")
+            let result = try #require(try JSONDecoder().decode(RunReport.self, from: Data(run.output.utf8)).results.first)
+            let roles = Dictionary(result.captures.map { ($0.node, $0.role?.rawValue ?? "none") }, uniquingKeysWith: { a, _ in a })
+            #expect(roles == ["client": "client", "server": "server"], "\(result.captures)")
+            // The server's capture holds no packet of the connection: only its stated place says
+            // that the SYNs never reached the server's side.
+            let verdict = "the server&#39;s capture never saw the SYN, so the path dropped it"
+            #expect(TestSupport.readFile(result.artifacts + "/report.html")?.contains(verdict) == true)
+            try FileManager.default.removeItem(atPath: result.artifacts + "/scenario.yaml")
+            try FileManager.default.removeItem(atPath: result.artifacts + "/report.html")
+            let rebuilt = try Faultline.run(["report", result.artifacts], directory: dir)
+            #expect(rebuilt.status == 0, "\(rebuilt.error)")
+            #expect(TestSupport.readFile(result.artifacts + "/report.html")?.contains(verdict) == true,
+                    "faultline report, without scenario.yaml, placed the captures differently from the run")
         }
     }
 }
