@@ -35,6 +35,14 @@ struct Faultline: AsyncParsableCommand {
         // takes it (a backtrace screen that keeps the terminal). Commands that build something
         // replace it with their teardown (SignalWatcher); the rest exit 131 at once.
         _ = signal(SIGQUIT) { sig in _exit(128 + sig) }
+        // The commands that build something ignore SIGPIPE (a closed stdout only stops the
+        // printing) from their first instruction, not only once their teardown is armed: the soak
+        // killed a run with SIGPIPE while it was still reading its scenarios. (Children get every
+        // signal back at its default: fl_spawn.) `analyze` keeps the default, so
+        // `faultline analyze big.pcapng | head` stops at once.
+        if let subcommand = CommandLine.arguments.dropFirst().first, ["run", "lab", "impair"].contains(subcommand) {
+            _ = signal(SIGPIPE, SIG_IGN)
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
