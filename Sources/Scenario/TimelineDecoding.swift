@@ -337,11 +337,22 @@ extension ScenarioDecoder {
         }
         if argv[0].isEmpty { throw items[0].error("the program name is empty", expected: expected) }
         if peer, let check = peerArgumentCheck, let problem = check(argv) {
-            let said = problem.split(separator: "\n").first.map(String.init) ?? problem
-            throw e.error("faultline peer refuses these arguments: \(said.hasPrefix("Error: ") ? String(said.dropFirst(7)) : said)",
+            throw e.error("faultline peer refuses these arguments: \(Self.peerProblems(problem))",
                           expected: "the arguments of `faultline peer \(argv[0])` (see `faultline peer \(argv[0]) --help`)")
         }
         return argv
+    }
+
+    /// Every problem `faultline peer` names, on one line: its message is "Error: " and one problem
+    /// per line, then its usage lines (a step with three mistakes gets all three, not the first).
+    static func peerProblems(_ message: String) -> String {
+        var problems: [String] = []
+        for line in message.split(separator: "\n", omittingEmptySubsequences: true) {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.hasPrefix("Usage:") || text.hasPrefix("See '") { break }
+            problems.append(text.hasPrefix("Error: ") ? String(text.dropFirst(7)) : text)
+        }
+        return problems.isEmpty ? message : problems.joined(separator: "; ")
     }
 
     /// A process's name: given, or the node's name when not given. Must be unique.

@@ -37,6 +37,21 @@ extension RunnerKernelTests {
                     "\(r.output)")
         }
 
+        @Test("a peer step with several mistakes names them all, not only the first")
+        func peerSeveralMistakes() throws {
+            let r = try run("""
+            name: several-mistakes
+            time-limit: 5s
+            steps:
+              - { at: 0s, on: server, peer: [listen, --port, "9000", --never-read, --respond, "10", --accept-after-overflows, "0"] }
+              - { at: 1s, stop: all }
+            """)
+            #expect(r.status == 2, "\(r.output)")
+            #expect(r.output.contains("steps[0].peer: faultline peer refuses these arguments: --never-read excludes --read-chunk, --read-interval and --respond: it reads nothing; --accept-after-overflows must be 1 or more"),
+                    "\(r.output)")
+            #expect(!r.output.contains("Usage:"), "the peer's usage lines are not problems: \(r.output)")
+        }
+
         @Test("a misspelt role is named as such (not 'Unknown option --to'), when the file is loaded")
         func misspeltRole() throws {
             let r = try run("""
