@@ -4,9 +4,9 @@ import Analysis
 /// capture of a run at once (so it can compare vantage points), its findings placed at the run's
 /// nodes.
 enum BuiltinDiagnosis {
-    static func findings(captures: [CaptureFile], roles: [String: VantageRole]) throws(RunnerError) -> [Finding] {
+    static func findings(captures: [CaptureFile]) throws(RunnerError) -> [Finding] {
         guard !captures.isEmpty else { return [] }
-        let inputs = CaptureVantages.vantages(captures, roles: roles)
+        let inputs = CaptureVantages.vantages(captures)
         // Vantage name → its node.
         let names = Dictionary(zip(inputs.map(\.name), captures.map(\.node)), uniquingKeysWith: { first, _ in first })
         let result: DiagnosisResult

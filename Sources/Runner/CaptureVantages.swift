@@ -3,15 +3,27 @@ import Scenario
 import Values
 
 /// A run's captures as the analyzer's vantage points: named after their node (`node-interface`
-/// when a node is captured on several interfaces) and placed where the scenario puts that node.
-/// The built-in detector and report.html both read them from here, so the two agree.
+/// when a node is captured on several interfaces) and placed where each capture's `role` says
+/// (the testbed sets it from `roles(_:)`). The built-in detector and report.html both read them
+/// from here, so the two agree.
 enum CaptureVantages {
-    /// `roles`: for captures whose own `role` is unstated (a folder's files without result.json).
-    static func vantages(_ captures: [CaptureFile], roles: [String: VantageRole]) -> [VantageCapture] {
+    static func vantages(_ captures: [CaptureFile]) -> [VantageCapture] {
         captures.map { capture in
             let several = captures.filter { $0.node == capture.node }.count > 1
             return VantageCapture(name: several ? "\(capture.node)-\(capture.interface)" : capture.node, path: capture.path,
-                                  role: capture.role ?? roles[capture.node] ?? .other)
+                                  role: capture.role ?? .other)
+        }
+    }
+
+    /// `captures`, each without a role placed where `scenario` puts its node (`roles(_:)`;
+    /// `.other` is no role).
+    static func placed(_ captures: [CaptureFile], by scenario: Scenario) -> [CaptureFile] {
+        guard captures.contains(where: { $0.role == nil }) else { return captures }
+        let roles = roles(scenario)
+        return captures.map { capture in
+            var placed = capture
+            if placed.role == nil { placed.role = roles[capture.node].flatMap { $0 == .other ? nil : $0 } }
+            return placed
         }
     }
 

@@ -9,7 +9,7 @@ public struct CaptureFile: Codable, Sendable, Hashable {
     public var node: String
     public var interface: String
     /// Where its node sits for the scenario's connections (`CaptureVantages.roles`), as the run
-    /// stated it; nil when the run left it unstated. Kept in result.json, so a report rebuilt later
+    /// stated it; nil when the run left it unstated (never `.other`). Kept in result.json, so a report rebuilt later
     /// (`faultline report`) places the capture as the run did, with or without the scenario's
     /// file (a scenario built in Swift has none); handed to `cmd:` detectors in
     /// `FAULTLINE_CAPTURES`.
@@ -46,7 +46,7 @@ public struct CaptureFile: Codable, Sendable, Hashable {
         try container.encode(path, forKey: .path)
         try container.encode(node, forKey: .node)
         try container.encode(interface, forKey: .interface)
-        if let role, role != .other { try container.encode(role.rawValue, forKey: .role) }
+        try container.encodeIfPresent(role?.rawValue, forKey: .role)
         try container.encodeIfPresent(packets, forKey: .packets)
         try container.encodeIfPresent(drops, forKey: .drops)
     }
@@ -115,19 +115,17 @@ protocol Detector: Sendable {
     /// Fails before anything is built when the detector cannot run here (a missing program).
     func preflight() throws(RunnerError)
     /// - Parameters:
+    ///   - captures: each with its node and where that node sits (`CaptureFile.role`).
     ///   - nodes: node → its addresses (text), for detectors that want to know the topology.
-    ///   - roles: node → where it sits for the scenario's connections (`CaptureVantages.roles`).
-    func detect(_ captures: [CaptureFile], nodes: [String: [String]], roles: [String: VantageRole],
-                say: (String) -> Void) throws(RunnerError) -> Detection
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection
 }
 
 /// Faultline's diagnosis, and its own analyzer's flags.
 struct BuiltinDetector: Detector {
     var namesCauses: Bool { true }
     func preflight() throws(RunnerError) {}
-    func detect(_ captures: [CaptureFile], nodes: [String: [String]], roles: [String: VantageRole],
-                say: (String) -> Void) throws(RunnerError) -> Detection {
-        Detection(findings: try BuiltinDiagnosis.findings(captures: captures, roles: roles),
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection {
+        Detection(findings: try BuiltinDiagnosis.findings(captures: captures),
                   marks: try BuiltinFlags.marks(captures))
     }
 }
@@ -140,8 +138,7 @@ struct TsharkDetector: Detector {
             throw .environment("--detector tshark: tshark is not installed (Debian: apt-get install tshark)")
         }
     }
-    func detect(_ captures: [CaptureFile], nodes: [String: [String]], roles: [String: VantageRole],
-                say: (String) -> Void) throws(RunnerError) -> Detection {
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection {
         Detection(marks: try TsharkFlags.marks(captures))
     }
 }
@@ -242,7 +239,7 @@ enum TsharkFlags {
 
 /// An external detector: `PROGRAM ARGS... CAPTURE...`, findings as JSON on stdout.
 ///
-/// Environment given to it: `FAULTLINE_CAPTURES` (JSON: [{path, node, interface}]),
+/// Environment given to it: `FAULTLINE_CAPTURES` (JSON: [{path, node, interface, role}]),
 /// `FAULTLINE_NODES` (JSON: {node: [addresses]}). Its stdout must be a JSON array of findings,
 /// or an object with a `findings` array (the schema: Analysis' FindingDecoding.swift). Exit status 0 expected.
 struct CommandDetector: Detector {
@@ -258,8 +255,7 @@ struct CommandDetector: Detector {
     }
 
     /// Its findings, and Faultline's own flags (for `tshark:` expectations).
-    func detect(_ captures: [CaptureFile], nodes: [String: [String]], roles: [String: VantageRole],
-                say: (String) -> Void) throws(RunnerError) -> Detection {
+    func detect(_ captures: [CaptureFile], nodes: [String: [String]], say: (String) -> Void) throws(RunnerError) -> Detection {
         Detection(findings: try Self.findings(argv: argv, captures: captures, nodes: nodes), marks: try BuiltinFlags.marks(captures))
     }
 

@@ -149,8 +149,7 @@ public final class Lab: @unchecked Sendable {
         guard !files.isEmpty else { return [] }
         var lines = ["captures: " + files.map(\.path).joined(separator: ", ")]
         do {
-            let roles = CaptureVantages.roles(scenario)
-            let findings = try BuiltinDiagnosis.findings(captures: files, roles: roles)
+            let findings = try BuiltinDiagnosis.findings(captures: files)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             if let data = try? encoder.encode(findings) {
@@ -159,7 +158,7 @@ public final class Lab: @unchecked Sendable {
             lines.append(findings.isEmpty ? "no finding" : "\(findings.count) finding\(findings.count == 1 ? "" : "s") (\(folder)/findings.json):")
             for finding in findings { lines.append("  \(finding.summary)" + (finding.sentence.isEmpty ? "" : " — " + finding.sentence)) }
             do {
-                lines.append("report: \(try RunHTMLReport.write(artifacts: folder, roles: roles))")
+                lines.append("report: \(try RunHTMLReport.write(artifacts: folder, captures: files))")
             } catch {
                 lines.append("report.html not written: \(error)")
             }

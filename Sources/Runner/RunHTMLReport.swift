@@ -11,15 +11,15 @@ import Scenario
 public enum RunHTMLReport {
     public static let fileName = "report.html"
 
-    /// Writes DIR/report.html; returns its path. Each capture is placed where result.json says
-    /// the run placed it; one it does not place where `roles` puts its node (where each node sits,
-    /// as the run knew: `CaptureVantages.roles`), or nil: where the scenario copy the run kept
-    /// (scenario.yaml) puts it, or nowhere.
+    /// Writes DIR/report.html; returns its path. `captures`: the run's, each placed where the
+    /// run placed it (`CaptureFile.role`); nil: those result.json lists, else every capture file in
+    /// the folder. A capture without a role (a folder without result.json, a run older than the
+    /// roles) is placed where the scenario copy the run kept (scenario.yaml) puts its node.
     @discardableResult
-    public static func write(artifacts folder: String, allFlows: Bool = false, lab: LabNotes? = nil,
-                             roles: [String: VantageRole]? = nil) throws(RunnerError) -> String {
+    public static func write(artifacts folder: String, captures given: [CaptureFile]? = nil, allFlows: Bool = false,
+                             lab: LabNotes? = nil) throws(RunnerError) -> String {
         let result = readResult(folder)
-        var captures: [CaptureFile] = result?.captures.filter { FileManager.default.fileExists(atPath: $0.path) } ?? []
+        var captures: [CaptureFile] = (given ?? result?.captures ?? []).filter { FileManager.default.fileExists(atPath: $0.path) }
         if captures.isEmpty {
             // No result.json (or it names no file that is still there): every capture in the folder.
             let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
@@ -30,7 +30,8 @@ public enum RunHTMLReport {
             }
         }
         let kept = try? Scenario.load(path: folder + "/scenario.yaml")
-        let vantages = CaptureVantages.vantages(captures, roles: roles ?? kept.map(CaptureVantages.roles) ?? [:])
+        if let kept { captures = CaptureVantages.placed(captures, by: kept) }
+        let vantages = CaptureVantages.vantages(captures)
         let analysis: ReportAnalysis
         do {
             analysis = try ReportAnalysis.run(vantages)

@@ -196,10 +196,9 @@ public final class ScenarioRun: @unchecked Sendable {
         // Analysis: outside every namespace, on finished files.
         let captureFiles = lock.withLock { testbed }?.captureFiles ?? []
         let addresses = NetworkPlan.addresses(scenario.topology)
-        let roles = CaptureVantages.roles(scenario)
         let detection: Detection
         do {
-            detection = try settings.detector.detector.detect(captureFiles, nodes: addresses, roles: roles, say: settings.say)
+            detection = try settings.detector.detector.detect(captureFiles, nodes: addresses, say: settings.say)
         } catch {
             return result(status: .error, error: error, began: began, findings: [], expectations: [])
         }
@@ -227,7 +226,7 @@ public final class ScenarioRun: @unchecked Sendable {
         }
         let outcome = result(status: status, error: error, began: began, findings: findings, expectations: expectations)
         do {
-            try RunHTMLReport.write(artifacts: artifacts, allFlows: settings.reportAllFlows, roles: roles)
+            try RunHTMLReport.write(artifacts: artifacts, captures: captureFiles, allFlows: settings.reportAllFlows)
         } catch {
             settings.say("report.html for \(scenario.name): \(error)")
         }

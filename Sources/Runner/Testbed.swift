@@ -103,7 +103,6 @@ final class Testbed: @unchecked Sendable {
     private func startCaptures(in built: Network) throws(RunnerError) {
         var points: [Capture.CapturePoint] = []
         var files: [CaptureFile] = []
-        let roles = CaptureVantages.roles(scenario)
         for point in scenario.captures {
             let interfaces = point.interface.map { [$0] } ?? scenario.topology.interfaces(of: point.node).map(\.interface)
             for interface in interfaces {
@@ -111,8 +110,7 @@ final class Testbed: @unchecked Sendable {
                 let namespace: NetworkNamespace
                 do { namespace = try built.namespace(point.node) } catch { throw .execution(error.description) }
                 points.append(Capture.CapturePoint(namespace: namespace, interface: interface, file: path, label: point.node))
-                let role = roles[point.node].flatMap { $0 == .other ? nil : $0 }
-                files.append(CaptureFile(path: path, node: point.node, interface: interface, role: role))
+                files.append(CaptureFile(path: path, node: point.node, interface: interface))
             }
         }
         guard !points.isEmpty else { return }
@@ -120,7 +118,7 @@ final class Testbed: @unchecked Sendable {
             let running = try Capture.CaptureSession.start(points: points)
             lock.withLock {
                 capture = running
-                captureFiles = files
+                captureFiles = CaptureVantages.placed(files, by: scenario)
             }
         } catch {
             throw error.isPermissionProblem ? .environment("capture: \(error)") : .execution("capture: \(error)")

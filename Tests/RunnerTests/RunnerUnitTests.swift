@@ -140,6 +140,11 @@ struct RunnerUnitTests {
               - { at: 20ms, on: server, peer: [connect, --to, "client:9000"] }
             """)
         #expect(CaptureVantages.roles(swapped) == ["client": .server, "router": .router, "server": .client])
+        // Captures without a role take their node's; one the run placed keeps its own.
+        let placed = CaptureVantages.placed([CaptureFile(path: "/a/client-eth0.pcapng", node: "client", interface: "eth0"),
+                                             CaptureFile(path: "/a/server-eth0.pcapng", node: "server", interface: "eth0", role: .router)],
+                                            by: swapped)
+        #expect(placed.map(\.role) == [.server, .router])
         // A node a peer connects to is the server's side, named or by address; a program of the
         // scenario's own says nothing the runner can know; a node on both sides is left unstated.
         let own = try Self.scenario("""
@@ -151,10 +156,10 @@ struct RunnerUnitTests {
             """)
         #expect(CaptureVantages.roles(own) == ["client": .server, "router": .client, "server": .other])
         // Vantage names: the node, or node-interface when the node has several captures.
-        let files = [CaptureFile(path: "/a/client-eth0.pcapng", node: "client", interface: "eth0"),
-                     CaptureFile(path: "/a/router-eth0.pcapng", node: "router", interface: "eth0"),
-                     CaptureFile(path: "/a/router-eth1.pcapng", node: "router", interface: "eth1")]
-        #expect(CaptureVantages.vantages(files, roles: ["client": .client, "router": .router]) == [
+        let files = [CaptureFile(path: "/a/client-eth0.pcapng", node: "client", interface: "eth0", role: .client),
+                     CaptureFile(path: "/a/router-eth0.pcapng", node: "router", interface: "eth0", role: .router),
+                     CaptureFile(path: "/a/router-eth1.pcapng", node: "router", interface: "eth1", role: .router)]
+        #expect(CaptureVantages.vantages(files) == [
             VantageCapture(name: "client", path: "/a/client-eth0.pcapng", role: .client),
             VantageCapture(name: "router-eth0", path: "/a/router-eth0.pcapng", role: .router),
             VantageCapture(name: "router-eth1", path: "/a/router-eth1.pcapng", role: .router),
