@@ -207,7 +207,7 @@ struct ListenRole {
         let deadline = limit.map { PeerSession.now + $0.nanoseconds }
         var seen: Int64 = 0
         while true {
-            seen = ((try? KernelCounters.read(["netstat"])[name]) ?? nil).map { $0 &- before } ?? seen
+            if let now = (try? KernelCounters.read(["netstat"]))?[name] { seen = now &- before }
             if seen >= Int64(count) { break }
             if let deadline, PeerSession.now >= deadline { break }
             let next = PeerSession.now + Self.pollInterval.nanoseconds

@@ -243,18 +243,24 @@ struct DiagnosisSyntheticTests {
         #expect(random.findings.named("retransmission/congestion-loss").isEmpty)
     }
 
-    /// Requests whose ACK the server delays 40 ms, then one the client's 14 ms RTO resends; the
-    /// duplicate makes the server answer at once with a D-SACK.
-    static func delayedAckFlow() -> DiagnosisScript {
+    /// Requests `spacing` apart whose ACK the server delays 40 ms, then one the client's RTO
+    /// resends after `resendAfter`; the duplicate makes the server answer at once with a D-SACK.
+    /// `oneWay`: the path's one-way delay; `handshakeOneWay`: a handshake slower than the path
+    /// (a busy host); in ns, the script's default when nil.
+    static func delayedAckFlow(spacing: Int64 = 50_000_000, resendAfter: Int64 = 14_000_000,
+                               oneWay: Int64? = nil, handshakeOneWay: Int64? = nil) -> DiagnosisScript {
         var s = DiagnosisScript()
+        let pathOneWay = oneWay ?? s.oneWay
+        s.oneWay = handshakeOneWay ?? pathOneWay
         var t = s.handshake(at: 0)
+        s.oneWay = pathOneWay
         for _ in 0..<4 {
             let (seq, _) = s.clientData(100, at: t)
             s.serverAck(seq &+ 100, at: t + s.oneWay + 40_000_000)
-            t += 50_000_000
+            t += spacing
         }
         let (seq, _) = s.clientData(100, at: t)
-        let resend = t + 14_000_000
+        let resend = t + resendAfter
         s.emit(Segment(fromClient: true, seq: seq, ack: s.serverNext, flags: 0x018, length: 100, window: 502), at: resend)
         s.serverAck(seq &+ 100, at: resend + s.oneWay + 20_000, sack: [(seq, seq &+ 100)])
         return s
@@ -282,19 +288,7 @@ struct DiagnosisSyntheticTests {
 
     @Test("a busy host's 8 ms handshake, requests resent after 23 ms, each D-SACK 2 ms after the copy: spurious-delayed-ack, said with the copy's round trip")
     func delayedAckSlowHandshake() throws {
-        var s = DiagnosisScript()
-        s.oneWay = 4_000_000
-        var t = s.handshake(at: 0)
-        s.oneWay = 1_000_000
-        for _ in 0..<4 {
-            let (seq, _) = s.clientData(100, at: t)
-            s.serverAck(seq &+ 100, at: t + s.oneWay + 40_000_000)
-            t += 60_000_000
-        }
-        let (seq, _) = s.clientData(100, at: t)
-        let resend = t + 23_000_000
-        s.emit(Segment(fromClient: true, seq: seq, ack: s.serverNext, flags: 0x018, length: 100, window: 502), at: resend)
-        s.serverAck(seq &+ 100, at: resend + s.oneWay + 20_000, sack: [(seq, seq &+ 100)])
+        let s = Self.delayedAckFlow(spacing: 60_000_000, resendAfter: 23_000_000, oneWay: 1_000_000, handshakeOneWay: 4_000_000)
         let result = try Self.diagnose(s, [.client])
         let finding = try #require(result.findings.named("retransmission/spurious-delayed-ack").first,
                                    "\(result.findings.names) \(result.findings.map(\.sentence))")
